@@ -1,0 +1,22 @@
+# YL8C4Net: SDSS frames -> YOLOv8 detections -> Conv4Net classes -> source catalogue.
+# Usage: see README.md. Every stage is one file under workflow/rules/; the science lives in
+# the importable package src/yl8c4net/ and the rules only wire files to it.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/fetch.smk"
+include: "workflow/rules/query.smk"
+
+
+rule all:
+    input:
+        all_targets,
+    default_target: True

@@ -1,0 +1,156 @@
+"""Loading and validating the workflow configuration.
+
+The schema lives in ``workflow/schemas/config.schema.yaml``; `validate_config` checks a
+config dict against it, fills defaults, applies the cross-key rules a schema cannot express,
+and raises `ConfigError` with one line that names the bad key.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+from .composite import LuptonStretch
+from .errors import ConfigError
+from .sdss.fields import FieldId
+
+DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _key_path(error) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _fill_defaults(schema: dict, instance) -> None:
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        if isinstance(instance, list) and isinstance(schema.get("items"), dict):
+            for item in instance:
+                _fill_defaults(schema["items"], item)
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(sub, instance[key])
+
+
+def load_schema(schema_path: str | Path | None = None) -> dict:
+    path = Path(schema_path) if schema_path else DEFAULT_SCHEMA
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def validate_config(config: dict, schema_path: str | Path | None = None, source: str = "config") -> dict:
+    """Validate ``config``; return a copy with defaults filled in.
+
+    Raises
+    ------
+    ConfigError
+        ``"{source}: {key.path}: {problem}"`` for the first problem found.
+    """
+    import jsonschema
+
+    schema = load_schema(schema_path)
+    cfg = copy.deepcopy(config)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
+    if errors:
+        err = errors[0]
+        msg = err.message
+        if err.validator == "additionalProperties":
+            msg = msg.replace("Additional properties are not allowed", "unknown key(s)")
+        raise ConfigError(f"{source}: {_key_path(err)}: {msg}")
+    _fill_defaults(schema, cfg)
+    _check_cross_keys(cfg, source)
+    return cfg
+
+
+def _check_cross_keys(cfg: dict, source: str) -> None:
+    sdss = cfg["sdss"]
+    missing_bands = {"g", "r", "i"} - set(sdss["bands"])
+    if missing_bands:
+        raise ConfigError(f"{source}: sdss.bands: must include g, r and i (missing {sorted(missing_bands)})")
+    uses_mirror = sdss["frame_source"] == "mirror" or sdss["catalog_source"] == "mirror"
+    if uses_mirror and not sdss.get("mirror_root"):
+        raise ConfigError(f"{source}: sdss.mirror_root: required when a source is 'mirror'")
+    if cfg["simulate"]["enabled"] and (sdss["frame_source"], sdss["catalog_source"]) != ("mirror", "mirror"):
+        raise ConfigError(f"{source}: simulate.enabled: needs sdss.frame_source and sdss.catalog_source 'mirror'")
+    seen = set()
+    for k, r in enumerate(cfg["runs"]):
+        if r["run"] in seen:
+            raise ConfigError(f"{source}: runs.{k}.run: run {r['run']} is listed twice")
+        seen.add(r["run"])
+        if r["fields"][0] > r["fields"][1]:
+            raise ConfigError(f"{source}: runs.{k}.fields: first field {r['fields'][0]} > last {r['fields'][1]}")
+
+
+def load_config(path: str | Path, schema_path: str | Path | None = None) -> dict:
+    """Read a YAML config file and validate it (see `validate_config`)."""
+    path = Path(path)
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file does not exist") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: top level must be a mapping of keys")
+    return validate_config(raw, schema_path, source=str(path))
+
+
+def field_ids(cfg: dict) -> list[FieldId]:
+    """Every field the config asks for, in run / camcol / field order."""
+    rerun = cfg["sdss"]["rerun"]
+    return [
+        FieldId(r["run"], c, f, rerun)
+        for r in cfg["runs"]
+        for c in sorted(r["camcols"])
+        for f in range(r["fields"][0], r["fields"][1] + 1)
+    ]
+
+
+def lupton_stretch(cfg: dict) -> LuptonStretch:
+    c = cfg["composite"]
+    return LuptonStretch(tuple(c["scales"]), c["q"], c["stretch"], c["minimum"])
+
+
+def sim_config(cfg: dict):
+    """The simulator's `~yl8c4net.simulate.mirror.SimConfig` for this config's runs."""
+    from .simulate.mirror import SimConfig
+
+    sim = dict(cfg["simulate"])
+    sim["runs"] = cfg["runs"]
+    return SimConfig.from_dict(sim, stretch=lupton_stretch(cfg))
+
+
+def config_hash(cfg: dict) -> str:
+    """Stable short hash of a config (for provenance)."""
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def frame_source(cfg: dict):
+    """The frame backend (`~yl8c4net.sdss.source.FileSource`) the config names."""
+    from .sdss.source import make_source
+
+    s = cfg["sdss"]
+    d = s.get("download", {})
+    return make_source(s["frame_source"], mirror_root=s.get("mirror_root"), base_url=s["sas_base_url"],
+                       retries=d.get("retries", 5), backoff_s=d.get("backoff_s", 2.0),
+                       timeout_s=d.get("timeout_s", 60))
+
+
+def catalog_backend(cfg: dict):
+    """The catalogue backend (`~yl8c4net.sdss.catalog.CatalogBackend`) the config names."""
+    from .sdss.catalog import make_catalog_backend
+
+    s = cfg["sdss"]
+    return make_catalog_backend(s["catalog_source"], mirror_root=s.get("mirror_root"),
+                                skyserver_url=s["skyserver_url"], data_release=s["data_release"])

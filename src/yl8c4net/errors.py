@@ -1,0 +1,33 @@
+"""Exceptions whose message is one line naming the culprit (file, field or config key).
+
+The workflow and the command-line entry points print ``str(exc)`` of these and exit
+non-zero; anything else is a bug and keeps its traceback.
+"""
+
+
+class YL8C4NetError(Exception):
+    """Base class: an input problem that the user can fix, described in one line."""
+
+
+class ConfigError(YL8C4NetError):
+    """The configuration has a bad key or value."""
+
+
+class BadFieldError(YL8C4NetError, ValueError):
+    """A run/rerun/camcol/field identity or band name is out of range."""
+
+
+class FrameVerificationError(YL8C4NetError):
+    """A frame file is corrupt, truncated or has the wrong structure."""
+
+
+class DownloadError(YL8C4NetError):
+    """A remote file could not be fetched after all retries."""
+
+
+class QueryError(YL8C4NetError):
+    """A catalogue query failed or returned something that is not a table."""
+
+
+class CatalogValidationError(YL8C4NetError):
+    """A catalogue table read from disk lacks columns or has bad values."""

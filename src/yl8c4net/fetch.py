@@ -1,0 +1,71 @@
+"""Fetching one field's frames into the workflow's working area, with a manifest.
+
+A field whose frames fail verification is *quarantined*: its manifest says so and why, the
+bad file is not kept, and the rest of the survey goes on. A download that fails for network
+reasons is not a bad field: it raises, so the job fails and can be retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+from .errors import FrameVerificationError
+from .sdss.fields import FieldId, frame_relpath, irg_jpeg_relpath
+from .sdss.source import FileSource
+
+log = logging.getLogger(__name__)
+MANIFEST_VERSION = 1
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_json_atomic(obj, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def fetch_field(fid: FieldId, source: FileSource, bands, outdir: str | Path) -> dict:
+    """Fetch ``bands`` frames and the irg JPEG (when the archive has one) of a field.
+
+    Returns
+    -------
+    dict
+        The manifest: ``status`` ("ok" or "quarantined"), ``reason``, ``frames``
+        ({band: {"file", "sha256"}}), ``irg_jpeg`` (file name or None).
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    manifest = {"version": MANIFEST_VERSION, "run": fid.run, "rerun": fid.rerun, "camcol": fid.camcol,
+                "field": fid.field, "status": "ok", "reason": None, "frames": {}, "irg_jpeg": None}
+    try:
+        for band in bands:
+            rel = frame_relpath(fid, band)
+            dest = outdir / rel.name
+            source.fetch(rel, dest)
+            manifest["frames"][band] = {"file": rel.name, "sha256": sha256_of(dest)}
+            log.info("%s: %s verified", fid, rel.name)
+        jpeg = irg_jpeg_relpath(fid)
+        if source.exists(jpeg):
+            source.fetch(jpeg, outdir / jpeg.name)
+            manifest["irg_jpeg"] = jpeg.name
+        else:
+            log.info("%s: no official irg JPEG; the composite will be built from the FITS frames", fid)
+    except FrameVerificationError as exc:
+        manifest["status"] = "quarantined"
+        manifest["reason"] = str(exc)
+        log.error("QUARANTINED %s: %s", fid, exc)
+    return manifest

@@ -1,0 +1,272 @@
+"""PhotoObjAll and SpecPhoto tables: SkyServer (astroquery), CasJobs, or a local mirror.
+
+Every backend returns a `pandas.DataFrame` with the pipeline's column names (see
+`yl8c4net.sdss.sql`), validated by `validate_table`. Results are cached by the caller as
+Parquet, one file per field (PhotoObjAll) or per run (SpecPhoto).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from ..errors import CatalogValidationError, QueryError
+from .fields import DATA_RELEASE, FieldId, _check_int
+from .sql import PHOTOOBJ_COLUMNS, SPECPHOTO_COLUMNS, photoobj_field_sql, specphoto_run_sql
+
+log = logging.getLogger(__name__)
+
+PHOTOOBJ_DTYPES = {
+    "objid": "int64", "run": "int32", "rerun": "int32", "camcol": "int16", "field": "int32",
+    "ra": "float64", "dec": "float64", "type": "int16", "mode": "int16", "flags": "int64",
+    "u": "float32", "g": "float32", "r": "float32", "i": "float32", "z": "float32",
+    "psfmag_r": "float32", "petror90_r": "float32",
+}
+SPECPHOTO_DTYPES = {
+    "objid": "int64", "ra": "float64", "dec": "float64", "class": "string",
+    "redshift": "float32", "zwarning": "int32", "r": "float32",
+}
+SPEC_CLASSES = ("GALAXY", "STAR", "QSO")
+
+
+def empty_table(dtypes: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in dtypes.items()})
+
+
+def validate_table(df: pd.DataFrame, dtypes: dict[str, str], source: str) -> pd.DataFrame:
+    """Check a catalogue table's columns and values; return it with canonical dtypes.
+
+    Raises
+    ------
+    CatalogValidationError
+        Naming ``source`` and the first problem found: a missing column, a value that is not
+        a number, ra outside [0, 360) or dec outside [-90, 90], an unknown spectral class.
+    """
+    missing = [c for c in dtypes if c not in df.columns]
+    if missing:
+        raise CatalogValidationError(f"{source}: missing column(s) {missing}")
+    df = df[list(dtypes)].copy()
+    for col, dtype in dtypes.items():
+        if dtype == "string":
+            df[col] = df[col].astype("string").str.strip().str.upper()
+            continue
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() & df[col].notna()
+        if bad.any():
+            raise CatalogValidationError(
+                f"{source}: column {col} row {int(np.flatnonzero(bad.to_numpy())[0])} is not a number "
+                f"({df[col][bad].iloc[0]!r})"
+            )
+        if dtype.startswith("int") and values.isna().any():
+            raise CatalogValidationError(f"{source}: column {col} has empty values")
+        df[col] = values.astype(dtype)
+    if len(df):
+        if not df["ra"].between(0, 360, inclusive="left").all():
+            raise CatalogValidationError(f"{source}: ra outside [0, 360)")
+        if not df["dec"].between(-90, 90).all():
+            raise CatalogValidationError(f"{source}: dec outside [-90, 90]")
+        if "class" in df:
+            unknown = sorted(set(df["class"].dropna()) - set(SPEC_CLASSES))
+            if unknown:
+                raise CatalogValidationError(f"{source}: unknown spectral class(es) {unknown}")
+    return df.reset_index(drop=True)
+
+
+def _rename(table_or_df, mapping: dict[str, str]) -> pd.DataFrame:
+    df = table_or_df if isinstance(table_or_df, pd.DataFrame) else table_or_df.to_pandas()
+    # SkyServer echoes column names with the case of the database, which is not always the
+    # case we asked for (objID vs objid): match case-insensitively.
+    lower = {k.lower(): v for k, v in mapping.items()}
+    return df.rename(columns={c: lower.get(c.lower(), c) for c in df.columns})
+
+
+class CatalogBackend:
+    """Interface of a catalogue source."""
+
+    def photoobj_field(self, fid: FieldId) -> pd.DataFrame:  # pragma: no cover
+        raise NotImplementedError
+
+    def specphoto_run(self, run: int, rerun: int = 301) -> pd.DataFrame:  # pragma: no cover
+        raise NotImplementedError
+
+
+class _SqlBackend(CatalogBackend):
+    def _query(self, sql: str) -> pd.DataFrame | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def photoobj_field(self, fid: FieldId) -> pd.DataFrame:
+        sql = photoobj_field_sql(fid)
+        df = self._query(sql)
+        if df is None:
+            log.warning("PhotoObjAll has no rows for %s", fid)
+            return empty_table(PHOTOOBJ_DTYPES)
+        return validate_table(_rename(df, PHOTOOBJ_COLUMNS), PHOTOOBJ_DTYPES, f"PhotoObjAll {fid}")
+
+    def specphoto_run(self, run: int, rerun: int = 301) -> pd.DataFrame:
+        sql = specphoto_run_sql(run, rerun)
+        df = self._query(sql)
+        if df is None:
+            log.warning("SpecPhoto has no rows for run %d", run)
+            return empty_table(SPECPHOTO_DTYPES)
+        return validate_table(_rename(df, SPECPHOTO_COLUMNS), SPECPHOTO_DTYPES, f"SpecPhoto run {run}")
+
+
+class SkyServerBackend(_SqlBackend):
+    """SkyServer SqlSearch through `astroquery.sdss.SDSS.query_sql`.
+
+    Parameters
+    ----------
+    data_release : int
+        SDSS data release, 17 by default.
+    base_url : str, optional
+        SkyServer root; astroquery's configured one (``https://skyserver.sdss.org``) if None.
+    timeout_s : float
+        Time limit of one query.
+    """
+
+    def __init__(self, data_release: int = 17, base_url: str | None = None, timeout_s: float = 120.0):
+        self.data_release = data_release
+        self.base_url = base_url
+        self.timeout_s = timeout_s
+
+    def _query(self, sql: str) -> pd.DataFrame | None:
+        import warnings
+
+        from astroquery.exceptions import NoResultsWarning, RemoteServiceError
+        from astroquery.sdss import SDSSClass, conf
+
+        client = SDSSClass()
+        try:
+            with conf.set_temp("skyserver_baseurl", self.base_url or conf.skyserver_baseurl):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", NoResultsWarning)
+                    table = client.query_sql(sql, timeout=self.timeout_s,
+                                             data_release=self.data_release, cache=False)
+        except RemoteServiceError as exc:
+            first = next((ln.strip() for ln in str(exc).splitlines() if "rror" in ln), str(exc)[:200])
+            raise QueryError(f"SkyServer rejected the query ({first.strip()[:200]}): {sql}") from None
+        except Exception as exc:  # requests / astropy parsing errors
+            raise QueryError(f"SkyServer query failed ({type(exc).__name__}: {str(exc)[:200]}): {sql}") from None
+        return None if table is None else table.to_pandas()
+
+
+class CasJobsBackend(_SqlBackend):
+    """CasJobs REST API (SciServer) for large queries.
+
+    Credentials come only from the environment: ``CASJOBS_TOKEN`` (a SciServer
+    authentication token). They are sent in the ``X-Auth-Token`` header and never logged.
+
+    Parameters
+    ----------
+    base_url : str
+        CasJobs REST root, ``https://skyserver.sdss.org/CasJobs/RestApi`` by default.
+    context : str
+        Database context, ``DR17``.
+    """
+
+    TOKEN_ENV = "CASJOBS_TOKEN"
+
+    def __init__(self, base_url: str = "https://skyserver.sdss.org/CasJobs/RestApi",
+                 context: str = "DR17", timeout_s: float = 600.0):
+        if context not in {"DR16", "DR17", "DR18"}:
+            raise QueryError(f"CasJobs context {context!r} is not one of DR16, DR17, DR18")
+        token = os.environ.get(self.TOKEN_ENV)
+        if not token:
+            raise QueryError(f"CasJobs backend needs the environment variable {self.TOKEN_ENV}")
+        self._token = token
+        self.base_url = base_url.rstrip("/")
+        self.context = context
+        self.timeout_s = timeout_s
+
+    def __repr__(self) -> str:  # never show the token
+        return f"CasJobsBackend(base_url={self.base_url!r}, context={self.context!r})"
+
+    def _query(self, sql: str) -> pd.DataFrame | None:
+        import requests
+
+        url = f"{self.base_url}/contexts/{self.context}/query"
+        try:
+            resp = requests.post(
+                url,
+                json={"Query": sql, "TaskName": "yl8c4net"},
+                headers={"X-Auth-Token": self._token, "Accept": "text/plain"},
+                timeout=self.timeout_s,
+            )
+        except requests.RequestException as exc:
+            raise QueryError(f"CasJobs query failed ({type(exc).__name__}): {sql}") from None
+        if resp.status_code != 200:
+            raise QueryError(f"CasJobs answered HTTP {resp.status_code}: {resp.text[:200]!r} for: {sql}")
+        text = resp.text
+        body = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
+        if not body.strip():
+            return None
+        df = pd.read_csv(io.StringIO(body))
+        return None if df.empty else df
+
+
+def mirror_catalog_relpath(kind: str, fid: FieldId | None = None, run: int | None = None,
+                           rerun: int = 301) -> PurePosixPath:
+    """Where a mirror keeps its catalogue tables (not an SDSS path: SDSS serves these by SQL).
+
+    ``catalogs/dr17/PhotoObjAll/{rerun}/{run}/{camcol}/photoObjAll-{run:06d}-{camcol}-{field:04d}.parquet``
+    and ``catalogs/dr17/SpecPhoto/{rerun}/specPhoto-{run:06d}.parquet``.
+    """
+    if kind == "PhotoObjAll":
+        return PurePosixPath("catalogs", DATA_RELEASE, "PhotoObjAll", str(fid.rerun), str(fid.run),
+                             str(fid.camcol), f"photoObjAll-{fid.tag}.parquet")
+    if kind == "SpecPhoto":
+        run = _check_int("run", run, 1, 999999)
+        return PurePosixPath("catalogs", DATA_RELEASE, "SpecPhoto", str(int(rerun)), f"specPhoto-{run:06d}.parquet")
+    raise QueryError(f"unknown catalogue kind {kind!r}")
+
+
+class MirrorCatalogBackend(CatalogBackend):
+    """Catalogue tables stored as Parquet in a local SAS-layout mirror."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def _read(self, rel: PurePosixPath, dtypes, what: str) -> pd.DataFrame:
+        path = self.root / Path(*rel.parts)
+        if not path.is_file():
+            raise QueryError(f"{what}: {path} is not in the mirror")
+        try:
+            df = pd.read_parquet(path)
+        except Exception as exc:
+            raise CatalogValidationError(f"{path}: not a readable Parquet file ({exc})") from None
+        return validate_table(df, dtypes, str(path))
+
+    def photoobj_field(self, fid: FieldId) -> pd.DataFrame:
+        return self._read(mirror_catalog_relpath("PhotoObjAll", fid), PHOTOOBJ_DTYPES, f"PhotoObjAll {fid}")
+
+    def specphoto_run(self, run: int, rerun: int = 301) -> pd.DataFrame:
+        return self._read(mirror_catalog_relpath("SpecPhoto", run=run, rerun=rerun), SPECPHOTO_DTYPES,
+                          f"SpecPhoto run {run}")
+
+
+def make_catalog_backend(kind: str, *, mirror_root=None, skyserver_url=None, data_release=17) -> CatalogBackend:
+    """Build the catalogue backend named in the config (``mirror``, ``skyserver`` or ``casjobs``)."""
+    if kind == "mirror":
+        if mirror_root is None:
+            raise QueryError("catalogue backend 'mirror' needs sdss.mirror_root")
+        return MirrorCatalogBackend(mirror_root)
+    if kind == "skyserver":
+        return SkyServerBackend(data_release=data_release, base_url=skyserver_url)
+    if kind == "casjobs":
+        return CasJobsBackend(context=f"DR{int(data_release)}")
+    raise QueryError(f"unknown catalogue backend {kind!r} (expected mirror, skyserver or casjobs)")
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a table atomically (temporary name, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.part")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path

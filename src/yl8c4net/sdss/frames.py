@@ -1,0 +1,167 @@
+"""Reading and verifying SDSS corrected frames (``frame-{band}-*.fits.bz2``) and colour JPEGs.
+
+A corrected frame is a FITS file with four HDUs: 0 the sky-subtracted, calibrated image in
+nanomaggies per pixel (float32, 2048 columns x 1489 rows) with a TAN WCS; 1 the calibration
+vector (nanomaggies per count, one value per column); 2 the sky grid (ALLSKY, XINTERP,
+YINTERP); 3 the astrometric transformation (asTrans).
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from ..errors import FrameVerificationError
+from .fields import FRAME_SHAPE_XY
+
+
+@dataclass
+class Frame:
+    """One band of one field.
+
+    Attributes
+    ----------
+    image : numpy.ndarray
+        Calibrated, sky-subtracted image in nanomaggies per pixel, shape (1489, 2048), float32.
+    wcs : astropy.wcs.WCS
+        Celestial WCS of the image (pixel origin 0 in astropy's pixel API).
+    calib : numpy.ndarray
+        Nanomaggies per count for each column, shape (2048,).
+    sky : numpy.ndarray
+        Sky subtracted from the image, in nanomaggies per pixel, interpolated from the
+        ALLSKY grid at its coarse resolution (shape of ALLSKY).
+    header : astropy.io.fits.Header
+        Primary header.
+    """
+
+    image: np.ndarray
+    wcs: WCS
+    calib: np.ndarray
+    sky: np.ndarray
+    header: fits.Header
+
+
+def _decompress(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if path.name.endswith(".bz2"):
+        try:
+            return bz2.decompress(raw)
+        except (OSError, ValueError, EOFError) as exc:
+            raise FrameVerificationError(f"{path}: bz2 stream is corrupt or truncated ({exc})") from None
+    return raw
+
+
+def _celestial_wcs(header: fits.Header, path: Path) -> WCS:
+    with warnings.catch_warnings():
+        # SDSS headers carry RADECSYS and other legacy keywords astropy fixes silently.
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        try:
+            wcs = WCS(header)
+        except Exception as exc:  # astropy raises several types for broken WCS keywords
+            raise FrameVerificationError(f"{path}: HDU0 WCS cannot be parsed ({exc})") from None
+    if not wcs.has_celestial or wcs.naxis != 2:
+        raise FrameVerificationError(f"{path}: HDU0 has no celestial WCS (CTYPE1/CTYPE2 missing)")
+    return wcs.celestial
+
+
+def read_frame(path: str | Path) -> Frame:
+    """Read and verify a corrected frame.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``frame-{band}-*.fits.bz2`` (or an uncompressed ``.fits``).
+
+    Returns
+    -------
+    Frame
+
+    Raises
+    ------
+    FrameVerificationError
+        If the file is not bz2, not FITS, the image is not 2048x1489 float32, it has no
+        celestial WCS, or the calibration HDU is missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FrameVerificationError(f"{path}: file does not exist")
+    data = _decompress(path)
+    try:
+        hdul = fits.open(io.BytesIO(data), memmap=False)
+        hdul.verify("silentfix")
+        image_hdu = hdul[0]
+        image = image_hdu.data
+    except Exception as exc:  # astropy raises OSError, TypeError or VerifyError on junk
+        raise FrameVerificationError(f"{path}: not a readable FITS file ({exc})") from None
+    if image is None or image.ndim != 2:
+        raise FrameVerificationError(f"{path}: HDU0 holds no 2-D image")
+    width, height = FRAME_SHAPE_XY
+    if image.shape != (height, width):
+        raise FrameVerificationError(
+            f"{path}: HDU0 is {image.shape[1]}x{image.shape[0]}, expected {width}x{height}"
+        )
+    if image.dtype.kind != "f" or image.dtype.itemsize != 4:
+        raise FrameVerificationError(f"{path}: HDU0 is {image.dtype}, expected float32")
+    wcs = _celestial_wcs(image_hdu.header, path)
+    if len(hdul) < 3:
+        raise FrameVerificationError(f"{path}: {len(hdul)} HDUs, expected image, calib and sky")
+    calib = np.asarray(hdul[1].data, dtype=np.float64)
+    if calib.shape != (width,):
+        raise FrameVerificationError(f"{path}: HDU1 calib vector has shape {calib.shape}, expected ({width},)")
+    sky_rec = hdul[2].data
+    try:
+        allsky = np.asarray(sky_rec["ALLSKY"][0], dtype=np.float64)
+    except (KeyError, TypeError, IndexError):
+        raise FrameVerificationError(f"{path}: HDU2 has no ALLSKY sky grid") from None
+    sky_nmgy = allsky * float(np.median(calib))
+    return Frame(
+        image=np.asarray(image, dtype=np.float32),
+        wcs=wcs,
+        calib=calib,
+        sky=sky_nmgy,
+        header=image_hdu.header.copy(),
+    )
+
+
+def verify_frame_file(path: str | Path) -> None:
+    """Raise `FrameVerificationError` unless ``path`` is a well-formed corrected frame."""
+    read_frame(path)
+
+
+def read_irg_jpeg(path: str | Path) -> np.ndarray:
+    """Read an official ``frame-irg`` JPEG as an RGB array on the FITS pixel grid.
+
+    The JPEG is stored top row first (north-ish up as displayed), the FITS array bottom row
+    first, so the JPEG is flipped vertically here: ``rgb[y, x]`` is FITS pixel (x, y).
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 array of shape (1489, 2048, 3), channels (i, r, g) as R, G, B.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            rgb = np.asarray(img.convert("RGB"))
+    except (OSError, UnidentifiedImageError) as exc:
+        raise FrameVerificationError(f"{path}: not a readable JPEG ({exc})") from None
+    width, height = FRAME_SHAPE_XY
+    if rgb.shape[:2] != (height, width):
+        raise FrameVerificationError(
+            f"{path}: JPEG is {rgb.shape[1]}x{rgb.shape[0]}, expected {width}x{height}"
+        )
+    return np.ascontiguousarray(rgb[::-1])
+
+
+def verify_jpeg_file(path: str | Path) -> None:
+    """Raise `FrameVerificationError` unless ``path`` is a 2048x1489 colour JPEG."""
+    read_irg_jpeg(path)

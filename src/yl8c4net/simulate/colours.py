@@ -1,0 +1,117 @@
+"""Colour model of GALAXY / STAR / QSO sources: a Gaussian mixture per class in
+(u-g, g-r, r-i, i-z), fitted to real SkyServer spectroscopic photometry.
+
+The fitted model ships with the package (``data/colour_model.json``) so the simulator needs
+no data at run time; `fit_colour_model` refits it from the 10k-row SkyServer table
+(``python -m yl8c4net.simulate.colours CSV OUT.json``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CatalogValidationError
+
+CLASSES = ("GALAXY", "STAR", "QSO")
+COLOUR_NAMES = ("u-g", "g-r", "r-i", "i-z")
+BANDS = ("u", "g", "r", "i", "z")
+R_INDEX = 2  # colours are anchored on the r magnitude
+
+
+@dataclass
+class ClassColourModel:
+    """Gaussian mixture over the four colours of one class."""
+
+    weights: np.ndarray  # (k,)
+    means: np.ndarray  # (k, 4)
+    covariances: np.ndarray  # (k, 4, 4)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Draw ``n`` colour vectors, shape (n, 4), in magnitudes."""
+        comp = rng.choice(len(self.weights), size=n, p=self.weights)
+        out = np.empty((n, 4))
+        for k in range(len(self.weights)):
+            sel = comp == k
+            if sel.any():
+                out[sel] = rng.multivariate_normal(self.means[k], self.covariances[k], size=int(sel.sum()))
+        return out
+
+
+def colours_to_mags(r: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """ugriz magnitudes, shape (n, 5), from r and the colours (u-g, g-r, r-i, i-z)."""
+    ug, gr, ri, iz = colours.T
+    g = r + gr
+    u = g + ug
+    i = r - ri
+    z = i - iz
+    return np.column_stack([u, g, r, i, z])
+
+
+def load_colour_model(path: str | Path | None = None) -> dict[str, ClassColourModel]:
+    """Load the colour model; the packaged one when ``path`` is None."""
+    if path is None:
+        text = resources.files("yl8c4net.simulate").joinpath("data/colour_model.json").read_text()
+    else:
+        text = Path(path).read_text()
+    raw = json.loads(text)
+    return {
+        cls: ClassColourModel(
+            weights=np.asarray(raw["classes"][cls]["weights"]),
+            means=np.asarray(raw["classes"][cls]["means"]),
+            covariances=np.asarray(raw["classes"][cls]["covariances"]),
+        )
+        for cls in CLASSES
+    }
+
+
+def read_specphoto_csv(csv_path: str | Path):
+    """Read and validate the SkyServer ugriz + class table; return a DataFrame of good rows."""
+    import pandas as pd
+
+    csv_path = Path(csv_path)
+    df = pd.read_csv(csv_path)
+    missing = [c for c in (*BANDS, "class") if c not in df.columns]
+    if missing:
+        raise CatalogValidationError(f"{csv_path}: missing column(s) {missing}")
+    df = df[df["class"].isin(CLASSES)]
+    mags = df[list(BANDS)].to_numpy(float)
+    # -9999 and 99-ish entries are SkyServer's "no measurement"; keep physically sane rows.
+    good = np.all((mags > 10) & (mags < 26), axis=1)
+    return df[good].reset_index(drop=True)
+
+
+def fit_colour_model(csv_path: str | Path, n_components: int = 5, seed: int = 0) -> dict:
+    """Fit the per-class mixtures to a SkyServer table with columns u g r i z class.
+
+    Rows with any colour more than 5 mag from the class median are outliers (bad photometry)
+    and are dropped before the fit.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    df = read_specphoto_csv(csv_path)
+    mags = df[list(BANDS)].to_numpy(float)
+    colours = -np.diff(mags, axis=1)  # u-g, g-r, r-i, i-z
+    out = {"colours": list(COLOUR_NAMES), "source": str(Path(csv_path).name), "classes": {}}
+    for cls in CLASSES:
+        c = colours[(df["class"] == cls).to_numpy()]
+        c = c[np.all(np.abs(c - np.median(c, axis=0)) < 5, axis=1)]
+        gmm = GaussianMixture(n_components=n_components, covariance_type="full", random_state=seed).fit(c)
+        out["classes"][cls] = {
+            "n_rows": int(len(c)),
+            "weights": gmm.weights_.round(6).tolist(),
+            "means": gmm.means_.round(6).tolist(),
+            "covariances": gmm.covariances_.round(8).tolist(),
+        }
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+    import sys
+
+    model = fit_colour_model(sys.argv[1])
+    Path(sys.argv[2]).write_text(json.dumps(model, indent=1) + "\n")

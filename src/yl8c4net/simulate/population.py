@@ -1,0 +1,131 @@
+"""The simulated sky: sources generated per sky cell, so any frame (of any run that covers
+the cell) sees the same sources, and adding a run never changes existing ones.
+
+Number counts follow ``dN/dm ~ 10**(slope * m)`` per class between ``mag_min`` and
+``mag_max`` (r band), normalised to a surface density at r <= 22.2; colours come from the
+colour model fitted to SkyServer; galaxies are bulge (de Vaucouleurs) + disk (exponential)
+with half-light radii that shrink with magnitude.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .colours import CLASSES, colours_to_mags, load_colour_model
+
+CELL_DEG = 0.05
+#: Offset that keeps cell indices positive in the seed sequence (any RA/Dec maps inside).
+_CELL_BIAS = 1 << 16
+
+
+@dataclass(frozen=True)
+class ClassCounts:
+    """Number counts of one class (r band)."""
+
+    density_deg2: float  # sources per deg^2 with r <= 22.2
+    slope: float  # d log10 N / dm
+    mag_min: float
+    mag_max: float
+
+
+@dataclass(frozen=True)
+class PopulationParams:
+    """Parameters of the simulated source population.
+
+    The defaults were tuned so that simulated frames have as many > 5 sigma segments as the
+    ordinary real fields (see docs/simulator.md).
+    """
+
+    counts: dict = field(default_factory=lambda: {
+        "GALAXY": ClassCounts(density_deg2=8000.0, slope=0.36, mag_min=14.5, mag_max=23.5),
+        "STAR": ClassCounts(density_deg2=2500.0, slope=0.12, mag_min=14.5, mag_max=23.5),
+        "QSO": ClassCounts(density_deg2=150.0, slope=0.45, mag_min=16.0, mag_max=23.5),
+    })
+    #: Median half-light radius (arcsec) of a galaxy at r = 19 and its change per magnitude.
+    hlr_at_r19_arcsec: float = 1.2
+    hlr_dex_per_mag: float = -0.15
+    hlr_scatter_dex: float = 0.2
+    #: Spectroscopic targeting: fraction of each class with r <= spec_r_max that has a
+    #: spectrum, and the fraction of spectra with zWarning != 0.
+    spec_fraction: dict = field(default_factory=lambda: {"GALAXY": 0.3, "STAR": 0.5, "QSO": 1.0})
+    spec_r_max: float = 22.0
+    zwarning_fraction: float = 0.03
+
+
+def _draw_mags(rng: np.random.Generator, n: int, c: ClassCounts) -> np.ndarray:
+    # Inverse CDF of p(m) ~ 10**(slope m) on [mag_min, mag_max].
+    k = c.slope * np.log(10.0)
+    lo, hi = np.exp(k * c.mag_min), np.exp(k * c.mag_max)
+    return np.log(lo + rng.random(n) * (hi - lo)) / k
+
+
+def _expected_count(c: ClassCounts, area_deg2: float) -> float:
+    k = c.slope * np.log(10.0)
+    total = np.exp(k * c.mag_max) - np.exp(k * c.mag_min)
+    to_limit = np.exp(k * min(22.2, c.mag_max)) - np.exp(k * c.mag_min)
+    return c.density_deg2 * area_deg2 * total / to_limit
+
+
+def cell_index(ra_deg: float, dec_deg: float) -> tuple[int, int]:
+    return int(np.floor(ra_deg / CELL_DEG)), int(np.floor(dec_deg / CELL_DEG))
+
+
+def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams,
+                 colour_model=None) -> pd.DataFrame:
+    """All sources of one sky cell, deterministic in (seed, cell)."""
+    colour_model = colour_model or load_colour_model()
+    rng = np.random.default_rng([seed, i_ra + _CELL_BIAS, i_dec + _CELL_BIAS])
+    dec_lo = i_dec * CELL_DEG
+    area = CELL_DEG * CELL_DEG * np.cos(np.deg2rad(dec_lo + CELL_DEG / 2))
+    parts = []
+    for cls in CLASSES:
+        c = params.counts[cls]
+        n = rng.poisson(_expected_count(c, area))
+        r = _draw_mags(rng, n, c)
+        mags = colours_to_mags(r, colour_model[cls].sample(rng, n))
+        ra = (i_ra + rng.random(n)) * CELL_DEG
+        dec = dec_lo + rng.random(n) * CELL_DEG
+        part = pd.DataFrame({"class": cls, "ra": ra % 360.0, "dec": dec})
+        for j, b in enumerate("ugriz"):
+            part[b] = mags[:, j]
+        if cls == "GALAXY":
+            hlr = params.hlr_at_r19_arcsec * 10 ** (
+                params.hlr_dex_per_mag * (r - 19.0) + rng.normal(0, params.hlr_scatter_dex, n)
+            )
+            part["hlr_arcsec"] = np.clip(hlr, 0.15, 12.0)
+            gr = mags[:, 1] - mags[:, 2]
+            # Redder galaxies are more bulge-dominated.
+            part["bulge_frac"] = np.clip(0.2 + (gr - 0.5) * 1.2 + rng.normal(0, 0.15, n), 0.0, 1.0)
+            e = np.clip(rng.rayleigh(0.25, n), 0, 0.7)
+            theta = rng.uniform(0, np.pi, n)
+            part["g1"], part["g2"] = e * np.cos(2 * theta), e * np.sin(2 * theta)
+            part["redshift"] = np.clip(0.05 + 0.06 * (r - 15) + rng.normal(0, 0.03, n), 0.01, 1.2)
+        else:
+            part["hlr_arcsec"] = 0.0
+            part["bulge_frac"] = 0.0
+            part["g1"] = part["g2"] = 0.0
+            part["redshift"] = (np.clip(rng.lognormal(0.3, 0.5, n), 0.1, 5.0) if cls == "QSO"
+                                else rng.normal(0, 1e-4, n))
+        spec = (r <= params.spec_r_max) & (rng.random(n) < params.spec_fraction[cls])
+        part["has_spec"] = spec
+        part["zwarning"] = np.where(spec & (rng.random(n) < params.zwarning_fraction), 4, 0).astype(np.int32)
+        parts.append(part)
+    df = pd.concat(parts, ignore_index=True)
+    cell_key = (np.int64(i_ra + _CELL_BIAS) << 17) | np.int64(i_dec + _CELL_BIAS)
+    df.insert(0, "source_id", (cell_key << 20) + np.arange(len(df), dtype=np.int64))
+    return df
+
+
+def sources_in_box(seed: int, ra_min: float, ra_max: float, dec_min: float, dec_max: float,
+                   params: PopulationParams, colour_model=None) -> pd.DataFrame:
+    """Sources of every cell that touches the box, then cut to the box."""
+    colour_model = colour_model or load_colour_model()
+    i0, j0 = cell_index(ra_min, dec_min)
+    i1, j1 = cell_index(ra_max, dec_max)
+    frames = [cell_sources(seed, i, j, params, colour_model) for i in range(i0, i1 + 1) for j in range(j0, j1 + 1)]
+    df = pd.concat(frames, ignore_index=True)
+    inside = df["ra"].between(ra_min, ra_max) & df["dec"].between(dec_min, dec_max)
+    return df[inside].reset_index(drop=True)

@@ -1,0 +1,51 @@
+# Shared set-up: config validation, the field list, wildcard constraints, path helpers.
+
+from pathlib import Path
+
+from yl8c4net.config import field_ids, validate_config
+
+# One line naming the bad key, instead of a schema dump.
+_validated = validate_config(
+    config, workflow.source_path("../schemas/config.schema.yaml"), source="config"
+)
+config.clear()
+config.update(_validated)
+
+FIELDS = field_ids(config)
+RUNS = sorted({fid.run for fid in FIELDS})
+MIRROR = config["sdss"].get("mirror_root", "")
+SIMULATED = config["simulate"]["enabled"]
+
+
+wildcard_constraints:
+    run=r"\d{1,6}",
+    camcol=r"[1-6]",
+    field=r"\d{1,4}",
+
+
+def field_paths(pattern):
+    """`pattern` formatted for every configured field."""
+    return [
+        pattern.format(run=f.run, camcol=f.camcol, field=f.field) for f in FIELDS
+    ]
+
+
+def fields_of_run(run):
+    return [f for f in FIELDS if f.run == int(run)]
+
+
+def sim_field_marker(wildcards):
+    """The simulator's output for a field when the mirror is simulated, else nothing."""
+    if not SIMULATED:
+        return []
+    return f"{MIRROR}/sim/fields/{wildcards.run}/{wildcards.camcol}/{wildcards.field}.json"
+
+
+def sim_run_marker(wildcards):
+    if not SIMULATED:
+        return []
+    return f"{MIRROR}/sim/specphoto/{wildcards.run}.json"
+
+
+def all_targets(wildcards):
+    return ["results/data/field_status.tsv"]

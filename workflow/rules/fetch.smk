@@ -1,0 +1,19 @@
+# Frames of each field from the Science Archive Server or a local mirror, verified.
+
+
+rule fetch_field:
+    input:
+        sim_field_marker,
+    output:
+        manifest="resources/frames/{run}/{camcol}/{field}/manifest.json",
+    log:
+        "logs/fetch_field/{run}-{camcol}-{field}.log",
+    benchmark:
+        "results/benchmarks/fetch_field/{run}-{camcol}-{field}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    retries: 2
+    script:
+        "../scripts/fetch_field.py"
