@@ -1,13 +1,17 @@
 # Shared set-up: config validation, the field list, wildcard constraints, path helpers.
 
-from pathlib import Path
+import sys
 
 from yl8c4net.config import field_ids, validate_config
+from yl8c4net.errors import ConfigError
 
-# One line naming the bad key, instead of a schema dump.
-_validated = validate_config(
-    config, workflow.source_path("../schemas/config.schema.yaml"), source="config"
-)
+# One line naming the bad key, instead of a schema dump or a traceback.
+try:
+    _validated = validate_config(
+        config, workflow.source_path("../schemas/config.schema.yaml"), source="config"
+    )
+except ConfigError as exc:
+    sys.exit(f"ERROR {exc}")
 config.clear()
 config.update(_validated)
 

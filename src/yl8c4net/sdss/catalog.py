@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -85,6 +86,18 @@ def _rename(table_or_df, mapping: dict[str, str]) -> pd.DataFrame:
     return df.rename(columns={c: lower.get(c.lower(), c) for c in df.columns})
 
 
+def skyserver_error_line(page: str) -> str:
+    """The one informative line of a SkyServer HTML error page."""
+    lines = [ln.strip() for ln in re.sub(r"<[^>]+>", "\n", page).splitlines() if ln.strip()]
+    for k, ln in enumerate(lines):
+        if re.match(r"(?i)error\s*:", ln):
+            return ln[:200]
+        if "following error" in ln and k + 1 < len(lines):
+            return lines[k + 1][:200]
+    useful = [ln for ln in lines if "rror" in ln and "error_message" not in ln]
+    return (useful[0] if useful else " ".join(lines))[:200]
+
+
 class CatalogBackend:
     """Interface of a catalogue source."""
 
@@ -148,8 +161,7 @@ class SkyServerBackend(_SqlBackend):
                     table = client.query_sql(sql, timeout=self.timeout_s,
                                              data_release=self.data_release, cache=False)
         except RemoteServiceError as exc:
-            first = next((ln.strip() for ln in str(exc).splitlines() if "rror" in ln), str(exc)[:200])
-            raise QueryError(f"SkyServer rejected the query ({first.strip()[:200]}): {sql}") from None
+            raise QueryError(f"SkyServer rejected the query ({skyserver_error_line(str(exc))}): {sql}") from None
         except Exception as exc:  # requests / astropy parsing errors
             raise QueryError(f"SkyServer query failed ({type(exc).__name__}: {str(exc)[:200]}): {sql}") from None
         return None if table is None else table.to_pandas()

@@ -49,4 +49,4 @@ def frame_statistics(image: np.ndarray) -> FrameStats:
     if compact.sum() >= 5:
         bright = flux[compact] >= np.percentile(flux[compact], 80)
         fwhm_med = float(np.median(fwhm[compact][bright]))
-    return FrameStats(float(median), float(rms), int(segm.nlabels), fwhm_med)
+    return FrameStats(float(median), float(rms), int(segm.n_labels), fwhm_med)

@@ -219,8 +219,12 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
     photo = photoobj_from_truth(truth, fid, conds, rng)
     write_parquet(photo[list(PHOTOOBJ_DTYPES)].astype(PHOTOOBJ_DTYPES),
                   root / Path(*mirror_catalog_relpath("PhotoObjAll", fid).parts))
-    truth = truth.merge(photo[["source_id", "objid", "mode", "type"]], on="source_id", how="left")
-    truth["objid"] = truth["objid"].fillna(-1).astype(np.int64)
+    # Nullable integers: a float64 detour through NaN would round 64-bit objIDs.
+    ids = photo[["source_id", "objid", "mode", "type"]].astype(
+        {"objid": "Int64", "mode": "Int16", "type": "Int16"})
+    truth = truth.merge(ids, on="source_id", how="left")
+    truth = truth.fillna({"objid": -1, "mode": 0, "type": 0}).astype(
+        {"objid": np.int64, "mode": np.int16, "type": np.int16})
     truth["fwhm_r_arcsec"] = conds["r"].fwhm_arcsec
     write_parquet(truth, root / Path(*truth_relpath(fid).parts))
     return {"field": str(fid), "n_sources": int(len(truth)), "n_photoobj": int(len(photo)),

@@ -40,8 +40,8 @@ class PopulationParams:
     """
 
     counts: dict = field(default_factory=lambda: {
-        "GALAXY": ClassCounts(density_deg2=8000.0, slope=0.36, mag_min=14.5, mag_max=23.5),
-        "STAR": ClassCounts(density_deg2=2500.0, slope=0.12, mag_min=14.5, mag_max=23.5),
+        "GALAXY": ClassCounts(density_deg2=11000.0, slope=0.36, mag_min=14.5, mag_max=23.5),
+        "STAR": ClassCounts(density_deg2=4000.0, slope=0.12, mag_min=14.5, mag_max=23.5),
         "QSO": ClassCounts(density_deg2=150.0, slope=0.45, mag_min=16.0, mag_max=23.5),
     })
     #: Median half-light radius (arcsec) of a galaxy at r = 19 and its change per magnitude.

@@ -48,7 +48,7 @@ class BandConditions:
         return float(np.sqrt(self.sky_counts / self.gain) * self.calib)
 
 
-def field_conditions(rng: np.random.Generator, fwhm_range=(1.0, 1.6), sky_scale_range=(0.75, 1.3)) -> dict:
+def field_conditions(rng: np.random.Generator, fwhm_range=(1.0, 1.6), sky_scale_range=(0.8, 1.15)) -> dict:
     """Draw the five bands' conditions of one field: one seeing, one sky brightness factor."""
     fwhm_r = rng.uniform(*fwhm_range)
     sky_scale = rng.uniform(*sky_scale_range)

@@ -1,0 +1,43 @@
+# Set-up and entry points. `make demo` and `make test` are the two commands of the README.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export YOLO_OFFLINE := 1
+export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
+export MPLBACKEND := Agg
+
+.PHONY: demo test test-slow lint clean-results
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch and torchvision first: this exact pair is served from the machine's local wheel store.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+## The main job on the offline default config (simulated survey in a local SAS mirror).
+demo: $(VENV)/.installed
+	$(BIN)/snakemake --profile profiles/local
+
+## The default test suite (slow tests excluded).
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+## Slow tests (training runs, real SLURM cluster).
+test-slow: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -m slow
+
+lint: $(VENV)/.installed-test
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+clean-results:
+	rm -rf results resources logs .snakemake

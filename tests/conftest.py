@@ -1,0 +1,128 @@
+"""Shared fixtures: the real SDSS files in ../shared (skipped when absent) and a small
+simulated survey written once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("YL8C4NET_SHARED", REPO.parent / "shared"))
+SHARED_SAS = SHARED / "data" / "sas"
+SHARED_SPECPHOTO_CSV = SHARED / "data" / "skyserver_dr14_specphoto_10k.csv"
+SHARED_FRAME_STATS = SHARED / "notes" / "real-frame-stats.md"
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+needs_shared = pytest.mark.skipif(
+    not SHARED_SAS.is_dir(),
+    reason=f"real SDSS test data not found at {SHARED_SAS} (set YL8C4NET_SHARED to its parent)",
+)
+
+REAL_FIELDS = [(4510, 4, 30), (1035, 6, 17), (1992, 1, 87), (2583, 2, 136), (5405, 6, 99)]
+
+
+def real_frame_path(run, camcol, field, band):
+    from yl8c4net.sdss.fields import FieldId, frame_relpath
+
+    return SHARED_SAS / Path(*frame_relpath(FieldId(run, camcol, field), band).parts)
+
+
+#: A tiny simulated survey: two adjacent fields of one camcol (they share 128 rows).
+SIM_CONFIG = {
+    "seed": 7,
+    "ra0_deg": 10.0,
+    "dec0_deg": 0.0,
+    "runs": [{"run": 9101, "strip": "N", "camcols": [3], "fields": [11, 12]}],
+}
+
+
+@pytest.fixture(scope="session")
+def sim_mirror(tmp_path_factory):
+    """(SimConfig, mirror root) with fields 9101/3/11-12 and the run's SpecPhoto written."""
+    from yl8c4net.sdss.fields import FieldId
+    from yl8c4net.simulate.mirror import SimConfig, simulate_field, simulate_specphoto
+
+    root = tmp_path_factory.mktemp("sim_mirror")
+    sim = SimConfig.from_dict(SIM_CONFIG)
+    for field in (11, 12):
+        simulate_field(sim, FieldId(9101, 3, field), root)
+    simulate_specphoto(sim, 9101, root)
+    return sim, root
+
+
+def make_frame_bytes(image, with_wcs=True) -> bytes:
+    """A bzip2-compressed FITS frame with SDSS's HDU structure around ``image``."""
+    import bz2
+    import io
+
+    import numpy as np
+    from astropy.io import fits
+
+    hdr = fits.Header()
+    if with_wcs:
+        hdr.update({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRPIX1": 1, "CRPIX2": 1,
+                    "CRVAL1": 10.0, "CRVAL2": 0.0, "CD1_1": 0.0, "CD1_2": 1.1e-4, "CD2_1": 1.1e-4, "CD2_2": 0.0})
+    hdul = fits.HDUList([
+        fits.PrimaryHDU(image, header=hdr),
+        fits.ImageHDU(np.full(2048, 0.005, np.float32)),
+        fits.BinTableHDU.from_columns([fits.Column("ALLSKY", format="4E", dim="(2, 2)",
+                                                   array=np.ones((1, 2, 2), np.float32))]),
+    ])
+    buf = io.BytesIO()
+    hdul.writeto(buf)
+    return bz2.compress(buf.getvalue())
+
+
+class LocalHTTPServer:
+    """An HTTP server on 127.0.0.1 (random port) answering with ``handler(method, path,
+    query, body, headers) -> (status, bytes)``; every request is recorded."""
+
+    def __init__(self, handler):
+        import http.server
+        import threading
+        import urllib.parse
+
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, method):
+                parsed = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(parsed.query))
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                outer.requests.append((method, parsed.path, query, body, dict(self.headers)))
+                status, payload = handler(method, parsed.path, query, body, self.headers)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if method != "HEAD":
+                    self.wfile.write(payload)
+
+            def do_GET(self):
+                self._answer("GET")
+
+            def do_POST(self):
+                self._answer("POST")
+
+            def do_HEAD(self):
+                self._answer("HEAD")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

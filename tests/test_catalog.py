@@ -1,0 +1,121 @@
+"""Catalogue queries: SQL building, SkyServer through astroquery against recorded-format
+answers served on 127.0.0.1, CasJobs with an environment token, the mirror backend."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from yl8c4net.errors import BadFieldError, CatalogValidationError, QueryError
+from yl8c4net.sdss.catalog import (
+    PHOTOOBJ_DTYPES, CasJobsBackend, MirrorCatalogBackend, SkyServerBackend, validate_table,
+)
+from yl8c4net.sdss.fields import FieldId
+from yl8c4net.sdss.sql import photoobj_field_sql, specphoto_run_sql
+from conftest import LocalHTTPServer
+
+FIX = Path(__file__).parent / "fixtures" / "skyserver"
+
+
+def skyserver(method, path, query, body, headers):
+    assert path == "/dr17/en/tools/search/x_results.aspx"
+    assert query["format"] == "csv" and query["searchtool"] == "SQL"
+    sql = query["cmd"]
+    if "FROM SpecPhoto" in sql:
+        return 200, (FIX / "specphoto_4510.csv").read_bytes()
+    if "field = 30" in sql:
+        return 200, (FIX / "photoobj_4510_4_30.csv").read_bytes()
+    if "field = 31" in sql:
+        return 200, (FIX / "empty.csv").read_bytes()
+    return 200, (FIX / "error.html").read_bytes()
+
+
+def test_sql_is_built_from_integers_and_whitelisted_columns():
+    sql = photoobj_field_sql(FieldId(4510, 4, 30))
+    assert sql.startswith("SELECT objID, run, rerun, camcol, field, ra, dec, type, mode, flags, modelMag_u")
+    assert sql.endswith("FROM PhotoObjAll WHERE run = 4510 AND rerun = 301 AND camcol = 4 AND field = 30")
+    assert "[class]" in specphoto_run_sql(4510)
+    with pytest.raises(BadFieldError, match="not allowed"):
+        photoobj_field_sql(FieldId(4510, 4, 30), ["objID", "ra; DROP TABLE x"])
+    with pytest.raises(BadFieldError, match="run must be an integer"):
+        specphoto_run_sql("4510 OR 1=1")
+
+
+def test_skyserver_photoobj_rows_are_parsed_and_typed():
+    with LocalHTTPServer(skyserver) as srv:
+        df = SkyServerBackend(base_url=srv.url).photoobj_field(FieldId(4510, 4, 30))
+    assert list(df.columns) == list(PHOTOOBJ_DTYPES)
+    assert len(df) == 4
+    assert df["objid"].iloc[0] == 1237665128003731457  # 64-bit IDs survive the CSV round trip
+    assert df["type"].tolist() == [6, 3, 6, 3]
+    assert df["r"].iloc[1] == pytest.approx(19.10321, abs=1e-5)
+    assert df["petror90_r"].dtype == np.float32
+
+
+def test_skyserver_empty_answer_gives_an_empty_table():
+    with LocalHTTPServer(skyserver) as srv:
+        df = SkyServerBackend(base_url=srv.url).photoobj_field(FieldId(4510, 4, 31))
+    assert len(df) == 0 and list(df.columns) == list(PHOTOOBJ_DTYPES)
+
+
+def test_skyserver_error_page_is_one_clear_line():
+    with LocalHTTPServer(skyserver) as srv:
+        with pytest.raises(QueryError) as err:
+            SkyServerBackend(base_url=srv.url).photoobj_field(FieldId(4510, 4, 32))
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "Invalid column name" in msg and "field = 32" in msg
+
+
+def test_skyserver_specphoto_classes():
+    with LocalHTTPServer(skyserver) as srv:
+        df = SkyServerBackend(base_url=srv.url).specphoto_run(4510)
+    assert df["class"].tolist() == ["STAR", "GALAXY", "QSO", "GALAXY"]
+    assert df["zwarning"].tolist() == [0, 0, 0, 4]
+
+
+def test_casjobs_needs_a_token_and_never_shows_it(monkeypatch):
+    monkeypatch.delenv("CASJOBS_TOKEN", raising=False)
+    with pytest.raises(QueryError, match="CASJOBS_TOKEN"):
+        CasJobsBackend()
+    monkeypatch.setenv("CASJOBS_TOKEN", "s3cret-token")
+    seen = []
+
+    def casjobs(method, path, query, body, headers):
+        seen.append((path, headers.get("X-Auth-Token"), body))
+        return 200, (FIX / "specphoto_4510.csv").read_bytes()
+
+    with LocalHTTPServer(casjobs) as srv:
+        backend = CasJobsBackend(base_url=srv.url + "/CasJobs/RestApi")
+        df = backend.specphoto_run(4510)
+    assert len(df) == 4
+    assert seen[0][0] == "/CasJobs/RestApi/contexts/DR17/query" and seen[0][1] == "s3cret-token"
+    assert b"FROM SpecPhoto WHERE run = 4510" in seen[0][2]
+    assert "s3cret" not in repr(backend)
+
+
+def test_validation_names_the_bad_column():
+    df = pd.read_csv(FIX / "photoobj_4510_4_30.csv", comment="#")
+    df = df.rename(columns={"objID": "objid", "modelMag_r": "r"})
+    with pytest.raises(CatalogValidationError, match=r"missing column\(s\)"):
+        validate_table(df, PHOTOOBJ_DTYPES, "x.csv")
+    good = pd.DataFrame({c: [1] for c in PHOTOOBJ_DTYPES})
+    good.loc[0, "ra"] = 400.0
+    with pytest.raises(CatalogValidationError, match="ra outside"):
+        validate_table(good, PHOTOOBJ_DTYPES, "x.parquet")
+    good["ra"] = good["ra"].astype(object)
+    good.loc[0, "ra"] = "abc"
+    with pytest.raises(CatalogValidationError, match="column ra row 0 is not a number"):
+        validate_table(good, PHOTOOBJ_DTYPES, "x.parquet")
+
+
+def test_mirror_backend_reports_missing_and_corrupt_files(tmp_path):
+    backend = MirrorCatalogBackend(tmp_path)
+    with pytest.raises(QueryError, match="is not in the mirror"):
+        backend.photoobj_field(FieldId(1, 1, 1))
+    rel = tmp_path / "catalogs/dr17/PhotoObjAll/301/1/1/photoObjAll-000001-1-0001.parquet"
+    rel.parent.mkdir(parents=True)
+    rel.write_bytes(b"PAR1 garbage")
+    with pytest.raises(CatalogValidationError, match="not a readable Parquet file"):
+        backend.photoobj_field(FieldId(1, 1, 1))

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from yl8c4net.errors import FrameVerificationError
+from yl8c4net.fetch import fetch_field
+from yl8c4net.sdss.fields import FieldId, frame_relpath
+from yl8c4net.sdss.frames import read_frame, read_irg_jpeg
+from yl8c4net.sdss.source import MirrorSource
+from conftest import SHARED_SAS, make_frame_bytes, needs_shared, real_frame_path
+
+
+@needs_shared
+def test_real_frame_reads_with_wcs_and_calibration():
+    frame = read_frame(real_frame_path(4510, 4, 30, "r"))
+    assert frame.image.shape == (1489, 2048) and frame.image.dtype == np.float32
+    assert frame.calib.shape == (2048,) and 0.004 < np.median(frame.calib) < 0.006
+    # The r frame's reference pixel sits at the recorded sky position.
+    ra, dec = frame.wcs.all_pix2world(1024.0, 744.0, 0)
+    assert ra == pytest.approx(200.454501361, abs=1e-6) and dec == pytest.approx(36.8083361051, abs=1e-6)
+
+
+@needs_shared
+def test_mirror_fetch_of_a_real_field_gives_verified_frames(tmp_path):
+    manifest = fetch_field(FieldId(4510, 4, 30), MirrorSource(SHARED_SAS), "ugriz", tmp_path)
+    assert manifest["status"] == "ok"
+    assert set(manifest["frames"]) == set("ugriz")
+    assert manifest["irg_jpeg"] == "frame-irg-004510-4-0030.jpg"
+    assert read_frame(tmp_path / "frame-g-004510-4-0030.fits.bz2").image.shape == (1489, 2048)
+
+
+@needs_shared
+def test_field_without_official_jpeg_is_fetched_without_it(tmp_path):
+    manifest = fetch_field(FieldId(2583, 2, 136), MirrorSource(SHARED_SAS), "r", tmp_path)
+    assert manifest["status"] == "ok" and manifest["irg_jpeg"] is None
+
+
+@needs_shared
+def test_official_jpeg_is_flipped_onto_the_fits_grid():
+    """SDSS stores JPEGs top row first; read_irg_jpeg returns FITS row order."""
+    r = read_frame(real_frame_path(4510, 4, 30, "r")).image
+    green = read_irg_jpeg(SHARED_SAS / frame_relpath(FieldId(4510, 4, 30), "r").parent
+                          / "frame-irg-004510-4-0030.jpg")[..., 1].astype(float)
+    stretched = np.arcsinh(np.clip(r, 0, None) / 0.05)
+    aligned = np.corrcoef(stretched.ravel(), green.ravel())[0, 1]
+    flipped = np.corrcoef(stretched[::-1].ravel(), green.ravel())[0, 1]
+    assert aligned > 0.7 and abs(flipped) < 0.1
+
+
+def _mirror_with(tmp_path, data: bytes) -> tuple[MirrorSource, object]:
+    fid = FieldId(4510, 4, 30)
+    rel = frame_relpath(fid, "r")
+    dest = tmp_path / "mirror" / rel
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(data)
+    return MirrorSource(tmp_path / "mirror"), rel
+
+
+@needs_shared
+def test_truncated_bz2_is_rejected_and_not_left_behind(tmp_path):
+    data = real_frame_path(4510, 4, 30, "r").read_bytes()
+    source, rel = _mirror_with(tmp_path, data[: len(data) // 2])
+    dest = tmp_path / "out" / rel.name
+    with pytest.raises(FrameVerificationError, match=r"frame-r-004510-4-0030.fits.bz2: bz2 stream is corrupt or truncated"):
+        source.fetch(rel, dest)
+    assert not dest.exists() and list(dest.parent.iterdir()) == []
+
+
+def test_fits_of_wrong_shape_is_rejected(tmp_path):
+    source, rel = _mirror_with(tmp_path, make_frame_bytes(np.zeros((100, 200), np.float32)))
+    with pytest.raises(FrameVerificationError, match="HDU0 is 200x100, expected 2048x1489"):
+        source.fetch(rel, tmp_path / "out" / rel.name)
+    assert not (tmp_path / "out" / rel.name).exists()
+
+
+def test_frame_without_wcs_is_rejected(tmp_path):
+    source, rel = _mirror_with(tmp_path, make_frame_bytes(np.zeros((1489, 2048), np.float32), with_wcs=False))
+    with pytest.raises(FrameVerificationError, match="no celestial WCS"):
+        source.fetch(rel, tmp_path / "out" / rel.name)
+
+
+def test_float64_frame_is_rejected(tmp_path):
+    source, rel = _mirror_with(tmp_path, make_frame_bytes(np.zeros((1489, 2048), np.float64)))
+    with pytest.raises(FrameVerificationError, match="expected float32"):
+        source.fetch(rel, tmp_path / "out" / rel.name)
+
+
+def test_bad_frame_quarantines_the_field_and_keeps_nothing(tmp_path):
+    source, rel = _mirror_with(tmp_path, b"BZh9 this is not a frame")
+    manifest = fetch_field(FieldId(4510, 4, 30), source, "r", tmp_path / "out")
+    assert manifest["status"] == "quarantined"
+    assert "frame-r-004510-4-0030.fits.bz2" in manifest["reason"]
+    assert not (tmp_path / "out" / rel.name).exists()
