@@ -88,3 +88,70 @@ def irg_composite(frames: dict, stretch: LuptonStretch = LuptonStretch(), refere
         fr = frames[band]
         planes.append(fr.image if band == reference else resample_to(fr.image, fr.wcs, ref.wcs, shape))
     return lupton_rgb(*planes, stretch=stretch)
+
+
+def _finite(frame, path, log) -> np.ndarray:
+    bad = ~np.isfinite(frame.image)
+    if bad.any():
+        # A few NaN columns occur in real frames (bad CCD columns); sky level is the honest fill.
+        log.warning("%s: %d NaN/inf pixels set to 0 (sky level)", path, int(bad.sum()))
+        return np.where(bad, 0.0, frame.image).astype(np.float32)
+    return frame.image
+
+
+def asinh_channel(image: np.ndarray, stretch: LuptonStretch = LuptonStretch()) -> np.ndarray:
+    """One band stretched like a composite channel (uint8), for the optional u / z planes."""
+    x = np.arcsinh(stretch.q * (np.asarray(image, float) - stretch.minimum) / stretch.stretch) / stretch.q
+    return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+
+
+def field_composite(field_dir, manifest: dict, stretch: LuptonStretch = LuptonStretch(),
+                    use_official_jpeg: bool = True, extra_bands=()) -> tuple[np.ndarray, str]:
+    """The training / inference image of one field on the r-band pixel grid.
+
+    Parameters
+    ----------
+    field_dir : path
+        Directory of the fetched field (frames + manifest, see `yl8c4net.fetch`).
+    manifest : dict
+        The field's manifest.
+    use_official_jpeg : bool
+        Use SDSS's ``frame-irg`` JPEG when the archive had one; otherwise (or when False)
+        build the i, r, g composite from the FITS frames.
+    extra_bands : sequence of str
+        Optional ``"u"``, ``"z"``: appended as extra channels (asinh-stretched, resampled).
+
+    Returns
+    -------
+    (numpy.ndarray, str)
+        uint8 image (rows, cols, 3 + len(extra_bands)) in FITS row order, and its origin
+        (``"official-jpeg"`` or ``"fits"``).
+    """
+    import logging
+    from pathlib import Path
+
+    from .sdss.frames import read_frame, read_irg_jpeg
+
+    log = logging.getLogger(__name__)
+    field_dir = Path(field_dir)
+    files = {b: field_dir / m["file"] for b, m in manifest["frames"].items()}
+    need = ({"r"} if use_official_jpeg and manifest.get("irg_jpeg") else {"i", "r", "g"}) | set(extra_bands)
+    frames = {}
+    for band in sorted(need):
+        if band not in files:
+            from .errors import FrameVerificationError
+
+            raise FrameVerificationError(f"{field_dir}: band {band} was not fetched (sdss.bands)")
+        fr = read_frame(files[band])
+        fr.image = _finite(fr, files[band], log)
+        frames[band] = fr
+    if use_official_jpeg and manifest.get("irg_jpeg"):
+        rgb, origin = read_irg_jpeg(field_dir / manifest["irg_jpeg"]), "official-jpeg"
+    else:
+        rgb, origin = irg_composite(frames, stretch), "fits"
+    planes = [rgb]
+    ref = frames["r"]
+    for band in extra_bands:
+        fr = frames[band]
+        planes.append(asinh_channel(resample_to(fr.image, fr.wcs, ref.wcs, ref.image.shape), stretch)[..., None])
+    return np.concatenate(planes, axis=2), origin

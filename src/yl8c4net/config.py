@@ -80,6 +80,15 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
         raise ConfigError(f"{source}: sdss.mirror_root: required when a source is 'mirror'")
     if cfg["simulate"]["enabled"] and (sdss["frame_source"], sdss["catalog_source"]) != ("mirror", "mirror"):
         raise ConfigError(f"{source}: simulate.enabled: needs sdss.frame_source and sdss.catalog_source 'mirror'")
+    try:
+        from .labels import BoxTable
+
+        BoxTable.from_config(cfg["training_data"]["box_table"])
+    except ValueError as exc:
+        raise ConfigError(f"{source}: training_data.box_table: {str(exc).removeprefix('box table: ')}") from None
+    fractions = cfg["classify_data"]["fractions"]
+    if abs(sum(fractions) - 1.0) > 1e-6:
+        raise ConfigError(f"{source}: classify_data.fractions: must sum to 1 (got {sum(fractions):g})")
     seen = set()
     for k, r in enumerate(cfg["runs"]):
         if r["run"] in seen:

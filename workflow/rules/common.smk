@@ -4,6 +4,7 @@ import sys
 
 from yl8c4net.config import field_ids, validate_config
 from yl8c4net.errors import ConfigError
+from yl8c4net.imageio import image_suffix
 
 # One line naming the bad key, instead of a schema dump or a traceback.
 try:
@@ -19,6 +20,7 @@ FIELDS = field_ids(config)
 RUNS = sorted({fid.run for fid in FIELDS})
 MIRROR = config["sdss"].get("mirror_root", "")
 SIMULATED = config["simulate"]["enabled"]
+COMPOSITE_SUFFIX = image_suffix(3 + len(config["training_data"]["extra_bands"]))
 
 
 wildcard_constraints:
@@ -52,4 +54,9 @@ def sim_run_marker(wildcards):
 
 
 def all_targets(wildcards):
-    return ["results/data/field_status.tsv"]
+    return [
+        "results/data/field_status.tsv",
+        "resources/training/detect/dataset.yaml",
+        "results/data/classify_dataset.json",
+        "results/report/pasting/{f.run}-{f.camcol}-{f.field}.png".format(f=FIELDS[0]),
+    ]

@@ -59,9 +59,9 @@ class SimConfig:
         pop = PopulationParams()
         if "density_deg2" in cfg:
             counts = dict(pop.counts)
-            for cls, dens in cfg["density_deg2"].items():
-                c = counts[cls]
-                counts[cls] = ClassCounts(float(dens), c.slope, c.mag_min, c.mag_max)
+            for name, dens in cfg["density_deg2"].items():
+                c = counts[name]
+                counts[name] = ClassCounts(float(dens), c.slope, c.mag_min, c.mag_max)
             pop = PopulationParams(counts=counts, spec_fraction=cfg.get("spec_fraction", pop.spec_fraction))
         elif "spec_fraction" in cfg:
             pop = PopulationParams(spec_fraction=cfg["spec_fraction"])

@@ -123,8 +123,10 @@ def add_sky_noise(image_nmgy: np.ndarray, cond: BandConditions, calib: np.ndarra
                   rng: np.random.Generator) -> np.ndarray:
     """Sky-subtracted noisy image in nanomaggies: Poisson noise of sky + sources in electrons."""
     counts = image_nmgy / calib[None, :] + cond.sky_counts
-    electrons = rng.poisson(np.clip(counts, 0, None) * cond.gain)
+    # Uniform dither of one electron: the ADC digitises counts, not electrons, and without it
+    # the integer Poisson draws bias the sky median low at u's low counts.
+    electrons = rng.poisson(np.clip(counts, 0, None) * cond.gain) + rng.uniform(-0.5, 0.5, counts.shape)
     # Real sky-subtracted frames keep a small positive residual (light of undetected faint
     # sources and sky-fit bias): a few percent of the rms.
-    residual = rng.uniform(0.1, 0.2) * cond.sky_rms_nmgy
+    residual = rng.uniform(0.04, 0.09) * cond.sky_rms_nmgy
     return ((electrons / cond.gain - cond.sky_counts) * calib[None, :] + residual).astype(np.float32)
