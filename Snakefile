@@ -18,6 +18,7 @@ include: "workflow/rules/simulate.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/query.smk"
 include: "workflow/rules/training_data.smk"
+include: "workflow/rules/classifier.smk"
 
 
 rule all:

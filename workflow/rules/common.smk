@@ -58,5 +58,6 @@ def all_targets(wildcards):
         "results/data/field_status.tsv",
         "resources/training/detect/dataset.yaml",
         "results/data/classify_dataset.json",
+        "results/eval/classifier_metrics.json",
         "results/report/pasting/{f.run}-{f.camcol}-{f.field}.png".format(f=FIELDS[0]),
     ]

@@ -1,0 +1,91 @@
+"""Classification metrics (scikit-learn) and their pictures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -> dict:
+    """accuracy, macro P/R/F1, one-vs-rest AUC per class, confusion matrix (rows = truth)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support, roc_auc_score
+
+    y_pred = proba.argmax(axis=1)
+    labels = list(range(len(class_names)))
+    p, r, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    out = {"n": int(len(y_true)), "accuracy": float(accuracy_score(y_true, y_pred)),
+           "macro_precision": float(p), "macro_recall": float(r), "macro_f1": float(f1)}
+    for k, name in enumerate(class_names):
+        pos = (y_true == k).astype(int)
+        out[f"auc_{name.lower()}"] = float(roc_auc_score(pos, proba[:, k])) if 0 < pos.sum() < len(pos) else float("nan")
+    out["confusion"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    out["class_names"] = list(class_names)
+    return out
+
+
+def plot_confusion(confusion, class_names, out_png: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(confusion)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ax.imshow(cm / np.maximum(cm.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center")
+    ax.set_xticks(range(len(class_names)), class_names)
+    ax.set_yticks(range(len(class_names)), class_names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("spectroscopic class")
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return Path(out_png)
+
+
+def plot_roc(y_true: np.ndarray, proba: np.ndarray, class_names, out_png: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    for k, name in enumerate(class_names):
+        pos = (y_true == k).astype(int)
+        if 0 < pos.sum() < len(pos):
+            fpr, tpr, _ = roc_curve(pos, proba[:, k])
+            ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(pos, proba[:, k]):.3f})")
+    ax.plot([0, 1], [0, 1], ls=":", c="grey")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return Path(out_png)
+
+
+def plot_history(history: list[dict], out_png: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ep = [h["epoch"] for h in history]
+    a1.plot(ep, [h["train_loss"] for h in history], label="train")
+    a1.plot(ep, [h["val_loss"] for h in history], label="val")
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("cross-entropy")
+    a1.legend()
+    a2.plot(ep, [h["val_accuracy"] for h in history])
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("validation accuracy")
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return Path(out_png)

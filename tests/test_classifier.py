@@ -1,0 +1,92 @@
+"""Conv4Net: architecture, training smoke run, resume, checkpoint checks, metrics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from yl8c4net.classify import AlexNet48, Conv4Net, count_parameters
+from yl8c4net.classify.data import Normalisation
+from yl8c4net.classify.metrics import classification_metrics
+from yl8c4net.classify.train import CheckpointError, TrainParams, load_classifier, predict_proba, train_classifier
+
+
+def test_conv4net_has_exactly_the_papers_parameter_count():
+    assert count_parameters(Conv4Net()) == 1_635_749
+    out = Conv4Net()(torch.zeros(4, 3, 48, 48))
+    assert out.shape == (4, 3)
+    # u and z as extra channels change only the first convolution.
+    assert count_parameters(Conv4Net(in_channels=5)) == 1_635_749 + 2 * 9 * 32
+    ratio = 1 - count_parameters(Conv4Net()) / count_parameters(AlexNet48())
+    assert ratio == pytest.approx(0.4626, abs=0.002)  # the paper: 46.26% fewer than AlexNet
+
+
+def _toy_dataset(n_per_class=40, seed=0):
+    """Three separable classes: bright round blob, faint blob, blue point."""
+    rng = np.random.default_rng(seed)
+    images, classes = [], []
+    yy, xx = np.mgrid[:48, :48]
+    for cls, (amp, width, colour) in {"GALAXY": (200, 8, (1, .8, .6)), "STAR": (120, 2, (1, 1, 1)),
+                                      "QSO": (120, 2, (.3, .5, 1))}.items():
+        for _ in range(n_per_class):
+            blob = amp * np.exp(-((xx - 24) ** 2 + (yy - 24) ** 2) / (2 * width ** 2))
+            img = np.stack([blob * c for c in colour], axis=-1) + rng.normal(10, 3, (48, 48, 3))
+            images.append(np.clip(img, 0, 255).astype(np.uint8))
+            classes.append(cls)
+    table = pd.DataFrame({"class": classes})
+    n_val = n_test = n_per_class // 8
+    split = np.array((["train"] * (n_per_class - n_val - n_test) + ["val"] * n_val + ["test"] * n_test) * 3)
+    return np.stack(images), table.assign(split=split)
+
+
+def test_normalisation_uses_the_training_split_only():
+    images, table = _toy_dataset()
+    train = images[table["split"] == "train"]
+    norm = Normalisation.fit(train)
+    x = norm.apply(train)
+    assert torch.allclose(x.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(x.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-2)
+
+
+def test_smoke_training_learns_resumes_and_is_deterministic(tmp_path):
+    images, table = _toy_dataset()
+    params = TrainParams(epochs=3, batch_size=16, lr=2e-3, patience=5, seed=1, device="cpu")
+    res = train_classifier(images, table, tmp_path / "a", params, config_hash="h1")
+    assert len(res["history"]) == 3 and res["best_val_accuracy"] > 0.6
+    model, norm, meta = load_classifier(tmp_path / "a" / "best.pt")
+    test = (table["split"] == "test").to_numpy()
+    proba = predict_proba(model, norm, images[test])
+    assert proba.shape == (15, 3) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    # Same seed, same data: same weights.
+    train_classifier(images, table, tmp_path / "b", params, config_hash="h1")
+    a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model_state"]
+    b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model_state"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # Interrupted after 2 of 3 epochs, then resumed: the same final weights.
+    train_classifier(images, table, tmp_path / "c", params, config_hash="h1", max_epochs_this_call=2)
+    resumed = train_classifier(images, table, tmp_path / "c", params, config_hash="h1")
+    assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2]
+    c = torch.load(tmp_path / "c" / "last.pt", weights_only=False)["model_state"]
+    assert all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_checkpoint_with_other_classes_or_channels_is_refused(tmp_path):
+    images, table = _toy_dataset(n_per_class=12)
+    train_classifier(images, table, tmp_path, TrainParams(epochs=1, batch_size=8, device="cpu"))
+    with pytest.raises(CheckpointError, match=r"trained for classes \['GALAXY', 'STAR', 'QSO'\], the config expects"):
+        load_classifier(tmp_path / "best.pt", class_names=("STAR", "GALAXY", "QSO"))
+    with pytest.raises(CheckpointError, match="trained on 3 input channels, the config gives 5"):
+        load_classifier(tmp_path / "best.pt", in_channels=5)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_classifier(tmp_path / "junk.pt")
+
+
+def test_metrics_on_a_known_answer():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    proba = np.eye(3)[[0, 0, 1, 2, 2, 2]] * 0.9 + 0.05
+    m = classification_metrics(y, proba, ("GALAXY", "STAR", "QSO"))
+    assert m["accuracy"] == pytest.approx(5 / 6)
+    assert m["confusion"] == [[2, 0, 0], [0, 1, 1], [0, 0, 2]]
+    assert m["auc_galaxy"] == 1.0
+    assert m["macro_recall"] == pytest.approx((1 + 0.5 + 1) / 3)

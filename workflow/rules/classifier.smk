@@ -1,0 +1,60 @@
+# Conv4Net (paper sections 3.2 and 4.2.2): training and test-split evaluation.
+
+
+def classifier_weights(wildcards=None):
+    """The configured checkpoint, or the one this workflow trains."""
+    return config["classifier"]["weights"] or "results/models/classifier/conv4net.pt"
+
+
+rule train_classifier:
+    input:
+        images="resources/training/classify/dataset.npy",
+        table="resources/training/classify/dataset.parquet",
+    output:
+        weights="results/models/classifier/conv4net.pt",
+        history="results/models/classifier/history.json",
+        curves=report(
+            "results/report/classifier/training_curves.png",
+            caption="../report/classifier_curves.rst",
+            category="Classifier",
+        ),
+    log:
+        "logs/train_classifier.log",
+    benchmark:
+        "results/benchmarks/train_classifier.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=600,
+        gpu=1,
+    script:
+        "../scripts/train_classifier.py"
+
+
+rule evaluate_classifier:
+    input:
+        images="resources/training/classify/dataset.npy",
+        table="resources/training/classify/dataset.parquet",
+        weights=classifier_weights,
+    output:
+        metrics="results/eval/classifier_metrics.json",
+        confusion=report(
+            "results/report/classifier/confusion.png",
+            caption="../report/classifier_confusion.rst",
+            category="Classifier",
+        ),
+        roc=report(
+            "results/report/classifier/roc.png",
+            caption="../report/classifier_roc.rst",
+            category="Classifier",
+        ),
+    log:
+        "logs/evaluate_classifier.log",
+    benchmark:
+        "results/benchmarks/evaluate_classifier.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/evaluate_classifier.py"
