@@ -19,6 +19,7 @@ include: "workflow/rules/fetch.smk"
 include: "workflow/rules/query.smk"
 include: "workflow/rules/training_data.smk"
 include: "workflow/rules/classifier.smk"
+include: "workflow/rules/detector.smk"
 
 
 rule all:

@@ -15,6 +15,11 @@ SHARED_SPECPHOTO_CSV = SHARED / "data" / "skyserver_dr14_specphoto_10k.csv"
 SHARED_FRAME_STATS = SHARED / "notes" / "real-frame-stats.md"
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
+# ultralytics writes its settings where this points, at import: never the user's own folder.
+if "YOLO_CONFIG_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["YOLO_CONFIG_DIR"] = tempfile.mkdtemp(prefix="yl8c4net-yolo-")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 needs_shared = pytest.mark.skipif(

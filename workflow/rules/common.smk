@@ -59,5 +59,6 @@ def all_targets(wildcards):
         "resources/training/detect/dataset.yaml",
         "results/data/classify_dataset.json",
         "results/eval/classifier_metrics.json",
+        "results/eval/detector_metrics.json",
         "results/report/pasting/{f.run}-{f.camcol}-{f.field}.png".format(f=FIELDS[0]),
     ]

@@ -1,0 +1,1 @@
+"""Source detection: YOLOv8 training, tiled inference with overlap merging, evaluation."""

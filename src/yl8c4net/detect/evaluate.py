@@ -1,0 +1,108 @@
+"""Detection metrics against exact truth: P, R, F1, AP@0.5, AP@0.5:0.95 and recall per r
+magnitude bin.
+
+Matching follows ultralytics' ``BaseValidator.match_predictions`` (greedy, detections in
+descending confidence, one truth box per detection at each IoU threshold 0.50:0.05:0.95);
+AP, and P / R / F1 at the confidence of maximum F1, come from ultralytics'
+``ap_per_class`` (the COCO-style 101-point interpolation YOLO's own validation reports).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torchvision.ops import box_iou
+
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
+
+
+def xyxy(table: pd.DataFrame) -> np.ndarray:
+    """Pixel-edge corners of centre/size boxes (pixel centres at integers)."""
+    return np.column_stack([table["x"] - table["w"] / 2, table["y"] - table["h"] / 2,
+                            table["x"] + table["w"] / 2, table["y"] + table["h"] / 2])
+
+
+def match_field(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy matching of one field.
+
+    Returns
+    -------
+    correct : (n_pred, 10) bool
+        Whether each prediction (in the order of ``pred``) is a true positive per threshold.
+    truth_iou : (n_truth,) float
+        For each truth box, the IoU of the detection that claimed it at IoU >= 0.5 (0 if none).
+    """
+    n_pred, n_truth = len(pred), len(truth)
+    correct = np.zeros((n_pred, len(IOU_THRESHOLDS)), bool)
+    truth_iou = np.zeros(n_truth)
+    if n_pred == 0 or n_truth == 0:
+        return correct, truth_iou
+    order = np.argsort(-pred["conf"].to_numpy(), kind="stable")
+    iou = box_iou(torch.as_tensor(xyxy(truth)), torch.as_tensor(xyxy(pred.iloc[order]))).numpy()
+    matched = np.zeros((n_truth, len(IOU_THRESHOLDS)), bool)
+    for j in np.flatnonzero((iou >= IOU_THRESHOLDS.min()).any(0)):
+        available = np.where(matched, 0, iou[:, j, None])
+        k = available.argmax(0)
+        hit = available[k, range(len(IOU_THRESHOLDS))] >= IOU_THRESHOLDS
+        correct[order[j]] = hit
+        matched[k, range(len(IOU_THRESHOLDS))] |= hit
+        if hit[0]:
+            truth_iou[k[0]] = iou[k[0], j]
+    return correct, truth_iou
+
+
+def detection_metrics(fields: list[tuple[pd.DataFrame, pd.DataFrame]], conf_threshold: float = 0.25,
+                      r_bins=np.arange(14.0, 23.01, 0.5)) -> dict:
+    """Metrics over fields of (truth labels with ``r``, predictions with ``conf``).
+
+    Returns a dict with precision, recall, f1 at ``conf_threshold`` (IoU >= 0.5), ap50 and
+    ap50_95 (ultralytics' ``ap_per_class``, with its max-F1 P / R / F1 as ``*_maxf1``)
+    and ``recall_by_r_mag``: for each 0.5-mag bin of truth r, the fraction of truth boxes
+    matched at IoU >= 0.5 by a detection with confidence >= ``conf_threshold``.
+    """
+    from ultralytics.utils.metrics import ap_per_class
+
+    corrects, confs, n_truth = [], [], 0
+    r_all, found_all = [], []
+    for truth, pred in fields:
+        correct, truth_iou = match_field(truth, pred)
+        corrects.append(correct)
+        confs.append(pred["conf"].to_numpy(float))
+        n_truth += len(truth)
+        # Recall by magnitude at the operating confidence.
+        confident = pred[pred["conf"] >= conf_threshold]
+        _, iou_op = match_field(truth, confident)
+        r_all.append(truth["r"].to_numpy(float))
+        found_all.append(iou_op > 0)
+    correct = np.concatenate(corrects) if corrects else np.zeros((0, 10), bool)
+    conf = np.concatenate(confs) if confs else np.zeros(0)
+    out = {"n_truth": int(n_truth), "n_pred": int(len(conf)), "matcher": "ultralytics greedy (match_predictions)",
+           "ap": "ultralytics.utils.metrics.ap_per_class"}
+    # P, R, F1 at the operating confidence (what the catalogue gets), IoU >= 0.5.
+    op = conf >= conf_threshold
+    tp_op = int(correct[op, 0].sum())
+    precision = tp_op / max(int(op.sum()), 1)
+    recall = tp_op / max(n_truth, 1)
+    out.update(precision=precision, recall=recall,
+               f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    if n_truth and len(conf):
+        res = ap_per_class(correct, conf, np.zeros(len(conf)), np.zeros(n_truth))
+        p, r, f1, ap = res[2], res[3], res[4], res[5]
+        # YOLO's own validation reports P / R / F1 at the confidence of maximum F1.
+        out.update(precision_maxf1=float(p[0]), recall_maxf1=float(r[0]), f1_max=float(f1[0]),
+                   ap50=float(ap[0, 0]), ap50_95=float(ap[0].mean()))
+    else:
+        out.update(precision_maxf1=0.0, recall_maxf1=0.0, f1_max=0.0, ap50=0.0, ap50_95=0.0)
+    r_all = np.concatenate(r_all) if r_all else np.zeros(0)
+    found = np.concatenate(found_all) if found_all else np.zeros(0, bool)
+    bins = []
+    for lo, hi in zip(r_bins[:-1], r_bins[1:]):
+        sel = (r_all >= lo) & (r_all < hi)
+        bins.append({"r_min": float(lo), "r_max": float(hi), "n": int(sel.sum()),
+                     "recall": float(found[sel].mean()) if sel.any() else None})
+    out["recall_by_r_mag"] = bins
+    bright = r_all < 21.0
+    out["recall_r_lt_21"] = float(found[bright].mean()) if bright.any() else None
+    out["conf_threshold"] = conf_threshold
+    return out

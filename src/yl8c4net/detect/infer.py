@@ -1,0 +1,135 @@
+"""Tiled inference on a whole frame: the 12 tiles of training, predicted in one batch, boxes
+shifted to frame pixels, duplicates in the tile overlaps merged.
+
+Merging (``merge`` in the config):
+
+- ``nms``: torchvision NMS over all tiles' boxes at ``merge_iou``.
+- ``owned_nms`` (default): each frame pixel is *owned* by the tile whose centre is nearest
+  (the overlaps are split at their mid-lines); a box is kept only from the tile that owns its
+  centre (with an 8-pixel tolerance, so none is lost on a mid-line), then NMS at
+  ``merge_iou`` removes the near-identical pairs the tolerance lets through. A source cut by
+  a tile edge is thereby taken whole from the neighbouring tile instead of being kept twice
+  (a clipped box and a full one can overlap less than any sensible IoU threshold), and two
+  distinct close sources are never merged just because their boxes overlap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+import torchvision
+
+from ..tiling import tile_origins
+
+DETECTION_COLUMNS = ["x", "y", "w", "h", "conf", "tile"]
+OWNERSHIP_TOLERANCE_PX = 8.0
+
+
+@dataclass
+class TileBoxes:
+    """Raw boxes of all tiles in frame pixels of the *display* image (top row first)."""
+
+    xyxy: np.ndarray  # (n, 4), pixel-edge coordinates: the image spans [0, width] x [0, height]
+    conf: np.ndarray
+    tile: np.ndarray
+
+
+def cut_tiles(display: np.ndarray, tile: int = 640) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+    """The tiles of a display-orientation image (rows, cols, channels), as in training."""
+    height, width = display.shape[:2]
+    origins = tile_origins(width, height, tile)
+    return [np.ascontiguousarray(display[y0:y0 + tile, x0:x0 + tile]) for x0, y0 in origins], origins
+
+
+def owner_tile(cx: np.ndarray, cy: np.ndarray, origins, tile: int) -> np.ndarray:
+    """Index of the tile whose centre is nearest to each point (per axis, so the overlaps
+    split at their mid-lines)."""
+    xs = sorted({x0 for x0, _ in origins})
+    ys = sorted({y0 for _, y0 in origins})
+    xc = np.array(xs) + tile / 2
+    yc = np.array(ys) + tile / 2
+    ix = np.abs(cx[:, None] - xc[None, :]).argmin(axis=1)
+    iy = np.abs(cy[:, None] - yc[None, :]).argmin(axis=1)
+    return iy * len(xs) + ix
+
+
+def _owned(boxes: TileBoxes, origins, tile: int, tol: float) -> np.ndarray:
+    cx = (boxes.xyxy[:, 0] + boxes.xyxy[:, 2]) / 2
+    cy = (boxes.xyxy[:, 1] + boxes.xyxy[:, 3]) / 2
+    keep = owner_tile(cx, cy, origins, tile) == boxes.tile
+    if tol > 0:
+        for dx, dy in ((tol, 0), (-tol, 0), (0, tol), (0, -tol)):
+            keep |= owner_tile(cx + dx, cy + dy, origins, tile) == boxes.tile
+    return keep
+
+
+def merge_tile_boxes(boxes: TileBoxes, origins, tile: int = 640, method: str = "owned_nms",
+                     iou: float = 0.5) -> np.ndarray:
+    """Indices of the boxes kept after merging the overlaps (see module docstring)."""
+    idx = np.arange(len(boxes.conf))
+    if len(idx) == 0:
+        return idx
+    if method == "owned_nms":
+        idx = idx[_owned(boxes, origins, tile, OWNERSHIP_TOLERANCE_PX)]
+    elif method != "nms":
+        raise ValueError(f"unknown merge method {method!r} (nms or owned_nms)")
+    keep = torchvision.ops.nms(torch.as_tensor(boxes.xyxy[idx], dtype=torch.float32),
+                               torch.as_tensor(boxes.conf[idx], dtype=torch.float32), iou)
+    return np.sort(idx[keep.numpy()])
+
+
+def to_frame_table(boxes: TileBoxes, kept: np.ndarray, height: int) -> pd.DataFrame:
+    """Detections in FITS-order frame pixels: centre x, y (0-based pixel centres), w, h."""
+    b = boxes.xyxy[kept]
+    x = (b[:, 0] + b[:, 2]) / 2 - 0.5
+    y_display = (b[:, 1] + b[:, 3]) / 2 - 0.5
+    return pd.DataFrame({
+        "x": x, "y": (height - 1) - y_display, "w": b[:, 2] - b[:, 0], "h": b[:, 3] - b[:, 1],
+        "conf": boxes.conf[kept].astype(np.float32), "tile": boxes.tile[kept].astype(np.int16),
+    })
+
+
+def predict_tiles(model, tiles: list[np.ndarray], origins, conf: float = 0.25, iou: float = 0.7,
+                  imgsz: int = 640, max_det: int = 3000, device=None) -> TileBoxes:
+    """Run an ultralytics model on the tiles in one batch; boxes shifted to the frame."""
+    # ultralytics expects BGR numpy images (OpenCV convention); our tiles are RGB.
+    batch = [t[..., ::-1] if t.shape[2] == 3 else t for t in tiles]
+    results = model.predict(batch, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, verbose=False,
+                            device=device, batch=len(batch))
+    xyxy, confs, tile_ids = [], [], []
+    for k, (res, (x0, y0)) in enumerate(zip(results, origins)):
+        b = res.boxes
+        if b is None or len(b) == 0:
+            continue
+        xy = b.xyxy.cpu().numpy().astype(np.float64)
+        xy[:, [0, 2]] += x0
+        xy[:, [1, 3]] += y0
+        xyxy.append(xy)
+        confs.append(b.conf.cpu().numpy())
+        tile_ids.append(np.full(len(xy), k))
+    if not xyxy:
+        return TileBoxes(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
+    return TileBoxes(np.concatenate(xyxy), np.concatenate(confs), np.concatenate(tile_ids))
+
+
+def detect_field(model, composite: np.ndarray, tile: int = 640, conf: float = 0.25, iou: float = 0.7,
+                 merge: str = "owned_nms", merge_iou: float = 0.5, max_det: int = 3000, device=None,
+                 timings: dict | None = None) -> pd.DataFrame:
+    """Detections of one field from its composite (FITS row order, as `field_composite`)."""
+    import time
+
+    t0 = time.perf_counter()
+    display = composite[::-1]
+    tiles, origins = cut_tiles(display, tile)
+    t1 = time.perf_counter()
+    boxes = predict_tiles(model, tiles, origins, conf, iou, tile, max_det, device)
+    t2 = time.perf_counter()
+    kept = merge_tile_boxes(boxes, origins, tile, merge, merge_iou)
+    table = to_frame_table(boxes, kept, composite.shape[0])
+    if timings is not None:
+        timings.update(tile_s=t1 - t0, predict_s=t2 - t1, merge_s=time.perf_counter() - t2, n_tiles=len(tiles),
+                       n_raw=int(len(boxes.conf)), n_kept=int(len(kept)))
+    return table

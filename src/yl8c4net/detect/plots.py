@@ -1,0 +1,77 @@
+"""Detector pictures: recall versus magnitude (paper Figure 11), training curves, overlay."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_recall_by_mag(bins: list[dict], out_png: str | Path) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    mids = [(b["r_min"] + b["r_max"]) / 2 for b in bins if b["recall"] is not None]
+    rec = [b["recall"] for b in bins if b["recall"] is not None]
+    ax.plot(mids, rec, marker="o")
+    ax.set_xlabel("r (mag)")
+    ax.set_ylabel("recall (IoU >= 0.5)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return Path(out_png)
+
+
+def plot_training_curves(results_csv: str | Path, out_png: str | Path) -> Path:
+    import pandas as pd
+
+    plt = _plt()
+    df = pd.read_csv(results_csv)
+    df.columns = [c.strip() for c in df.columns]
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for col in ("metrics/mAP50(B)", "metrics/mAP50-95(B)"):
+        if col in df:
+            ax.plot(df["epoch"], df[col], label=col.split("/")[1])
+    ax.set_xlabel("epoch")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return Path(out_png)
+
+
+CLASS_COLOURS = {"GALAXY": "red", "STAR": "blue", "QSO": "lime"}
+
+
+def plot_overlay(image: np.ndarray, detections, out_png: str | Path, size: int = 600, title: str = "") -> Path:
+    """Detections on the composite (FITS row order shown origin lower), coloured by class
+    when the table has one (red galaxies, blue stars, green quasars), else yellow."""
+    from matplotlib.patches import Rectangle
+
+    plt = _plt()
+    h, w = image.shape[:2]
+    x0, y0 = max(0, w // 2 - size // 2), max(0, h // 2 - size // 2)
+    fig, ax = plt.subplots(figsize=(7, 7))
+    ax.imshow(image[y0:y0 + size, x0:x0 + size, :3], origin="lower", interpolation="nearest")
+    for row in detections.itertuples(index=False):
+        if x0 <= row.x < x0 + size and y0 <= row.y < y0 + size:
+            colour = CLASS_COLOURS.get(getattr(row, "cls", None) or getattr(row, "class_", None), "yellow")
+            ax.add_patch(Rectangle((row.x - x0 - row.w / 2, row.y - y0 - row.h / 2), row.w, row.h, fill=False,
+                                   ec=colour, lw=0.8))
+    ax.set_title(title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=90)
+    plt.close(fig)
+    return Path(out_png)

@@ -1,0 +1,117 @@
+"""YOLOv8 training from model YAMLs (no downloaded weights), resumable, offline."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+MODELS = ("yolov8", "yolov8-st")
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """The ``detector`` section of the config (paper defaults: 640, 200 epochs, patience 50,
+    batch 32; Mosaic, Mixup, perspective and HSV augmentation)."""
+
+    model: str = "yolov8"
+    scale: str = "n"
+    imgsz: int = 640
+    epochs: int = 200
+    patience: int = 50
+    batch: int = 32
+    lr0: float = 0.01
+    lrf: float = 0.01
+    mosaic: float = 1.0
+    mixup: float = 0.1
+    perspective: float = 0.0001
+    hsv_h: float = 0.015
+    hsv_s: float = 0.7
+    hsv_v: float = 0.4
+    fliplr: float = 0.5
+    flipud: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+    workers: int = 0
+    conf: float = 0.25
+    iou: float = 0.7
+    merge_iou: float = 0.5
+    merge: str = "owned_nms"
+    max_det: int = 3000
+
+    @classmethod
+    def from_config(cls, c: dict) -> "DetectorParams":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in c.items() if k in known})
+
+
+def model_yaml(params: DetectorParams, run_dir: Path) -> str:
+    """The model YAML to build from: ultralytics' ``yolov8{scale}.yaml`` or our YOLOv8-ST."""
+    if params.model == "yolov8":
+        return f"yolov8{params.scale}.yaml"
+    if params.model == "yolov8-st":
+        # ultralytics reads the scale from the file name (yolov8n-st.yaml -> scale n).
+        run_dir.mkdir(parents=True, exist_ok=True)
+        text = resources.files("yl8c4net.detect").joinpath("yolov8-st.yaml").read_text()
+        target = run_dir / f"yolov8{params.scale}-st.yaml"
+        target.write_text(text)
+        (run_dir / "yolov8-st.yaml").write_text(text)
+        return str(target)
+    raise ConfigError(f"detector.model {params.model!r} is not one of {MODELS}")
+
+
+def _device(requested: str):
+    from ..classify.train import pick_device
+
+    dev = pick_device(requested)
+    return 0 if dev.type == "cuda" else "cpu"
+
+
+def train_detector(dataset_yaml: str | Path, run_dir: str | Path, params: DetectorParams = DetectorParams()) -> dict:
+    """Train (or resume) YOLOv8 on a dataset YAML; return paths of best weights and results.
+
+    The run lives in ``{run_dir}/train``; an interrupted run resumes from its ``last.pt``.
+    """
+    from .env import prepare_ultralytics
+
+    run_dir = Path(run_dir).resolve()
+    prepare_ultralytics(run_dir)
+    from ultralytics import YOLO
+
+    from .env import disable_telemetry
+
+    disable_telemetry()
+    last = run_dir / "train" / "weights" / "last.pt"
+    common = dict(data=str(Path(dataset_yaml).resolve()), project=str(run_dir), name="train", exist_ok=True)
+    if last.is_file():
+        log.info("resuming detector training from %s", last)
+        try:
+            YOLO(str(last)).train(resume=True, **common)
+        except AssertionError as exc:  # ultralytics refuses to resume a finished run
+            log.info("nothing to resume (%s)", exc)
+    else:
+        model = YOLO(model_yaml(params, run_dir), task="detect")
+        model.train(
+            **common, imgsz=params.imgsz, epochs=params.epochs, patience=params.patience, batch=params.batch,
+            lr0=params.lr0, lrf=params.lrf, mosaic=params.mosaic, mixup=params.mixup, perspective=params.perspective,
+            hsv_h=params.hsv_h, hsv_s=params.hsv_s, hsv_v=params.hsv_v, fliplr=params.fliplr, flipud=params.flipud,
+            seed=params.seed, deterministic=True, device=_device(params.device), workers=params.workers,
+            pretrained=False, amp=False, plots=True, single_cls=True, verbose=False, val=True,
+            max_det=params.max_det,
+        )
+    train_dir = run_dir / "train"
+    best = train_dir / "weights" / "best.pt"
+    if not best.is_file():
+        best = last
+    return {"weights": best, "results_csv": train_dir / "results.csv", "train_dir": train_dir,
+            "params": asdict(params)}
+
+
+def copy_outputs(result: dict, weights_out: str | Path, results_out: str | Path) -> None:
+    shutil.copyfile(result["weights"], weights_out)
+    shutil.copyfile(result["results_csv"], results_out)

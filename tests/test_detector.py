@@ -1,0 +1,130 @@
+"""Detector: overlap merging, evaluation metrics, and a tiny offline training run on CPU."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from yl8c4net.detect.evaluate import detection_metrics, match_field
+from yl8c4net.detect.infer import TileBoxes, merge_tile_boxes, owner_tile, to_frame_table
+from yl8c4net.tiling import tile_origins
+
+ORIGINS = tile_origins(2048, 1489)
+
+
+def _boxes(rows):
+    """rows of (x0, y0, x1, y1, conf, tile) in display pixel-edge coordinates."""
+    a = np.array(rows, float)
+    return TileBoxes(a[:, :4], a[:, 4], a[:, 5].astype(int))
+
+
+def test_source_straddling_two_tiles_yields_one_detection():
+    # Tiles 0 (x 0-640) and 1 (x 469-1109) overlap in x 469-640. A 16-px source at x=470
+    # is whole in tile 0 and cut by tile 1's left edge (a clipped box, IoU 0.56 with the whole).
+    whole = (462, 100, 478, 116, 0.90, 0)
+    clipped = (469, 100, 478, 116, 0.80, 1)
+    kept = merge_tile_boxes(_boxes([whole, clipped]), ORIGINS, method="owned_nms", iou=0.6)
+    assert kept.tolist() == [0]
+    # Plain NMS at the same threshold keeps both: the reason ownership exists.
+    assert len(merge_tile_boxes(_boxes([whole, clipped]), ORIGINS, method="nms", iou=0.6)) == 2
+
+
+def test_source_on_the_overlap_midline_is_kept_exactly_once():
+    mid = (469 + 640) / 2  # owner changes here
+    a = (mid - 1 - 7, 300, mid - 1 + 7, 314, 0.8, 1)  # centre just left: owned by tile 0, seen by tile 1
+    b = (mid + 1 - 7, 300, mid + 1 + 7, 314, 0.7, 0)  # centre just right: owned by tile 1, seen by tile 0
+    kept = merge_tile_boxes(_boxes([a, b]), ORIGINS, method="owned_nms", iou=0.5)
+    assert len(kept) == 1
+
+
+def test_two_sources_4px_apart_stay_two():
+    # Both are whole in tile 5 (x 469-1109, y 424-1064), which owns them, and in tile 1
+    # (x 469-1109, y 0-640) above it.
+    a = (800, 614, 812, 626, 0.90, 5)
+    b = (804, 614, 816, 626, 0.85, 5)  # IoU 0.5 with a
+    a1 = (800, 614, 812, 626, 0.88, 1)
+    b1 = (804, 614, 816, 626, 0.83, 1)
+    kept = merge_tile_boxes(_boxes([a, b, a1, b1]), ORIGINS, method="owned_nms", iou=0.6)
+    assert kept.tolist() == [0, 1]
+
+
+def test_owner_tiles_partition_the_frame():
+    xs, ys = np.meshgrid(np.arange(0, 2048, 7) + 0.5, np.arange(0, 1489, 7) + 0.5)
+    owner = owner_tile(xs.ravel(), ys.ravel(), ORIGINS, 640)
+    for k, (x0, y0) in enumerate(ORIGINS):
+        sel = owner == k
+        assert sel.any()
+        assert (xs.ravel()[sel] >= x0).all() and (xs.ravel()[sel] <= x0 + 640).all()
+        assert (ys.ravel()[sel] >= y0).all() and (ys.ravel()[sel] <= y0 + 640).all()
+
+
+def test_frame_table_returns_fits_row_order():
+    t = to_frame_table(_boxes([(10, 0, 20, 10, 0.5, 0)]), np.array([0]), height=1489)
+    assert t.loc[0, "x"] == pytest.approx(14.5) and t.loc[0, "y"] == pytest.approx(1488 - 4.5)
+    assert t.loc[0, "w"] == 10 and t.loc[0, "h"] == 10
+
+
+def test_metrics_on_known_matches():
+    truth = pd.DataFrame({"x": [100.0, 200.0, 300.0], "y": [100.0] * 3, "w": [10.0] * 3, "h": [10.0] * 3,
+                          "r": [16.0, 19.0, 21.7]})
+    pred = pd.DataFrame({"x": [100.0, 201.0, 500.0], "y": [100.0] * 3, "w": [10.0] * 3, "h": [10.0] * 3,
+                         "conf": [0.9, 0.8, 0.7]})
+    correct, truth_iou = match_field(truth, pred)
+    assert correct[0].all()  # identical box: correct at every IoU threshold
+    assert correct[1, 0] and not correct[1, -1]  # 1 px off: IoU 0.82
+    assert not correct[2].any()
+    m = detection_metrics([(truth, pred)], conf_threshold=0.5)
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["f1"] == pytest.approx(2 / 3)
+    bins = {b["r_min"]: b["recall"] for b in m["recall_by_r_mag"] if b["n"]}
+    assert bins == {16.0: 1.0, 19.0: 1.0, 21.5: 0.0}
+    assert 0.5 < m["ap50"] < 0.8 and m["ap50_95"] < m["ap50"]
+
+
+def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, monkeypatch):
+    """Two fields -> tiles -> 1 epoch of YOLOv8n on the CPU -> detect a whole field."""
+    from yl8c4net.composite import field_composite
+    from yl8c4net.detect.env import prepare_ultralytics
+    from yl8c4net.detect.infer import detect_field
+    from yl8c4net.detect.train import DetectorParams, train_detector
+    from yl8c4net.fetch import fetch_field
+    from yl8c4net.sdss.catalog import MirrorCatalogBackend
+    from yl8c4net.sdss.fields import FieldId
+    from yl8c4net.sdss.frames import read_frame
+    from yl8c4net.sdss.source import MirrorSource
+    from yl8c4net.training_data import TrainingDataParams, build_field_tiles, write_dataset_yaml
+
+    _, root = sim_mirror
+    dirs = {}
+    for field in (11, 12):
+        fid = FieldId(9101, 3, field)
+        d = tmp_path / f"f{field}"
+        manifest = fetch_field(fid, MirrorSource(root), "gri", d)
+        image, _ = field_composite(d, manifest)
+        wcs = read_frame(d / manifest["frames"]["r"]["file"]).wcs
+        build_field_tiles(image, MirrorCatalogBackend(root).photoobj_field(fid), wcs, d / "tiles", fid.tag,
+                          TrainingDataParams())
+        dirs[fid.tag] = d / "tiles"
+    write_dataset_yaml(dirs, tmp_path / "ds" / "data.yaml", 0.5)
+    # Keep the run small: the first 4 training tiles only.
+    train_list = tmp_path / "ds" / "train.txt"
+    train_list.write_text("\n".join(train_list.read_text().split()[:4]) + "\n")
+    run = tmp_path / "run"
+    res = train_detector(tmp_path / "ds" / "data.yaml", run,
+                         DetectorParams(epochs=1, batch=4, imgsz=320, mosaic=0.0, device="cpu"))
+    assert Path(res["weights"]).is_file() and Path(res["results_csv"]).is_file()
+    cfg_dir = Path(os.environ["YOLO_CONFIG_DIR"])
+    # Fonts are local copies and the settings file stays in the configured folder.
+    assert (cfg_dir / "Arial.ttf").is_file() and (cfg_dir / "Ultralytics" / "settings.json").is_file()
+    assert not (Path.home() / ".config" / "Ultralytics").exists()
+    from ultralytics import YOLO
+
+    model = YOLO(str(res["weights"]))
+    timings = {}
+    det = detect_field(model, image, conf=0.0001, timings=timings, device="cpu")
+    assert timings["n_tiles"] == 12
+    assert list(det.columns) == ["x", "y", "w", "h", "conf", "tile"]
+    assert len(det) <= timings["n_raw"]
+    assert ((det["x"] >= -1) & (det["x"] <= 2048) & (det["y"] >= -1) & (det["y"] <= 1489)).all()

@@ -1,0 +1,22 @@
+"""Rule train_detector: YOLOv8 from its model YAML (offline, resumable)."""
+
+import shutil
+from pathlib import Path
+
+from yl8c4net.detect.train import DetectorParams, train_detector
+from yl8c4net.steps import step
+
+with step(snakemake.log[0], "train_detector") as log:
+    params = DetectorParams.from_config(snakemake.config["detector"])
+    run_dir = Path(snakemake.params.run_dir)
+    result = train_detector(snakemake.input.dataset, run_dir, params)
+    shutil.copyfile(result["weights"], snakemake.output.weights)
+    shutil.copyfile(result["results_csv"], snakemake.output.results)
+    curves = result["train_dir"] / "results.png"
+    if curves.is_file():
+        shutil.copyfile(curves, snakemake.output.curves)
+    else:
+        from yl8c4net.detect.plots import plot_training_curves
+
+        plot_training_curves(snakemake.output.results, snakemake.output.curves)
+    log.info("detector weights: %s", snakemake.output.weights)
