@@ -20,9 +20,10 @@ include: "workflow/rules/query.smk"
 include: "workflow/rules/training_data.smk"
 include: "workflow/rules/classifier.smk"
 include: "workflow/rules/detector.smk"
+include: "workflow/rules/catalog.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets,
-    default_target: True

@@ -43,3 +43,28 @@ def test_bad_config_stops_with_one_line_naming_the_key(tmp_path):
     lines = [ln for ln in res.stderr.splitlines() if "sdss.catalog_source" in ln]
     assert len(lines) == 1 and "'vizier' is not one of" in lines[0]
     assert "Traceback" not in res.stderr
+
+
+def test_adding_a_run_adds_only_its_jobs_and_the_merge(tmp_path):
+    """With run 9102 appended, run 9101's partition still depends on nothing of 9102,
+    and 9102's partition reads 9101's (to skip sources already catalogued)."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["runs"].append({"run": 9102, "strip": "S", "camcols": [2], "fields": [11, 12], "roles": ["catalog"]})
+    two = tmp_path / "two.yaml"
+    two.write_text(yaml.safe_dump(cfg))
+    first = snakemake("-n", "results/catalog/runs/9101.parquet", cwd=tmp_path, config_file=two)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout + first.stderr
+    assert "run=9101" in out and "9102" not in out
+    second = snakemake("-n", "results/catalog/runs/9102.parquet", cwd=tmp_path, config_file=two)
+    out2 = second.stdout + second.stderr
+    assert "results/catalog/runs/9101.parquet" in out2  # read as an earlier partition
+
+
+def test_gpu_rules_carry_a_gpu_resource(tmp_path):
+    res = snakemake("-n", "--printshellcmds", cwd=tmp_path, config_file=REPO / "config.yaml")
+    out = res.stdout + res.stderr
+    blocks = out.split("\nrule ") + out.split("\nlocalrule ")
+    for rule in ("detect_field", "classify_field", "train_detector", "train_classifier"):
+        block = next(b for b in blocks if b.startswith(rule + ":"))
+        assert "gpu=1" in block.split("\n\n")[0], rule

@@ -89,6 +89,9 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     fractions = cfg["classify_data"]["fractions"]
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ConfigError(f"{source}: classify_data.fractions: must sum to 1 (got {sum(fractions):g})")
+    for role in ("detect_train", "classify_train", "catalog"):
+        if not any(role in r["roles"] for r in cfg["runs"]):
+            raise ConfigError(f"{source}: runs: no run has the role {role!r}")
     seen = set()
     for k, r in enumerate(cfg["runs"]):
         if r["run"] in seen:

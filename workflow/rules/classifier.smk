@@ -1,11 +1,6 @@
 # Conv4Net (paper sections 3.2 and 4.2.2): training and test-split evaluation.
 
 
-def classifier_weights(wildcards=None):
-    """The configured checkpoint, or the one this workflow trains."""
-    return config["classifier"]["weights"] or "results/models/classifier/conv4net.pt"
-
-
 rule train_classifier:
     input:
         images="resources/training/classify/dataset.npy",
@@ -22,6 +17,8 @@ rule train_classifier:
         "logs/train_classifier.log",
     benchmark:
         "results/benchmarks/train_classifier.tsv"
+    conda:
+        "../../envs/ml.yaml"
     threads: 2
     resources:
         mem_mb=4000,
@@ -52,6 +49,8 @@ rule evaluate_classifier:
         "logs/evaluate_classifier.log",
     benchmark:
         "results/benchmarks/evaluate_classifier.tsv"
+    conda:
+        "../../envs/ml.yaml"
     threads: 1
     resources:
         mem_mb=2000,

@@ -2,11 +2,6 @@
 # (the GPU rule), evaluation on the held-out simulated fields.
 
 
-def detector_weights(wildcards=None):
-    """The configured weights, or the ones this workflow trains."""
-    return config["detector"]["weights"] or "results/models/detector/yolov8.pt"
-
-
 rule train_detector:
     input:
         dataset="resources/training/detect/dataset.yaml",
@@ -18,17 +13,19 @@ rule train_detector:
             caption="../report/detector_curves.rst",
             category="Detector",
         ),
-    params:
-        run_dir="resources/detector_run",
     log:
         "logs/train_detector.log",
     benchmark:
         "results/benchmarks/train_detector.tsv"
+    conda:
+        "../../envs/ml.yaml"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=1440,
         gpu=1,
+    params:
+        run_dir="resources/detector_run",
     script:
         "../scripts/train_detector.py"
 
@@ -40,28 +37,32 @@ rule detect_field:
         weights=detector_weights,
     output:
         "results/detections/{run}/{camcol}/{field}.parquet",
-    params:
-        run_dir="resources/detector_run",
     log:
         "logs/detect_field/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/detect_field/{run}-{camcol}-{field}.tsv"
+    conda:
+        "../../envs/ml.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=10,
         gpu=1,
+    params:
+        run_dir="resources/detector_run",
     script:
         "../scripts/detect_field.py"
 
 
 rule evaluate_detector:
     input:
-        detections=field_paths("results/detections/{run}/{camcol}/{field}.parquet"),
-        labels=field_paths("resources/training/detect/{run}/{camcol}/{field}"),
+        detections=role_field_paths(
+            "results/detections/{run}/{camcol}/{field}.parquet", "detect_train"
+        ),
+        labels=role_field_paths(
+            "resources/training/detect/{run}/{camcol}/{field}", "detect_train"
+        ),
         split="results/data/detect_dataset.json",
-    params:
-        run_dir="resources/detector_run",
     output:
         metrics="results/eval/detector_metrics.json",
         recall_plot=report(
@@ -73,9 +74,13 @@ rule evaluate_detector:
         "logs/evaluate_detector.log",
     benchmark:
         "results/benchmarks/evaluate_detector.tsv"
+    conda:
+        "../../envs/ml.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        run_dir="resources/detector_run",
     script:
         "../scripts/evaluate_detector.py"

@@ -10,10 +10,12 @@ rule fetch_field:
         "logs/fetch_field/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/fetch_field/{run}-{camcol}-{field}.tsv"
+    retries: 2
+    conda:
+        "../../envs/sdss.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
-    retries: 2
     script:
         "../scripts/fetch_field.py"

@@ -10,12 +10,14 @@ rule query_photoobj:
         "logs/query_photoobj/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/query_photoobj/{run}-{camcol}-{field}.tsv"
+    retries: 2
+    conda:
+        "../../envs/sdss.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
         skyserver=1,
-    retries: 2
     script:
         "../scripts/query_photoobj.py"
 
@@ -29,12 +31,14 @@ rule query_specphoto:
         "logs/query_specphoto/{run}.log",
     benchmark:
         "results/benchmarks/query_specphoto/{run}.tsv"
+    retries: 2
+    conda:
+        "../../envs/sdss.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=30,
         skyserver=1,
-    retries: 2
     script:
         "../scripts/query_specphoto.py"
 
@@ -42,7 +46,9 @@ rule query_specphoto:
 rule field_status:
     input:
         manifests=field_paths("resources/frames/{run}/{camcol}/{field}/manifest.json"),
-        photoobj=field_paths("resources/catalogs/photoobj/{run}/{camcol}/{field}.parquet"),
+        photoobj=field_paths(
+            "resources/catalogs/photoobj/{run}/{camcol}/{field}.parquet"
+        ),
         specphoto=expand("resources/catalogs/specphoto/{run}.parquet", run=RUNS),
     output:
         "results/data/field_status.tsv",
@@ -50,6 +56,8 @@ rule field_status:
         "logs/field_status.log",
     benchmark:
         "results/benchmarks/field_status.tsv"
+    conda:
+        "../../envs/sdss.yaml"
     threads: 1
     resources:
         mem_mb=500,

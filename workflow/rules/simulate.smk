@@ -8,6 +8,8 @@ rule simulate_field:
         "logs/simulate_field/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/simulate_field/{run}-{camcol}-{field}.tsv"
+    conda:
+        "../../envs/sdss.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -28,6 +30,8 @@ rule simulate_specphoto:
         "logs/simulate_specphoto/{run}.log",
     benchmark:
         "results/benchmarks/simulate_specphoto/{run}.tsv"
+    conda:
+        "../../envs/sdss.yaml"
     threads: 1
     resources:
         mem_mb=1000,

@@ -11,6 +11,8 @@ rule composite:
         "logs/composite/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/composite/{run}-{camcol}-{field}.tsv"
+    conda:
+        "../../envs/images.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -32,6 +34,8 @@ rule field_training_data:
         "logs/field_training_data/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/field_training_data/{run}-{camcol}-{field}.tsv"
+    conda:
+        "../../envs/images.yaml"
     threads: 1
     resources:
         mem_mb=3000,
@@ -42,7 +46,9 @@ rule field_training_data:
 
 rule detect_dataset:
     input:
-        tiles=field_paths("resources/training/detect/{run}/{camcol}/{field}"),
+        tiles=role_field_paths(
+            "resources/training/detect/{run}/{camcol}/{field}", "detect_train"
+        ),
     output:
         yaml="resources/training/detect/dataset.yaml",
         summary="results/data/detect_dataset.json",
@@ -50,6 +56,8 @@ rule detect_dataset:
         "logs/detect_dataset.log",
     benchmark:
         "results/benchmarks/detect_dataset.tsv"
+    conda:
+        "../../envs/images.yaml"
     threads: 1
     resources:
         mem_mb=500,
@@ -72,6 +80,8 @@ rule field_cutouts:
         "logs/field_cutouts/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/field_cutouts/{run}-{camcol}-{field}.tsv"
+    conda:
+        "../../envs/images.yaml"
     threads: 1
     resources:
         mem_mb=2000,
@@ -82,8 +92,13 @@ rule field_cutouts:
 
 rule classify_dataset:
     input:
-        images=field_paths("resources/training/classify/{run}/{camcol}/{field}.npy"),
-        tables=field_paths("resources/training/classify/{run}/{camcol}/{field}.parquet"),
+        images=role_field_paths(
+            "resources/training/classify/{run}/{camcol}/{field}.npy", "classify_train"
+        ),
+        tables=role_field_paths(
+            "resources/training/classify/{run}/{camcol}/{field}.parquet",
+            "classify_train",
+        ),
     output:
         images="resources/training/classify/dataset.npy",
         table="resources/training/classify/dataset.parquet",
@@ -92,6 +107,8 @@ rule classify_dataset:
         "logs/classify_dataset.log",
     benchmark:
         "results/benchmarks/classify_dataset.tsv"
+    conda:
+        "../../envs/images.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -115,6 +132,8 @@ rule pasting_figure:
         "logs/pasting_figure/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/pasting_figure/{run}-{camcol}-{field}.tsv"
+    conda:
+        "../../envs/images.yaml"
     threads: 1
     resources:
         mem_mb=2000,

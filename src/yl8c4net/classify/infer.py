@@ -1,0 +1,30 @@
+"""Classifying the detections of one field: crop by the detection box (the same crop code
+as the dataset builder), resize to 48 x 48, normalise with the saved statistics, predict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..cutouts import CUTOUT_PX, crop_cutouts
+from .model import CLASS_NAMES
+from .train import predict_proba
+
+
+def classify_detections(model, norm, composite: np.ndarray, detections: pd.DataFrame,
+                        class_names=CLASS_NAMES, batch_size: int = 1024) -> pd.DataFrame:
+    """``detections`` with ``class`` and ``p_{name}`` columns added.
+
+    The crop side is the larger side of the detection box: the detector was trained on the
+    magnitude boxes the classifier's cut-outs are made with, so it is the same scale.
+    """
+    side = np.maximum(detections["w"].to_numpy(float), detections["h"].to_numpy(float))
+    crops = crop_cutouts(composite, detections["x"].to_numpy(float), detections["y"].to_numpy(float), side,
+                         CUTOUT_PX)
+    proba = predict_proba(model, norm, crops, batch_size)
+    out = detections.copy()
+    out["class"] = np.asarray(class_names, dtype=object)[proba.argmax(axis=1)] if len(out) else []
+    out["class"] = out["class"].astype("string")
+    for k, name in enumerate(class_names):
+        out[f"p_{name.lower()}"] = proba[:, k].astype(np.float32)
+    return out
