@@ -62,9 +62,13 @@ def test_adding_a_run_adds_only_its_jobs_and_the_merge(tmp_path):
 
 
 def test_gpu_rules_carry_a_gpu_resource(tmp_path):
-    res = snakemake("-n", "--printshellcmds", cwd=tmp_path, config_file=REPO / "config.yaml")
+    import re
+
+    res = snakemake("-n", cwd=tmp_path, config_file=REPO / "config.yaml")
     out = res.stdout + res.stderr
-    blocks = out.split("\nrule ") + out.split("\nlocalrule ")
-    for rule in ("detect_field", "classify_field", "train_detector", "train_classifier"):
-        block = next(b for b in blocks if b.startswith(rule + ":"))
-        assert "gpu=1" in block.split("\n\n")[0], rule
+    for rule in ("detect_field", "classify_field", "train_detector", "train_classifier", "fetch_field"):
+        m = re.search(rf"rule {rule}:\n.*?resources: ([^\n]*)", out, re.S)
+        assert m, rule
+        assert ("gpu=1" in m.group(1)) == (rule != "fetch_field"), (rule, m.group(1))
+    # Per-field jobs are grouped for the cluster: a CPU group and a GPU group.
+    assert "Group job fields " in out.replace("fields (", "fields ") and "Group job fields_gpu" in out

@@ -14,6 +14,8 @@ rule classify_field:
         "logs/classify_field/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/classify_field/{run}-{camcol}-{field}.tsv"
+    group:
+        "fields_gpu"
     conda:
         "../../envs/ml.yaml"
     threads: 1

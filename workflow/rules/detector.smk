@@ -41,6 +41,8 @@ rule detect_field:
         "logs/detect_field/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/detect_field/{run}-{camcol}-{field}.tsv"
+    group:
+        "fields_gpu"
     conda:
         "../../envs/ml.yaml"
     threads: 2

@@ -11,6 +11,8 @@ rule fetch_field:
     benchmark:
         "results/benchmarks/fetch_field/{run}-{camcol}-{field}.tsv"
     retries: 2
+    group:
+        "fields"
     conda:
         "../../envs/sdss.yaml"
     threads: 1

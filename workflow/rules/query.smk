@@ -11,6 +11,8 @@ rule query_photoobj:
     benchmark:
         "results/benchmarks/query_photoobj/{run}-{camcol}-{field}.tsv"
     retries: 2
+    group:
+        "fields"
     conda:
         "../../envs/sdss.yaml"
     threads: 1

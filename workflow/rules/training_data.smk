@@ -11,6 +11,8 @@ rule composite:
         "logs/composite/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/composite/{run}-{camcol}-{field}.tsv"
+    group:
+        "fields"
     conda:
         "../../envs/images.yaml"
     threads: 1
@@ -34,6 +36,8 @@ rule field_training_data:
         "logs/field_training_data/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/field_training_data/{run}-{camcol}-{field}.tsv"
+    group:
+        "fields"
     conda:
         "../../envs/images.yaml"
     threads: 1
@@ -80,6 +84,8 @@ rule field_cutouts:
         "logs/field_cutouts/{run}-{camcol}-{field}.log",
     benchmark:
         "results/benchmarks/field_cutouts/{run}-{camcol}-{field}.tsv"
+    group:
+        "fields"
     conda:
         "../../envs/images.yaml"
     threads: 1

@@ -1,0 +1,117 @@
+"""Catalogue gather at scale: dedup (0.5") + PhotoObjAll crossmatch (2") + Parquet write/read,
+on synthetic detections and PhotoObjAll tables of N rows; astropy's search_around_sky /
+match_coordinates_sky on the same data for comparison (up to --astropy-max rows).
+
+    python benchmarks/catalog_scale.py [--sizes 1000000 3000000 10000000] [--astropy-max 1000000]
+
+Each size runs in its own process so peak memory (ru_maxrss) is per size. Prints a table and
+writes benchmarks/out/catalog_scale.json. Target (issue 6): 10 M rows in <= 30 s, <= 6 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def synthetic(n: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    # An SDSS-like strip: 2.5 deg wide, as long as needed for ~60k sources per deg^2.
+    length = n / 60000 / 2.5
+    ra = rng.random(n) * length
+    dec = (rng.random(n) - 0.5) * 2.5
+    dup = rng.random(n) < 0.05  # 5% seen twice (tile / field overlaps)
+    det = pd.DataFrame({
+        "ra": np.r_[ra, ra[dup] + rng.normal(0, 0.1, dup.sum()) / 3600],
+        "dec": np.r_[dec, dec[dup] + rng.normal(0, 0.1, dup.sum()) / 3600],
+        "det_conf": rng.random(n + dup.sum()).astype(np.float32),
+    })
+    photo = pd.DataFrame({"objid": np.arange(n, dtype=np.int64), "ra": ra + rng.normal(0, 0.2, n) / 3600,
+                          "dec": dec + rng.normal(0, 0.2, n) / 3600, "type": np.full(n, 6, np.int16),
+                          "mode": np.ones(n, np.int16)})
+    for b in "ugriz":
+        photo[b] = np.float32(20.0)
+    return det, photo
+
+
+def run_ours(n: int, queue) -> None:
+    from yl8c4net.catalog import crossmatch_photoobj, deduplicate, sky_sort
+
+    det, photo = synthetic(n)
+    t0 = time.perf_counter()
+    unique = deduplicate(det, 0.5)
+    t1 = time.perf_counter()
+    matched, unmatched = crossmatch_photoobj(unique, photo, 2.0)
+    t2 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.parquet"
+        sky_sort(matched).to_parquet(path, index=False)
+        pd.read_parquet(path)
+    t3 = time.perf_counter()
+    queue.put({"n": n, "dedup_s": t1 - t0, "match_s": t2 - t1, "io_s": t3 - t2, "total_s": t3 - t0,
+               "n_unique": len(unique), "n_matched": len(matched),
+               "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6})
+
+
+def run_astropy(n: int, queue) -> None:
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord, match_coordinates_sky, search_around_sky
+
+    det, photo = synthetic(n)
+    t0 = time.perf_counter()
+    c = SkyCoord(det["ra"].to_numpy() * u.deg, det["dec"].to_numpy() * u.deg)
+    search_around_sky(c, c, 0.5 * u.arcsec)
+    t1 = time.perf_counter()
+    match_coordinates_sky(c, SkyCoord(photo["ra"].to_numpy() * u.deg, photo["dec"].to_numpy() * u.deg))
+    t2 = time.perf_counter()
+    queue.put({"n": n, "astropy_pairs_s": t1 - t0, "astropy_match_s": t2 - t1, "astropy_total_s": t2 - t0,
+               "astropy_peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6})
+
+
+def in_process(fn, n):
+    q = mp.get_context("spawn").Queue()
+    p = mp.get_context("spawn").Process(target=fn, args=(n, q))
+    p.start()
+    out = q.get()
+    p.join()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    ap.add_argument("--astropy-max", type=int, default=1_000_000)
+    args = ap.parse_args()
+    rows = []
+    for n in args.sizes:
+        row = in_process(run_ours, n)
+        if n <= args.astropy_max:
+            row.update(in_process(run_astropy, n))
+        rows.append(row)
+        print(row, flush=True)
+    print("| rows | dedup s | match s | Parquet w+r s | total s | peak GB | astropy pairs+match s | astropy peak GB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ast = f"{r['astropy_total_s']:.1f}" if "astropy_total_s" in r else "-"
+        astm = f"{r['astropy_peak_rss_gb']:.2f}" if "astropy_peak_rss_gb" in r else "-"
+        print(f"| {r['n']:,} | {r['dedup_s']:.1f} | {r['match_s']:.1f} | {r['io_s']:.1f} | {r['total_s']:.1f} | "
+              f"{r['peak_rss_gb']:.2f} | {ast} | {astm} |")
+    if len(rows) > 1:
+        a, b = rows[0], rows[-1]
+        print(f"time ratio {b['total_s'] / a['total_s']:.2f} for size ratio {b['n'] / a['n']:.1f} "
+              f"(N log N predicts {b['n'] * np.log(b['n']) / (a['n'] * np.log(a['n'])):.2f})")
+    out = Path(__file__).resolve().parent / "out" / "catalog_scale.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
