@@ -69,6 +69,10 @@ def pixels_to_sky(detections: pd.DataFrame, wcs) -> pd.DataFrame:
     return detections.assign(ra=np.mod(ra, 360.0), dec=dec)
 
 
+def _sky_cell_order(ra, dec, cell_deg: float = 0.1) -> np.ndarray:
+    return np.lexsort([ra, np.floor((dec + 90.0) / cell_deg)])
+
+
 def deduplicate(det: pd.DataFrame, radius_arcsec: float = 0.5) -> pd.DataFrame:
     """One row per group of detections closer than ``radius_arcsec`` (friends of friends):
     the highest-confidence member, with ``n_merged`` = group size.
@@ -79,7 +83,9 @@ def deduplicate(det: pd.DataFrame, radius_arcsec: float = 0.5) -> pd.DataFrame:
     if len(det) == 0:
         return det.assign(n_merged=pd.Series([], dtype="int16"))
     xyz = unit_vectors(det["ra"], det["dec"])
-    pairs = cKDTree(xyz).query_pairs(chord(radius_arcsec), output_type="ndarray")
+    # Neighbours in the tree are neighbours in memory once rows are in sky-cell order.
+    cell = _sky_cell_order(det["ra"].to_numpy(), det["dec"].to_numpy())
+    pairs = cell[cKDTree(xyz[cell], balanced_tree=False).query_pairs(chord(radius_arcsec), output_type="ndarray")]
     n = len(det)
     graph = coo_matrix((np.ones(len(pairs), bool), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, group = connected_components(graph, directed=False)
@@ -105,6 +111,8 @@ def crossmatch_photoobj(det: pd.DataFrame, photo: pd.DataFrame, radius_arcsec: f
     best_idx = np.full(len(det), -1)
     best_sep = np.full(len(det), np.inf)
     if len(det) and len(photo):
+        # Query in sky-cell order too (cache locality); results land back by index.
+        qorder = _sky_cell_order(det["ra"].to_numpy(), det["dec"].to_numpy())
         xyz = unit_vectors(det["ra"], det["dec"])
         for subset in (photo["mode"] == 1 if "mode" in photo else np.ones(len(photo), bool),
                        np.ones(len(photo), bool)):
@@ -112,10 +120,12 @@ def crossmatch_photoobj(det: pd.DataFrame, photo: pd.DataFrame, radius_arcsec: f
             todo = best_idx < 0
             if len(rows) == 0 or not todo.any():
                 continue
-            tree = cKDTree(unit_vectors(photo["ra"].to_numpy()[rows], photo["dec"].to_numpy()[rows]))
-            d, k = tree.query(xyz[todo], k=1, distance_upper_bound=chord(radius_arcsec))
+            rows = rows[_sky_cell_order(photo["ra"].to_numpy()[rows], photo["dec"].to_numpy()[rows])]
+            tree = cKDTree(unit_vectors(photo["ra"].to_numpy()[rows], photo["dec"].to_numpy()[rows]),
+                           balanced_tree=False)
+            idx_todo = qorder[todo[qorder]]
+            d, k = tree.query(xyz[idx_todo], k=1, distance_upper_bound=chord(radius_arcsec), workers=-1)
             ok = np.isfinite(d)
-            idx_todo = np.flatnonzero(todo)
             best_idx[idx_todo[ok]] = rows[k[ok]]
             best_sep[idx_todo[ok]] = separation_arcsec(d[ok])
     hit = best_idx >= 0
@@ -181,6 +191,7 @@ def exclude_existing(new: pd.DataFrame, existing: list[pd.DataFrame], radius_arc
         return new, new.iloc[:0]
     prev = pd.concat([e[["ra", "dec"]] for e in old], ignore_index=True)
     tree = cKDTree(unit_vectors(prev["ra"], prev["dec"]))
-    d, _ = tree.query(unit_vectors(new["ra"], new["dec"]), k=1, distance_upper_bound=chord(radius_arcsec))
+    d, _ = tree.query(unit_vectors(new["ra"], new["dec"]), k=1, distance_upper_bound=chord(radius_arcsec),
+                      workers=-1)
     dup = np.isfinite(d)
     return new[~dup].reset_index(drop=True), new[dup].reset_index(drop=True)
