@@ -128,3 +128,14 @@ def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, mon
     assert list(det.columns) == ["x", "y", "w", "h", "conf", "tile"]
     assert len(det) <= timings["n_raw"]
     assert ((det["x"] >= -1) & (det["x"] <= 2048) & (det["y"] >= -1) & (det["y"] <= 1489)).all()
+
+
+def test_sahi_merge_unions_a_clipped_edge_box_with_the_whole():
+    from yl8c4net.detect.infer import sahi_merge
+
+    whole = (462, 100, 478, 116, 0.90, 0)
+    clipped = (469, 100, 478, 116, 0.80, 1)
+    far = (900, 900, 910, 910, 0.5, 5)
+    merged = sahi_merge(_boxes([whole, clipped, far]))
+    assert len(merged.conf) == 2
+    assert merged.xyxy[0].tolist() == [462, 100, 478, 116] and merged.conf[0] == 0.9

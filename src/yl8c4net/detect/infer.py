@@ -4,6 +4,8 @@ shifted to frame pixels, duplicates in the tile overlaps merged.
 Merging (``merge`` in the config):
 
 - ``nms``: torchvision NMS over all tiles' boxes at ``merge_iou``.
+- ``sahi``: SAHI's sliced-prediction merge (greedy NMM on intersection over smaller >= 0.5,
+  merged boxes become their union), for comparison.
 - ``owned_nms`` (default): each frame pixel is *owned* by the tile whose centre is nearest
   (the overlaps are split at their mid-lines); a box is kept only from the tile that owns its
   centre (with an 8-pixel tolerance, so none is lost on a mid-line), then NMS at
@@ -81,6 +83,21 @@ def merge_tile_boxes(boxes: TileBoxes, origins, tile: int = 640, method: str = "
     return np.sort(idx[keep.numpy()])
 
 
+def sahi_merge(boxes: TileBoxes, match_metric: str = "IOS", match_threshold: float = 0.5) -> TileBoxes:
+    """SAHI's sliced-prediction merge (its defaults: greedy NMM, IoS >= 0.5): lower-scored
+    overlapping boxes are merged into the best one, whose box becomes their union."""
+    from sahi.postprocess.combine import greedy_nmm
+
+    if len(boxes.conf) == 0:
+        return boxes
+    preds = np.column_stack([boxes.xyxy, boxes.conf, np.zeros(len(boxes.conf))])
+    groups = greedy_nmm(preds, match_metric=match_metric, match_threshold=match_threshold)
+    keep = sorted(groups)
+    xyxy = np.array([[boxes.xyxy[[k, *groups[k]], 0].min(), boxes.xyxy[[k, *groups[k]], 1].min(),
+                      boxes.xyxy[[k, *groups[k]], 2].max(), boxes.xyxy[[k, *groups[k]], 3].max()] for k in keep])
+    return TileBoxes(xyxy.reshape(-1, 4), boxes.conf[keep], boxes.tile[keep])
+
+
 def to_frame_table(boxes: TileBoxes, kept: np.ndarray, height: int) -> pd.DataFrame:
     """Detections in FITS-order frame pixels: centre x, y (0-based pixel centres), w, h."""
     b = boxes.xyxy[kept]
@@ -127,7 +144,11 @@ def detect_field(model, composite: np.ndarray, tile: int = 640, conf: float = 0.
     t1 = time.perf_counter()
     boxes = predict_tiles(model, tiles, origins, conf, iou, tile, max_det, device)
     t2 = time.perf_counter()
-    kept = merge_tile_boxes(boxes, origins, tile, merge, merge_iou)
+    if merge == "sahi":
+        boxes = sahi_merge(boxes)
+        kept = np.arange(len(boxes.conf))
+    else:
+        kept = merge_tile_boxes(boxes, origins, tile, merge, merge_iou)
     table = to_frame_table(boxes, kept, composite.shape[0])
     if timings is not None:
         timings.update(tile_s=t1 - t0, predict_s=t2 - t1, merge_s=time.perf_counter() - t2, n_tiles=len(tiles),
