@@ -7,7 +7,7 @@ export YOLO_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-slow lint clean-results
+.PHONY: demo test test-slow test-slurm lint clean-results
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,13 @@ test: $(VENV)/.installed-test
 
 ## Slow tests (training runs, real SLURM cluster).
 test-slow: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m "slow and not slurm"
+
+## The demo on a real single-node SLURM cluster, compared with the local run (root; CI).
+test-slurm: $(VENV)/.installed-test
+	test -f results/catalog/catalog.parquet || $(BIN)/snakemake --profile profiles/local
+	bash .ci/slurm-up
+	$(BIN)/python -m pytest -m slurm -p no:cacheprovider; rc=$$?; bash .ci/slurm-down; exit $$rc
 
 lint: $(VENV)/.installed-test
 	$(BIN)/snakemake --lint

@@ -8,13 +8,27 @@ import numpy as np
 import pandas as pd
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display, bundled fonts)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, out_png: str | Path, dpi: int = 100) -> Path:
+    """Lay out, write and close a figure; returns the path."""
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=dpi)
+    fig.clf()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return out_png
 
 
 def pasting_figure(composite: np.ndarray, labels: pd.DataFrame, result, out_png: str | Path,
@@ -26,7 +40,7 @@ def pasting_figure(composite: np.ndarray, labels: pd.DataFrame, result, out_png:
     """
     from matplotlib.patches import Rectangle
 
-    plt = _plt()
+    plt = pyplot()
     sl = (slice(y0, y0 + size), slice(x0, x0 + size))
     panels = [("original", composite[sl][..., :3]), ("source mask (2 sigma, 3 px)", result.mask[sl]),
               ("background (mask filled)", result.background[sl][..., :3]),
@@ -42,9 +56,4 @@ def pasting_figure(composite: np.ndarray, labels: pd.DataFrame, result, out_png:
         axes[4].add_patch(Rectangle((x - x0 - w / 2, y - y0 - h / 2), w, h, fill=False, ec="lime", lw=0.8))
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=80)
-    plt.close(fig)
-    return out_png
+    return save_figure(fig, out_png, 80)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..figures import pyplot, save_figure
+
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -> dict:
     """accuracy, macro P/R/F1, one-vs-rest AUC per class, confusion matrix (rows = truth)."""
@@ -25,11 +27,7 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -
 
 
 def plot_confusion(confusion, class_names, out_png: str | Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cm = np.asarray(confusion)
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.imshow(cm / np.maximum(cm.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
@@ -40,10 +38,7 @@ def plot_confusion(confusion, class_names, out_png: str | Path) -> Path:
     ax.set_yticks(range(len(class_names)), class_names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("spectroscopic class")
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
-    return Path(out_png)
+    return save_figure(fig, out_png, 100)
 
 
 def plot_roc(y_true: np.ndarray, proba: np.ndarray, class_names, out_png: str | Path) -> Path:
@@ -63,18 +58,11 @@ def plot_roc(y_true: np.ndarray, proba: np.ndarray, class_names, out_png: str | 
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
-    return Path(out_png)
+    return save_figure(fig, out_png, 100)
 
 
 def plot_history(history: list[dict], out_png: str | Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     ep = [h["epoch"] for h in history]
     a1.plot(ep, [h["train_loss"] for h in history], label="train")
@@ -85,7 +73,4 @@ def plot_history(history: list[dict], out_png: str | Path) -> Path:
     a2.plot(ep, [h["val_accuracy"] for h in history])
     a2.set_xlabel("epoch")
     a2.set_ylabel("validation accuracy")
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
-    return Path(out_png)
+    return save_figure(fig, out_png, 100)

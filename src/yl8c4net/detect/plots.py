@@ -6,18 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ..figures import pyplot, save_figure
 
 
 def plot_recall_by_mag(bins: list[dict], out_png: str | Path) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     mids = [(b["r_min"] + b["r_max"]) / 2 for b in bins if b["recall"] is not None]
     rec = [b["recall"] for b in bins if b["recall"] is not None]
@@ -26,16 +19,13 @@ def plot_recall_by_mag(bins: list[dict], out_png: str | Path) -> Path:
     ax.set_ylabel("recall (IoU >= 0.5)")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
-    return Path(out_png)
+    return save_figure(fig, out_png, 100)
 
 
 def plot_training_curves(results_csv: str | Path, out_png: str | Path) -> Path:
     import pandas as pd
 
-    plt = _plt()
+    plt = pyplot()
     df = pd.read_csv(results_csv)
     df.columns = [c.strip() for c in df.columns]
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
@@ -44,10 +34,7 @@ def plot_training_curves(results_csv: str | Path, out_png: str | Path) -> Path:
             ax.plot(df["epoch"], df[col], label=col.split("/")[1])
     ax.set_xlabel("epoch")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=100)
-    plt.close(fig)
-    return Path(out_png)
+    return save_figure(fig, out_png, 100)
 
 
 CLASS_COLOURS = {"GALAXY": "red", "STAR": "blue", "QSO": "lime"}
@@ -58,7 +45,7 @@ def plot_overlay(image: np.ndarray, detections, out_png: str | Path, size: int =
     when the table has one (red galaxies, blue stars, green quasars), else yellow."""
     from matplotlib.patches import Rectangle
 
-    plt = _plt()
+    plt = pyplot()
     h, w = image.shape[:2]
     x0, y0 = max(0, w // 2 - size // 2), max(0, h // 2 - size // 2)
     fig, ax = plt.subplots(figsize=(7, 7))
@@ -71,7 +58,4 @@ def plot_overlay(image: np.ndarray, detections, out_png: str | Path, size: int =
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=90)
-    plt.close(fig)
-    return Path(out_png)
+    return save_figure(fig, out_png, 90)
