@@ -27,6 +27,7 @@ class DetectorParams:
     batch: int = 32
     lr0: float = 0.01
     lrf: float = 0.01
+    warmup_epochs: float = 3.0
     mosaic: float = 1.0
     mixup: float = 0.1
     perspective: float = 0.0001
@@ -98,7 +99,7 @@ def train_detector(dataset_yaml: str | Path, run_dir: str | Path, params: Detect
         model = YOLO(model_yaml(params, run_dir), task="detect")
         model.train(
             **common, imgsz=params.imgsz, epochs=params.epochs, patience=params.patience, batch=params.batch,
-            lr0=params.lr0, lrf=params.lrf, mosaic=params.mosaic, mixup=params.mixup, perspective=params.perspective,
+            lr0=params.lr0, lrf=params.lrf, warmup_epochs=params.warmup_epochs, mosaic=params.mosaic, mixup=params.mixup, perspective=params.perspective,
             hsv_h=params.hsv_h, hsv_s=params.hsv_s, hsv_v=params.hsv_v, fliplr=params.fliplr, flipud=params.flipud,
             seed=params.seed, deterministic=True, device=_device(params.device), workers=params.workers,
             pretrained=False, amp=False, plots=True, single_cls=True, verbose=False, val=True,
