@@ -87,3 +87,33 @@ rule catalog:
         runtime=30,
     script:
         "../scripts/catalog.py"
+
+
+rule catalog_figures:
+    input:
+        image=rules.composite.output.image,
+        classified="results/classified/{run}/{camcol}/{field}.parquet",
+        catalog="results/catalog/catalog.parquet",
+    output:
+        overlay=report(
+            "results/report/catalog/overlay-{run}-{camcol}-{field}.png",
+            caption="../report/overlay.rst",
+            category="Catalogue",
+        ),
+        sky_map=report(
+            "results/report/catalog/sky_map-{run}-{camcol}-{field}.png",
+            caption="../report/sky_map.rst",
+            category="Catalogue",
+        ),
+    log:
+        "logs/catalog_figures/{run}-{camcol}-{field}.log",
+    benchmark:
+        "results/benchmarks/catalog_figures/{run}-{camcol}-{field}.tsv"
+    conda:
+        "../../envs/images.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    script:
+        "../scripts/catalog_figures.py"

@@ -79,6 +79,9 @@ def all_targets(wildcards):
         "results/eval/classifier_metrics.json",
         "results/eval/detector_metrics.json",
         "results/catalog/catalog.parquet",
+        "results/report/catalog/overlay-{f.run}-{f.camcol}-{f.field}.png".format(
+            f=next(f for f in FIELDS if f.run in RUNS_IN_ORDER)
+        ),
         "results/report/pasting/{f.run}-{f.camcol}-{f.field}.png".format(
             f=next(f for f in FIELDS if f.run in RUNS_BY_ROLE["detect_train"])
         ),

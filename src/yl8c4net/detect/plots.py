@@ -52,10 +52,24 @@ def plot_overlay(image: np.ndarray, detections, out_png: str | Path, size: int =
     ax.imshow(image[y0:y0 + size, x0:x0 + size, :3], origin="lower", interpolation="nearest")
     for row in detections.itertuples(index=False):
         if x0 <= row.x < x0 + size and y0 <= row.y < y0 + size:
-            colour = CLASS_COLOURS.get(getattr(row, "cls", None) or getattr(row, "class_", None), "yellow")
+            colour = CLASS_COLOURS.get(getattr(row, "cls", None), "yellow")
             ax.add_patch(Rectangle((row.x - x0 - row.w / 2, row.y - y0 - row.h / 2), row.w, row.h, fill=False,
                                    ec=colour, lw=0.8))
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
     return save_figure(fig, out_png, 90)
+
+
+def plot_sky_map(catalog, out_png: str | Path) -> Path:
+    """Catalogue positions on the sky, coloured by class."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for cls, colour in CLASS_COLOURS.items():
+        sel = catalog["class"] == cls
+        ax.scatter(catalog.loc[sel, "ra"], catalog.loc[sel, "dec"], s=2, c=colour, label=f"{cls} ({int(sel.sum())})")
+    ax.set_xlabel("RA (deg)")
+    ax.set_ylabel("Dec (deg)")
+    ax.invert_xaxis()
+    ax.legend(markerscale=4, fontsize=8)
+    return save_figure(fig, out_png, 100)
