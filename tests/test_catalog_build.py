@@ -160,3 +160,11 @@ def test_adding_an_overlapping_run_leaves_the_first_untouched(tmp_path):
     assert path_a.read_bytes() == bytes_before
     union = pd.concat([part_a, part_b], ignore_index=True)
     assert len(deduplicate(union)) == len(union) == 400
+
+
+def test_unmatched_rows_without_photoobj_columns_are_written_with_nulls(tmp_path):
+    rows = _catalog_rows(5).drop(columns=["objid", "photo_type", "u", "g", "r", "i", "z", "match_sep_arcsec"])
+    path = write_catalog_parquet(rows, tmp_path / "u.parquet", {})
+    back = pd.read_parquet(path)
+    assert len(back) == 5 and back["objid"].isna().all() and back["r"].isna().all()
+    assert (back["det_conf"].to_numpy() == rows["det_conf"].astype("float32").to_numpy()).all()

@@ -151,8 +151,11 @@ def sky_sort(df: pd.DataFrame) -> pd.DataFrame:
 
 def to_schema(df: pd.DataFrame, columns=CATALOG_COLUMNS) -> pd.DataFrame:
     """Exactly the catalogue columns, in order, with their dtypes."""
-    out = pd.DataFrame({c: df[c] if c in df else pd.Series([pd.NA] * len(df)) for c in columns})
-    return out.astype({c: t for c, (t, _, _) in columns.items()})
+    out = pd.DataFrame({c: df[c] if c in df else pd.Series([pd.NA] * len(df), index=df.index) for c in columns})
+    # Unmatched detections have no PhotoObjAll columns: integers become nullable there.
+    types = {c: (t.capitalize() if t.startswith("int") and out[c].isna().any() else t)
+             for c, (t, _, _) in columns.items()}
+    return out.astype(types).reset_index(drop=True)
 
 
 def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, columns=CATALOG_COLUMNS) -> Path:
