@@ -151,11 +151,16 @@ def sky_sort(df: pd.DataFrame) -> pd.DataFrame:
 
 def to_schema(df: pd.DataFrame, columns=CATALOG_COLUMNS) -> pd.DataFrame:
     """Exactly the catalogue columns, in order, with their dtypes."""
-    out = pd.DataFrame({c: df[c] if c in df else pd.Series([pd.NA] * len(df), index=df.index) for c in columns})
     # Unmatched detections have no PhotoObjAll columns: integers become nullable there.
-    types = {c: (t.capitalize() if t.startswith("int") and out[c].isna().any() else t)
-             for c, (t, _, _) in columns.items()}
-    return out.astype(types).reset_index(drop=True)
+    nullable = {"int16": "Int16", "int32": "Int32", "int64": "Int64"}
+    out = {}
+    for c, (t, _, _) in columns.items():
+        missing = np.nan if t.startswith("float") else pd.NA
+        col = df[c] if c in df else pd.Series(missing, index=df.index, dtype=nullable.get(t, t))
+        if t in nullable and col.isna().any():
+            t = nullable[t]
+        out[c] = col.astype(t)
+    return pd.DataFrame(out).reset_index(drop=True)
 
 
 def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, columns=CATALOG_COLUMNS) -> Path:
