@@ -139,3 +139,19 @@ def test_sahi_merge_unions_a_clipped_edge_box_with_the_whole():
     merged = sahi_merge(_boxes([whole, clipped, far]))
     assert len(merged.conf) == 2
     assert merged.xyxy[0].tolist() == [462, 100, 478, 116] and merged.conf[0] == 0.9
+
+
+def test_yolov8_st_has_the_extra_p2_head(tmp_path):
+    """The paper's YOLOv8-ST: four detection scales (P2 160x160 at 640 input) against three."""
+    from yl8c4net.detect.env import prepare_ultralytics
+    from yl8c4net.detect.train import DetectorParams, model_yaml
+
+    prepare_ultralytics(tmp_path)
+    from ultralytics import YOLO
+
+    st = YOLO(model_yaml(DetectorParams(model="yolov8-st", scale="n"), tmp_path), task="detect")
+    base = YOLO(model_yaml(DetectorParams(model="yolov8", scale="n"), tmp_path), task="detect")
+    head_st, head = st.model.model[-1], base.model.model[-1]
+    assert head_st.nl == 4 and head.nl == 3
+    assert list(head_st.stride) == [4, 8, 16, 32]
+    assert head_st.nc == 1
