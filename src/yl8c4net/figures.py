@@ -24,10 +24,7 @@ def save_figure(fig, out_png: str | Path, dpi: int = 100) -> Path:
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(out_png, dpi=dpi)
-    fig.clf()
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
+    pyplot().close(fig)
     return out_png
 
 
