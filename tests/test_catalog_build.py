@@ -6,8 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from yl8c4net.catalog import (
-    CATALOG_COLUMNS, crossmatch_photoobj, deduplicate, exclude_existing, pixels_to_sky, read_provenance,
-    sky_sort, write_catalog_parquet,
+    CATALOG_COLUMNS, crossmatch_photoobj, deduplicate, exclude_existing, gather_run, is_sky_sorted, pixels_to_sky,
+    read_provenance, sky_sort, write_catalog_parquet,
 )
 from yl8c4net.sdss.frames import read_frame
 from conftest import needs_shared, real_frame_path
@@ -168,3 +168,31 @@ def test_unmatched_rows_without_photoobj_columns_are_written_with_nulls(tmp_path
     back = pd.read_parquet(path)
     assert len(back) == 5 and back["objid"].isna().all() and back["r"].isna().all()
     assert (back["det_conf"].to_numpy() == rows["det_conf"].astype("float32").to_numpy()).all()
+
+
+def test_gather_run_equals_the_steps_one_by_one_and_keeps_sky_order(tmp_path):
+    """gather_run overlaps the PhotoObjAll index with deduplication; the result must be
+    exactly dedup -> exclude earlier -> crossmatch, every table in sky order."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    ra, dec = 30 + rng.random(n) * 0.3, rng.random(n) * 0.3
+    twice = rng.random(n) < 0.2
+    det = _det(np.r_[ra, ra[twice] + 0.2 * ARCSEC], np.r_[dec, dec[twice]], rng.random(n + twice.sum()),
+               **{"class": pd.Categorical(rng.choice(["GALAXY", "STAR", "QSO"], n + twice.sum()))})
+    photo = pd.DataFrame({"objid": np.arange(n), "ra": ra + rng.normal(0, 0.3, n) * ARCSEC, "dec": dec,
+                          "type": 6, "mode": 1, **{b: 20.0 for b in "ugriz"}}).iloc[: n - 100]
+    earlier = [det.iloc[:200][["ra", "dec"]]]
+    result = gather_run(det.sample(frac=1, random_state=2), photo, earlier, 0.5, 2.0)
+    unique = deduplicate(det, 0.5)
+    new, dup = exclude_existing(unique, earlier, 0.5)
+    matched, unmatched = crossmatch_photoobj(new, photo, 2.0)
+    assert result.unique == len(unique) == n
+    for got, want in ((result.matched, matched), (result.unmatched, unmatched), (result.duplicates, dup)):
+        assert is_sky_sorted(got)
+        pd.testing.assert_frame_equal(got, sky_sort(want))
+    assert len(result.duplicates) >= 200 and len(result.unmatched) > 0
+    assert result.matched["n_merged"].max() == 2
+    path = write_catalog_parquet(result.matched, tmp_path / "m.parquet", {})
+    back = pd.read_parquet(path)["class"]
+    assert set(back.cat.categories) <= {"GALAXY", "STAR", "QSO"}  # Parquet keeps values, not category order
+    assert (back.astype(str).to_numpy() == result.matched["class"].astype(str).to_numpy()).all()

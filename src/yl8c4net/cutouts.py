@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .labels import BoxTable
+from .sdss.catalog import SPEC_CLASSES
 
 CUTOUT_PX = 48
 SPEC_COLUMNS = ["objid", "ra", "dec", "u", "g", "r", "i", "z", "type", "class", "redshift", "zwarning"]
@@ -104,7 +105,7 @@ def field_cutouts(image: np.ndarray, sources: pd.DataFrame, wcs, table: BoxTable
 
 
 def balance_and_split(table: pd.DataFrame, per_class: int, fractions=(0.8, 0.1, 0.1),
-                      seed: int = 0, classes=("GALAXY", "STAR", "QSO")) -> pd.DataFrame:
+                      seed: int = 0, classes=SPEC_CLASSES) -> pd.DataFrame:
     """Class-balanced sample and stratified split.
 
     Every class gets ``n = min(per_class, smallest class count)`` rows drawn at random (seeded);

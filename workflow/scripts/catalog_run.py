@@ -8,9 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 import yl8c4net
-from yl8c4net.catalog import (
-    crossmatch_photoobj, deduplicate, exclude_existing, sky_sort, write_catalog_parquet,
-)
+from yl8c4net.catalog import CLASS_DTYPE, gather_run, write_catalog_parquet
 from yl8c4net.config import config_hash
 from yl8c4net.fetch import sha256_of
 from yl8c4net.steps import step
@@ -26,14 +24,13 @@ with step(snakemake.log[0], "catalog_run") as log:
         d = pd.read_parquet(det_path)
         if len(d):
             parts.append(d.assign(run=m["run"], rerun=m["rerun"], camcol=m["camcol"], field=m["field"],
-                                  box=d[["w", "h"]].max(axis=1), det_conf=d["conf"]))
+                                  box=d[["w", "h"]].max(axis=1), det_conf=d["conf"],
+                                  **{"class": d["class"].astype(CLASS_DTYPE)}))
     det = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["ra", "dec", "run", "camcol", "field", "x", "y", "det_conf"])
-    unique = deduplicate(det, cat["dedup_radius_arcsec"])
     earlier = [pd.read_parquet(p, columns=["ra", "dec"]) for p in snakemake.input.earlier]
-    new, dup = exclude_existing(unique, earlier, cat["dedup_radius_arcsec"])
     photo = pd.concat([pd.read_parquet(p) for p in snakemake.input.photoobj], ignore_index=True)
-    matched, unmatched = crossmatch_photoobj(new, photo, cat["match_radius_arcsec"])
+    result = gather_run(det, photo, earlier, cat["dedup_radius_arcsec"], cat["match_radius_arcsec"])
     model_sha = sorted({(pq.read_schema(p).metadata or {}).get(b"model_sha256", b"").decode()
                         for p in snakemake.input.detections})
     provenance = {
@@ -42,8 +39,9 @@ with step(snakemake.log[0], "catalog_run") as log:
         "frames_sha256": frames, "dedup_radius_arcsec": cat["dedup_radius_arcsec"],
         "match_radius_arcsec": cat["match_radius_arcsec"], "earlier_partitions": list(snakemake.input.earlier),
     }
-    write_catalog_parquet(sky_sort(matched), snakemake.output.matched, provenance)
-    write_catalog_parquet(sky_sort(unmatched), snakemake.output.unmatched, provenance)
-    write_catalog_parquet(sky_sort(dup), snakemake.output.duplicates, provenance)
+    write_catalog_parquet(result.matched, snakemake.output.matched, provenance)
+    write_catalog_parquet(result.unmatched, snakemake.output.unmatched, provenance)
+    write_catalog_parquet(result.duplicates, snakemake.output.duplicates, provenance)
     log.info("run %d: %d detections -> %d unique -> %d new (%d already in earlier runs) -> %d matched, %d unmatched",
-             run, len(det), len(unique), len(new), len(dup), len(matched), len(unmatched))
+             run, len(det), result.unique, len(result.matched) + len(result.unmatched), len(result.duplicates),
+             len(result.matched), len(result.unmatched))

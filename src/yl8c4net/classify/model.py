@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CLASS_NAMES = ("GALAXY", "STAR", "QSO")
+from ..sdss.catalog import SPEC_CLASSES as CLASS_NAMES
 
 
 class CBAM(nn.Module):

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CatalogValidationError
+from ..sdss.catalog import SPEC_CLASSES as CLASSES
 
-CLASSES = ("GALAXY", "STAR", "QSO")
 COLOUR_NAMES = ("u-g", "g-r", "r-i", "i-z")
 BANDS = ("u", "g", "r", "i", "z")
 R_INDEX = 2  # colours are anchored on the r magnitude
