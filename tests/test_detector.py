@@ -81,6 +81,13 @@ def test_metrics_on_known_matches():
     bins = {b["r_min"]: b["recall"] for b in m["recall_by_r_mag"] if b["n"]}
     assert bins == {16.0: 1.0, 19.0: 1.0, 21.5: 0.0}
     assert 0.5 < m["ap50"] < 0.8 and m["ap50_95"] < m["ap50"]
+    # The PR curve: precision 1 up to recall 2/3 (both confident detections are right), then
+    # nothing is recalled beyond 2/3; its area is the AP@0.5.
+    pr = m["pr_curve_iou50"]
+    rec, prec = np.array(pr["recall"]), np.array(pr["precision"])
+    assert len(rec) == 100 and prec[rec < 0.66].min() == pytest.approx(1.0)
+    assert prec[rec > 0.67].max() < 0.01
+    assert np.trapezoid(prec, rec) == pytest.approx(m["ap50"], abs=0.02)
 
 
 def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, monkeypatch):

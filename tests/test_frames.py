@@ -90,3 +90,36 @@ def test_bad_frame_quarantines_the_field_and_keeps_nothing(tmp_path):
     assert manifest["status"] == "quarantined"
     assert "frame-r-004510-4-0030.fits.bz2" in manifest["reason"]
     assert not (tmp_path / "out" / rel.name).exists()
+
+
+class _CountingArchive(MirrorSource):
+    """A mirror that behaves like the immutable SAS and counts what it serves."""
+
+    immutable = True
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.served = []
+
+    def fetch(self, relpath, dest):
+        self.served.append(relpath.name)
+        return super().fetch(relpath, dest)
+
+
+@needs_shared
+def test_a_resumed_fetch_from_the_archive_skips_verified_files_and_replaces_bad_ones(tmp_path):
+    archive = _CountingArchive(SHARED_SAS)
+    fid = FieldId(4510, 4, 30)
+    first = fetch_field(fid, archive, "gr", tmp_path)
+    assert sorted(archive.served) == ["frame-g-004510-4-0030.fits.bz2", "frame-irg-004510-4-0030.jpg",
+                                      "frame-r-004510-4-0030.fits.bz2"]
+    # A job killed mid-download leaves a truncated g frame: only that one is fetched again.
+    g = tmp_path / "frame-g-004510-4-0030.fits.bz2"
+    g.write_bytes(g.read_bytes()[:5000])
+    archive.served.clear()
+    again = fetch_field(fid, archive, "gr", tmp_path)
+    assert archive.served == ["frame-g-004510-4-0030.fits.bz2"]
+    assert again == first
+    # A mirror may be rewritten (the simulator does), so it is always copied.
+    plain = MirrorSource(SHARED_SAS)
+    assert not plain.immutable

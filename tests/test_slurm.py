@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-LOCAL = REPO / "results"
+from conftest import LOCAL_RUN, REPO, demo_config_with_local_models, needs_local_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -30,17 +28,13 @@ def _cluster_up() -> bool:
 
 
 @pytest.mark.skipif(not _cluster_up(), reason="no SLURM cluster (start one with .ci/slurm-up)")
-@pytest.mark.skipif(not (LOCAL / "catalog" / "catalog.parquet").is_file(),
-                    reason="no local run to compare with (run `make demo` first)")
+@needs_local_run
 def test_demo_on_slurm_equals_the_local_run(tmp_path):
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["detector"]["weights"] = str(LOCAL / "models" / "detector" / "yolov8.pt")
-    cfg["classifier"]["weights"] = str(LOCAL / "models" / "classifier" / "conv4net.pt")
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    config = demo_config_with_local_models(tmp_path)
     snakemake = str(Path(sys.executable).parent / "snakemake")
     cmd = ["timeout", "-k", "30", "1500", snakemake, "results/catalog/catalog.parquet",
            "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+           "--directory", str(tmp_path), "--configfile", str(config),
            "--profile", str(REPO / "profiles" / "slurm"), "--cores", "2", "--resources", "gpu=1", "mem_mb=16000"]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -48,10 +42,10 @@ def test_demo_on_slurm_equals_the_local_run(tmp_path):
     assert res.returncode == 0, log[-4000:]
     # The GPU group jobs reached SLURM with a GPU request (jobs stay listed for MinJobAge).
     jobs = subprocess.run(["scontrol", "show", "jobs"], capture_output=True, text=True).stdout.split("\n\n")
-    gpu_jobs = [j for j in jobs if "fields_gpu" in j or "detect_field" in j]
+    gpu_jobs = [j for j in jobs if "fields_gpu" in j or "detect_block" in j]
     assert gpu_jobs, "no detection job was submitted"
     assert all("gres/gpu=1" in j or "gpu:1" in j for j in gpu_jobs), gpu_jobs[0]
-    local = pd.read_parquet(LOCAL / "catalog" / "catalog.parquet")
+    local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
     cluster = pd.read_parquet(tmp_path / "results" / "catalog" / "catalog.parquet")
     assert len(local) > 0
     pd.testing.assert_frame_equal(local, cluster)

@@ -21,16 +21,18 @@ def snakemake(*args, cwd=REPO, config_file=None):
                           env={**os.environ, "YOLO_OFFLINE": "1"})
 
 
-def test_dry_run_lists_fetch_and_query_jobs_per_field(tmp_path):
+def test_dry_run_lists_fetch_and_query_jobs_per_field_block(tmp_path):
     res = snakemake("-n", "--quiet", "rules", cwd=tmp_path, config_file=REPO / "config.yaml")
     assert res.returncode == 0, res.stderr
     dry = snakemake("-n", cwd=tmp_path, config_file=REPO / "config.yaml")
     out = dry.stdout + dry.stderr
-    for field in (11, 12, 13, 14):
-        assert f"resources/frames/9101/3/{field}/manifest.json" in out
-        assert f"resources/catalogs/photoobj/9101/3/{field}.parquet" in out
+    # The demo's fields 11-14 in blocks of 2: every job names its run, camcol and fields.
+    for block in ("0011-0012", "0013-0014"):
+        assert f"resources/frames/9101/3/block-{block}.json" in out
+        assert f"resources/catalogs/photoobj/9101/3/block-{block}.json" in out
+        assert f"wildcards: run=9101, camcol=3, block={block}" in out
     assert "resources/catalogs/specphoto/9101.parquet" in out
-    assert "wildcards: run=9101, camcol=3, field=12" in out
+    assert "0015" not in out
 
 
 def test_bad_config_stops_with_one_line_naming_the_key(tmp_path):
@@ -66,9 +68,9 @@ def test_gpu_rules_carry_a_gpu_resource(tmp_path):
 
     res = snakemake("-n", cwd=tmp_path, config_file=REPO / "config.yaml")
     out = res.stdout + res.stderr
-    for rule in ("detect_field", "classify_field", "train_detector", "train_classifier", "fetch_field"):
+    for rule in ("detect_block", "classify_block", "train_detector", "train_classifier", "fetch_block"):
         m = re.search(rf"rule {rule}:\n.*?resources: ([^\n]*)", out, re.S)
         assert m, rule
-        assert ("gpu=1" in m.group(1)) == (rule != "fetch_field"), (rule, m.group(1))
+        assert ("gpu=1" in m.group(1)) == (rule != "fetch_block"), (rule, m.group(1))
     # Per-field jobs are grouped for the cluster: a CPU group and a GPU group.
     assert "Group job fields " in out.replace("fields (", "fields ") and "Group job fields_gpu" in out

@@ -31,3 +31,7 @@ class QueryError(YL8C4NetError):
 
 class CatalogValidationError(YL8C4NetError):
     """A catalogue table read from disk lacks columns or has bad values."""
+
+
+class BlockManifestError(YL8C4NetError):
+    """A field block's manifest (the output of a per-field stage) is missing or malformed."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import FrameVerificationError
 from .sdss.fields import FieldId, frame_relpath, irg_jpeg_relpath
-from .sdss.source import FileSource
+from .sdss.source import FileSource, verifier_for
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
@@ -38,6 +38,19 @@ def write_json_atomic(obj, path: str | Path) -> Path:
     return path
 
 
+def _fetch_unless_present(source: FileSource, relpath, dest: Path) -> None:
+    """Fetch a file, unless the archive is immutable and a verified copy is already there:
+    a block job killed half-way then resumes without repeating its downloads."""
+    if source.immutable and dest.is_file():
+        try:
+            verifier_for(relpath)(dest)
+            log.info("%s already here and verified, not fetched again", dest.name)
+            return
+        except FrameVerificationError:
+            dest.unlink()
+    source.fetch(relpath, dest)
+
+
 def fetch_field(fid: FieldId, source: FileSource, bands, outdir: str | Path) -> dict:
     """Fetch ``bands`` frames and the irg JPEG (when the archive has one) of a field.
 
@@ -55,12 +68,12 @@ def fetch_field(fid: FieldId, source: FileSource, bands, outdir: str | Path) -> 
         for band in bands:
             rel = frame_relpath(fid, band)
             dest = outdir / rel.name
-            source.fetch(rel, dest)
+            _fetch_unless_present(source, rel, dest)
             manifest["frames"][band] = {"file": rel.name, "sha256": sha256_of(dest)}
             log.info("%s: %s verified", fid, rel.name)
         jpeg = irg_jpeg_relpath(fid)
         if source.exists(jpeg):
-            source.fetch(jpeg, outdir / jpeg.name)
+            _fetch_unless_present(source, jpeg, outdir / jpeg.name)
             manifest["irg_jpeg"] = jpeg.name
         else:
             log.info("%s: no official irg JPEG; the composite will be built from the FITS frames", fid)

@@ -1,19 +1,18 @@
 # Classification of the detections and the catalogue (paper section 4.4).
 
 
-rule classify_field:
+rule classify_block:
     input:
-        detections="results/detections/{run}/{camcol}/{field}.parquet",
-        image=rules.composite.output.image,
-        info=rules.composite.output.info,
-        manifest="resources/frames/{run}/{camcol}/{field}/manifest.json",
+        frames=block_input("fetch"),
+        composite=block_input("composite"),
+        detections=block_input("detect"),
         weights=classifier_weights,
     output:
-        "results/classified/{run}/{camcol}/{field}.parquet",
+        BLOCK_MANIFESTS["classify"],
     log:
-        "logs/classify_field/{run}-{camcol}-{field}.log",
+        "logs/classify_block/{run}-{camcol}-{block}.log",
     benchmark:
-        "results/benchmarks/classify_field/{run}-{camcol}-{field}.tsv"
+        "results/benchmarks/classify_block/{run}-{camcol}-{block}.tsv"
     group:
         "fields_gpu"
     conda:
@@ -21,30 +20,19 @@ rule classify_field:
     threads: 1
     resources:
         mem_mb=3000,
-        runtime=10,
+        runtime=60,
         gpu=1,
+    params:
+        fields=block_fields,
+        files=FIELD_FILES,
     script:
-        "../scripts/classify_field.py"
+        "../scripts/classify_block.py"
 
 
 rule catalog_run:
     input:
-        classified=lambda wc: [
-            f"results/classified/{f.run}/{f.camcol}/{f.field}.parquet"
-            for f in fields_of_run(wc.run)
-        ],
-        detections=lambda wc: [
-            f"results/detections/{f.run}/{f.camcol}/{f.field}.parquet"
-            for f in fields_of_run(wc.run)
-        ],
-        manifests=lambda wc: [
-            f"resources/frames/{f.run}/{f.camcol}/{f.field}/manifest.json"
-            for f in fields_of_run(wc.run)
-        ],
-        photoobj=lambda wc: [
-            f"resources/catalogs/photoobj/{f.run}/{f.camcol}/{f.field}.parquet"
-            for f in fields_of_run(wc.run)
-        ],
+        classified=lambda wc: block_manifests("classify", run=wc.run),
+        photoobj=lambda wc: block_manifests("photoobj", run=wc.run),
         earlier=earlier_partitions,
         classifier=classifier_weights,
     output:
@@ -57,10 +45,12 @@ rule catalog_run:
         "results/benchmarks/catalog_run/{run}.tsv"
     conda:
         "../../envs/sdss.yaml"
-    threads: 1
+    threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=8000,
         runtime=30,
+    params:
+        files=FIELD_FILES,
     script:
         "../scripts/catalog_run.py"
 
@@ -89,10 +79,29 @@ rule catalog:
         "../scripts/catalog.py"
 
 
+rule catalog_hats:
+    input:
+        "results/catalog/catalog.parquet",
+    output:
+        collection="results/catalog/hats/yl8c4net/collection.properties",
+    log:
+        "logs/catalog_hats.log",
+    benchmark:
+        "results/benchmarks/catalog_hats.tsv"
+    conda:
+        "../../envs/hats.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../scripts/catalog_hats.py"
+
+
 rule catalog_figures:
     input:
-        image=rules.composite.output.image,
-        classified="results/classified/{run}/{camcol}/{field}.parquet",
+        composite=field_block_input("composite"),
+        classified=field_block_input("classify"),
         catalog="results/catalog/catalog.parquet",
     output:
         overlay=report(
@@ -115,5 +124,7 @@ rule catalog_figures:
     resources:
         mem_mb=2000,
         runtime=5,
+    params:
+        files=FIELD_FILES,
     script:
         "../scripts/catalog_figures.py"

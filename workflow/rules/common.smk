@@ -2,6 +2,7 @@
 
 import sys
 
+from yl8c4net.blocks import field_blocks
 from yl8c4net.config import field_ids, validate_config
 from yl8c4net.errors import ConfigError
 from yl8c4net.imageio import image_suffix
@@ -31,38 +32,87 @@ SIMULATED = config["simulate"]["enabled"]
 COMPOSITE_SUFFIX = image_suffix(3 + len(config["training_data"]["extra_bands"]))
 
 
+# Per-field stages run on blocks of consecutive fields (yl8c4net.blocks): one job per
+# block and stage keeps the DAG of a 27k-field survey small; outputs stay per field.
+BLOCKS = field_blocks(FIELDS, config["fields_per_block"])
+BLOCK_BY_NAME = {(b.run, b.camcol, b.name): b for b in BLOCKS}
+BLOCK_OF_FIELD = {(b.run, b.camcol, f): b for b in BLOCKS for f in b.fields}
+
+# Files each block job writes for every field of its block (the block manifest, the job's
+# declared output, says which fields are ok).
+FIELD_FILES = {
+    "frames": "resources/frames/{run}/{camcol}/{field}/manifest.json",
+    "photoobj": "resources/catalogs/photoobj/{run}/{camcol}/{field}.parquet",
+    "composite": f"resources/composite/{{run}}/{{camcol}}/{{field}}{COMPOSITE_SUFFIX}",
+    "composite_info": "resources/composite/{run}/{camcol}/{field}.json",
+    "tiles": "resources/training/detect/{run}/{camcol}/{field}",
+    "tiles_summary": "resources/training/detect/{run}/{camcol}/{field}.json",
+    "cutout_images": "resources/training/classify/{run}/{camcol}/{field}.npy",
+    "cutout_table": "resources/training/classify/{run}/{camcol}/{field}.parquet",
+    "detections": "results/detections/{run}/{camcol}/{field}.parquet",
+    "classified": "results/classified/{run}/{camcol}/{field}.parquet",
+}
+BLOCK_MANIFESTS = {
+    "simulate": f"{MIRROR}/sim/blocks/{{run}}/{{camcol}}/{{block}}.json",
+    "fetch": "resources/frames/{run}/{camcol}/block-{block}.json",
+    "photoobj": "resources/catalogs/photoobj/{run}/{camcol}/block-{block}.json",
+    "composite": "resources/composite/{run}/{camcol}/block-{block}.json",
+    "tiles": "resources/training/detect/{run}/{camcol}/block-{block}.json",
+    "cutouts": "resources/training/classify/{run}/{camcol}/block-{block}.json",
+    "detect": "results/detections/{run}/{camcol}/block-{block}.json",
+    "classify": "results/classified/{run}/{camcol}/block-{block}.json",
+}
+
+
 wildcard_constraints:
     run=r"\d{1,6}",
     camcol=r"[1-6]",
     field=r"\d{1,4}",
+    block=r"\d{4}-\d{4}",
 
 
-def field_paths(pattern):
-    """`pattern` formatted for every configured field."""
-    return [pattern.format(run=f.run, camcol=f.camcol, field=f.field) for f in FIELDS]
-
-
-def role_field_paths(pattern, role):
-    """`pattern` formatted for the fields of the runs that play `role`: training data
-    comes only from the training runs, so adding a catalogue run retrains nothing."""
+def block_manifests(stage, role=None, run=None):
+    """The block manifests of `stage` for all blocks, those of runs playing `role`, or one run."""
     return [
-        pattern.format(run=f.run, camcol=f.camcol, field=f.field)
-        for f in FIELDS
-        if f.run in RUNS_BY_ROLE[role]
+        BLOCK_MANIFESTS[stage].format(run=b.run, camcol=b.camcol, block=b.name)
+        for b in BLOCKS
+        if (role is None or b.run in RUNS_BY_ROLE[role])
+        and (run is None or b.run == int(run))
     ]
+
+
+def block_fields(wildcards):
+    """Field numbers of the block named by the wildcards."""
+    key = (int(wildcards.run), int(wildcards.camcol), wildcards.block)
+    return list(BLOCK_BY_NAME[key].fields)
+
+
+def block_input(stage):
+    """Input function: this block's manifest of an earlier `stage`."""
+    return lambda wc: BLOCK_MANIFESTS[stage].format(
+        run=wc.run, camcol=wc.camcol, block=wc.block
+    )
+
+
+def field_block_input(stage):
+    """Input function for a one-field rule: the manifest of the block holding the field."""
+
+    def manifest(wc):
+        b = BLOCK_OF_FIELD[(int(wc.run), int(wc.camcol), int(wc.field))]
+        return BLOCK_MANIFESTS[stage].format(run=b.run, camcol=b.camcol, block=b.name)
+
+    return manifest
 
 
 def fields_of_run(run):
     return [f for f in FIELDS if f.run == int(run)]
 
 
-def sim_field_marker(wildcards):
-    """The simulator's output for a field when the mirror is simulated, else nothing."""
+def sim_block_marker(wildcards):
+    """The simulator's block output when the mirror is simulated, else nothing."""
     if not SIMULATED:
         return []
-    return (
-        f"{MIRROR}/sim/fields/{wildcards.run}/{wildcards.camcol}/{wildcards.field}.json"
-    )
+    return block_input("simulate")(wildcards)
 
 
 def sim_run_marker(wildcards):
@@ -85,7 +135,7 @@ def all_targets(wildcards):
         "results/report/pasting/{f.run}-{f.camcol}-{f.field}.png".format(
             f=next(f for f in FIELDS if f.run in RUNS_BY_ROLE["detect_train"])
         ),
-    ]
+    ] + (["results/catalog/hats/yl8c4net/collection.properties"] if config["catalog"]["hats"] else [])
 
 
 def classifier_weights(wildcards=None):

@@ -30,17 +30,16 @@ rule train_detector:
         "../scripts/train_detector.py"
 
 
-rule detect_field:
+rule detect_block:
     input:
-        image=rules.composite.output.image,
-        info=rules.composite.output.info,
+        composite=block_input("composite"),
         weights=detector_weights,
     output:
-        "results/detections/{run}/{camcol}/{field}.parquet",
+        BLOCK_MANIFESTS["detect"],
     log:
-        "logs/detect_field/{run}-{camcol}-{field}.log",
+        "logs/detect_block/{run}-{camcol}-{block}.log",
     benchmark:
-        "results/benchmarks/detect_field/{run}-{camcol}-{field}.tsv"
+        "results/benchmarks/detect_block/{run}-{camcol}-{block}.tsv"
     group:
         "fields_gpu"
     conda:
@@ -48,28 +47,31 @@ rule detect_field:
     threads: 2
     resources:
         mem_mb=4000,
-        runtime=10,
+        runtime=60,
         gpu=1,
     params:
+        fields=block_fields,
+        files=FIELD_FILES,
         run_dir="resources/detector_run",
     script:
-        "../scripts/detect_field.py"
+        "../scripts/detect_block.py"
 
 
 rule evaluate_detector:
     input:
-        detections=role_field_paths(
-            "results/detections/{run}/{camcol}/{field}.parquet", "detect_train"
-        ),
-        labels=role_field_paths(
-            "resources/training/detect/{run}/{camcol}/{field}", "detect_train"
-        ),
+        detections=block_manifests("detect", role="detect_train"),
+        tiles=block_manifests("tiles", role="detect_train"),
         split="results/data/detect_dataset.json",
     output:
         metrics="results/eval/detector_metrics.json",
         recall_plot=report(
             "results/report/detector/recall_vs_r.png",
             caption="../report/detector_recall.rst",
+            category="Detector",
+        ),
+        pr_curve=report(
+            "results/report/detector/pr_curve.png",
+            caption="../report/detector_pr.rst",
             category="Detector",
         ),
     log:
@@ -83,6 +85,7 @@ rule evaluate_detector:
         mem_mb=2000,
         runtime=10,
     params:
+        files=FIELD_FILES,
         run_dir="resources/detector_run",
     script:
         "../scripts/evaluate_detector.py"

@@ -1,15 +1,15 @@
 # Frames of each field from the Science Archive Server or a local mirror, verified.
 
 
-rule fetch_field:
+rule fetch_block:
     input:
-        sim_field_marker,
+        sim_block_marker,
     output:
-        manifest="resources/frames/{run}/{camcol}/{field}/manifest.json",
+        BLOCK_MANIFESTS["fetch"],
     log:
-        "logs/fetch_field/{run}-{camcol}-{field}.log",
+        "logs/fetch_block/{run}-{camcol}-{block}.log",
     benchmark:
-        "results/benchmarks/fetch_field/{run}-{camcol}-{field}.tsv"
+        "results/benchmarks/fetch_block/{run}-{camcol}-{block}.tsv"
     retries: 2
     group:
         "fields"
@@ -18,6 +18,9 @@ rule fetch_field:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=30,
+        runtime=240,
+    params:
+        fields=block_fields,
+        files=FIELD_FILES,
     script:
-        "../scripts/fetch_field.py"
+        "../scripts/fetch_block.py"

@@ -1,15 +1,15 @@
 # Catalogue rows: PhotoObjAll per field, SpecPhoto per run (SkyServer, CasJobs or mirror).
 
 
-rule query_photoobj:
+rule query_photoobj_block:
     input:
-        sim_field_marker,
+        sim_block_marker,
     output:
-        "resources/catalogs/photoobj/{run}/{camcol}/{field}.parquet",
+        BLOCK_MANIFESTS["photoobj"],
     log:
-        "logs/query_photoobj/{run}-{camcol}-{field}.log",
+        "logs/query_photoobj_block/{run}-{camcol}-{block}.log",
     benchmark:
-        "results/benchmarks/query_photoobj/{run}-{camcol}-{field}.tsv"
+        "results/benchmarks/query_photoobj_block/{run}-{camcol}-{block}.tsv"
     retries: 2
     group:
         "fields"
@@ -18,10 +18,13 @@ rule query_photoobj:
     threads: 1
     resources:
         mem_mb=500,
-        runtime=10,
+        runtime=60,
         skyserver=1,
+    params:
+        fields=block_fields,
+        files=FIELD_FILES,
     script:
-        "../scripts/query_photoobj.py"
+        "../scripts/query_photoobj_block.py"
 
 
 rule query_specphoto:
@@ -47,10 +50,8 @@ rule query_specphoto:
 
 rule field_status:
     input:
-        manifests=field_paths("resources/frames/{run}/{camcol}/{field}/manifest.json"),
-        photoobj=field_paths(
-            "resources/catalogs/photoobj/{run}/{camcol}/{field}.parquet"
-        ),
+        frames=block_manifests("fetch"),
+        photoobj=block_manifests("photoobj"),
         specphoto=expand("resources/catalogs/specphoto/{run}.parquet", run=RUNS),
     output:
         "results/data/field_status.tsv",
@@ -64,5 +65,7 @@ rule field_status:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        files=FIELD_FILES,
     script:
         "../scripts/field_status.py"

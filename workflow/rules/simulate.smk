@@ -1,29 +1,28 @@
 # The simulated survey, written as a local SAS-layout mirror (offline default).
 
 
-rule simulate_field:
+rule simulate_block:
     output:
-        f"{MIRROR}/sim/fields/{{run}}/{{camcol}}/{{field}}.json",
+        BLOCK_MANIFESTS["simulate"],
     log:
-        "logs/simulate_field/{run}-{camcol}-{field}.log",
+        "logs/simulate_block/{run}-{camcol}-{block}.log",
     benchmark:
-        "results/benchmarks/simulate_field/{run}-{camcol}-{field}.tsv"
+        "results/benchmarks/simulate_block/{run}-{camcol}-{block}.tsv"
     conda:
         "../../envs/sdss.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        fields=block_fields,
     script:
-        "../scripts/simulate_field.py"
+        "../scripts/simulate_block.py"
 
 
 rule simulate_specphoto:
     input:
-        lambda wc: [
-            f"{MIRROR}/sim/fields/{f.run}/{f.camcol}/{f.field}.json"
-            for f in fields_of_run(wc.run)
-        ],
+        lambda wc: block_manifests("simulate", run=wc.run),
     output:
         f"{MIRROR}/sim/specphoto/{{run}}.json",
     log:

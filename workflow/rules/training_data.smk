@@ -1,16 +1,15 @@
 # Training data (paper section 2): composite, labels + pasting + tiles, classification cut-outs.
 
 
-rule composite:
+rule composite_block:
     input:
-        manifest="resources/frames/{run}/{camcol}/{field}/manifest.json",
+        frames=block_input("fetch"),
     output:
-        image=f"resources/composite/{{run}}/{{camcol}}/{{field}}{COMPOSITE_SUFFIX}",
-        info="resources/composite/{run}/{camcol}/{field}.json",
+        BLOCK_MANIFESTS["composite"],
     log:
-        "logs/composite/{run}-{camcol}-{field}.log",
+        "logs/composite_block/{run}-{camcol}-{block}.log",
     benchmark:
-        "results/benchmarks/composite/{run}-{camcol}-{field}.tsv"
+        "results/benchmarks/composite_block/{run}-{camcol}-{block}.tsv"
     group:
         "fields"
     conda:
@@ -18,24 +17,25 @@ rule composite:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=120,
+    params:
+        fields=block_fields,
+        files=FIELD_FILES,
     script:
-        "../scripts/composite.py"
+        "../scripts/composite_block.py"
 
 
-rule field_training_data:
+rule training_data_block:
     input:
-        manifest="resources/frames/{run}/{camcol}/{field}/manifest.json",
-        image=rules.composite.output.image,
-        info=rules.composite.output.info,
-        photoobj="resources/catalogs/photoobj/{run}/{camcol}/{field}.parquet",
+        frames=block_input("fetch"),
+        composite=block_input("composite"),
+        photoobj=block_input("photoobj"),
     output:
-        tiles=directory("resources/training/detect/{run}/{camcol}/{field}"),
-        summary="resources/training/detect/{run}/{camcol}/{field}.json",
+        BLOCK_MANIFESTS["tiles"],
     log:
-        "logs/field_training_data/{run}-{camcol}-{field}.log",
+        "logs/training_data_block/{run}-{camcol}-{block}.log",
     benchmark:
-        "results/benchmarks/field_training_data/{run}-{camcol}-{field}.tsv"
+        "results/benchmarks/training_data_block/{run}-{camcol}-{block}.tsv"
     group:
         "fields"
     conda:
@@ -43,16 +43,17 @@ rule field_training_data:
     threads: 1
     resources:
         mem_mb=3000,
-        runtime=15,
+        runtime=240,
+    params:
+        fields=block_fields,
+        files=FIELD_FILES,
     script:
-        "../scripts/field_training_data.py"
+        "../scripts/training_data_block.py"
 
 
 rule detect_dataset:
     input:
-        tiles=role_field_paths(
-            "resources/training/detect/{run}/{camcol}/{field}", "detect_train"
-        ),
+        tiles=block_manifests("tiles", role="detect_train"),
     output:
         yaml="resources/training/detect/dataset.yaml",
         summary="results/data/detect_dataset.json",
@@ -66,24 +67,24 @@ rule detect_dataset:
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        files=FIELD_FILES,
     script:
         "../scripts/detect_dataset.py"
 
 
-rule field_cutouts:
+rule cutouts_block:
     input:
-        manifest="resources/frames/{run}/{camcol}/{field}/manifest.json",
-        image=rules.composite.output.image,
-        info=rules.composite.output.info,
-        photoobj="resources/catalogs/photoobj/{run}/{camcol}/{field}.parquet",
+        frames=block_input("fetch"),
+        composite=block_input("composite"),
+        photoobj=block_input("photoobj"),
         specphoto="resources/catalogs/specphoto/{run}.parquet",
     output:
-        images="resources/training/classify/{run}/{camcol}/{field}.npy",
-        table="resources/training/classify/{run}/{camcol}/{field}.parquet",
+        BLOCK_MANIFESTS["cutouts"],
     log:
-        "logs/field_cutouts/{run}-{camcol}-{field}.log",
+        "logs/cutouts_block/{run}-{camcol}-{block}.log",
     benchmark:
-        "results/benchmarks/field_cutouts/{run}-{camcol}-{field}.tsv"
+        "results/benchmarks/cutouts_block/{run}-{camcol}-{block}.tsv"
     group:
         "fields"
     conda:
@@ -91,20 +92,17 @@ rule field_cutouts:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=120,
+    params:
+        fields=block_fields,
+        files=FIELD_FILES,
     script:
-        "../scripts/field_cutouts.py"
+        "../scripts/cutouts_block.py"
 
 
 rule classify_dataset:
     input:
-        images=role_field_paths(
-            "resources/training/classify/{run}/{camcol}/{field}.npy", "classify_train"
-        ),
-        tables=role_field_paths(
-            "resources/training/classify/{run}/{camcol}/{field}.parquet",
-            "classify_train",
-        ),
+        cutouts=block_manifests("cutouts", role="classify_train"),
     output:
         images="resources/training/classify/dataset.npy",
         table="resources/training/classify/dataset.parquet",
@@ -119,15 +117,16 @@ rule classify_dataset:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        files=FIELD_FILES,
     script:
         "../scripts/classify_dataset.py"
 
 
 rule pasting_figure:
     input:
-        image=rules.composite.output.image,
-        info=rules.composite.output.info,
-        tiles="resources/training/detect/{run}/{camcol}/{field}",
+        composite=field_block_input("composite"),
+        tiles=field_block_input("tiles"),
     output:
         report(
             "results/report/pasting/{run}-{camcol}-{field}.png",
@@ -144,5 +143,7 @@ rule pasting_figure:
     resources:
         mem_mb=2000,
         runtime=5,
+    params:
+        files=FIELD_FILES,
     script:
         "../scripts/pasting_figure.py"

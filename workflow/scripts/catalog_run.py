@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 import yl8c4net
+from yl8c4net.blocks import field_path, field_status, field_tag, ok_fields
 from yl8c4net.catalog import CLASS_DTYPE, gather_run, write_catalog_parquet
 from yl8c4net.config import config_hash
 from yl8c4net.fetch import sha256_of
@@ -17,11 +18,18 @@ with step(snakemake.log[0], "catalog_run") as log:
     cfg = snakemake.config
     cat = cfg["catalog"]
     run = int(snakemake.wildcards.run)
-    parts, frames = [], {}
-    for det_path, manifest_path in zip(snakemake.input.classified, snakemake.input.manifests):
-        m = json.loads(Path(manifest_path).read_text())
-        frames[f"{m['run']}-{m['camcol']}-{m['field']}"] = {b: f["sha256"] for b, f in m["frames"].items()}
-        d = pd.read_parquet(det_path)
+    files = snakemake.params.files
+    parts, frames, model_sha = [], {}, set()
+    status = field_status(snakemake.input.classified)
+    for fid, reason in sorted(status.items()):
+        if reason is not None:
+            log.warning("%s not in the catalogue: %s", fid, reason)
+            continue
+        m = json.loads(Path(field_path(files["frames"], fid)).read_text())
+        frames[field_tag(fid)] = {b: f["sha256"] for b, f in m["frames"].items()}
+        meta = pq.read_schema(field_path(files["detections"], fid)).metadata or {}
+        model_sha.add(meta.get(b"model_sha256", b"").decode())
+        d = pd.read_parquet(field_path(files["classified"], fid))
         if len(d):
             parts.append(d.assign(run=m["run"], rerun=m["rerun"], camcol=m["camcol"], field=m["field"],
                                   box=d[["w", "h"]].max(axis=1), det_conf=d["conf"],
@@ -29,19 +37,19 @@ with step(snakemake.log[0], "catalog_run") as log:
     det = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["ra", "dec", "run", "camcol", "field", "x", "y", "det_conf"])
     earlier = [pd.read_parquet(p, columns=["ra", "dec"]) for p in snakemake.input.earlier]
-    photo = pd.concat([pd.read_parquet(p) for p in snakemake.input.photoobj], ignore_index=True)
+    photo = pd.concat([pd.read_parquet(field_path(files["photoobj"], f)) for f in ok_fields(snakemake.input.photoobj)],
+                      ignore_index=True)
     result = gather_run(det, photo, earlier, cat["dedup_radius_arcsec"], cat["match_radius_arcsec"])
-    model_sha = sorted({(pq.read_schema(p).metadata or {}).get(b"model_sha256", b"").decode()
-                        for p in snakemake.input.detections})
     provenance = {
         "code_version": yl8c4net.__version__, "config_hash": config_hash(cfg), "run": run,
-        "detector_sha256": model_sha, "classifier_sha256": sha256_of(snakemake.input.classifier),
+        "detector_sha256": sorted(model_sha), "classifier_sha256": sha256_of(snakemake.input.classifier),
         "frames_sha256": frames, "dedup_radius_arcsec": cat["dedup_radius_arcsec"],
         "match_radius_arcsec": cat["match_radius_arcsec"], "earlier_partitions": list(snakemake.input.earlier),
     }
     write_catalog_parquet(result.matched, snakemake.output.matched, provenance)
     write_catalog_parquet(result.unmatched, snakemake.output.unmatched, provenance)
     write_catalog_parquet(result.duplicates, snakemake.output.duplicates, provenance)
+    log.info("run %d: %d fields catalogued, %d quarantined", run, len(frames), len(status) - len(frames))
     log.info("run %d: %d detections -> %d unique -> %d new (%d already in earlier runs) -> %d matched, %d unmatched",
              run, len(det), result.unique, len(result.matched) + len(result.unmatched), len(result.duplicates),
              len(result.matched), len(result.unmatched))

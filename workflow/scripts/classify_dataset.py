@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from yl8c4net.blocks import field_path, ok_fields
 from yl8c4net.cutouts import balance_and_split
 from yl8c4net.fetch import write_json_atomic
 from yl8c4net.sdss.catalog import write_parquet
@@ -11,10 +12,11 @@ from yl8c4net.steps import step
 with step(snakemake.log[0], "classify_dataset") as log:
     cd = snakemake.config["classify_data"]
     images, tables = [], []
-    for img_path, tab_path in zip(snakemake.input.images, snakemake.input.tables):
-        t = pd.read_parquet(tab_path)
+    files = snakemake.params.files
+    for fid in ok_fields(snakemake.input.cutouts):
+        t = pd.read_parquet(field_path(files["cutout_table"], fid))
         if len(t):
-            images.append(np.load(img_path))
+            images.append(np.load(field_path(files["cutout_images"], fid)))
             tables.append(t)
     table = pd.concat(tables, ignore_index=True)
     stack = np.concatenate(images)

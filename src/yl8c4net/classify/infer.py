@@ -18,10 +18,13 @@ def classify_detections(model, norm, composite: np.ndarray, detections: pd.DataF
     The crop side is the larger side of the detection box: the detector was trained on the
     magnitude boxes the classifier's cut-outs are made with, so it is the same scale.
     """
-    side = np.maximum(detections["w"].to_numpy(float), detections["h"].to_numpy(float))
-    crops = crop_cutouts(composite, detections["x"].to_numpy(float), detections["y"].to_numpy(float), side,
-                         CUTOUT_PX)
-    proba = predict_proba(model, norm, crops, batch_size)
+    if len(detections) == 0:  # an empty field: the columns still exist, with their types
+        proba = np.zeros((0, len(class_names)), np.float32)
+    else:
+        side = np.maximum(detections["w"].to_numpy(float), detections["h"].to_numpy(float))
+        crops = crop_cutouts(composite, detections["x"].to_numpy(float), detections["y"].to_numpy(float), side,
+                             CUTOUT_PX)
+        proba = predict_proba(model, norm, crops, batch_size)
     out = detections.copy()
     out["class"] = np.asarray(class_names, dtype=object)[proba.argmax(axis=1)] if len(out) else []
     out["class"] = out["class"].astype("string")

@@ -92,8 +92,13 @@ def detection_metrics(fields: list[tuple[pd.DataFrame, pd.DataFrame]], conf_thre
         # YOLO's own validation reports P / R / F1 at the confidence of maximum F1.
         out.update(precision_maxf1=float(p[0]), recall_maxf1=float(r[0]), f1_max=float(f1[0]),
                    ap50=float(ap[0, 0]), ap50_95=float(ap[0].mean()))
+        # ultralytics' interpolated precision on its 1000-point recall grid, every 10th point.
+        recall_grid, precision = res[10], res[11][0]
+        out["pr_curve_iou50"] = {"recall": recall_grid[::10].round(4).tolist(),
+                                 "precision": precision[::10].round(4).tolist()}
     else:
-        out.update(precision_maxf1=0.0, recall_maxf1=0.0, f1_max=0.0, ap50=0.0, ap50_95=0.0)
+        out.update(precision_maxf1=0.0, recall_maxf1=0.0, f1_max=0.0, ap50=0.0, ap50_95=0.0,
+                   pr_curve_iou50={"recall": [], "precision": []})
     r_all = np.concatenate(r_all) if r_all else np.zeros(0)
     found = np.concatenate(found_all) if found_all else np.zeros(0, bool)
     bins = []

@@ -1,4 +1,4 @@
-"""Detector pictures: recall versus magnitude (paper Figure 11), training curves, overlay."""
+"""Detector pictures: recall versus magnitude (paper Figure 11), PR curve, training curves, overlay."""
 
 from __future__ import annotations
 
@@ -19,6 +19,23 @@ def plot_recall_by_mag(bins: list[dict], out_png: str | Path) -> Path:
     ax.set_ylabel("recall (IoU >= 0.5)")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
+    return save_figure(fig, out_png, 100)
+
+
+def plot_pr_curve(curve: dict, out_png: str | Path, ap50: float | None = None) -> Path:
+    """Precision against recall at IoU >= 0.5 (``curve`` as in `detection_metrics`'s
+    ``pr_curve_iou50``), with AP@0.5 in the legend."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 4.0))
+    label = f"AP@0.5 = {ap50:.3f}" if ap50 is not None else None
+    ax.plot(curve["recall"], curve["precision"], label=label)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    if label:
+        ax.legend(loc="lower left")
     return save_figure(fig, out_png, 100)
 
 

@@ -68,6 +68,10 @@ def _temp_beside(dest: Path) -> Path:
 class FileSource:
     """Interface: fetch a SAS-relative path into a local file, verified."""
 
+    #: Whether a file, once fetched, can never change at the source. The SAS serves
+    #: released data (immutable); a local mirror may be rewritten (the simulator does).
+    immutable = False
+
     def fetch(self, relpath: PurePosixPath, dest: str | Path) -> Path:  # pragma: no cover
         raise NotImplementedError
 
@@ -126,6 +130,8 @@ class SasSource(FileSource):
     sleep : callable
         ``time.sleep`` by default; tests pass a recorder.
     """
+
+    immutable = True
 
     def __init__(
         self,

@@ -1,0 +1,145 @@
+"""Field blocks: the unit of work of the per-field rules.
+
+A survey of 20 runs is ~27 k fields; seven per-field rules would make a DAG of ~190 k jobs,
+which Snakemake needs many minutes to build (benchmarks/dryrun_scale.py). The per-field
+rules therefore run on *blocks* of consecutive fields of one run and camcol (config
+``fields_per_block``, 50 by default): the DAG has one job per block and stage, while every
+field still gets its own output files at its own path.
+
+Each block job writes a small JSON manifest, its declared output, that lists every field of
+the block as ``ok`` or ``quarantined`` (with the one-line reason). The next stage reads the
+manifest, skips quarantined fields, and records them as quarantined in turn, so one bad
+field never fails the other 49, and never disappears silently.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import (
+    BlockManifestError, CatalogValidationError, DownloadError, FrameVerificationError, QueryError,
+)
+from .fetch import write_json_atomic
+from .sdss.fields import FieldId
+
+#: Errors that concern one field's data: the field is quarantined, the block goes on.
+FIELD_ERRORS = (FrameVerificationError, DownloadError, QueryError, CatalogValidationError)
+
+
+@dataclass(frozen=True)
+class FieldBlock:
+    """Consecutive fields of one run and camcol, named ``{first:04d}-{last:04d}``."""
+
+    run: int
+    camcol: int
+    fields: tuple[int, ...]
+    rerun: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.fields[0]:04d}-{self.fields[-1]:04d}"
+
+    def field_ids(self) -> list[FieldId]:
+        return [FieldId(self.run, self.camcol, f, self.rerun) for f in self.fields]
+
+    def __str__(self) -> str:
+        return f"run {self.run} camcol {self.camcol} fields {self.fields[0]}-{self.fields[-1]}"
+
+
+def field_blocks(fields: Iterable[FieldId], size: int) -> list[FieldBlock]:
+    """Cut each run/camcol's fields (in the given order) into blocks of at most ``size``."""
+    by_strip: dict[tuple[int, int, int], list[int]] = {}
+    for f in fields:
+        by_strip.setdefault((f.run, f.camcol, f.rerun), []).append(f.field)
+    return [FieldBlock(run, camcol, tuple(nums[k:k + size]), rerun)
+            for (run, camcol, rerun), nums in by_strip.items() for k in range(0, len(nums), size)]
+
+
+def read_block_manifest(path: str | Path) -> dict:
+    """A block manifest, checked: ``{"stage", "run", "camcol", "block", "fields": {field: entry}}``
+    with each entry ``{"status": "ok"}`` or ``{"status": "quarantined", "reason": ...}``."""
+    path = Path(path)
+    try:
+        m = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BlockManifestError(f"{path}: not a readable block manifest ({exc})") from None
+    entries = m.get("fields") if isinstance(m, dict) else None
+    if not isinstance(entries, dict) or not all(
+            isinstance(e, dict) and e.get("status") in ("ok", "quarantined") for e in entries.values()):
+        raise BlockManifestError(f"{path}: block manifest lacks a valid 'fields' status table")
+    return m
+
+
+def field_status(manifest_paths: Iterable[str | Path]) -> dict[FieldId, str | None]:
+    """Every field of the given block manifests -> None when ok in all of them, else the
+    first quarantine reason (prefixed with its stage)."""
+    status: dict[FieldId, str | None] = {}
+    for path in manifest_paths:
+        m = read_block_manifest(path)
+        for num, entry in m["fields"].items():
+            fid = FieldId(m["run"], m["camcol"], int(num), m.get("rerun", 301))
+            if status.get(fid) is None:
+                status[fid] = None if entry["status"] == "ok" else f"{m['stage']}: {entry['reason']}"
+    return status
+
+
+def ok_fields(manifest_paths: Iterable[str | Path]) -> list[FieldId]:
+    return sorted(f for f, reason in field_status(manifest_paths).items() if reason is None)
+
+
+def run_block(stage: str, block: FieldBlock, out_path: str | Path, upstream: Iterable[str | Path],
+              work: Callable[[FieldId], str | None], log) -> dict:
+    """Run ``work`` on every field of ``block`` and write the block manifest.
+
+    ``work(field)`` returns None when the field is done, or a one-line reason to quarantine
+    it; it may also raise one of `FIELD_ERRORS` for the same effect. Fields quarantined by an
+    upstream stage are not worked on. Any other exception fails the job: a bug or a bad
+    model is not a property of one field.
+    """
+    before = field_status(upstream)
+    entries = {}
+    fields = block.field_ids()
+    t_block = time.perf_counter()
+    for k, fid in enumerate(fields, 1):
+        t0 = time.perf_counter()
+        reason = before.get(fid)
+        if fid not in before and before:
+            reason = "missing from the upstream block manifest"
+        if reason is None:
+            try:
+                reason = work(fid)
+            except FIELD_ERRORS as exc:
+                reason = str(exc)
+        entries[str(fid.field)] = {"status": "ok"} if reason is None else {"status": "quarantined", "reason": reason}
+        if reason is None:
+            log.info("[%d/%d] %s: ok (%.1f s)", k, len(fields), fid, time.perf_counter() - t0)
+        else:
+            log.warning("[%d/%d] %s: quarantined: %s", k, len(fields), fid, reason)
+    manifest = {"stage": stage, "run": block.run, "rerun": block.rerun, "camcol": block.camcol,
+                "block": block.name, "fields": entries}
+    write_json_atomic(manifest, out_path)
+    n_bad = sum(e["status"] != "ok" for e in entries.values())
+    log.info("%s %s: %d fields ok, %d quarantined, %.1f s", stage, block, len(entries) - n_bad, n_bad,
+             time.perf_counter() - t_block)
+    return manifest
+
+
+def field_path(template: str, fid: FieldId) -> str:
+    """A per-field file name from its ``{run}/{camcol}/{field}`` template."""
+    return template.format(run=fid.run, camcol=fid.camcol, field=fid.field)
+
+
+def field_tag(fid: FieldId) -> str:
+    """``run-camcol-field``: the key of a field in dataset splits and metrics."""
+    return f"{fid.run}-{fid.camcol}-{fid.field}"
+
+
+def block_of_job(job) -> FieldBlock:
+    """The block a Snakemake block job works on: wildcards ``run`` and ``camcol``, the
+    field numbers in ``params.fields``, the rerun from the config."""
+    w = job.wildcards
+    return FieldBlock(int(w.run), int(w.camcol), tuple(job.params.fields), job.config["sdss"]["rerun"])

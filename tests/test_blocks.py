@@ -1,0 +1,68 @@
+"""Field blocks: chunking, the block manifest, quarantine of one field, upstream propagation."""
+
+import json
+import logging
+
+import pytest
+
+from yl8c4net.blocks import FieldBlock, field_blocks, field_status, ok_fields, read_block_manifest, run_block
+from yl8c4net.errors import BlockManifestError, FrameVerificationError
+from yl8c4net.sdss.fields import FieldId
+
+LOG = logging.getLogger("test")
+
+
+def test_blocks_cut_each_run_camcol_into_consecutive_chunks():
+    fields = [FieldId(752, c, f) for c in (1, 2) for f in range(11, 16)] + [FieldId(756, 1, 40)]
+    blocks = field_blocks(fields, 2)
+    assert [(b.run, b.camcol, b.fields) for b in blocks] == [
+        (752, 1, (11, 12)), (752, 1, (13, 14)), (752, 1, (15,)),
+        (752, 2, (11, 12)), (752, 2, (13, 14)), (752, 2, (15,)), (756, 1, (40,))]
+    assert blocks[0].name == "0011-0012" and blocks[2].name == "0015-0015"
+    assert sum(len(b.fields) for b in field_blocks(fields, 50)) == len(fields)  # every field, once
+
+
+def test_one_bad_field_is_quarantined_and_the_rest_of_the_block_is_done(tmp_path):
+    block = FieldBlock(752, 1, (11, 12, 13), 301)
+    done = []
+
+    def work(fid):
+        if fid.field == 12:
+            raise FrameVerificationError("frame-r-000752-1-0012.fits.bz2: truncated")
+        done.append(fid.field)
+
+    out = tmp_path / "fetch.json"
+    m = run_block("fetch", block, out, [], work, LOG)
+    assert done == [11, 13]
+    assert m["fields"]["12"] == {"status": "quarantined", "reason": "frame-r-000752-1-0012.fits.bz2: truncated"}
+    assert read_block_manifest(out) == m
+    # The next stage does not touch the quarantined field and says why it is missing.
+    seen = []
+    m2 = run_block("composite", block, tmp_path / "composite.json", [out], lambda f: seen.append(f.field), LOG)
+    assert seen == [11, 13]
+    assert m2["fields"]["12"]["reason"].startswith("fetch: frame-r-000752-1-0012")
+    assert ok_fields([out, tmp_path / "composite.json"]) == [FieldId(752, 1, 11), FieldId(752, 1, 13)]
+    assert field_status([out])[FieldId(752, 1, 12)].startswith("fetch:")
+
+
+def test_a_returned_reason_quarantines_and_other_errors_fail_the_job(tmp_path):
+    block = FieldBlock(752, 1, (11, 12), 301)
+    m = run_block("fetch", block, tmp_path / "a.json", [], lambda f: "no r frame" if f.field == 11 else None, LOG)
+    assert m["fields"]["11"]["status"] == "quarantined" and m["fields"]["12"]["status"] == "ok"
+
+    def bug(fid):
+        raise KeyError("detector")  # a bug or a bad model is not one field's problem
+
+    with pytest.raises(KeyError):
+        run_block("detect", block, tmp_path / "b.json", [], bug, LOG)
+    assert not (tmp_path / "b.json").exists()  # no manifest: Snakemake sees the job failed
+
+
+def test_malformed_manifests_are_refused_with_the_file_named(tmp_path):
+    bad = tmp_path / "block-0011-0012.json"
+    bad.write_text("{not json")
+    with pytest.raises(BlockManifestError, match="block-0011-0012.json"):
+        read_block_manifest(bad)
+    bad.write_text(json.dumps({"stage": "fetch", "fields": {"11": {"status": "maybe"}}}))
+    with pytest.raises(BlockManifestError, match="status table"):
+        read_block_manifest(bad)

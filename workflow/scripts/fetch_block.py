@@ -1,0 +1,23 @@
+"""Rule fetch_block: verified frames (+ official JPEG) and a manifest for every field of a
+block. Frames already on disk with the right checksum are not fetched again, so a killed
+block job resumes without repeating its downloads."""
+
+from pathlib import Path
+
+from yl8c4net.blocks import block_of_job, field_path, run_block
+from yl8c4net.config import frame_source
+from yl8c4net.fetch import fetch_field, write_json_atomic
+from yl8c4net.steps import step
+
+with step(snakemake.log[0], "fetch_block") as log:
+    cfg = snakemake.config
+    block = block_of_job(snakemake)
+    source = frame_source(cfg)
+
+    def fetch(fid):
+        out = Path(field_path(snakemake.params.files["frames"], fid))
+        manifest = fetch_field(fid, source, cfg["sdss"]["bands"], out.parent)
+        write_json_atomic(manifest, out)
+        return None if manifest["status"] == "ok" else manifest["reason"]
+
+    run_block("fetch", block, snakemake.output[0], list(snakemake.input), fetch, log)

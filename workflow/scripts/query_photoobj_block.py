@@ -1,0 +1,18 @@
+"""Rule query_photoobj_block: PhotoObjAll rows of every field of a block, cached as Parquet."""
+
+from yl8c4net.blocks import block_of_job, field_path, run_block
+from yl8c4net.config import catalog_backend
+from yl8c4net.sdss.catalog import write_parquet
+from yl8c4net.steps import step
+
+with step(snakemake.log[0], "query_photoobj_block") as log:
+    cfg = snakemake.config
+    block = block_of_job(snakemake)
+    backend = catalog_backend(cfg)
+
+    def query(fid):
+        table = backend.photoobj_field(fid)
+        log.info("%s: %d PhotoObjAll rows", fid, len(table))
+        write_parquet(table, field_path(snakemake.params.files["photoobj"], fid))
+
+    run_block("photoobj", block, snakemake.output[0], list(snakemake.input), query, log)
