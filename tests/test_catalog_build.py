@@ -196,3 +196,22 @@ def test_gather_run_equals_the_steps_one_by_one_and_keeps_sky_order(tmp_path):
     back = pd.read_parquet(path)["class"]
     assert set(back.cat.categories) <= {"GALAXY", "STAR", "QSO"}  # Parquet keeps values, not category order
     assert (back.astype(str).to_numpy() == result.matched["class"].astype(str).to_numpy()).all()
+
+
+def test_hats_export_reads_back_through_lsdb_with_every_row(tmp_path):
+    lsdb = pytest.importorskip("lsdb", reason="the `hats` extra (lsdb) is not installed")
+    from yl8c4net.hats_export import write_hats
+
+    rows = sky_sort(_catalog_rows(300, seed=4))
+    path = write_catalog_parquet(rows, tmp_path / "catalog.parquet", {})
+    assert write_hats(path, tmp_path / "hats" / "yl8c4net") == 300
+    back = lsdb.open_catalog(tmp_path / "hats" / "yl8c4net").compute().sort_values("objid")
+    assert back["objid"].tolist() == sorted(rows["objid"])
+    assert (back["class"].astype(str).to_numpy() == rows.sort_values("objid")["class"].to_numpy()).all()
+    # A cone in the catalogue's corner returns exactly the rows inside it.
+    import astropy.units as u
+    from astropy.coordinates import SkyCoord
+
+    cone = lsdb.open_catalog(tmp_path / "hats" / "yl8c4net", search_filter=lsdb.ConeSearch(10.05, 0.05, 180.0))
+    sep = SkyCoord(rows["ra"], rows["dec"], unit="deg").separation(SkyCoord(10.05, 0.05, unit="deg"))
+    assert sorted(cone.compute()["objid"]) == sorted(rows["objid"][sep < 180 * u.arcsec])

@@ -16,7 +16,8 @@ CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib", "galsim": 
 
 
 def _pyproject_deps():
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + project["optional-dependencies"]["hats"]
     return {Requirement(d).name.lower(): Requirement(d).specifier for d in deps}
 
 
