@@ -31,9 +31,10 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
-## Slow tests (training runs, real SLURM cluster).
+## Slow tests (kill + --rerun-incomplete resume); they reuse the demo's models.
 test-slow: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -m "slow and not slurm"
+	test -f results/catalog/catalog.parquet || $(BIN)/snakemake --profile profiles/local
+	$(BIN)/python -m pytest -m "slow and not slurm" -p no:cacheprovider
 
 ## The demo on a real single-node SLURM cluster, compared with the local run (root; CI).
 test-slurm: $(VENV)/.installed-test

@@ -131,3 +131,23 @@ class LocalHTTPServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+#: The demo's finished local run (`make demo`), whose models and catalogue the slow
+#: workflow tests reuse and compare with.
+LOCAL_RUN = REPO / "results"
+needs_local_run = pytest.mark.skipif(not (LOCAL_RUN / "catalog" / "catalog.parquet").is_file(),
+                                     reason="no local run to compare with (run `make demo` first)")
+
+
+def demo_config_with_local_models(tmp_path: Path) -> Path:
+    """The demo config with the local run's trained models: a workflow run in ``tmp_path``
+    then redoes the per-field stages and the catalogue, not the training."""
+    import yaml
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["detector"]["weights"] = str(LOCAL_RUN / "models" / "detector" / "yolov8.pt")
+    cfg["classifier"]["weights"] = str(LOCAL_RUN / "models" / "classifier" / "conv4net.pt")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
