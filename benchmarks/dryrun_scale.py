@@ -1,12 +1,13 @@
 """Time and peak memory of `snakemake -n` for a survey of N fields (no data needed).
 
-    python benchmarks/dryrun_scale.py [--runs 20] [--fields-per-camcol 225] [--camcols 6]
+    python benchmarks/dryrun_scale.py [--case RUNS FIELDS_PER_CAMCOL FIELDS_PER_BLOCK ...]
 
-Writes a config with the given runs (roles: catalog, with given model weights so no
-training jobs; frames from a non-existent SAS mirror is fine for a dry run), runs
-`snakemake -n --quiet` under /usr/bin/time, prints a table and writes
-benchmarks/out/dryrun_scale.json. Target (issue 7): the paper's 20 runs (~27 k fields) in
-<= 60 s and <= 4 GB.
+Each case writes a config with RUNS runs of 6 camcols (roles: all three, so the training
+data jobs are in the DAG too; model weights given, so no training jobs), runs
+`snakemake -n --quiet rules` under /usr/bin/time, and prints one table row; all rows go to
+benchmarks/out/dryrun_scale.json. The default cases put per-field jobs (blocks of 1) beside
+blocks of 50 on the same 1,200 fields, then the paper's 20 runs (~27 k fields) in blocks of
+50. Target (issue 7): 27 k fields in <= 60 s and <= 4 GB.
 """
 
 from __future__ import annotations
@@ -23,21 +24,18 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CASES = [(1, 200, 1), (1, 200, 50), (20, 225, 50)]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--camcols", type=int, default=6)
-    ap.add_argument("--fields-per-camcol", type=int, default=225)
-    args = ap.parse_args()
+def dry_run(runs: int, fields_per_camcol: int, fields_per_block: int) -> dict:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["runs"] = [{"run": 3700 + k, "camcols": list(range(1, args.camcols + 1)),
-                    "fields": [11, 10 + args.fields_per_camcol]} for k in range(args.runs)]
+    cfg["fields_per_block"] = fields_per_block
+    cfg["runs"] = [{"run": 3700 + k, "camcols": list(range(1, 7)), "fields": [11, 10 + fields_per_camcol]}
+                   for k in range(runs)]
     cfg["simulate"]["enabled"] = False
+    cfg["sdss"]["frame_source"] = "sas"
     cfg["detector"]["weights"] = "models/yolov8.pt"
     cfg["classifier"]["weights"] = "models/conv4net.pt"
-    n_fields = args.runs * args.camcols * args.fields_per_camcol
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "config.yaml").write_text(yaml.safe_dump(cfg))
         (Path(tmp) / "models").mkdir()
@@ -51,17 +49,28 @@ def main() -> None:
         wall = time.perf_counter() - t0
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", res.stderr)
     jobs = re.search(r"^total\s+(\d+)", res.stdout + res.stderr, re.M)
-    row = {"fields": n_fields, "jobs": int(jobs.group(1)) if jobs else None, "wall_s": wall,
-           "peak_rss_gb": int(rss.group(1)) / 1e6 if rss else None, "returncode": res.returncode}
-    print("| fields | jobs | wall s | peak GB |")
-    print("|---|---|---|---|")
-    print(f"| {n_fields:,} | {row['jobs']} | {wall:.1f} | {row['peak_rss_gb']:.2f} |")
     if res.returncode:
         print(res.stderr[-2000:])
+    return {"fields": runs * 6 * fields_per_camcol, "fields_per_block": fields_per_block,
+            "jobs": int(jobs.group(1)) if jobs else None, "wall_s": wall,
+            "peak_rss_gb": int(rss.group(1)) / 1e6 if rss else None, "returncode": res.returncode}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", type=int, nargs=3, action="append", metavar=("RUNS", "FIELDS_PER_CAMCOL", "BLOCK"))
+    args = ap.parse_args()
+    rows = []
+    print("| fields | fields per block | jobs | wall s | peak GB |")
+    print("|---|---|---|---|---|")
+    for case in args.case or DEFAULT_CASES:
+        row = dry_run(*case)
+        rows.append(row)
+        print(f"| {row['fields']:,} | {row['fields_per_block']} | {row['jobs']:,} | {row['wall_s']:.1f} | "
+              f"{row['peak_rss_gb']:.2f} |", flush=True)
     out = REPO / "benchmarks" / "out" / "dryrun_scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    rows = json.loads(out.read_text()) if out.is_file() else []
-    out.write_text(json.dumps(rows + [row], indent=1))
+    out.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
