@@ -74,3 +74,21 @@ def test_gpu_rules_carry_a_gpu_resource(tmp_path):
         assert ("gpu=1" in m.group(1)) == (rule != "fetch_block"), (rule, m.group(1))
     # Per-field jobs are grouped for the cluster: a CPU group and a GPU group.
     assert "Group job fields " in out.replace("fields (", "fields ") and "Group job fields_gpu" in out
+
+
+def test_a_run_without_fields_dry_runs_from_its_cached_field_index(tmp_path):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["simulate"]["enabled"] = False
+    cfg["runs"] = [{"run": 4510, "camcols": [4]}]
+    cfg["sdss"]["field_index_dir"] = str(tmp_path / "index")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    missing = snakemake("-n", cwd=tmp_path, config_file=path)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert [ln for ln in missing.stderr.splitlines() if "field index" in ln][0].startswith("ERROR runs: run 4510")
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "4510.csv").write_text("run,rerun,camcol,field\n" + "".join(
+        f"4510,301,4,{f}\n" for f in range(30, 33)))
+    dry = snakemake("-n", cwd=tmp_path, config_file=path)
+    assert dry.returncode == 0, dry.stderr
+    assert "block=0030-0031" in dry.stdout and "block=0032-0032" in dry.stdout

@@ -97,7 +97,9 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
         if r["run"] in seen:
             raise ConfigError(f"{source}: runs.{k}.run: run {r['run']} is listed twice")
         seen.add(r["run"])
-        if r["fields"][0] > r["fields"][1]:
+        if "fields" not in r and cfg["simulate"]["enabled"]:
+            raise ConfigError(f"{source}: runs.{k}.fields: a simulated run needs a fields range (nothing to index)")
+        if "fields" in r and r["fields"][0] > r["fields"][1]:
             raise ConfigError(f"{source}: runs.{k}.fields: first field {r['fields'][0]} > last {r['fields'][1]}")
 
 
@@ -119,14 +121,19 @@ def load_config(path: str | Path, schema_path: str | Path | None = None) -> dict
 
 
 def field_ids(cfg: dict) -> list[FieldId]:
-    """Every field the config asks for, in run / camcol / field order."""
+    """Every field the config asks for, in run / camcol / field order: a run's ``fields``
+    range, or, where it has none, the fields of its cached field index."""
+    from .field_index import indexed_fields
+
     rerun = cfg["sdss"]["rerun"]
-    return [
-        FieldId(r["run"], c, f, rerun)
-        for r in cfg["runs"]
-        for c in sorted(r["camcols"])
-        for f in range(r["fields"][0], r["fields"][1] + 1)
-    ]
+    out = []
+    for r in cfg["runs"]:
+        if "fields" in r:
+            out += [FieldId(r["run"], c, f, rerun) for c in sorted(r["camcols"])
+                    for f in range(r["fields"][0], r["fields"][1] + 1)]
+        else:
+            out += indexed_fields(cfg["sdss"]["field_index_dir"], r["run"], rerun, r["camcols"])
+    return out
 
 
 def lupton_stretch(cfg: dict) -> LuptonStretch:

@@ -4,7 +4,7 @@ import sys
 
 from yl8c4net.blocks import field_blocks
 from yl8c4net.config import field_ids, validate_config
-from yl8c4net.errors import ConfigError
+from yl8c4net.errors import ConfigError, YL8C4NetError
 from yl8c4net.imageio import image_suffix
 
 # One line naming the bad key, instead of a schema dump or a traceback.
@@ -17,7 +17,10 @@ except ConfigError as exc:
 config.clear()
 config.update(_validated)
 
-FIELDS = field_ids(config)
+try:
+    FIELDS = field_ids(config)
+except YL8C4NetError as exc:  # a missing or malformed field index
+    sys.exit(f"ERROR {exc}")
 RUNS = sorted({fid.run for fid in FIELDS})
 # Catalogue partitions are built in config order: adding a run at the end of the list
 # recomputes only that run's jobs, its partition and the final concatenation.

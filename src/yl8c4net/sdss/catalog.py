@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import CatalogValidationError, QueryError
-from .fields import DATA_RELEASE, FieldId, _check_int
-from .sql import PHOTOOBJ_COLUMNS, SPECPHOTO_COLUMNS, photoobj_field_sql, specphoto_run_sql
+from .fields import DATA_RELEASE, FieldId, _check_int, frame_relpath
+from .sql import (
+    FIELD_COLUMNS, PHOTOOBJ_COLUMNS, SPECPHOTO_COLUMNS, field_table_sql, photoobj_field_sql, specphoto_run_sql,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ SPECPHOTO_DTYPES = {
     "objid": "int64", "ra": "float64", "dec": "float64", "class": "string",
     "redshift": "float32", "zwarning": "int32", "r": "float32",
 }
+FIELD_DTYPES = {"run": "int32", "rerun": "int32", "camcol": "int16", "field": "int32"}
 SPEC_CLASSES = ("GALAXY", "STAR", "QSO")
 
 
@@ -66,7 +69,7 @@ def validate_table(df: pd.DataFrame, dtypes: dict[str, str], source: str) -> pd.
         if dtype.startswith("int") and values.isna().any():
             raise CatalogValidationError(f"{source}: column {col} has empty values")
         df[col] = values.astype(dtype)
-    if len(df):
+    if len(df) and "ra" in df:
         if not df["ra"].between(0, 360, inclusive="left").all():
             raise CatalogValidationError(f"{source}: ra outside [0, 360)")
         if not df["dec"].between(-90, 90).all():
@@ -107,6 +110,10 @@ class CatalogBackend:
     def specphoto_run(self, run: int, rerun: int = 301) -> pd.DataFrame:  # pragma: no cover
         raise NotImplementedError
 
+    def fields_of_run(self, run: int, rerun: int = 301) -> pd.DataFrame:  # pragma: no cover
+        """The run's fields (columns run, rerun, camcol, field): its field index."""
+        raise NotImplementedError
+
 
 class _SqlBackend(CatalogBackend):
     def _query(self, sql: str) -> pd.DataFrame | None:  # pragma: no cover
@@ -127,6 +134,13 @@ class _SqlBackend(CatalogBackend):
             log.warning("SpecPhoto has no rows for run %d", run)
             return empty_table(SPECPHOTO_DTYPES)
         return validate_table(_rename(df, SPECPHOTO_COLUMNS), SPECPHOTO_DTYPES, f"SpecPhoto run {run}")
+
+    def fields_of_run(self, run: int, rerun: int = 301) -> pd.DataFrame:
+        sql = field_table_sql(run, rerun)
+        df = self._query(sql)
+        if df is None:
+            raise QueryError(f"the Field table has no fields for run {run} rerun {rerun}")
+        return validate_table(_rename(df, FIELD_COLUMNS), FIELD_DTYPES, f"Field run {run}")
 
 
 class SkyServerBackend(_SqlBackend):
@@ -259,6 +273,17 @@ class MirrorCatalogBackend(CatalogBackend):
     def specphoto_run(self, run: int, rerun: int = 301) -> pd.DataFrame:
         return self._read(mirror_catalog_relpath("SpecPhoto", run=run, rerun=rerun), SPECPHOTO_DTYPES,
                           f"SpecPhoto run {run}")
+
+    def fields_of_run(self, run: int, rerun: int = 301) -> pd.DataFrame:
+        """The mirror's listing: every field with an r frame, in every camcol of the run."""
+        rows = []
+        for camcol in range(1, 7):
+            folder = self.root / Path(*frame_relpath(FieldId(run, camcol, 0, rerun), "r").parent.parts)
+            for frame in folder.glob(f"frame-r-{int(run):06d}-{camcol}-*.fits.bz2"):
+                rows.append((run, rerun, camcol, int(frame.name.split("-")[-1].split(".")[0])))
+        if not rows:
+            raise QueryError(f"the mirror {self.root} has no r frames of run {run} rerun {rerun}")
+        return validate_table(pd.DataFrame(rows, columns=list(FIELD_DTYPES)), FIELD_DTYPES, f"mirror run {run}")
 
 
 def make_catalog_backend(kind: str, *, mirror_root=None, skyserver_url=None, data_release=17) -> CatalogBackend:

@@ -39,8 +39,11 @@ SPECPHOTO_COLUMNS = {
     "modelMag_r": "r",
 }
 
+#: Field table columns: the field index of a run.
+FIELD_COLUMNS = {"run": "run", "rerun": "rerun", "camcol": "camcol", "field": "field"}
+
 #: Tables a query may name.
-TABLES = frozenset({"PhotoObjAll", "SpecPhoto"})
+TABLES = frozenset({"PhotoObjAll", "SpecPhoto", "Field"})
 
 
 def _select(table: str, columns: dict[str, str], wanted: list[str] | None) -> str:
@@ -75,3 +78,16 @@ def specphoto_run_sql(run: int, rerun: int = 301, columns: list[str] | None = No
     run = _check_int("run", run, 1, 999999)
     rerun = _check_int("rerun", rerun, 0, 9999)
     return _select("SpecPhoto", SPECPHOTO_COLUMNS, columns) + f" WHERE run = {run:d} AND rerun = {rerun:d}"
+
+
+def field_table_sql(run: int, rerun: int = 301) -> str:
+    """SQL for the fields of one imaging run (the Field table): the run's field index.
+
+    Examples
+    --------
+    >>> field_table_sql(4510)
+    'SELECT run, rerun, camcol, field FROM Field WHERE run = 4510 AND rerun = 301'
+    """
+    run = _check_int("run", run, 1, 999999)
+    rerun = _check_int("rerun", rerun, 0, 9999)
+    return _select("Field", FIELD_COLUMNS, None) + f" WHERE run = {run:d} AND rerun = {rerun:d}"
