@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         backend = catalog_backend(cfg)
         for r in cfg["runs"]:
             if "fields" in r and not args.all:
+                print(f"run {r['run']}: has a fields range in the config, not indexed (--all indexes it)")
                 continue
             path = write_field_index(backend, r["run"], cfg["sdss"]["rerun"], cfg["sdss"]["field_index_dir"])
             print(f"run {r['run']}: field index written to {path}")
