@@ -92,3 +92,11 @@ def test_a_run_without_fields_dry_runs_from_its_cached_field_index(tmp_path):
     dry = snakemake("-n", cwd=tmp_path, config_file=path)
     assert dry.returncode == 0, dry.stderr
     assert "block=0030-0031" in dry.stdout and "block=0032-0032" in dry.stdout
+
+
+def test_workflow_is_lint_clean_and_snakefmt_formatted(tmp_path):
+    lint = snakemake("--lint", cwd=tmp_path, config_file=REPO / "config.yaml")
+    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, (lint.stdout + lint.stderr)[-3000:]
+    snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or "snakefmt"
+    fmt = subprocess.run([snakefmt, "--check", "Snakefile", "workflow/rules"], cwd=REPO, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stderr[-2000:]

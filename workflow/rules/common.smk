@@ -138,7 +138,11 @@ def all_targets(wildcards):
         "results/report/pasting/{f.run}-{f.camcol}-{f.field}.png".format(
             f=next(f for f in FIELDS if f.run in RUNS_BY_ROLE["detect_train"])
         ),
-    ] + (["results/catalog/hats/yl8c4net/collection.properties"] if config["catalog"]["hats"] else [])
+    ] + (
+        ["results/catalog/hats/yl8c4net/collection.properties"]
+        if config["catalog"]["hats"]
+        else []
+    )
 
 
 def classifier_weights(wildcards=None):
