@@ -90,3 +90,20 @@ def test_metrics_on_a_known_answer():
     assert m["confusion"] == [[2, 0, 0], [0, 1, 1], [0, 0, 2]]
     assert m["auc_galaxy"] == 1.0
     assert m["macro_recall"] == pytest.approx((1 + 0.5 + 1) / 3)
+
+
+def test_classifying_an_empty_field_gives_the_typed_columns_and_no_error():
+    from yl8c4net.classify.infer import classify_detections
+
+    model = Conv4Net().eval()
+    norm = Normalisation([0.0] * 3, [255.0] * 3, [0.5] * 3, [0.25] * 3)
+    image = np.zeros((200, 300, 3), np.uint8)
+    cols = {c: pd.Series([], dtype="float64") for c in ("x", "y", "w", "h", "conf")}
+    empty = classify_detections(model, norm, image, pd.DataFrame(cols))
+    assert len(empty) == 0 and list(empty.columns) == [*cols, "class", "p_galaxy", "p_star", "p_qso"]
+    assert str(empty["class"].dtype) == "string" and empty["p_qso"].dtype == np.float32
+    two = classify_detections(model, norm, image, pd.DataFrame({"x": [50.0, 150.0], "y": [60.0, 100.0],
+                                                                "w": [12.0, 20.0], "h": [12.0, 18.0],
+                                                                "conf": [0.9, 0.5]}))
+    assert np.allclose(two[["p_galaxy", "p_star", "p_qso"]].sum(axis=1), 1.0, atol=1e-5)
+    assert set(two["class"]) <= {"GALAXY", "STAR", "QSO"}

@@ -98,9 +98,10 @@ def is_sky_sorted(df: pd.DataFrame) -> bool:
 
 def sky_sort(df: pd.DataFrame) -> pd.DataFrame:
     """Rows sorted by sky position (dec zones of 0.1 deg, then ra), for range reads."""
-    if len(df) == 0 or is_sky_sorted(df):
+    key = sky_key(df["ra"].to_numpy(), df["dec"].to_numpy())
+    if np.all(key[1:] >= key[:-1]):  # already in order (deduplicate's output is)
         return df.reset_index(drop=True)
-    return df.iloc[sky_order(df["ra"].to_numpy(), df["dec"].to_numpy())].reset_index(drop=True)
+    return df.iloc[np.argsort(key)].reset_index(drop=True)
 
 
 def deduplicate(det: pd.DataFrame, radius_arcsec: float = 0.5) -> pd.DataFrame:

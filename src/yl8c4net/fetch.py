@@ -38,6 +38,15 @@ def write_json_atomic(obj, path: str | Path) -> Path:
     return path
 
 
+def r_frame_wcs(manifest_path: str | Path):
+    """The r-band frame's WCS of a fetched field, found through its manifest."""
+    from .sdss.frames import read_frame
+
+    manifest_path = Path(manifest_path)
+    manifest = json.loads(manifest_path.read_text())
+    return read_frame(manifest_path.parent / manifest["frames"]["r"]["file"]).wcs
+
+
 def _fetch_unless_present(source: FileSource, relpath, dest: Path) -> None:
     """Fetch a file, unless the archive is immutable and a verified copy is already there:
     a block job killed half-way then resumes without repeating its downloads."""

@@ -1,9 +1,6 @@
 """Rule classify_block: Conv4Net class and probabilities for every detection of each field,
 and the detections' sky positions through the r-frame WCS."""
 
-import json
-from pathlib import Path
-
 import pandas as pd
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
@@ -11,9 +8,9 @@ from yl8c4net.catalog import pixels_to_sky
 from yl8c4net.classify.infer import classify_detections
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.train import load_classifier
+from yl8c4net.fetch import r_frame_wcs
 from yl8c4net.imageio import load_image
 from yl8c4net.sdss.catalog import write_parquet
-from yl8c4net.sdss.frames import read_frame
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "classify_block") as log:
@@ -25,9 +22,7 @@ with step(snakemake.log[0], "classify_block") as log:
 
     def classify(fid):
         det = pd.read_parquet(field_path(files["detections"], fid))
-        manifest_path = Path(field_path(files["frames"], fid))
-        manifest = json.loads(manifest_path.read_text())
-        wcs = read_frame(manifest_path.parent / manifest["frames"]["r"]["file"]).wcs
+        wcs = r_frame_wcs(field_path(files["frames"], fid))
         image = load_image(field_path(files["composite"], fid), flip=True)
         out = pixels_to_sky(classify_detections(model, norm, image if image.ndim == 3 else image[..., None], det), wcs)
         write_parquet(out, field_path(files["classified"], fid))

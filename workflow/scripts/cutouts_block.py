@@ -1,17 +1,14 @@
 """Rule cutouts_block: 48x48 cut-outs of each field's spectroscopically classified sources."""
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
 from yl8c4net.cutouts import crossmatch_spec, field_cutouts, select_for_classification
+from yl8c4net.fetch import r_frame_wcs
 from yl8c4net.imageio import load_image
 from yl8c4net.labels import BoxTable
 from yl8c4net.sdss.catalog import write_parquet
-from yl8c4net.sdss.frames import read_frame
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "cutouts_block") as log:
@@ -26,9 +23,7 @@ with step(snakemake.log[0], "cutouts_block") as log:
         photo = pd.read_parquet(field_path(files["photoobj"], fid))
         matched = select_for_classification(crossmatch_spec(photo, spec, cd["crossmatch_radius_arcsec"]),
                                             td["r_limit"])
-        manifest_path = Path(field_path(files["frames"], fid))
-        manifest = json.loads(manifest_path.read_text())
-        wcs = read_frame(manifest_path.parent / manifest["frames"]["r"]["file"]).wcs
+        wcs = r_frame_wcs(field_path(files["frames"], fid))
         image = load_image(field_path(files["composite"], fid), flip=True)
         crops, table = field_cutouts(image if image.ndim == 3 else image[..., None], matched, wcs, box_table,
                                      cd["cutout_px"])

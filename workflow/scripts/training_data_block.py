@@ -1,14 +1,12 @@
 """Rule training_data_block: labels, source pasting and the 12 YOLO tiles of each field."""
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
-from yl8c4net.fetch import write_json_atomic
+from yl8c4net.fetch import r_frame_wcs, write_json_atomic
 from yl8c4net.imageio import load_image
-from yl8c4net.sdss.frames import read_frame
 from yl8c4net.steps import step
 from yl8c4net.training_data import TrainingDataParams, build_field_tiles
 
@@ -19,9 +17,7 @@ with step(snakemake.log[0], "training_data_block") as log:
     params = TrainingDataParams.from_config(cfg)
 
     def tiles(fid):
-        manifest_path = Path(field_path(files["frames"], fid))
-        manifest = json.loads(manifest_path.read_text())
-        wcs = read_frame(manifest_path.parent / manifest["frames"]["r"]["file"]).wcs
+        wcs = r_frame_wcs(field_path(files["frames"], fid))
         photo = pd.read_parquet(field_path(files["photoobj"], fid))
         if len(photo) == 0:
             log.warning("%s: PhotoObjAll has no rows; tiles get empty label files", fid)
