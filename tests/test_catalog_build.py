@@ -18,7 +18,7 @@ ARCSEC = 1 / 3600.0
 def _det(ra, dec, conf, **extra):
     n = len(ra)
     base = {"ra": np.asarray(ra, float), "dec": np.asarray(dec, float), "det_conf": np.asarray(conf, float),
-            "run": 1, "camcol": 1, "field": np.arange(n), "x": np.zeros(n), "y": np.zeros(n)}
+            "run": 1, "camcol": 1, "field": np.arange(n), "x": np.full(n, 1000.0), "y": np.full(n, 700.0)}
     base.update(extra)
     return pd.DataFrame(base)
 
@@ -187,7 +187,9 @@ def test_gather_run_equals_the_steps_one_by_one_and_keeps_sky_order(tmp_path):
     new, dup = exclude_existing(unique, earlier, 0.5)
     matched, unmatched = crossmatch_photoobj(new, photo, 2.0)
     assert result.unique == len(unique) == n
-    for got, want in ((result.matched, matched), (result.unmatched, unmatched), (result.duplicates, dup)):
+    assert (result.duplicates["duplicate_reason"] == "earlier_run").all()
+    for got, want in ((result.matched, matched), (result.unmatched, unmatched),
+                      (result.duplicates.drop(columns="duplicate_reason"), dup)):
         assert is_sky_sorted(got)
         pd.testing.assert_frame_equal(got, sky_sort(want))
     assert len(result.duplicates) >= 200 and len(result.unmatched) > 0

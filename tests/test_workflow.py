@@ -100,3 +100,34 @@ def test_workflow_is_lint_clean_and_snakefmt_formatted(tmp_path):
     snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or "snakefmt"
     fmt = subprocess.run([snakefmt, "--check", "Snakefile", "workflow/rules"], cwd=REPO, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stderr[-2000:]
+
+
+def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_path):
+    """All runs have the role 'catalog' and both models are given: accepted, and the dry run
+    has no training, dataset or evaluation job."""
+    (tmp_path / "det.pt").write_bytes(b"weights")
+    (tmp_path / "cls.pt").write_bytes(b"weights")
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["runs"] = [{"run": 9103, "strip": "N", "camcols": [2], "fields": [20, 22], "roles": ["catalog"]}]
+    cfg["detector"]["weights"] = "det.pt"
+    cfg["classifier"]["weights"] = "cls.pt"
+    path = tmp_path / "catalog-only.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    dry = snakemake("-n", cwd=tmp_path, config_file=path)
+    assert dry.returncode == 0, dry.stderr
+    out = dry.stdout
+    for rule in ("detect_block", "classify_block", "catalog_run", "catalog"):
+        assert f"rule {rule}:" in out, rule
+    for rule in ("train_detector", "train_classifier", "detect_dataset", "classify_dataset",
+                 "evaluate_detector", "evaluate_classifier", "training_data_block", "cutouts_block"):
+        assert f"rule {rule}:" not in out, rule
+    # Without the detector's weights the same config is refused, naming what is missing.
+    cfg["detector"]["weights"] = None
+    path.write_text(yaml.safe_dump(cfg))
+    refused = snakemake("-n", cwd=tmp_path, config_file=path)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "no run has the role 'detect_train' (or set detector.weights" in refused.stderr
+    cfg["detector"]["weights"] = "missing.pt"
+    path.write_text(yaml.safe_dump(cfg))
+    missing = snakemake("-n", cwd=tmp_path, config_file=path)
+    assert missing.returncode != 0 and "detector.weights: missing.pt does not exist" in missing.stderr

@@ -23,20 +23,24 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from .ownership import split_by_owner
 from .sdss.catalog import SPEC_CLASSES
 
 CLASS_DTYPE = pd.CategoricalDtype(list(SPEC_CLASSES))
 
 CATALOG_COLUMNS = {
-    "ra": ("float64", "deg", "right ascension (ICRS) of the detection centre, through the r-frame WCS"),
-    "dec": ("float64", "deg", "declination (ICRS)"),
-    "objid": ("int64", "", "PhotoObjAll objID of the nearest catalogue source"),
+    "ra": ("float64", "deg", "right ascension (ICRS): windowed centroid on the r frame through its WCS"),
+    "dec": ("float64", "deg", "declination (ICRS) of the same centroid"),
+    "objid": ("int64", "", "PhotoObjAll objID of the matched catalogue source (each objID at most once)"),
     "run": ("int32", "", "SDSS imaging run of the kept detection"),
     "rerun": ("int32", "", "processing rerun"),
     "camcol": ("int16", "", "camera column"),
-    "field": ("int32", "", "field number"),
-    "x": ("float32", "pix", "box centre column in the r frame (0-based)"),
-    "y": ("float32", "pix", "box centre row in the r frame (0-based)"),
+    "field": ("int32", "", "field number (the field that owns this position)"),
+    "x": ("float32", "pix", "windowed centroid column in the r frame (0-based)"),
+    "y": ("float32", "pix", "windowed centroid row in the r frame (0-based)"),
+    "x_box": ("float32", "pix", "detector box centre column in the r frame (0-based)"),
+    "y_box": ("float32", "pix", "detector box centre row in the r frame (0-based)"),
+    "centroid_flag": ("int16", "", "0 windowed centroid; 2 joint PSF fit of a blend; 1 neither worked: box centre"),
     "box": ("float32", "pix", "box side (larger of width and height)"),
     "det_conf": ("float32", "", "YOLOv8 confidence"),
     "class": (CLASS_DTYPE, "", "Conv4Net class: GALAXY, STAR or QSO (dictionary-encoded string)"),
@@ -50,7 +54,20 @@ CATALOG_COLUMNS = {
     "i": ("float32", "mag", "model magnitude i"),
     "z": ("float32", "mag", "model magnitude z"),
     "match_sep_arcsec": ("float32", "arcsec", "separation to the PhotoObjAll source"),
-    "n_merged": ("int16", "", "detections merged into this one (tiles, overlapping fields)"),
+    "n_merged": ("int16", "", "detections merged into this one (tiles, double boxes, overlapping runs)"),
+}
+#: The unmatched side table: catalogue columns and why no PhotoObjAll object was assigned.
+UNMATCHED_COLUMNS = {
+    **CATALOG_COLUMNS,
+    "unmatched_reason": ("str", "", "no_photoobj: none within the match radius; photoobj_taken: "
+                                    "every PhotoObjAll object within it is matched to a nearer detection"),
+}
+#: Detections set aside because another row already stands for them.
+DUPLICATE_COLUMNS = {
+    **CATALOG_COLUMNS,
+    "duplicate_reason": ("str", "", "field_overlap: in the overlap rows that the neighbouring field "
+                                    "owns; earlier_run: already in an earlier run's partition"),
+    "owner_field": ("int32", "", "field that owns the position (field_overlap rows)"),
 }
 
 
@@ -104,21 +121,79 @@ def sky_sort(df: pd.DataFrame) -> pd.DataFrame:
     return df.iloc[np.argsort(key)].reset_index(drop=True)
 
 
-def deduplicate(det: pd.DataFrame, radius_arcsec: float = 0.5) -> pd.DataFrame:
-    """One row per group of detections closer than ``radius_arcsec`` (friends of friends):
-    the highest-confidence member, with ``n_merged`` = group size. Rows come out in sky order.
+@dataclass(frozen=True)
+class MergeRule:
+    """When detections are one source (see `deduplicate`).
+
+    Attributes
+    ----------
+    radius_arcsec : float
+        Any two detections whose centres are closer than this are one source (friends of
+        friends; the paper's 0.5").
+    min_ios : float
+        Two detections of the same field whose boxes overlap by at least this fraction of
+        the smaller box (intersection over smaller) ...
+    max_offset_box_fraction : float
+        ... and whose centres are closer than this fraction of the smaller box's side are
+        one source too: the detector's double boxes on one bright star or large galaxy,
+        whose centroids can differ by more than the radius. Two real sources 1.5" apart
+        (boxes of 12-26 px at r > 16) stay apart: 0.15 of those sides is 0.7-1.5".
+    """
+
+    radius_arcsec: float = 0.5
+    min_ios: float = 0.7
+    max_offset_box_fraction: float = 0.15
+
+
+def box_merge_pairs(det: pd.DataFrame, rule: MergeRule) -> np.ndarray:
+    """Pairs (row positions in ``det``) of same-field detections that `MergeRule` joins by
+    their boxes: intersection over the smaller box >= ``min_ios`` and centre distance
+    <= ``max_offset_box_fraction`` x the smaller box's shorter side."""
+    need = ("run", "camcol", "field", "x", "y", "w", "h")
+    if len(det) < 2 or any(c not in det for c in need) or rule.max_offset_box_fraction <= 0:
+        return np.zeros((0, 2), np.int64)
+    w = det["w"].to_numpy(float)
+    h = det["h"].to_numpy(float)
+    x = det["x"].to_numpy(float)
+    y = det["y"].to_numpy(float)
+    # One coordinate space for all fields: each field is moved far from every other one.
+    code = pd.MultiIndex.from_frame(det[["run", "camcol", "field"]]).factorize()[0].astype(float)
+    reach = rule.max_offset_box_fraction * float(np.minimum(w, h).max())
+    pairs = cKDTree(np.column_stack([x, y + code * 1e5])).query_pairs(reach, output_type="ndarray")
+    if len(pairs) == 0:
+        return np.zeros((0, 2), np.int64)
+    a, b = pairs[:, 0], pairs[:, 1]
+    side = np.minimum(np.minimum(w[a], h[a]), np.minimum(w[b], h[b]))
+    close = np.hypot(x[a] - x[b], y[a] - y[b]) <= rule.max_offset_box_fraction * side
+    ix = np.clip(np.minimum(x[a] + w[a] / 2, x[b] + w[b] / 2) - np.maximum(x[a] - w[a] / 2, x[b] - w[b] / 2), 0, None)
+    iy = np.clip(np.minimum(y[a] + h[a] / 2, y[b] + h[b] / 2) - np.maximum(y[a] - h[a] / 2, y[b] - h[b] / 2), 0, None)
+    ios = ix * iy / np.minimum(w[a] * h[a], w[b] * h[b])
+    return pairs[close & (ios >= rule.min_ios)]
+
+
+def deduplicate(det: pd.DataFrame, radius_arcsec: float | MergeRule = 0.5) -> pd.DataFrame:
+    """One row per source: detections are grouped (friends of friends) when their centres
+    are closer than the rule's radius, or, within one field, when their boxes overlap as
+    `MergeRule` says. Each group keeps its highest-confidence member, with ``n_merged`` =
+    group size. Rows come out in sky order.
 
     Ties in confidence go to the lowest (run, camcol, field, y, x), so the result does not
     depend on the input order.
     """
+    rule = radius_arcsec if isinstance(radius_arcsec, MergeRule) else MergeRule(radius_arcsec, 1.0, 0.0)
     if len(det) == 0:
         return det.assign(n_merged=pd.Series([], dtype="int16"))
     # Work on sorted copies of the few columns the grouping needs and gather the whole
     # table once at the end: moving every column twice costs more than the tree.
     order = sky_order(det["ra"].to_numpy(), det["dec"].to_numpy())
     xyz = unit_vectors(det["ra"].to_numpy()[order], det["dec"].to_numpy()[order])
-    pairs = cKDTree(xyz, balanced_tree=False).query_pairs(chord(radius_arcsec), output_type="ndarray")
+    pairs = cKDTree(xyz, balanced_tree=False).query_pairs(chord(rule.radius_arcsec), output_type="ndarray")
     n = len(det)
+    boxed = box_merge_pairs(det, rule)
+    if len(boxed):
+        position = np.empty(n, np.int64)
+        position[order] = np.arange(n)
+        pairs = np.concatenate([pairs.reshape(-1, 2), position[boxed]])
     graph = coo_matrix((np.ones(len(pairs), bool), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, group = connected_components(graph, directed=False)
     sizes = np.bincount(group)
@@ -138,56 +213,91 @@ def deduplicate(det: pd.DataFrame, radius_arcsec: float = 0.5) -> pd.DataFrame:
 
 
 class PhotoObjIndex:
-    """PhotoObjAll rows in sky order with KD-trees over the primary rows (mode 1) and over
-    all rows, for nearest-neighbour matching.
+    """PhotoObjAll rows in sky order with a KD-tree over them, for one-to-one matching.
 
     Building it is the expensive half of a crossmatch; ``gather_run`` builds it in a
     second thread while the detections are deduplicated (scipy releases the GIL).
     """
 
+    #: Candidates looked at per detection: a source in a field overlap is in PhotoObjAll
+    #: twice (primary and secondary), and a blend may have two more neighbours.
+    CANDIDATES = 4
+
     def __init__(self, photo: pd.DataFrame):
         self.rows = sky_sort(photo)
-        xyz = unit_vectors(self.rows["ra"], self.rows["dec"])
-        primary = (self.rows["mode"].to_numpy() == 1) if "mode" in self.rows else np.ones(len(self.rows), bool)
-        self.subsets = []
-        for subset in (primary, np.ones(len(self.rows), bool)):
-            index = np.flatnonzero(subset)
-            if len(index) and (not self.subsets or len(index) > len(self.subsets[0][0])):
-                self.subsets.append((index, cKDTree(xyz[index], balanced_tree=False)))
+        self.primary = (self.rows["mode"].to_numpy() == 1) if "mode" in self.rows else np.ones(len(self.rows), bool)
+        self.tree = cKDTree(unit_vectors(self.rows["ra"], self.rows["dec"]), balanced_tree=False) if len(
+            self.rows) else None
 
-    def nearest(self, xyz: np.ndarray, radius_arcsec: float) -> tuple[np.ndarray, np.ndarray]:
-        """Row of ``self.rows`` (-1 when none) and separation (arcsec) for each unit vector:
-        the nearest primary within the radius, else the nearest row of any mode."""
-        best = np.full(len(xyz), -1)
-        sep = np.full(len(xyz), np.inf)
-        for index, tree in self.subsets:
-            todo = np.flatnonzero(best < 0)
-            if len(todo) == 0:
+    def match(self, xyz: np.ndarray, radius_arcsec: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One-to-one assignment of detections (unit vectors, in priority order) to rows.
+
+        Each detection asks for its preferred candidate within the radius: a primary row
+        (mode 1) before any other, then the nearest. A row asked for by several detections
+        goes to the nearest of them (ties to the earlier detection); the others ask for
+        their next candidate, in rounds, until none is left. Each row is assigned at most
+        once.
+
+        Returns
+        -------
+        row : numpy.ndarray
+            Row of ``self.rows`` per detection, -1 when none was assigned.
+        sep : numpy.ndarray
+            Separation in arcsec (inf when none).
+        contested : numpy.ndarray of bool
+            True where candidates existed but all went to nearer detections.
+        """
+        n = len(xyz)
+        row = np.full(n, -1)
+        sep = np.full(n, np.inf)
+        if n == 0 or self.tree is None:
+            return row, sep, np.zeros(n, bool)
+        k = min(self.CANDIDATES, len(self.rows))
+        d, j = self.tree.query(xyz, k=k, distance_upper_bound=chord(radius_arcsec), workers=-1)
+        d, j = d.reshape(n, k), j.reshape(n, k)
+        valid = np.isfinite(d)
+        cand_det = np.repeat(np.arange(n), k)[valid.ravel()]
+        cand_row = j.ravel()[valid.ravel()]
+        cand_sep = separation_arcsec(d.ravel()[valid.ravel()])
+        # Preference of each detection: primary first, then nearest, then row order.
+        pref = np.lexsort((cand_row, cand_sep, ~self.primary[cand_row], cand_det))
+        cand_det, cand_row, cand_sep = cand_det[pref], cand_row[pref], cand_sep[pref]
+        has_candidate = np.zeros(n, bool)
+        has_candidate[cand_det] = True
+        alive = np.ones(len(cand_det), bool)
+        taken = np.zeros(len(self.rows), bool)
+        while True:
+            open_ = np.flatnonzero(alive & (row[cand_det] < 0) & ~taken[cand_row])
+            if len(open_) == 0:
                 break
-            d, k = tree.query(xyz[todo], k=1, distance_upper_bound=chord(radius_arcsec), workers=-1)
-            ok = np.isfinite(d)
-            best[todo[ok]] = index[k[ok]]
-            sep[todo[ok]] = separation_arcsec(d[ok])
-        return best, sep
+            # Each unassigned detection's best open candidate.
+            first = open_[np.r_[True, cand_det[open_][1:] != cand_det[open_][:-1]]]
+            # Contested rows go to the nearest asker (ties: the earlier detection).
+            bid = first[np.lexsort((cand_det[first], cand_sep[first], cand_row[first]))]
+            win = bid[np.r_[True, cand_row[bid][1:] != cand_row[bid][:-1]]]
+            row[cand_det[win]] = cand_row[win]
+            sep[cand_det[win]] = cand_sep[win]
+            taken[cand_row[win]] = True
+            alive[win] = False
+        return row, sep, has_candidate & (row < 0)
 
 
 def crossmatch_photoobj(det: pd.DataFrame, photo: pd.DataFrame | PhotoObjIndex,
                         radius_arcsec: float = 2.0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Nearest PhotoObjAll source within ``radius_arcsec`` of each detection.
+    """One-to-one match of detections with PhotoObjAll within ``radius_arcsec``.
 
-    Primary rows (mode 1) are preferred: a detection takes the nearest primary within the
-    radius and falls back to any row only when no primary is that close (a source in a field
-    overlap is in PhotoObjAll twice). Returns (matched, unmatched), both in the detections'
-    order; nothing is dropped.
+    Primary rows (mode 1) are preferred: a source in a field overlap is in PhotoObjAll
+    twice. Each PhotoObjAll object is matched at most once (`PhotoObjIndex.match`).
+    Returns (matched, unmatched), both in the detections' order; nothing is dropped: the
+    unmatched table says why in ``unmatched_reason`` (``no_photoobj`` or
+    ``photoobj_taken``).
     """
     det = det.reset_index(drop=True)
     index = photo if isinstance(photo, PhotoObjIndex) else PhotoObjIndex(photo)
-    if len(det) and len(index.rows):
-        best, sep = index.nearest(unit_vectors(det["ra"], det["dec"]), radius_arcsec)
-    else:
-        best, sep = np.full(len(det), -1), np.full(len(det), np.inf)
+    best, sep, contested = index.match(unit_vectors(det["ra"], det["dec"]), radius_arcsec)
     hit = best >= 0
     unmatched = det[~hit].reset_index(drop=True)
+    unmatched["unmatched_reason"] = np.where(contested[~hit], "photoobj_taken", "no_photoobj")
     # det is already this function's own (copy-on-write) frame: no copy when all rows match.
     matched = det if hit.all() else det[hit].reset_index(drop=True)
     rows = best[hit]
@@ -260,23 +370,35 @@ def exclude_existing(new: pd.DataFrame, existing: list[pd.DataFrame], radius_arc
 class RunCatalog:
     """One run's gather result, every table in sky order."""
 
-    unique: int  # detections left after deduplication
+    unique: int  # detections left after ownership and deduplication
     matched: pd.DataFrame  # new sources with a PhotoObjAll match: the catalogue rows
     unmatched: pd.DataFrame  # new sources without one: the possible new sources
-    duplicates: pd.DataFrame  # sources already in an earlier run's partition
+    duplicates: pd.DataFrame  # set aside: overlap rows another field owns, or in an earlier run
 
 
 def gather_run(det: pd.DataFrame, photo: pd.DataFrame, existing: list[pd.DataFrame] = (),
-               dedup_radius_arcsec: float = 0.5, match_radius_arcsec: float = 2.0) -> RunCatalog:
-    """Deduplicate a run's detections, set aside those earlier partitions already hold, and
-    crossmatch the rest with PhotoObjAll.
+               dedup: float | MergeRule = 0.5, match_radius_arcsec: float = 2.0,
+               catalogued_fields: set[tuple[int, int, int]] | None = None) -> RunCatalog:
+    """One run's catalogue: keep the detections in rows their own field owns, merge the
+    detections of one source, set aside those earlier partitions already hold, and
+    crossmatch the rest one-to-one with PhotoObjAll.
 
-    The PhotoObjAll index is built in a second thread while the detections are
-    deduplicated: the two halves take about the same time and both release the GIL.
+    ``catalogued_fields`` are the run's (run, camcol, field) that enter the catalogue,
+    including fields without detections (default: the fields in ``det``). The PhotoObjAll
+    index is built in a second thread while the detections are deduplicated: the two
+    halves take about the same time and both release the GIL.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
         index = pool.submit(PhotoObjIndex, photo)
-        unique = deduplicate(det, dedup_radius_arcsec)
-        new, dup = exclude_existing(unique, list(existing), dedup_radius_arcsec)
+        det, overlap = split_by_owner(det, catalogued_fields)
+        unique = deduplicate(det, dedup)
+        new, dup = exclude_existing(unique, list(existing), unique_radius(dedup))
         matched, unmatched = crossmatch_photoobj(new, index.result(), match_radius_arcsec)
-    return RunCatalog(len(unique), matched, unmatched, dup)
+    parts = [part for part in (overlap.assign(n_merged=np.int16(1), duplicate_reason="field_overlap"),
+                               dup.assign(duplicate_reason="earlier_run")) if len(part)]
+    duplicates = sky_sort(pd.concat(parts, ignore_index=True)) if parts else dup.assign(duplicate_reason="")
+    return RunCatalog(len(unique), matched, unmatched, duplicates)
+
+
+def unique_radius(dedup: float | MergeRule) -> float:
+    return dedup.radius_arcsec if isinstance(dedup, MergeRule) else float(dedup)

@@ -89,9 +89,18 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     fractions = cfg["classify_data"]["fractions"]
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ConfigError(f"{source}: classify_data.fractions: must sum to 1 (got {sum(fractions):g})")
-    for role in ("detect_train", "classify_train", "catalog"):
+    # A model given as weights needs no training data: a catalogue-only config lists
+    # only runs with the role 'catalog'.
+    needed = {"catalog": None, "detect_train": "detector", "classify_train": "classifier"}
+    for role, model in needed.items():
+        if model is not None and cfg[model]["weights"]:
+            weights = Path(cfg[model]["weights"])
+            if not weights.is_file():
+                raise ConfigError(f"{source}: {model}.weights: {weights} does not exist")
+            continue
         if not any(role in r["roles"] for r in cfg["runs"]):
-            raise ConfigError(f"{source}: runs: no run has the role {role!r}")
+            hint = f" (or set {model}.weights to a trained model)" if model else ""
+            raise ConfigError(f"{source}: runs: no run has the role {role!r}{hint}")
     seen = set()
     for k, r in enumerate(cfg["runs"]):
         if r["run"] in seen:

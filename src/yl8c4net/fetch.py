@@ -38,13 +38,18 @@ def write_json_atomic(obj, path: str | Path) -> Path:
     return path
 
 
-def r_frame_wcs(manifest_path: str | Path):
-    """The r-band frame's WCS of a fetched field, found through its manifest."""
+def r_frame(manifest_path: str | Path):
+    """The r-band `~yl8c4net.sdss.frames.Frame` of a fetched field, found through its manifest."""
     from .sdss.frames import read_frame
 
     manifest_path = Path(manifest_path)
     manifest = json.loads(manifest_path.read_text())
-    return read_frame(manifest_path.parent / manifest["frames"]["r"]["file"]).wcs
+    return read_frame(manifest_path.parent / manifest["frames"]["r"]["file"])
+
+
+def r_frame_wcs(manifest_path: str | Path):
+    """The r-band frame's WCS of a fetched field, found through its manifest."""
+    return r_frame(manifest_path).wcs
 
 
 def _fetch_unless_present(source: FileSource, relpath, dest: Path) -> None:

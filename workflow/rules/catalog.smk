@@ -25,6 +25,9 @@ rule classify_block:
     params:
         fields=block_fields,
         files=FIELD_FILES,
+        extra_bands=config["training_data"]["extra_bands"],
+        device=config["classifier"]["device"],
+        centroid_window_fwhm_arcsec=config["catalog"]["centroid_window_fwhm_arcsec"],
     script:
         "../scripts/classify_block.py"
 
@@ -51,6 +54,15 @@ rule catalog_run:
         runtime=30,
     params:
         files=FIELD_FILES,
+        catalog={
+            k: config["catalog"][k]
+            for k in (
+                "dedup_radius_arcsec",
+                "merge_min_ios",
+                "merge_max_offset_box_fraction",
+                "match_radius_arcsec",
+            )
+        },
     script:
         "../scripts/catalog_run.py"
 

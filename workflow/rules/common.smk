@@ -125,24 +125,32 @@ def sim_run_marker(wildcards):
 
 
 def all_targets(wildcards):
-    return [
+    """The catalogue with its report figures, and the training data, models and their
+    evaluation for whichever models this config trains (none in a catalogue-only config).
+    """
+    targets = [
         "results/data/field_status.tsv",
-        "resources/training/detect/dataset.yaml",
-        "results/data/classify_dataset.json",
-        "results/eval/classifier_metrics.json",
-        "results/eval/detector_metrics.json",
         "results/catalog/catalog.parquet",
         "results/report/catalog/overlay-{f.run}-{f.camcol}-{f.field}.png".format(
             f=next(f for f in FIELDS if f.run in RUNS_IN_ORDER)
         ),
-        "results/report/pasting/{f.run}-{f.camcol}-{f.field}.png".format(
-            f=next(f for f in FIELDS if f.run in RUNS_BY_ROLE["detect_train"])
-        ),
-    ] + (
-        ["results/catalog/hats/yl8c4net/collection.properties"]
-        if config["catalog"]["hats"]
-        else []
-    )
+    ]
+    if RUNS_BY_ROLE["detect_train"]:
+        targets += [
+            "resources/training/detect/dataset.yaml",
+            "results/eval/detector_metrics.json",
+            "results/report/pasting/{f.run}-{f.camcol}-{f.field}.png".format(
+                f=next(f for f in FIELDS if f.run in RUNS_BY_ROLE["detect_train"])
+            ),
+        ]
+    if RUNS_BY_ROLE["classify_train"]:
+        targets += [
+            "results/data/classify_dataset.json",
+            "results/eval/classifier_metrics.json",
+        ]
+    if config["catalog"]["hats"]:
+        targets.append("results/catalog/hats/yl8c4net/collection.properties")
+    return targets
 
 
 def classifier_weights(wildcards=None):

@@ -1,5 +1,6 @@
-"""Rule catalog_run: one run's catalogue partition (dedup, exclusion of sources already in
-earlier runs' partitions, PhotoObjAll crossmatch), sorted by sky position."""
+"""Rule catalog_run: one run's catalogue partition (field ownership of overlaps, dedup,
+exclusion of sources already in earlier runs' partitions, one-to-one PhotoObjAll crossmatch),
+sorted by sky position."""
 
 import json
 from pathlib import Path
@@ -9,14 +10,15 @@ import pyarrow.parquet as pq
 
 import yl8c4net
 from yl8c4net.blocks import field_path, field_status, field_tag, ok_fields
-from yl8c4net.catalog import CLASS_DTYPE, gather_run, write_catalog_parquet
+from yl8c4net.catalog import (
+    CLASS_DTYPE, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS, MergeRule, gather_run, write_catalog_parquet,
+)
 from yl8c4net.config import config_hash
 from yl8c4net.fetch import sha256_of
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "catalog_run") as log:
-    cfg = snakemake.config
-    cat = cfg["catalog"]
+    cat = snakemake.params.catalog
     run = int(snakemake.wildcards.run)
     files = snakemake.params.files
     parts, frames, model_sha = [], {}, set()
@@ -39,17 +41,20 @@ with step(snakemake.log[0], "catalog_run") as log:
     earlier = [pd.read_parquet(p, columns=["ra", "dec"]) for p in snakemake.input.earlier]
     photo = pd.concat([pd.read_parquet(field_path(files["photoobj"], f)) for f in ok_fields(snakemake.input.photoobj)],
                       ignore_index=True)
-    result = gather_run(det, photo, earlier, cat["dedup_radius_arcsec"], cat["match_radius_arcsec"])
+    rule = MergeRule(cat["dedup_radius_arcsec"], cat["merge_min_ios"], cat["merge_max_offset_box_fraction"])
+    catalogued = {(f.run, f.camcol, f.field) for f, reason in status.items() if reason is None}
+    result = gather_run(det, photo, earlier, rule, cat["match_radius_arcsec"], catalogued)
     provenance = {
-        "code_version": yl8c4net.__version__, "config_hash": config_hash(cfg), "run": run,
+        "code_version": yl8c4net.__version__, "config_hash": config_hash(cat), "run": run,
         "detector_sha256": sorted(model_sha), "classifier_sha256": sha256_of(snakemake.input.classifier),
-        "frames_sha256": frames, "dedup_radius_arcsec": cat["dedup_radius_arcsec"],
-        "match_radius_arcsec": cat["match_radius_arcsec"], "earlier_partitions": list(snakemake.input.earlier),
+        "frames_sha256": frames, **cat, "earlier_partitions": list(snakemake.input.earlier),
     }
     write_catalog_parquet(result.matched, snakemake.output.matched, provenance)
-    write_catalog_parquet(result.unmatched, snakemake.output.unmatched, provenance)
-    write_catalog_parquet(result.duplicates, snakemake.output.duplicates, provenance)
+    write_catalog_parquet(result.unmatched, snakemake.output.unmatched, provenance, UNMATCHED_COLUMNS)
+    write_catalog_parquet(result.duplicates, snakemake.output.duplicates, provenance, DUPLICATE_COLUMNS)
     log.info("run %d: %d fields catalogued, %d quarantined", run, len(frames), len(status) - len(frames))
-    log.info("run %d: %d detections -> %d unique -> %d new (%d already in earlier runs) -> %d matched, %d unmatched",
-             run, len(det), result.unique, len(result.matched) + len(result.unmatched), len(result.duplicates),
+    reasons = result.duplicates["duplicate_reason"].value_counts().to_dict() if len(result.duplicates) else {}
+    log.info("run %d: %d detections -> %d in rows their field owns -> %d unique -> %d new (%d already in earlier"
+             " runs) -> %d matched, %d unmatched", run, len(det), len(det) - reasons.get("field_overlap", 0),
+             result.unique, len(result.matched) + len(result.unmatched), reasons.get("earlier_run", 0),
              len(result.matched), len(result.unmatched))

@@ -25,6 +25,10 @@ BANDS = ("u", "g", "r", "i", "z")
 
 #: Pixel size of a corrected frame, (width, height) = (columns, rows).
 FRAME_SHAPE_XY = (2048, 1489)
+#: Consecutive fields of a run and camcol start this many rows apart along the scan, so
+#: field N's last 128 rows are field N+1's first 128 (the same pixels of the drift scan).
+FIELD_STEP_ROWS = 1361
+FIELD_OVERLAP_ROWS = FRAME_SHAPE_XY[1] - FIELD_STEP_ROWS
 
 
 def _check_int(name: str, value, low: int, high: int) -> int:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.wcs import WCS
 
-from ..sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId
+from ..sdss.fields import BANDS, FIELD_STEP_ROWS, FRAME_SHAPE_XY, FieldId
 
 PIXEL_SCALE_DEG = 0.396 / 3600.0
-FIELD_STEP_ROWS = 1361  # 1489 rows - 128 overlap rows
 CAMCOL_SPACING_DEG = 25.1 / 60.0
 #: Per-band offsets (columns, rows) of the frame grid relative to r, in pixels, before the
 #: per-field jitter: SDSS's filters sit in different camera rows, so the five frames of a
