@@ -1,4 +1,5 @@
-"""Catalogue gather at scale: dedup (0.5") + PhotoObjAll crossmatch (2") + Parquet write/read,
+"""Catalogue gather at scale: field ownership of overlaps + dedup (0.5" and the same-field box
+rule) + one-to-one PhotoObjAll crossmatch (2") + Parquet write/read,
 on synthetic detections and PhotoObjAll tables of N rows; astropy's search_around_sky /
 match_coordinates_sky on the same data for comparison (up to --astropy-max rows).
 
@@ -41,6 +42,7 @@ def synthetic(n: int, seed: int = 0):
         "camcol": rng.integers(1, 7, m).astype(np.int16), "field": rng.integers(11, 800, m).astype(np.int32),
         "x": (rng.random(m) * 2048).astype(np.float32), "y": (rng.random(m) * 1489).astype(np.float32),
         "box": rng.uniform(4, 40, m).astype(np.float32), "det_conf": rng.random(m).astype(np.float32),
+        "w": rng.uniform(4, 40, m).astype(np.float32), "h": rng.uniform(4, 40, m).astype(np.float32),
         "class": pd.Categorical.from_codes(p.argmax(1), dtype=CLASS_DTYPE),
         "p_galaxy": p[:, 0], "p_star": p[:, 1], "p_qso": p[:, 2],
     })
@@ -53,11 +55,11 @@ def synthetic(n: int, seed: int = 0):
 
 
 def run_ours(n: int, queue) -> None:
-    from yl8c4net.catalog import gather_run, write_catalog_parquet
+    from yl8c4net.catalog import MergeRule, gather_run, write_catalog_parquet
 
     det, photo = synthetic(n)
     t0 = time.perf_counter()
-    result = gather_run(det, photo, [], 0.5, 2.0)
+    result = gather_run(det, photo, [], MergeRule(), 2.0)
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = write_catalog_parquet(result.matched, Path(tmp) / "c.parquet", {"benchmark": True})

@@ -149,9 +149,14 @@ def test_a_source_in_a_field_overlap_gives_one_row_from_its_owner_in_any_order(s
     only_12 = det[det["field"] == 12].reset_index(drop=True)
     result12 = gather_run(only_12, photo, [], MergeRule(), 2.0, {(9101, 3, 12)})
     assert sorted(result12.matched["objid"]) == [1, 3]
-    # Field 12 with field 11 catalogued but without detections: the overlap is still 11's.
-    owned, aside = split_by_owner(only_12, {(9101, 3, 11), (9101, 3, 12)})
-    assert len(owned) == 1 and aside["owner_field"].tolist() == [11]
+    # Field 11 catalogued but its detector missed the source: field 12's detection stands
+    # (ownership never loses a source), and the result is the same in any order.
+    missed = det[~((det["field"] == 11) & (det["y"] == 1400.0))].reset_index(drop=True)
+    kept, aside = split_by_owner(missed, {(9101, 3, 11), (9101, 3, 12)})
+    assert len(kept) == 3 and len(aside) == 0
+    result_missed = gather_run(missed, photo, [], MergeRule(), 2.0, {(9101, 3, 11), (9101, 3, 12)})
+    assert sorted(result_missed.matched["objid"]) == [1, 2, 3]
+    assert result_missed.matched.loc[result_missed.matched["objid"] == 1, "field"].item() == 12
 
 
 def test_crossmatch_is_one_to_one():
@@ -170,3 +175,21 @@ def test_crossmatch_is_one_to_one():
     assert matched["objid"].tolist() == [9]
     far = pd.DataFrame({"ra": [11.0], "dec": [0.0], "det_conf": [0.5]})
     assert crossmatch_photoobj(far, photo, 2.0)[1]["unmatched_reason"].tolist() == ["no_photoobj"]
+
+
+def test_catalogue_score_counts_repeats_pairs_completeness_and_position_error():
+    from yl8c4net.catalog_quality import score_catalog
+
+    truth = pd.DataFrame({"ra": [10.0, 10.01, 10.02, 10.03, 10.03], "dec": 0.0, "r": [17.0, 19.0, 20.5, 21.5, 21.5],
+                          "class": ["STAR", "GALAXY", "QSO", "GALAXY", "GALAXY"], "objid": [1, 2, 3, -1, 4],
+                          "mode": [1, 1, 1, 1, 2]})
+    catalog = pd.DataFrame({"ra": [10.0, 10.0 + 0.3 * ARCSEC, 10.01 + 0.1 * ARCSEC], "dec": 0.0, "objid": [1, 1, 2],
+                            "class": ["STAR", "STAR", "STAR"]})
+    unmatched = pd.DataFrame({"ra": [10.03], "dec": [0.0]})
+    s = score_catalog(catalog, unmatched, truth)
+    assert (s["rows"], s["unmatched_rows"], s["objid_twice"], s["pairs_lt_0p5"]) == (3, 1, 1, 1)
+    assert s["by_r"]["12-18"]["completeness"] == 1.0 and s["by_r"]["20-21"]["completeness"] == 0.0
+    assert s["by_r"]["21-22.2"] == {"n_truth": 1, "completeness": 1.0, "n_rows": 0,
+                                    "position_error_median_arcsec": None, "class_accuracy": None}
+    assert s["by_r"]["18-20"]["position_error_median_arcsec"] == pytest.approx(0.1, abs=1e-3)
+    assert s["class_accuracy"] == pytest.approx(2 / 3) and s["n_rows_r_lt_20"] == 3

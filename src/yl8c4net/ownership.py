@@ -7,7 +7,8 @@ its primary objects, the overlap is split at its middle: field N owns its rows u
 run's first or last field, or a neighbour that was quarantined) owns its rows to that edge,
 so no sky is lost. The decision for a detection depends only on its own row and on which
 fields of the run are catalogued, never on the order in which fields, blocks or jobs are
-processed.
+processed. A detection in rows its neighbour owns is kept only where the owner did not
+detect the same source, so a source missed by the owning field is not lost.
 
 Camcols of one run do not overlap (the gaps between them are scanned by the other strip of
 the stripe). Overlaps between runs are resolved by the catalogue's run order: the first run
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.spatial import cKDTree
 
 from .sdss.fields import FIELD_OVERLAP_ROWS, FRAME_SHAPE_XY
 
@@ -58,18 +60,41 @@ def owner_mask(detections: pd.DataFrame, catalogued: set[tuple[int, int, int]]) 
     return owned, owner
 
 
-def split_by_owner(det: pd.DataFrame, catalogued: set[tuple[int, int, int]] | None = None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(owned, set aside): the detections in rows their own field owns, and those in rows a
-    catalogued neighbour owns, with that neighbour in ``owner_field``.
+def split_by_owner(det: pd.DataFrame, catalogued: set[tuple[int, int, int]] | None = None,
+                   same_source_arcsec: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(kept, set aside): detections in rows that a catalogued neighbour owns are set aside
+    (with that neighbour in ``owner_field``) when the owner has a detection of the same
+    source, i.e. one within ``same_source_arcsec`` on the sky. A source that only the
+    non-owning field detected keeps that field's row, so ownership never loses a source.
 
     ``catalogued`` defaults to the fields that have detections in ``det``; pass the run's
-    catalogued fields so that a neighbour without detections still owns its rows.
+    catalogued fields so that a neighbour without detections still owns its rows. The
+    result depends only on the detections and the catalogued fields, not on row order.
     """
     if len(det) == 0 or "y" not in det:
         return det, det.iloc[:0]
     if catalogued is None:
         catalogued = set(map(tuple, det[["run", "camcol", "field"]].drop_duplicates().to_numpy().tolist()))
     owned, owner = owner_mask(det, set(catalogued))
+    candidates = np.flatnonzero(~owned)
+    if len(candidates):
+        from .catalog import chord, unit_vectors
+
+        # One 4-d tree: the sky position and a field code far larger than any chord, so a
+        # query at (position, owner's code) can only find the owner's detections.
+        fields = pd.MultiIndex.from_frame(det[["run", "camcol", "field"]].astype(np.int64))
+        codes, uniques = fields.factorize()
+        tree = cKDTree(np.column_stack([unit_vectors(det["ra"], det["dec"]), codes * 10.0]))
+        wanted = pd.MultiIndex.from_arrays([det["run"].to_numpy(np.int64)[candidates],
+                                            det["camcol"].to_numpy(np.int64)[candidates], owner[candidates]])
+        owner_code = uniques.get_indexer(wanted)
+        has_owner = owner_code >= 0
+        d = np.full(len(candidates), np.inf)
+        if has_owner.any():
+            probe = np.column_stack([unit_vectors(det["ra"].to_numpy()[candidates[has_owner]],
+                                                  det["dec"].to_numpy()[candidates[has_owner]]),
+                                     owner_code[has_owner] * 10.0])
+            d[has_owner], _ = tree.query(probe, k=1, distance_upper_bound=chord(same_source_arcsec))
+        owned[candidates] = ~np.isfinite(d)
     aside = det[~owned].assign(owner_field=owner[~owned]).reset_index(drop=True)
     return det[owned].reset_index(drop=True), aside

@@ -18,9 +18,12 @@ agrees with ``centroid_2dg`` to within 0.005" median against the calibObj star p
 
 A windowed centroid of one member of a close blend is pulled towards its neighbour (two
 equal stars 1.5" apart in 1.4" seeing end up 0.3" apart). Compact detections with another
-compact detection within ``blend_radius`` are therefore measured together by photutils'
-PSF photometry (`~photutils.psf.PSFPhotometry` with a `~photutils.psf.SourceGrouper`, a
-circular Gaussian PSF of the field's FWHM), which fits the members of each group at once.
+compact detection within ``blend_radius`` are therefore looked at again: each climbs to the
+local maximum of the lightly smoothed frame; detections that reach the same maximum are one
+source seen twice by the detector (they keep the windowed centroid and are merged later),
+while distinct maxima are fitted together by photutils' PSF photometry
+(`~photutils.psf.PSFPhotometry` with a `~photutils.psf.SourceGrouper`, a circular Gaussian
+PSF of the field's FWHM). Fitting two components to one star would split it in two.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from scipy.spatial import cKDTree
 
 MAX_ITERATIONS = 12
 CONVERGED_PX = 1e-3  # stop when a step is smaller than this (pixels)
+#: Gaussian sigma (pixels) of the smoothing before the peak climb: enough to remove
+#: pixel noise, little enough to keep the dip between two stars 1.5" apart.
+PEAK_SMOOTHING_PX = 0.7
 
 
 def window_sigma_px(fwhm_arcsec: float, pixel_scale_arcsec: float = 0.396) -> float:
@@ -158,6 +164,24 @@ def blend_members(x, y, side, radius_px: float, max_side_px: float) -> np.ndarra
     return np.unique(compact[pairs.ravel()])
 
 
+def climb_to_peaks(smoothed: np.ndarray, x, y, max_steps: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel (column, row) of the local maximum of ``smoothed`` that each start reaches by
+    steepest ascent over the 8 neighbouring pixels."""
+    height, width = smoothed.shape
+    px = np.clip(np.rint(np.asarray(x, float)).astype(np.int64), 0, width - 1)
+    py = np.clip(np.rint(np.asarray(y, float)).astype(np.int64), 0, height - 1)
+    steps = np.array([(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    for _ in range(max_steps):
+        cx = np.clip(px[:, None] + steps[None, :, 0], 0, width - 1)
+        cy = np.clip(py[:, None] + steps[None, :, 1], 0, height - 1)
+        best = smoothed[cy, cx].argmax(axis=1)  # index 4 is the pixel itself
+        moved = best != 4
+        if not moved.any():
+            break
+        px, py = cx[np.arange(len(px)), best], cy[np.arange(len(py)), best]
+    return px, py
+
+
 def fit_blends(image: np.ndarray, x, y, fwhm_px: float, group_px: float
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions of blended sources fitted together, group by group (photutils PSF
@@ -208,8 +232,16 @@ def refine_positions(detections, image: np.ndarray, window_fwhm_arcsec: float,
         fwhm = estimate_fwhm_px(image, xc, yc, window_fwhm_arcsec / pixel_scale_arcsec)
         blended = blend_members(x0, y0, np.maximum(w, h), blend_radius_fwhm * fwhm, blend_max_side_px)
         if len(blended):
-            fx, fy, fit_ok = fit_blends(image, x0[blended], y0[blended], fwhm, blend_radius_fwhm * fwhm)
-            fit_ok &= np.hypot(fx - x0[blended], fy - y0[blended]) <= limit[blended]
+            from scipy.ndimage import gaussian_filter
+
+            smoothed = gaussian_filter(np.nan_to_num(image), sigma=PEAK_SMOOTHING_PX)
+            px, py = climb_to_peaks(smoothed, x0[blended], y0[blended])
+            # One fit per distinct peak; detections sharing a peak share its position.
+            _, first, same_peak = np.unique(py * image.shape[1] + px, return_index=True, return_inverse=True)
+            fx, fy, fit_ok = fit_blends(image, px[first], py[first], fwhm, blend_radius_fwhm * fwhm)
+            fx, fy, fit_ok = fx[same_peak], fy[same_peak], fit_ok[same_peak]
+            single = np.bincount(same_peak)[same_peak] == 1
+            fit_ok &= single & (np.hypot(fx - x0[blended], fy - y0[blended]) <= limit[blended])
             take = blended[fit_ok]
             xc[take], yc[take] = fx[fit_ok], fy[fit_ok]
             flag[take] = CENTROID_BLEND_FIT

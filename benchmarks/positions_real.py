@@ -1,0 +1,100 @@
+"""Catalogue positions on a real SDSS frame: the detector on 4510/4/30 (official irg JPEG),
+positions measured on the r frame as the workflow does (`yl8c4net.positions`), compared with
+SDSS's own positions of the calibObj stars of that field; the box centres side by side.
+
+    python benchmarks/positions_real.py --weights results/models/detector/yolov8.pt [--shared ../shared]
+
+Prints a table by r magnitude; writes benchmarks/out/positions_real.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from yl8c4net.detect.env import prepare_ultralytics
+
+FIELD = (4510, 4, 30)
+SWEEP = "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz"
+R_BINS = (12.0, 16.0, 18.0, 20.0, 21.0, 22.5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    ap.add_argument("--conf", type=float, default=0.25)
+    ap.add_argument("--window-fwhm-arcsec", type=float, default=1.4)
+    args = ap.parse_args()
+    prepare_ultralytics(Path(tempfile.mkdtemp(prefix="yl8c4net-pos-")))
+    from astropy.table import Table
+    from ultralytics import YOLO
+
+    from yl8c4net.catalog import pixels_to_sky
+    from yl8c4net.composite import field_composite
+    from yl8c4net.detect.infer import detect_field
+    from yl8c4net.fetch import fetch_field
+    from yl8c4net.positions import refine_positions
+    from yl8c4net.sdss.fields import FieldId
+    from yl8c4net.sdss.frames import read_frame
+    from yl8c4net.sdss.source import MirrorSource
+
+    sas = args.shared / "data" / "sas"
+    fid = FieldId(*FIELD)
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = fetch_field(fid, MirrorSource(sas), "gri", Path(tmp))
+        image, origin = field_composite(Path(tmp), manifest)
+        frame = read_frame(Path(tmp) / manifest["frames"]["r"]["file"])
+    det = detect_field(YOLO(args.weights), image, conf=args.conf, device="cpu")
+    measured = pixels_to_sky(refine_positions(det, frame.image, args.window_fwhm_arcsec), frame.wcs)
+    boxes = pixels_to_sky(det, frame.wcs)
+    stars = Table.read(sas / SWEEP)
+    stars = stars[stars["FIELD"] == FIELD[2]]
+    x, y = frame.wcs.all_world2pix(stars["RA"], stars["DEC"], 0)
+    on_frame = (x >= 0) & (x <= 2047) & (y >= 0) & (y <= 1488)
+    ra, dec = np.asarray(stars["RA"])[on_frame], np.asarray(stars["DEC"])[on_frame]
+    r = 22.5 - 2.5 * np.log10(np.clip(np.asarray(stars["PSFFLUX"][:, 2])[on_frame], 1e-3, None))
+
+    def offsets(table: pd.DataFrame) -> np.ndarray:
+        """Arcsec from each star to the nearest row of ``table`` (inf beyond 2")."""
+        scale = np.cos(np.deg2rad(dec))
+        tree = cKDTree(np.column_stack([table["ra"] * scale.mean(), table["dec"]]) * 3600)
+        d, _ = tree.query(np.column_stack([ra * scale.mean(), dec]) * 3600, distance_upper_bound=2.0)
+        return d
+
+    d_meas, d_box = offsets(measured), offsets(boxes)
+    report = {"field": "/".join(map(str, FIELD)), "composite": origin, "n_stars": int(len(ra)),
+              "n_detections": int(len(det)), "by_r": {}}
+    print(f"field {report['field']} ({origin}): {len(ra)} calibObj stars, {len(det)} detections")
+    print("| r | stars | found within 2\" | median offset, measured | median offset, box centre |")
+    print("|---|---|---|---|---|")
+    for lo, hi in zip(R_BINS[:-1], R_BINS[1:]):
+        sel = (r >= lo) & (r < hi)
+        found = sel & np.isfinite(d_meas)
+        found_box = sel & np.isfinite(d_box)
+        row = {"n": int(sel.sum()), "found": int(found.sum()),
+               "median_measured_arcsec": float(np.median(d_meas[found])) if found.any() else None,
+               "median_box_arcsec": float(np.median(d_box[found_box])) if found_box.any() else None}
+        report["by_r"][f"{lo:g}-{hi:g}"] = row
+        fmt = lambda v: "-" if v is None else f"{v:.3f}\""  # noqa: E731
+        print(f"| {lo:g}-{hi:g} | {row['n']} | {row['found']} | {fmt(row['median_measured_arcsec'])} | "
+              f"{fmt(row['median_box_arcsec'])} |")
+    bright = (r < 20) & np.isfinite(d_meas)
+    report["median_measured_r_lt_20_arcsec"] = float(np.median(d_meas[bright]))
+    report["median_box_r_lt_20_arcsec"] = float(np.median(d_box[(r < 20) & np.isfinite(d_box)]))
+    report["n_r_lt_20"] = int(bright.sum())
+    print(f"r < 20: median offset {report['median_measured_r_lt_20_arcsec']:.3f}\" measured, "
+          f"{report['median_box_r_lt_20_arcsec']:.3f}\" box centre (n = {report['n_r_lt_20']})")
+    out = Path(__file__).resolve().parent / "out" / "positions_real.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

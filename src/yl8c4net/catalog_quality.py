@@ -1,0 +1,88 @@
+"""Scoring a catalogue of a simulated survey against the simulator's exact truth: repeated
+objects, close pairs, completeness and position error by magnitude, class accuracy.
+
+Used by ``benchmarks/catalog_quality.py``; every number comes with its sample size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from .catalog import chord, separation_arcsec, unit_vectors
+
+R_BINS = (12.0, 18.0, 20.0, 21.0, 22.2)
+
+
+def close_pairs(ra, dec, radius_arcsec: float) -> int:
+    """Number of pairs of rows closer than ``radius_arcsec``."""
+    if len(ra) < 2:
+        return 0
+    return len(cKDTree(unit_vectors(ra, dec)).query_pairs(chord(radius_arcsec), output_type="ndarray"))
+
+
+def _bin_labels(edges) -> list[str]:
+    return [f"{a:g}-{b:g}" for a, b in zip(edges[:-1], edges[1:])]
+
+
+def score_catalog(catalog: pd.DataFrame, unmatched: pd.DataFrame, truth: pd.DataFrame,
+                  found_radius_arcsec: float = 1.0, r_bins=R_BINS) -> dict:
+    """Quality numbers of a catalogue against truth.
+
+    Parameters
+    ----------
+    catalog, unmatched : pandas.DataFrame
+        The catalogue (``ra``, ``dec``, ``objid``, ``class``) and its unmatched side table.
+    truth : pandas.DataFrame
+        Truth rows of the catalogued fields: ``ra``, ``dec``, ``r``, ``class``, ``objid``
+        (the simulated PhotoObjAll objID, -1 when not catalogued) and ``mode`` (1 where the
+        position is in its field's primary area). Each sky source counts once: its primary
+        row.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``unmatched_rows``, ``objid_twice`` (objIDs on more than one row),
+        ``pairs_lt_0p5`` (rows of catalogue + unmatched closer than 0.5"), and per r bin
+        ``completeness`` (truth sources with a row within ``found_radius_arcsec``),
+        ``position_error_median_arcsec`` (row vs its objID's true position) and
+        ``class_accuracy``, each with ``n``.
+    """
+    rows = pd.concat([catalog[["ra", "dec"]], unmatched[["ra", "dec"]]], ignore_index=True)
+    out = {"rows": int(len(catalog)), "unmatched_rows": int(len(unmatched))}
+    counts = catalog["objid"].value_counts()
+    out["objid_twice"] = int((counts > 1).sum())
+    out["pairs_lt_0p5"] = close_pairs(rows["ra"].to_numpy(), rows["dec"].to_numpy(), 0.5)
+    sources = truth[truth["mode"] == 1].reset_index(drop=True)
+    found = np.zeros(len(sources), bool)
+    if len(rows) and len(sources):
+        d, _ = cKDTree(unit_vectors(rows["ra"], rows["dec"])).query(
+            unit_vectors(sources["ra"], sources["dec"]), k=1, distance_upper_bound=chord(found_radius_arcsec))
+        found = np.isfinite(d)
+    by_objid = sources[sources["objid"] >= 0].set_index("objid")
+    hit = catalog[catalog["objid"].isin(by_objid.index)]
+    true = by_objid.loc[hit["objid"].to_numpy()]
+    sep = separation_arcsec(np.linalg.norm(unit_vectors(hit["ra"], hit["dec"]) - unit_vectors(true["ra"], true["dec"]),
+                                           axis=1))
+    correct = hit["class"].astype(str).to_numpy() == true["class"].astype(str).to_numpy()
+    labels = _bin_labels(r_bins)
+    source_bin = pd.cut(sources["r"], r_bins, labels=labels, right=False)
+    row_bin = pd.cut(true["r"].to_numpy(), r_bins, labels=labels, right=False)
+    out["by_r"] = {}
+    for label in labels:
+        in_bin = (source_bin == label).to_numpy()
+        rows_in_bin = np.asarray(row_bin == label)
+        out["by_r"][label] = {
+            "n_truth": int(in_bin.sum()),
+            "completeness": float(found[in_bin].mean()) if in_bin.any() else None,
+            "n_rows": int(rows_in_bin.sum()),
+            "position_error_median_arcsec": float(np.median(sep[rows_in_bin])) if rows_in_bin.any() else None,
+            "class_accuracy": float(correct[rows_in_bin].mean()) if rows_in_bin.any() else None,
+        }
+    bright = np.asarray(true["r"].to_numpy() < 20)
+    out["position_error_median_r_lt_20_arcsec"] = float(np.median(sep[bright])) if bright.any() else None
+    out["n_rows_r_lt_20"] = int(bright.sum())
+    out["class_accuracy"] = float(correct.mean()) if len(correct) else None
+    out["n_rows_scored"] = int(len(correct))
+    return out
