@@ -23,7 +23,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from .ownership import split_by_owner
+from .ownership import field_keys, split_by_owner
 from .sdss.catalog import SPEC_CLASSES
 
 CLASS_DTYPE = pd.CategoricalDtype(list(SPEC_CLASSES))
@@ -157,7 +157,7 @@ def box_merge_pairs(det: pd.DataFrame, rule: MergeRule) -> np.ndarray:
     x = det["x"].to_numpy(float)
     y = det["y"].to_numpy(float)
     # One coordinate space for all fields: each field is moved far from every other one.
-    code = pd.MultiIndex.from_frame(det[["run", "camcol", "field"]]).factorize()[0].astype(float)
+    _, code = np.unique(field_keys(det["run"], det["camcol"], det["field"]), return_inverse=True)
     reach = rule.max_offset_box_fraction * float(np.minimum(w, h).max())
     pairs = cKDTree(np.column_stack([x, y + code * 1e5])).query_pairs(reach, output_type="ndarray")
     if len(pairs) == 0:
@@ -259,8 +259,9 @@ class PhotoObjIndex:
         cand_det = np.repeat(np.arange(n), k)[valid.ravel()]
         cand_row = j.ravel()[valid.ravel()]
         cand_sep = separation_arcsec(d.ravel()[valid.ravel()])
-        # Preference of each detection: primary first, then nearest, then row order.
-        pref = np.lexsort((cand_row, cand_sep, ~self.primary[cand_row], cand_det))
+        # Preference of each detection: primary first, then nearest (the tree returns each
+        # detection's candidates nearest first, detections in order: a stable sort suffices).
+        pref = np.argsort(cand_det * 2 + ~self.primary[cand_row], kind="stable")
         cand_det, cand_row, cand_sep = cand_det[pref], cand_row[pref], cand_sep[pref]
         has_candidate = np.zeros(n, bool)
         has_candidate[cand_det] = True
@@ -272,9 +273,14 @@ class PhotoObjIndex:
                 break
             # Each unassigned detection's best open candidate.
             first = open_[np.r_[True, cand_det[open_][1:] != cand_det[open_][:-1]]]
-            # Contested rows go to the nearest asker (ties: the earlier detection).
-            bid = first[np.lexsort((cand_det[first], cand_sep[first], cand_row[first]))]
-            win = bid[np.r_[True, cand_row[bid][1:] != cand_row[bid][:-1]]]
+            # A row asked for once is assigned; a contested row goes to the nearest asker
+            # (ties: the earlier detection).
+            asked = np.bincount(cand_row[first], minlength=len(self.rows))[cand_row[first]]
+            win = first[asked == 1]
+            contested = first[asked > 1]
+            if len(contested):
+                bid = contested[np.lexsort((cand_det[contested], cand_sep[contested], cand_row[contested]))]
+                win = np.concatenate([win, bid[np.r_[True, cand_row[bid][1:] != cand_row[bid][:-1]]]])
             row[cand_det[win]] = cand_row[win]
             sep[cand_det[win]] = cand_sep[win]
             taken[cand_row[win]] = True

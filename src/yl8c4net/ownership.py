@@ -27,6 +27,11 @@ from .sdss.fields import FIELD_OVERLAP_ROWS, FRAME_SHAPE_XY
 HALF_OVERLAP_ROWS = FIELD_OVERLAP_ROWS / 2.0
 
 
+def field_keys(run, camcol, field) -> np.ndarray:
+    """(run, camcol, field) as one int64: fields < 10^4, camcols < 10."""
+    return (np.asarray(run, np.int64) * 10 + np.asarray(camcol, np.int64)) * 10_000 + np.asarray(field, np.int64)
+
+
 def owner_mask(detections: pd.DataFrame, catalogued: set[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """Which detections lie in the rows their own field owns.
 
@@ -51,8 +56,10 @@ def owner_mask(detections: pd.DataFrame, catalogued: set[tuple[int, int, int]]) 
     camcol = detections["camcol"].to_numpy(np.int64)
     field = detections["field"].to_numpy(np.int64)
     y = detections["y"].to_numpy(float)
-    has_prev = np.fromiter(((r, c, f - 1) in catalogued for r, c, f in zip(run, camcol, field)), bool, n)
-    has_next = np.fromiter(((r, c, f + 1) in catalogued for r, c, f in zip(run, camcol, field)), bool, n)
+    key = field_keys(run, camcol, field)
+    present = np.unique(field_keys(*np.array(sorted(catalogued), np.int64).reshape(-1, 3).T))
+    has_prev = np.isin(key - 1, present)
+    has_next = np.isin(key + 1, present)
     low = np.where(has_prev, HALF_OVERLAP_ROWS - 0.5, -np.inf)
     high = np.where(has_next, FRAME_SHAPE_XY[1] - HALF_OVERLAP_ROWS - 0.5, np.inf)
     owned = (y >= low) & (y < high)
@@ -80,21 +87,19 @@ def split_by_owner(det: pd.DataFrame, catalogued: set[tuple[int, int, int]] | No
     if len(candidates):
         from .catalog import chord, unit_vectors
 
-        # One 4-d tree: the sky position and a field code far larger than any chord, so a
-        # query at (position, owner's code) can only find the owner's detections.
-        fields = pd.MultiIndex.from_frame(det[["run", "camcol", "field"]].astype(np.int64))
-        codes, uniques = fields.factorize()
-        tree = cKDTree(np.column_stack([unit_vectors(det["ra"], det["dec"]), codes * 10.0]))
-        wanted = pd.MultiIndex.from_arrays([det["run"].to_numpy(np.int64)[candidates],
-                                            det["camcol"].to_numpy(np.int64)[candidates], owner[candidates]])
-        owner_code = uniques.get_indexer(wanted)
-        has_owner = owner_code >= 0
-        d = np.full(len(candidates), np.inf)
-        if has_owner.any():
-            probe = np.column_stack([unit_vectors(det["ra"].to_numpy()[candidates[has_owner]],
-                                                  det["dec"].to_numpy()[candidates[has_owner]]),
-                                     owner_code[has_owner] * 10.0])
-            d[has_owner], _ = tree.query(probe, k=1, distance_upper_bound=chord(same_source_arcsec))
+        # The owner's detection of the same source lies in the owner's own overlap rows:
+        # one 4-d tree over the detections in overlap rows, the 4th coordinate the field's
+        # integer key (fields differ by >= 1, far more than any chord), queried at
+        # (position, owner's key) so that it can only find the owner's detections.
+        key = field_keys(det["run"], det["camcol"], det["field"])
+        y = det["y"].to_numpy(float)
+        margin = 4.0  # pixels: the same source in two fields differs by ~0.1 px
+        band = np.flatnonzero((y < FIELD_OVERLAP_ROWS + margin) | (y >= FRAME_SHAPE_XY[1] - FIELD_OVERLAP_ROWS - margin))
+        ra, dec = det["ra"].to_numpy(), det["dec"].to_numpy()
+        tree = cKDTree(np.column_stack([unit_vectors(ra[band], dec[band]), key[band].astype(float)]))
+        owner_key = key[candidates] - det["field"].to_numpy(np.int64)[candidates] + owner[candidates]
+        probe = np.column_stack([unit_vectors(ra[candidates], dec[candidates]), owner_key.astype(float)])
+        d, _ = tree.query(probe, k=1, distance_upper_bound=chord(same_source_arcsec))
         owned[candidates] = ~np.isfinite(d)
     aside = det[~owned].assign(owner_field=owner[~owned]).reset_index(drop=True)
     return det[owned].reset_index(drop=True), aside
