@@ -42,7 +42,10 @@ test-slurm: $(VENV)/.installed-test
 	bash .ci/slurm-up
 	$(BIN)/python -m pytest -m slurm -p no:cacheprovider; rc=$$?; bash .ci/slurm-down; exit $$rc
 
+## Style: ruff (lint and format) on the Python, snakemake --lint and snakefmt on the workflow.
 lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src workflow/scripts tests benchmarks
+	$(BIN)/ruff format --check src workflow/scripts tests benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 

@@ -34,8 +34,8 @@ def enclosed(image, x, y, side):
         if not (H <= xc < image.shape[1] - H and H <= yc < image.shape[0] - H):
             out.append(np.nan)
             continue
-        ref = image[yc - H:yc + H, xc - H:xc + H].sum()
-        box = image[yc - h:yc + h, xc - h:xc + h].sum()
+        ref = image[yc - H : yc + H, xc - H : xc + H].sum()
+        box = image[yc - h : yc + h, xc - h : xc + h].sum()
         out.append(box / ref if ref > 0 else np.nan)
     return np.array(out)
 
@@ -46,7 +46,10 @@ def measure(image, wcs, stars, table):
     rows = {}
     for lo, hi in BINS:
         sel = (stars["r"].to_numpy() >= lo) & (stars["r"].to_numpy() < hi) & np.isfinite(frac)
-        rows[f"{lo}-{hi}"] = {"n": int(sel.sum()), "median_fraction": float(np.median(frac[sel])) if sel.any() else None}
+        rows[f"{lo}-{hi}"] = {
+            "n": int(sel.sum()),
+            "median_fraction": float(np.median(frac[sel])) if sel.any() else None,
+        }
     return rows
 
 
@@ -60,15 +63,21 @@ def main():
     with fits.open(sas / "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz") as h:
         s = h[1].data
         s = s[s["FIELD"] == 30]
-        stars = pd.DataFrame({"ra": s["RA"].astype(float), "dec": s["DEC"].astype(float),
-                              "r": 22.5 - 2.5 * np.log10(np.clip(s["PSFFLUX"][:, 2].astype(float), 1e-3, None))})
+        stars = pd.DataFrame(
+            {
+                "ra": s["RA"].astype(float),
+                "dec": s["DEC"].astype(float),
+                "r": 22.5 - 2.5 * np.log10(np.clip(s["PSFFLUX"][:, 2].astype(float), 1e-3, None)),
+            }
+        )
     res = {"real 4510/4/30": measure(real.image, real.wcs, stars, table)}
     from yl8c4net.simulate.mirror import SimConfig, simulate_field, truth_relpath
 
     with tempfile.TemporaryDirectory() as tmp:
         fid = FieldId(9101, 3, 11)
-        simulate_field(SimConfig.from_dict({"seed": 3, "runs": [{"run": 9101, "camcols": [3], "fields": [11, 11]}]}),
-                       fid, tmp)
+        simulate_field(
+            SimConfig.from_dict({"seed": 3, "runs": [{"run": 9101, "camcols": [3], "fields": [11, 11]}]}), fid, tmp
+        )
         sim = read_frame(Path(tmp) / frame_relpath(fid, "r"))
         truth = pd.read_parquet(Path(tmp) / truth_relpath(fid))
         res["simulated 9101/3/11"] = measure(sim.image, sim.wcs, truth[truth["class"] != "GALAXY"], table)
@@ -76,8 +85,10 @@ def main():
     print("|---|---|" + "---|" * len(res))
     for lo, hi in BINS:
         side = int(table.side([(lo + hi) / 2])[0])
-        cells = [f"{v[f'{lo}-{hi}']['n']}, {v[f'{lo}-{hi}']['median_fraction']:.2f}" if v[f"{lo}-{hi}"]["n"] else "-"
-                 for v in res.values()]
+        cells = [
+            f"{v[f'{lo}-{hi}']['n']}, {v[f'{lo}-{hi}']['median_fraction']:.2f}" if v[f"{lo}-{hi}"]["n"] else "-"
+            for v in res.values()
+        ]
         print(f"| {lo}-{hi} | {side} | " + " | ".join(cells) + " |")
     out = Path(__file__).resolve().parent / "out" / "box_table.json"
     out.parent.mkdir(parents=True, exist_ok=True)

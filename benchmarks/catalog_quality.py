@@ -42,22 +42,30 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("."))
     ap.add_argument("--configfile", type=Path, default=Path("config.yaml"))
     ap.add_argument("--label", default="demo")
-    ap.add_argument("--found-radius", type=float, default=1.0,
-                    help="a truth source counts as found with a row within this many arcsec (default 1)")
+    ap.add_argument(
+        "--found-radius",
+        type=float,
+        default=1.0,
+        help="a truth source counts as found with a row within this many arcsec (default 1)",
+    )
     args = ap.parse_args()
     cfg = yaml.safe_load(args.configfile.read_text())
     catalog = pd.read_parquet(args.workdir / "results/catalog/catalog.parquet")
     unmatched = pd.read_parquet(args.workdir / "results/catalog/unmatched.parquet")
     score = score_catalog(catalog, unmatched, catalogue_truth(args.workdir, cfg), args.found_radius)
-    print(f"{args.label} (found within {args.found_radius:g}\"): {score['rows']} rows, {score['unmatched_rows']} unmatched, objIDs on two rows: "
-          f"{score['objid_twice']}, pairs < 0.5\": {score['pairs_lt_0p5']}, median position error r < 20: "
-          f"{score['position_error_median_r_lt_20_arcsec']:.3f}\" (n = {score['n_rows_r_lt_20']}), class accuracy "
-          f"{score['class_accuracy']:.3f} (n = {score['n_rows_scored']})")
+    print(
+        f'{args.label} (found within {args.found_radius:g}"): {score["rows"]} rows, {score["unmatched_rows"]} unmatched, objIDs on two rows: '
+        f'{score["objid_twice"]}, pairs < 0.5": {score["pairs_lt_0p5"]}, median position error r < 20: '
+        f'{score["position_error_median_r_lt_20_arcsec"]:.3f}" (n = {score["n_rows_r_lt_20"]}), class accuracy '
+        f"{score['class_accuracy']:.3f} (n = {score['n_rows_scored']})"
+    )
     print(f"{'r':>10} {'n truth':>8} {'complete':>9} {'n rows':>7} {'pos err':>8} {'class acc':>9}")
     for label, b in score["by_r"].items():
         fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
-        print(f"{label:>10} {b['n_truth']:>8} {fmt(b['completeness'], '.3f'):>9} {b['n_rows']:>7} "
-              f"{fmt(b['position_error_median_arcsec'], '.3f'):>8} {fmt(b['class_accuracy'], '.3f'):>9}")
+        print(
+            f"{label:>10} {b['n_truth']:>8} {fmt(b['completeness'], '.3f'):>9} {b['n_rows']:>7} "
+            f"{fmt(b['position_error_median_arcsec'], '.3f'):>8} {fmt(b['class_accuracy'], '.3f'):>9}"
+        )
     out = Path(__file__).resolve().parent / "out" / f"catalog_quality-{args.label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(score, indent=1))

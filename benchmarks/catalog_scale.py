@@ -35,20 +35,35 @@ def synthetic(n: int, seed: int = 0):
     dup = rng.random(n) < 0.05  # 5% seen twice (tile / field overlaps)
     m = n + int(dup.sum())
     p = rng.dirichlet(np.ones(3), m).astype(np.float32)
-    det = pd.DataFrame({
-        "ra": np.r_[ra, ra[dup] + rng.normal(0, 0.1, dup.sum()) / 3600],
-        "dec": np.r_[dec, dec[dup] + rng.normal(0, 0.1, dup.sum()) / 3600],
-        "run": np.full(m, 752, np.int32), "rerun": np.full(m, 301, np.int32),
-        "camcol": rng.integers(1, 7, m).astype(np.int16), "field": rng.integers(11, 800, m).astype(np.int32),
-        "x": (rng.random(m) * 2048).astype(np.float32), "y": (rng.random(m) * 1489).astype(np.float32),
-        "box": rng.uniform(4, 40, m).astype(np.float32), "det_conf": rng.random(m).astype(np.float32),
-        "w": rng.uniform(4, 40, m).astype(np.float32), "h": rng.uniform(4, 40, m).astype(np.float32),
-        "class": pd.Categorical.from_codes(p.argmax(1), dtype=CLASS_DTYPE),
-        "p_galaxy": p[:, 0], "p_star": p[:, 1], "p_qso": p[:, 2],
-    })
-    photo = pd.DataFrame({"objid": np.arange(n, dtype=np.int64), "ra": ra + rng.normal(0, 0.2, n) / 3600,
-                          "dec": dec + rng.normal(0, 0.2, n) / 3600, "type": np.full(n, 6, np.int16),
-                          "mode": np.ones(n, np.int16)})
+    det = pd.DataFrame(
+        {
+            "ra": np.r_[ra, ra[dup] + rng.normal(0, 0.1, dup.sum()) / 3600],
+            "dec": np.r_[dec, dec[dup] + rng.normal(0, 0.1, dup.sum()) / 3600],
+            "run": np.full(m, 752, np.int32),
+            "rerun": np.full(m, 301, np.int32),
+            "camcol": rng.integers(1, 7, m).astype(np.int16),
+            "field": rng.integers(11, 800, m).astype(np.int32),
+            "x": (rng.random(m) * 2048).astype(np.float32),
+            "y": (rng.random(m) * 1489).astype(np.float32),
+            "box": rng.uniform(4, 40, m).astype(np.float32),
+            "det_conf": rng.random(m).astype(np.float32),
+            "w": rng.uniform(4, 40, m).astype(np.float32),
+            "h": rng.uniform(4, 40, m).astype(np.float32),
+            "class": pd.Categorical.from_codes(p.argmax(1), dtype=CLASS_DTYPE),
+            "p_galaxy": p[:, 0],
+            "p_star": p[:, 1],
+            "p_qso": p[:, 2],
+        }
+    )
+    photo = pd.DataFrame(
+        {
+            "objid": np.arange(n, dtype=np.int64),
+            "ra": ra + rng.normal(0, 0.2, n) / 3600,
+            "dec": dec + rng.normal(0, 0.2, n) / 3600,
+            "type": np.full(n, 6, np.int16),
+            "mode": np.ones(n, np.int16),
+        }
+    )
     for b in "ugriz":
         photo[b] = rng.uniform(14, 23, n).astype(np.float32)
     return det, photo
@@ -66,9 +81,17 @@ def run_ours(n: int, queue) -> None:
         back = pd.read_parquet(path)
     t2 = time.perf_counter()
     assert len(back) == len(result.matched)
-    queue.put({"n": n, "gather_s": t1 - t0, "io_s": t2 - t1, "total_s": t2 - t0,
-               "n_unique": result.unique, "n_matched": len(result.matched),
-               "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6})
+    queue.put(
+        {
+            "n": n,
+            "gather_s": t1 - t0,
+            "io_s": t2 - t1,
+            "total_s": t2 - t0,
+            "n_unique": result.unique,
+            "n_matched": len(result.matched),
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+        }
+    )
 
 
 def run_astropy(n: int, queue) -> None:
@@ -82,8 +105,15 @@ def run_astropy(n: int, queue) -> None:
     t1 = time.perf_counter()
     match_coordinates_sky(c, SkyCoord(photo["ra"].to_numpy() * u.deg, photo["dec"].to_numpy() * u.deg))
     t2 = time.perf_counter()
-    queue.put({"n": n, "astropy_pairs_s": t1 - t0, "astropy_match_s": t2 - t1, "astropy_total_s": t2 - t0,
-               "astropy_peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6})
+    queue.put(
+        {
+            "n": n,
+            "astropy_pairs_s": t1 - t0,
+            "astropy_match_s": t2 - t1,
+            "astropy_total_s": t2 - t0,
+            "astropy_peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+        }
+    )
 
 
 def in_process(fn, n):
@@ -112,12 +142,16 @@ def main() -> None:
     for r in rows:
         ast = f"{r['astropy_total_s']:.1f}" if "astropy_total_s" in r else "-"
         astm = f"{r['astropy_peak_rss_gb']:.2f}" if "astropy_peak_rss_gb" in r else "-"
-        print(f"| {r['n']:,} | {r['gather_s']:.1f} | {r['io_s']:.1f} | {r['total_s']:.1f} | "
-              f"{r['peak_rss_gb']:.2f} | {ast} | {astm} |")
+        print(
+            f"| {r['n']:,} | {r['gather_s']:.1f} | {r['io_s']:.1f} | {r['total_s']:.1f} | "
+            f"{r['peak_rss_gb']:.2f} | {ast} | {astm} |"
+        )
     if len(rows) > 1:
         a, b = rows[0], rows[-1]
-        print(f"time ratio {b['total_s'] / a['total_s']:.2f} for size ratio {b['n'] / a['n']:.1f} "
-              f"(N log N predicts {b['n'] * np.log(b['n']) / (a['n'] * np.log(a['n'])):.2f})")
+        print(
+            f"time ratio {b['total_s'] / a['total_s']:.2f} for size ratio {b['n'] / a['n']:.1f} "
+            f"(N log N predicts {b['n'] * np.log(b['n']) / (a['n'] * np.log(a['n'])):.2f})"
+        )
     out = Path(__file__).resolve().parent / "out" / "catalog_scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))

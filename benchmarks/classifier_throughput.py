@@ -52,11 +52,21 @@ def main() -> None:
             for name, m in models.items():
                 rates[name].append(images_per_second(m, batch, device, args.seconds / 2))
         r = {name: max(v) for name, v in rates.items()}
-        rows.append({"batch": batch, "conv4net_ips": r["Conv4Net"], "alexnet_ips": r["AlexNet48"],
-                     "speedup": r["Conv4Net"] / r["AlexNet48"]})
-    print(f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or 'cpu'}), "
-          f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"parameters: Conv4Net {count_parameters(models['Conv4Net']):,}, AlexNet48 {count_parameters(models['AlexNet48']):,}")
+        rows.append(
+            {
+                "batch": batch,
+                "conv4net_ips": r["Conv4Net"],
+                "alexnet_ips": r["AlexNet48"],
+                "speedup": r["Conv4Net"] / r["AlexNet48"],
+            }
+        )
+    print(
+        f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or 'cpu'}), "
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}"
+    )
+    print(
+        f"parameters: Conv4Net {count_parameters(models['Conv4Net']):,}, AlexNet48 {count_parameters(models['AlexNet48']):,}"
+    )
     print("| batch | Conv4Net images/s | AlexNet48 images/s | Conv4Net / AlexNet |")
     print("|---|---|---|---|")
     for r in rows:

@@ -77,8 +77,10 @@ def main() -> None:
             pairs.append((labels, detect_field(model, image, conf=0.001, merge=merge, device="cpu")))
         m = detection_metrics(pairs, args.conf)
         report["merge"][merge] = m
-        print(f"| {merge} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['ap50']:.3f} | "
-              f"{m['ap50_95']:.3f} | {m['recall_r_lt_21']:.3f} |")
+        print(
+            f"| {merge} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['ap50']:.3f} | "
+            f"{m['ap50_95']:.3f} | {m['recall_r_lt_21']:.3f} |"
+        )
     sas = args.shared / "data" / "sas"
     print("\n| real field | composite | photutils S/N>10 | recovered | detections | spurious |")
     print("|---|---|---|---|---|---|")
@@ -99,8 +101,14 @@ def main() -> None:
             xi = np.clip(np.round(det["x"]).astype(int), 0, r.shape[1] - 1)
             yi = np.clip(np.round(det["y"]).astype(int), 0, r.shape[0] - 1)
             spurious = int((segm.data[yi, xi] == 0).sum())
-            row = {"field": f"{run}/{camcol}/{field}", "composite": origin, "n_ref": len(ref),
-                   "recovered": float(inside.mean()) if len(ref) else None, "n_det": len(det), "spurious": spurious}
+            row = {
+                "field": f"{run}/{camcol}/{field}",
+                "composite": origin,
+                "n_ref": len(ref),
+                "recovered": float(inside.mean()) if len(ref) else None,
+                "n_det": len(det),
+                "spurious": spurious,
+            }
             report["sim_to_real"].append(row)
             print(f"| {row['field']} | {origin} | {len(ref)} | {row['recovered']:.2f} | {len(det)} | {spurious} |")
     out = Path(__file__).resolve().parent / "out" / "detector_eval.json"

@@ -66,7 +66,9 @@ def main() -> None:
         to_frame_table(boxes, kept, image.shape[0])
         t3 = time.perf_counter()
         if k:
-            rows.append({"load_tile_s": t1 - t0, "predict_s": t2 - t1, "merge_s": t3 - t2, "n_boxes": int(len(boxes.conf))})
+            rows.append(
+                {"load_tile_s": t1 - t0, "predict_s": t2 - t1, "merge_s": t3 - t2, "n_boxes": int(len(boxes.conf))}
+            )
     med = {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
     total = med["load_tile_s"] + med["predict_s"] + med["merge_s"]
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"

@@ -30,8 +30,9 @@ DEFAULT_CASES = [(1, 200, 1), (1, 200, 50), (20, 225, 50)]
 def dry_run(runs: int, fields_per_camcol: int, fields_per_block: int) -> dict:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["fields_per_block"] = fields_per_block
-    cfg["runs"] = [{"run": 3700 + k, "camcols": list(range(1, 7)), "fields": [11, 10 + fields_per_camcol]}
-                   for k in range(runs)]
+    cfg["runs"] = [
+        {"run": 3700 + k, "camcols": list(range(1, 7)), "fields": [11, 10 + fields_per_camcol]} for k in range(runs)
+    ]
     cfg["simulate"]["enabled"] = False
     cfg["sdss"]["frame_source"] = "sas"
     cfg["detector"]["weights"] = "models/yolov8.pt"
@@ -42,8 +43,22 @@ def dry_run(runs: int, fields_per_camcol: int, fields_per_block: int) -> dict:
         for name in ("yolov8.pt", "conv4net.pt"):
             (Path(tmp) / "models" / name).write_bytes(b"x")
         snakemake = str(Path(sys.executable).parent / "snakemake")
-        cmd = ["/usr/bin/time", "-v", snakemake, "--snakefile", str(REPO / "Snakefile"), "--directory", tmp,
-               "--configfile", str(Path(tmp) / "config.yaml"), "-n", "--quiet", "rules", "--cores", "1"]
+        cmd = [
+            "/usr/bin/time",
+            "-v",
+            snakemake,
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            tmp,
+            "--configfile",
+            str(Path(tmp) / "config.yaml"),
+            "-n",
+            "--quiet",
+            "rules",
+            "--cores",
+            "1",
+        ]
         t0 = time.perf_counter()
         res = subprocess.run(cmd, capture_output=True, text=True)
         wall = time.perf_counter() - t0
@@ -51,9 +66,14 @@ def dry_run(runs: int, fields_per_camcol: int, fields_per_block: int) -> dict:
     jobs = re.search(r"^total\s+(\d+)", res.stdout + res.stderr, re.M)
     if res.returncode:
         print(res.stderr[-2000:])
-    return {"fields": runs * 6 * fields_per_camcol, "fields_per_block": fields_per_block,
-            "jobs": int(jobs.group(1)) if jobs else None, "wall_s": wall,
-            "peak_rss_gb": int(rss.group(1)) / 1e6 if rss else None, "returncode": res.returncode}
+    return {
+        "fields": runs * 6 * fields_per_camcol,
+        "fields_per_block": fields_per_block,
+        "jobs": int(jobs.group(1)) if jobs else None,
+        "wall_s": wall,
+        "peak_rss_gb": int(rss.group(1)) / 1e6 if rss else None,
+        "returncode": res.returncode,
+    }
 
 
 def main() -> None:
@@ -66,8 +86,11 @@ def main() -> None:
     for case in args.case or DEFAULT_CASES:
         row = dry_run(*case)
         rows.append(row)
-        print(f"| {row['fields']:,} | {row['fields_per_block']} | {row['jobs']:,} | {row['wall_s']:.1f} | "
-              f"{row['peak_rss_gb']:.2f} |", flush=True)
+        print(
+            f"| {row['fields']:,} | {row['fields_per_block']} | {row['jobs']:,} | {row['wall_s']:.1f} | "
+            f"{row['peak_rss_gb']:.2f} |",
+            flush=True,
+        )
     out = REPO / "benchmarks" / "out" / "dryrun_scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))

@@ -69,28 +69,40 @@ def main() -> None:
         return d
 
     d_meas, d_box = offsets(measured), offsets(boxes)
-    report = {"field": "/".join(map(str, FIELD)), "composite": origin, "n_stars": int(len(ra)),
-              "n_detections": int(len(det)), "by_r": {}}
+    report = {
+        "field": "/".join(map(str, FIELD)),
+        "composite": origin,
+        "n_stars": int(len(ra)),
+        "n_detections": int(len(det)),
+        "by_r": {},
+    }
     print(f"field {report['field']} ({origin}): {len(ra)} calibObj stars, {len(det)} detections")
-    print("| r | stars | found within 2\" | median offset, measured | median offset, box centre |")
+    print('| r | stars | found within 2" | median offset, measured | median offset, box centre |')
     print("|---|---|---|---|---|")
     for lo, hi in zip(R_BINS[:-1], R_BINS[1:]):
         sel = (r >= lo) & (r < hi)
         found = sel & np.isfinite(d_meas)
         found_box = sel & np.isfinite(d_box)
-        row = {"n": int(sel.sum()), "found": int(found.sum()),
-               "median_measured_arcsec": float(np.median(d_meas[found])) if found.any() else None,
-               "median_box_arcsec": float(np.median(d_box[found_box])) if found_box.any() else None}
+        row = {
+            "n": int(sel.sum()),
+            "found": int(found.sum()),
+            "median_measured_arcsec": float(np.median(d_meas[found])) if found.any() else None,
+            "median_box_arcsec": float(np.median(d_box[found_box])) if found_box.any() else None,
+        }
         report["by_r"][f"{lo:g}-{hi:g}"] = row
-        fmt = lambda v: "-" if v is None else f"{v:.3f}\""  # noqa: E731
-        print(f"| {lo:g}-{hi:g} | {row['n']} | {row['found']} | {fmt(row['median_measured_arcsec'])} | "
-              f"{fmt(row['median_box_arcsec'])} |")
+        fmt = lambda v: "-" if v is None else f'{v:.3f}"'  # noqa: E731
+        print(
+            f"| {lo:g}-{hi:g} | {row['n']} | {row['found']} | {fmt(row['median_measured_arcsec'])} | "
+            f"{fmt(row['median_box_arcsec'])} |"
+        )
     bright = (r < 20) & np.isfinite(d_meas)
     report["median_measured_r_lt_20_arcsec"] = float(np.median(d_meas[bright]))
     report["median_box_r_lt_20_arcsec"] = float(np.median(d_box[(r < 20) & np.isfinite(d_box)]))
     report["n_r_lt_20"] = int(bright.sum())
-    print(f"r < 20: median offset {report['median_measured_r_lt_20_arcsec']:.3f}\" measured, "
-          f"{report['median_box_r_lt_20_arcsec']:.3f}\" box centre (n = {report['n_r_lt_20']})")
+    print(
+        f'r < 20: median offset {report["median_measured_r_lt_20_arcsec"]:.3f}" measured, '
+        f'{report["median_box_r_lt_20_arcsec"]:.3f}" box centre (n = {report["n_r_lt_20"]})'
+    )
     out = Path(__file__).resolve().parent / "out" / "positions_real.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1))

@@ -37,10 +37,18 @@ def main() -> None:
     for run, camcol, field in REAL:
         for band in BANDS:
             s = frame_statistics(read_frame(sas / frame_relpath(FieldId(run, camcol, field), band)).image)
-            rows.append({"kind": "real", "field": f"{run}/{camcol}/{field}", "ordinary": (run, camcol, field) in ORDINARY,
-                         "band": band, **s.as_dict()})
-    sim = SimConfig.from_dict({"seed": 20251124, "runs": [{"run": 9101, "strip": "N", "camcols": [3],
-                                                           "fields": [11, 10 + args.n_sim]}]})
+            rows.append(
+                {
+                    "kind": "real",
+                    "field": f"{run}/{camcol}/{field}",
+                    "ordinary": (run, camcol, field) in ORDINARY,
+                    "band": band,
+                    **s.as_dict(),
+                }
+            )
+    sim = SimConfig.from_dict(
+        {"seed": 20251124, "runs": [{"run": 9101, "strip": "N", "camcols": [3], "fields": [11, 10 + args.n_sim]}]}
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for field in range(11, 11 + args.n_sim):
             fid = FieldId(9101, 3, field)
@@ -56,12 +64,18 @@ def main() -> None:
             real_o = [r[key] for r in rows if r["kind"] == "real" and r["band"] == band and r["ordinary"]]
             real_a = [r[key] for r in rows if r["kind"] == "real" and r["band"] == band]
             simv = [r[key] for r in rows if r["kind"] == "sim" and r["band"] == band]
-            summary[f"{band}.{key}"] = {"real_ordinary": [min(real_o), max(real_o)], "real_all": [min(real_a), max(real_a)],
-                                        "sim_median": float(np.median(simv)), "sim_range": [min(simv), max(simv)]}
+            summary[f"{band}.{key}"] = {
+                "real_ordinary": [min(real_o), max(real_o)],
+                "real_all": [min(real_a), max(real_a)],
+                "sim_median": float(np.median(simv)),
+                "sim_range": [min(simv), max(simv)],
+            }
             fmt = "{:.0f}" if key == "n_above_5sigma" else "{:.4f}" if key.startswith("sky") else "{:.2f}"
-            f = lambda v: fmt.format(v)
-            print(f"| {band} | {key} | {f(min(real_o))}-{f(max(real_o))} | {f(min(real_a))}-{f(max(real_a))} | "
-                  f"{f(np.median(simv))} ({f(min(simv))}-{f(max(simv))}) |")
+            f = fmt.format
+            print(
+                f"| {band} | {key} | {f(min(real_o))}-{f(max(real_o))} | {f(min(real_a))}-{f(max(real_a))} | "
+                f"{f(np.median(simv))} ({f(min(simv))}-{f(max(simv))}) |"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
 

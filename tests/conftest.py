@@ -69,14 +69,29 @@ def make_frame_bytes(image, with_wcs=True) -> bytes:
 
     hdr = fits.Header()
     if with_wcs:
-        hdr.update({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRPIX1": 1, "CRPIX2": 1,
-                    "CRVAL1": 10.0, "CRVAL2": 0.0, "CD1_1": 0.0, "CD1_2": 1.1e-4, "CD2_1": 1.1e-4, "CD2_2": 0.0})
-    hdul = fits.HDUList([
-        fits.PrimaryHDU(image, header=hdr),
-        fits.ImageHDU(np.full(2048, 0.005, np.float32)),
-        fits.BinTableHDU.from_columns([fits.Column("ALLSKY", format="4E", dim="(2, 2)",
-                                                   array=np.ones((1, 2, 2), np.float32))]),
-    ])
+        hdr.update(
+            {
+                "CTYPE1": "RA---TAN",
+                "CTYPE2": "DEC--TAN",
+                "CRPIX1": 1,
+                "CRPIX2": 1,
+                "CRVAL1": 10.0,
+                "CRVAL2": 0.0,
+                "CD1_1": 0.0,
+                "CD1_2": 1.1e-4,
+                "CD2_1": 1.1e-4,
+                "CD2_2": 0.0,
+            }
+        )
+    hdul = fits.HDUList(
+        [
+            fits.PrimaryHDU(image, header=hdr),
+            fits.ImageHDU(np.full(2048, 0.005, np.float32)),
+            fits.BinTableHDU.from_columns(
+                [fits.Column("ALLSKY", format="4E", dim="(2, 2)", array=np.ones((1, 2, 2), np.float32))]
+            ),
+        ]
+    )
     buf = io.BytesIO()
     hdul.writeto(buf)
     return bz2.compress(buf.getvalue())
@@ -136,8 +151,10 @@ class LocalHTTPServer:
 #: The demo's finished local run (`make demo`), whose models and catalogue the slow
 #: workflow tests reuse and compare with.
 LOCAL_RUN = REPO / "results"
-needs_local_run = pytest.mark.skipif(not (LOCAL_RUN / "catalog" / "catalog.parquet").is_file(),
-                                     reason="no local run to compare with (run `make demo` first)")
+needs_local_run = pytest.mark.skipif(
+    not (LOCAL_RUN / "catalog" / "catalog.parquet").is_file(),
+    reason="no local run to compare with (run `make demo` first)",
+)
 
 
 def demo_config_with_local_models(tmp_path: Path) -> Path:

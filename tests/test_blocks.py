@@ -16,8 +16,14 @@ def test_blocks_cut_each_run_camcol_into_consecutive_chunks():
     fields = [FieldId(752, c, f) for c in (1, 2) for f in range(11, 16)] + [FieldId(756, 1, 40)]
     blocks = field_blocks(fields, 2)
     assert [(b.run, b.camcol, b.fields) for b in blocks] == [
-        (752, 1, (11, 12)), (752, 1, (13, 14)), (752, 1, (15,)),
-        (752, 2, (11, 12)), (752, 2, (13, 14)), (752, 2, (15,)), (756, 1, (40,))]
+        (752, 1, (11, 12)),
+        (752, 1, (13, 14)),
+        (752, 1, (15,)),
+        (752, 2, (11, 12)),
+        (752, 2, (13, 14)),
+        (752, 2, (15,)),
+        (756, 1, (40,)),
+    ]
     assert blocks[0].name == "0011-0012" and blocks[2].name == "0015-0015"
     assert sum(len(b.fields) for b in field_blocks(fields, 50)) == len(fields)  # every field, once
 

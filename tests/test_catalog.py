@@ -8,8 +8,12 @@ import pandas as pd
 import pytest
 
 from yl8c4net.errors import BadFieldError, CatalogValidationError, QueryError
-from yl8c4net.sdss.catalog import (
-    PHOTOOBJ_DTYPES, CasJobsBackend, MirrorCatalogBackend, SkyServerBackend, validate_table,
+from yl8c4net.sdss.queries import (
+    PHOTOOBJ_DTYPES,
+    CasJobsBackend,
+    MirrorCatalogBackend,
+    SkyServerBackend,
+    validate_table,
 )
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.sdss.sql import photoobj_field_sql, specphoto_run_sql

@@ -6,8 +6,16 @@ import pyarrow.parquet as pq
 import pytest
 
 from yl8c4net.catalog import (
-    CATALOG_COLUMNS, crossmatch_photoobj, deduplicate, exclude_existing, gather_run, is_sky_sorted, pixels_to_sky,
-    read_provenance, sky_sort, write_catalog_parquet,
+    CATALOG_COLUMNS,
+    crossmatch_photoobj,
+    deduplicate,
+    exclude_existing,
+    gather_run,
+    is_sky_sorted,
+    pixels_to_sky,
+    read_provenance,
+    sky_sort,
+    write_catalog_parquet,
 )
 from yl8c4net.sdss.frames import read_frame
 from conftest import needs_shared, real_frame_path
@@ -17,8 +25,16 @@ ARCSEC = 1 / 3600.0
 
 def _det(ra, dec, conf, **extra):
     n = len(ra)
-    base = {"ra": np.asarray(ra, float), "dec": np.asarray(dec, float), "det_conf": np.asarray(conf, float),
-            "run": 1, "camcol": 1, "field": np.arange(n), "x": np.full(n, 1000.0), "y": np.full(n, 700.0)}
+    base = {
+        "ra": np.asarray(ra, float),
+        "dec": np.asarray(dec, float),
+        "det_conf": np.asarray(conf, float),
+        "run": 1,
+        "camcol": 1,
+        "field": np.arange(n),
+        "x": np.full(n, 1000.0),
+        "y": np.full(n, 700.0),
+    }
     base.update(extra)
     return pd.DataFrame(base)
 
@@ -57,15 +73,25 @@ def test_source_in_field_overlap_appears_once(sim_mirror):
     t12 = pd.read_parquet(root / truth_relpath(FieldId(9101, 3, 12)))
     both = t11[t11["source_id"].isin(t12["source_id"]) & t11["y"].between(1362, 1487) & (t11["r"] < 21)]
     assert len(both) >= 5
-    frames = {f: read_frame(root / f"dr17/eboss/photoObj/frames/301/9101/3/frame-r-009101-3-00{f}.fits.bz2").wcs
-              for f in (11, 12)}
+    frames = {
+        f: read_frame(root / f"dr17/eboss/photoObj/frames/301/9101/3/frame-r-009101-3-00{f}.fits.bz2").wcs
+        for f in (11, 12)
+    }
     dets = []
     for f, t in ((11, t11), (12, t12)):
         sel = t[t["source_id"].isin(both["source_id"])]
         # Detector boxes land within ~0.3 px of the truth centre.
         jitter = np.random.default_rng(f).normal(0, 0.3, (len(sel), 2))
-        d = pd.DataFrame({"x": sel["x"] + jitter[:, 0], "y": sel["y"] + jitter[:, 1], "det_conf": 0.8, "field": f,
-                          "run": 9101, "camcol": 3})
+        d = pd.DataFrame(
+            {
+                "x": sel["x"] + jitter[:, 0],
+                "y": sel["y"] + jitter[:, 1],
+                "det_conf": 0.8,
+                "field": f,
+                "run": 9101,
+                "camcol": 3,
+            }
+        )
         dets.append(pixels_to_sky(d, frames[f]))
     out = deduplicate(pd.concat(dets, ignore_index=True), 0.5)
     assert len(out) == len(both) and (out["n_merged"] == 2).all()
@@ -73,9 +99,20 @@ def test_source_in_field_overlap_appears_once(sim_mirror):
 
 def test_crossmatch_picks_the_nearest_and_keeps_the_unmatched():
     det = _det([30.0, 31.0], [0.0, 0.0], [0.9, 0.8])
-    photo = pd.DataFrame({"objid": [1, 2, 3], "ra": [30.0 + 1.5 * ARCSEC, 30.0 + 0.7 * ARCSEC, 31.0 + 2.5 * ARCSEC],
-                          "dec": [0.0, 0.0, 0.0], "type": [3, 6, 6], "mode": [1, 1, 1],
-                          "u": 20.0, "g": 19.0, "r": 18.5, "i": 18.2, "z": 18.0})
+    photo = pd.DataFrame(
+        {
+            "objid": [1, 2, 3],
+            "ra": [30.0 + 1.5 * ARCSEC, 30.0 + 0.7 * ARCSEC, 31.0 + 2.5 * ARCSEC],
+            "dec": [0.0, 0.0, 0.0],
+            "type": [3, 6, 6],
+            "mode": [1, 1, 1],
+            "u": 20.0,
+            "g": 19.0,
+            "r": 18.5,
+            "i": 18.2,
+            "z": 18.0,
+        }
+    )
     matched, unmatched = crossmatch_photoobj(det, photo, 2.0)
     assert matched["objid"].tolist() == [2]
     assert matched["match_sep_arcsec"].iloc[0] == pytest.approx(0.7, abs=1e-3)
@@ -85,8 +122,20 @@ def test_crossmatch_picks_the_nearest_and_keeps_the_unmatched():
 
 def test_crossmatch_prefers_the_primary_row():
     det = _det([30.0], [0.0], [0.9])
-    photo = pd.DataFrame({"objid": [10, 11], "ra": [30.0 + 0.2 * ARCSEC, 30.0 + 0.3 * ARCSEC], "dec": [0.0, 0.0],
-                          "type": [6, 6], "mode": [2, 1], "u": 1.0, "g": 1.0, "r": 1.0, "i": 1.0, "z": 1.0})
+    photo = pd.DataFrame(
+        {
+            "objid": [10, 11],
+            "ra": [30.0 + 0.2 * ARCSEC, 30.0 + 0.3 * ARCSEC],
+            "dec": [0.0, 0.0],
+            "type": [6, 6],
+            "mode": [2, 1],
+            "u": 1.0,
+            "g": 1.0,
+            "r": 1.0,
+            "i": 1.0,
+            "z": 1.0,
+        }
+    )
     matched, _ = crossmatch_photoobj(det, photo, 2.0)
     assert matched["objid"].tolist() == [11]
 
@@ -103,18 +152,41 @@ def test_wcs_round_trip_on_a_real_frame_within_0p01_arcsec():
     from astropy.wcs.utils import pixel_to_skycoord
 
     c = pixel_to_skycoord(det["x"], det["y"], wcs, origin=0)
-    sep = c.separation(__import__("astropy.coordinates", fromlist=["SkyCoord"]).SkyCoord(sky["ra"], sky["dec"], unit="deg"))
+    sep = c.separation(
+        __import__("astropy.coordinates", fromlist=["SkyCoord"]).SkyCoord(sky["ra"], sky["dec"], unit="deg")
+    )
     assert sep.arcsec.max() < 0.01
 
 
 def _catalog_rows(n=50, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "ra": 10 + rng.random(n) * 0.2, "dec": rng.random(n) * 0.2, "objid": np.arange(n), "run": 9101, "rerun": 301,
-        "camcol": 3, "field": 11, "x": rng.random(n) * 2048, "y": rng.random(n) * 1489, "box": 12.0,
-        "det_conf": rng.random(n), "class": rng.choice(["GALAXY", "STAR", "QSO"], n), "p_galaxy": 0.2, "p_star": 0.3,
-        "p_qso": 0.5, "photo_type": 6, "u": 20.0, "g": 19.0, "r": 18.0, "i": 17.5, "z": 17.0,
-        "match_sep_arcsec": 0.1, "n_merged": 1})
+    return pd.DataFrame(
+        {
+            "ra": 10 + rng.random(n) * 0.2,
+            "dec": rng.random(n) * 0.2,
+            "objid": np.arange(n),
+            "run": 9101,
+            "rerun": 301,
+            "camcol": 3,
+            "field": 11,
+            "x": rng.random(n) * 2048,
+            "y": rng.random(n) * 1489,
+            "box": 12.0,
+            "det_conf": rng.random(n),
+            "class": rng.choice(["GALAXY", "STAR", "QSO"], n),
+            "p_galaxy": 0.2,
+            "p_star": 0.3,
+            "p_qso": 0.5,
+            "photo_type": 6,
+            "u": 20.0,
+            "g": 19.0,
+            "r": 18.0,
+            "i": 17.5,
+            "z": 17.0,
+            "match_sep_arcsec": 0.1,
+            "n_merged": 1,
+        }
+    )
 
 
 def test_two_builds_give_identical_data_and_provenance_is_recorded(tmp_path):
@@ -177,10 +249,22 @@ def test_gather_run_equals_the_steps_one_by_one_and_keeps_sky_order(tmp_path):
     n = 3000
     ra, dec = 30 + rng.random(n) * 0.3, rng.random(n) * 0.3
     twice = rng.random(n) < 0.2
-    det = _det(np.r_[ra, ra[twice] + 0.2 * ARCSEC], np.r_[dec, dec[twice]], rng.random(n + twice.sum()),
-               **{"class": pd.Categorical(rng.choice(["GALAXY", "STAR", "QSO"], n + twice.sum()))})
-    photo = pd.DataFrame({"objid": np.arange(n), "ra": ra + rng.normal(0, 0.3, n) * ARCSEC, "dec": dec,
-                          "type": 6, "mode": 1, **{b: 20.0 for b in "ugriz"}}).iloc[: n - 100]
+    det = _det(
+        np.r_[ra, ra[twice] + 0.2 * ARCSEC],
+        np.r_[dec, dec[twice]],
+        rng.random(n + twice.sum()),
+        **{"class": pd.Categorical(rng.choice(["GALAXY", "STAR", "QSO"], n + twice.sum()))},
+    )
+    photo = pd.DataFrame(
+        {
+            "objid": np.arange(n),
+            "ra": ra + rng.normal(0, 0.3, n) * ARCSEC,
+            "dec": dec,
+            "type": 6,
+            "mode": 1,
+            **{b: 20.0 for b in "ugriz"},
+        }
+    ).iloc[: n - 100]
     earlier = [det.iloc[:200][["ra", "dec"]]]
     result = gather_run(det.sample(frac=1, random_state=2), photo, earlier, 0.5, 2.0)
     unique = deduplicate(det, 0.5)
@@ -188,8 +272,11 @@ def test_gather_run_equals_the_steps_one_by_one_and_keeps_sky_order(tmp_path):
     matched, unmatched = crossmatch_photoobj(new, photo, 2.0)
     assert result.unique == len(unique) == n
     assert (result.duplicates["duplicate_reason"] == "earlier_run").all()
-    for got, want in ((result.matched, matched), (result.unmatched, unmatched),
-                      (result.duplicates.drop(columns="duplicate_reason"), dup)):
+    for got, want in (
+        (result.matched, matched),
+        (result.unmatched, unmatched),
+        (result.duplicates.drop(columns="duplicate_reason"), dup),
+    ):
         assert is_sky_sorted(got)
         pd.testing.assert_frame_equal(got, sky_sort(want))
     assert len(result.duplicates) >= 200 and len(result.unmatched) > 0

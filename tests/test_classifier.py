@@ -26,10 +26,13 @@ def _toy_dataset(n_per_class=40, seed=0):
     rng = np.random.default_rng(seed)
     images, classes = [], []
     yy, xx = np.mgrid[:48, :48]
-    for cls, (amp, width, colour) in {"GALAXY": (200, 8, (1, .8, .6)), "STAR": (120, 2, (1, 1, 1)),
-                                      "QSO": (120, 2, (.3, .5, 1))}.items():
+    for cls, (amp, width, colour) in {
+        "GALAXY": (200, 8, (1, 0.8, 0.6)),
+        "STAR": (120, 2, (1, 1, 1)),
+        "QSO": (120, 2, (0.3, 0.5, 1)),
+    }.items():
         for _ in range(n_per_class):
-            blob = amp * np.exp(-((xx - 24) ** 2 + (yy - 24) ** 2) / (2 * width ** 2))
+            blob = amp * np.exp(-((xx - 24) ** 2 + (yy - 24) ** 2) / (2 * width**2))
             img = np.stack([blob * c for c in colour], axis=-1) + rng.normal(10, 3, (48, 48, 3))
             images.append(np.clip(img, 0, 255).astype(np.uint8))
             classes.append(cls)
@@ -102,8 +105,13 @@ def test_classifying_an_empty_field_gives_the_typed_columns_and_no_error():
     empty = classify_detections(model, norm, image, pd.DataFrame(cols))
     assert len(empty) == 0 and list(empty.columns) == [*cols, "class", "p_galaxy", "p_star", "p_qso"]
     assert str(empty["class"].dtype) == "string" and empty["p_qso"].dtype == np.float32
-    two = classify_detections(model, norm, image, pd.DataFrame({"x": [50.0, 150.0], "y": [60.0, 100.0],
-                                                                "w": [12.0, 20.0], "h": [12.0, 18.0],
-                                                                "conf": [0.9, 0.5]}))
+    two = classify_detections(
+        model,
+        norm,
+        image,
+        pd.DataFrame(
+            {"x": [50.0, 150.0], "y": [60.0, 100.0], "w": [12.0, 20.0], "h": [12.0, 18.0], "conf": [0.9, 0.5]}
+        ),
+    )
     assert np.allclose(two[["p_galaxy", "p_star", "p_qso"]].sum(axis=1), 1.0, atol=1e-5)
     assert set(two["class"]) <= {"GALAXY", "STAR", "QSO"}

@@ -67,10 +67,12 @@ def test_frame_table_returns_fits_row_order():
 
 
 def test_metrics_on_known_matches():
-    truth = pd.DataFrame({"x": [100.0, 200.0, 300.0], "y": [100.0] * 3, "w": [10.0] * 3, "h": [10.0] * 3,
-                          "r": [16.0, 19.0, 21.7]})
-    pred = pd.DataFrame({"x": [100.0, 201.0, 500.0], "y": [100.0] * 3, "w": [10.0] * 3, "h": [10.0] * 3,
-                         "conf": [0.9, 0.8, 0.7]})
+    truth = pd.DataFrame(
+        {"x": [100.0, 200.0, 300.0], "y": [100.0] * 3, "w": [10.0] * 3, "h": [10.0] * 3, "r": [16.0, 19.0, 21.7]}
+    )
+    pred = pd.DataFrame(
+        {"x": [100.0, 201.0, 500.0], "y": [100.0] * 3, "w": [10.0] * 3, "h": [10.0] * 3, "conf": [0.9, 0.8, 0.7]}
+    )
     correct, truth_iou = match_field(truth, pred)
     assert correct[0].all()  # identical box: correct at every IoU threshold
     assert correct[1, 0] and not correct[1, -1]  # 1 px off: IoU 0.82
@@ -93,11 +95,10 @@ def test_metrics_on_known_matches():
 def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, monkeypatch):
     """Two fields -> tiles -> 1 epoch of YOLOv8n on the CPU -> detect a whole field."""
     from yl8c4net.composite import field_composite
-    from yl8c4net.detect.env import prepare_ultralytics
     from yl8c4net.detect.infer import detect_field
     from yl8c4net.detect.train import DetectorParams, train_detector
     from yl8c4net.fetch import fetch_field
-    from yl8c4net.sdss.catalog import MirrorCatalogBackend
+    from yl8c4net.sdss.queries import MirrorCatalogBackend
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.frames import read_frame
     from yl8c4net.sdss.source import MirrorSource
@@ -111,16 +112,18 @@ def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, mon
         manifest = fetch_field(fid, MirrorSource(root), "gri", d)
         image, _ = field_composite(d, manifest)
         wcs = read_frame(d / manifest["frames"]["r"]["file"]).wcs
-        build_field_tiles(image, MirrorCatalogBackend(root).photoobj_field(fid), wcs, d / "tiles", fid.tag,
-                          TrainingDataParams())
+        build_field_tiles(
+            image, MirrorCatalogBackend(root).photoobj_field(fid), wcs, d / "tiles", fid.tag, TrainingDataParams()
+        )
         dirs[fid.tag] = d / "tiles"
     write_dataset_yaml(dirs, tmp_path / "ds" / "data.yaml", 0.5)
     # Keep the run small: the first 4 training tiles only.
     train_list = tmp_path / "ds" / "train.txt"
     train_list.write_text("\n".join(train_list.read_text().split()[:4]) + "\n")
     run = tmp_path / "run"
-    res = train_detector(tmp_path / "ds" / "data.yaml", run,
-                         DetectorParams(epochs=1, batch=4, imgsz=320, mosaic=0.0, device="cpu"))
+    res = train_detector(
+        tmp_path / "ds" / "data.yaml", run, DetectorParams(epochs=1, batch=4, imgsz=320, mosaic=0.0, device="cpu")
+    )
     assert Path(res["weights"]).is_file() and Path(res["results_csv"]).is_file()
     cfg_dir = Path(os.environ["YOLO_CONFIG_DIR"])
     # Fonts are local copies and the settings file stays in the configured folder.

@@ -42,7 +42,9 @@ def test_retries_with_exponential_backoff_then_succeeds(tmp_path):
 def test_gives_up_after_the_retry_budget(tmp_path):
     with LocalHTTPServer(flaky([503] * 10)) as srv:
         src = SasSource(base_url=srv.url + "/sas", retries=2, backoff_s=0.0, sleep=lambda s: None, timeout_s=5)
-        with pytest.raises(DownloadError, match=r"frame-r-004510-4-0030.fits.bz2: failed after 3 attempts \(HTTP 503\)"):
+        with pytest.raises(
+            DownloadError, match=r"frame-r-004510-4-0030.fits.bz2: failed after 3 attempts \(HTTP 503\)"
+        ):
             src.fetch(REL, tmp_path / REL.name)
     assert len(srv.requests) == 3
     assert list(tmp_path.iterdir()) == []

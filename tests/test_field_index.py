@@ -9,7 +9,7 @@ from yl8c4net.cli import main as cli_main
 from yl8c4net.config import field_ids, load_config
 from yl8c4net.errors import CatalogValidationError, ConfigError
 from yl8c4net.field_index import read_field_index, write_field_index
-from yl8c4net.sdss.catalog import MirrorCatalogBackend, SkyServerBackend
+from yl8c4net.sdss.queries import MirrorCatalogBackend, SkyServerBackend
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.sdss.sql import field_table_sql
 from conftest import REPO, SHARED_SAS, LocalHTTPServer, needs_shared
@@ -46,7 +46,8 @@ def test_missing_or_foreign_index_stops_with_one_line_naming_the_file(tmp_path):
         field_ids(cfg)
     (tmp_path / "index").mkdir()
     pd.DataFrame({"run": [4511], "rerun": [301], "camcol": [4], "field": [30]}).to_csv(
-        tmp_path / "index" / "4510.csv", index=False)
+        tmp_path / "index" / "4510.csv", index=False
+    )
     with pytest.raises(CatalogValidationError, match=r"4510.csv: row 0 is run 4511"):
         field_ids(cfg)
 
@@ -61,8 +62,12 @@ def test_a_simulated_run_needs_a_fields_range(tmp_path):
 
 @needs_shared
 def test_cli_indexes_a_mirror_from_its_frame_listing(tmp_path, capsys):
-    cfg = _config(tmp_path, [{"run": 4510, "camcols": [4]}, {"run": 1035, "camcols": [6], "fields": [17, 17]}],
-                  catalog_source="mirror", mirror_root=str(SHARED_SAS))
+    cfg = _config(
+        tmp_path,
+        [{"run": 4510, "camcols": [4]}, {"run": 1035, "camcols": [6], "fields": [17, 17]}],
+        catalog_source="mirror",
+        mirror_root=str(SHARED_SAS),
+    )
     assert cli_main(["field-index", "--configfile", str(cfg)]) == 0
     assert "run 4510: field index written" in capsys.readouterr().out
     assert not (tmp_path / "index" / "1035.csv").exists()  # it has a range: not indexed without --all

@@ -2,7 +2,12 @@ import pytest
 
 from yl8c4net.errors import BadFieldError
 from yl8c4net.sdss.fields import (
-    FieldId, frame_relpath, frame_url, irg_jpeg_url, photoobj_relpath, photoobj_url,
+    FieldId,
+    frame_relpath,
+    frame_url,
+    irg_jpeg_url,
+    photoobj_relpath,
+    photoobj_url,
 )
 from conftest import SHARED_SAS, needs_shared
 
@@ -22,21 +27,26 @@ def test_frame_url_matches_sas_name():
 
 
 @needs_shared
-@pytest.mark.parametrize("run,camcol,field", [(4510, 4, 30), (1035, 6, 17), (1992, 1, 87), (2583, 2, 136), (5405, 6, 99)])
+@pytest.mark.parametrize(
+    "run,camcol,field", [(4510, 4, 30), (1035, 6, 17), (1992, 1, 87), (2583, 2, 136), (5405, 6, 99)]
+)
 def test_paths_name_the_real_mirror_files(run, camcol, field):
     fid = FieldId(run, camcol, field)
     for band in "ugriz":
         assert (SHARED_SAS / frame_relpath(fid, band)).is_file()
 
 
-@pytest.mark.parametrize("kwargs,word", [
-    (dict(run=0, camcol=1, field=1), "run=0"),
-    (dict(run=1, camcol=7, field=1), "camcol=7"),
-    (dict(run=1, camcol=1, field=10000), "field=10000"),
-    (dict(run="4510; DROP TABLE", camcol=1, field=1), "run must be an integer"),
-    (dict(run=True, camcol=1, field=1), "run must be an integer"),
-    (dict(run=1.5, camcol=1, field=1), "run must be an integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,word",
+    [
+        (dict(run=0, camcol=1, field=1), "run=0"),
+        (dict(run=1, camcol=7, field=1), "camcol=7"),
+        (dict(run=1, camcol=1, field=10000), "field=10000"),
+        (dict(run="4510; DROP TABLE", camcol=1, field=1), "run must be an integer"),
+        (dict(run=True, camcol=1, field=1), "run must be an integer"),
+        (dict(run=1.5, camcol=1, field=1), "run must be an integer"),
+    ],
+)
 def test_bad_field_identity_is_refused(kwargs, word):
     with pytest.raises(BadFieldError, match=word.replace("(", r"\(")):
         FieldId(**kwargs)

@@ -38,8 +38,9 @@ def test_field_without_official_jpeg_is_fetched_without_it(tmp_path):
 def test_official_jpeg_is_flipped_onto_the_fits_grid():
     """SDSS stores JPEGs top row first; read_irg_jpeg returns FITS row order."""
     r = read_frame(real_frame_path(4510, 4, 30, "r")).image
-    green = read_irg_jpeg(SHARED_SAS / frame_relpath(FieldId(4510, 4, 30), "r").parent
-                          / "frame-irg-004510-4-0030.jpg")[..., 1].astype(float)
+    green = read_irg_jpeg(SHARED_SAS / frame_relpath(FieldId(4510, 4, 30), "r").parent / "frame-irg-004510-4-0030.jpg")[
+        ..., 1
+    ].astype(float)
     stretched = np.arcsinh(np.clip(r, 0, None) / 0.05)
     aligned = np.corrcoef(stretched.ravel(), green.ravel())[0, 1]
     flipped = np.corrcoef(stretched[::-1].ravel(), green.ravel())[0, 1]
@@ -60,7 +61,9 @@ def test_truncated_bz2_is_rejected_and_not_left_behind(tmp_path):
     data = real_frame_path(4510, 4, 30, "r").read_bytes()
     source, rel = _mirror_with(tmp_path, data[: len(data) // 2])
     dest = tmp_path / "out" / rel.name
-    with pytest.raises(FrameVerificationError, match=r"frame-r-004510-4-0030.fits.bz2: bz2 stream is corrupt or truncated"):
+    with pytest.raises(
+        FrameVerificationError, match=r"frame-r-004510-4-0030.fits.bz2: bz2 stream is corrupt or truncated"
+    ):
         source.fetch(rel, dest)
     assert not dest.exists() and list(dest.parent.iterdir()) == []
 
@@ -111,8 +114,11 @@ def test_a_resumed_fetch_from_the_archive_skips_verified_files_and_replaces_bad_
     archive = _CountingArchive(SHARED_SAS)
     fid = FieldId(4510, 4, 30)
     first = fetch_field(fid, archive, "gr", tmp_path)
-    assert sorted(archive.served) == ["frame-g-004510-4-0030.fits.bz2", "frame-irg-004510-4-0030.jpg",
-                                      "frame-r-004510-4-0030.fits.bz2"]
+    assert sorted(archive.served) == [
+        "frame-g-004510-4-0030.fits.bz2",
+        "frame-irg-004510-4-0030.jpg",
+        "frame-r-004510-4-0030.fits.bz2",
+    ]
     # A job killed mid-download leaves a truncated g frame: only that one is fetched again.
     g = tmp_path / "frame-g-004510-4-0030.fits.bz2"
     g.write_bytes(g.read_bytes()[:5000])
@@ -127,7 +133,8 @@ def test_a_resumed_fetch_from_the_archive_skips_verified_files_and_replaces_bad_
 
 @needs_shared
 def test_r_frame_wcs_is_found_through_the_field_manifest(tmp_path):
-    from yl8c4net.fetch import r_frame_wcs, write_json_atomic
+    from yl8c4net.fetch import r_frame_wcs
+    from yl8c4net.io import write_json_atomic
 
     manifest = fetch_field(FieldId(4510, 4, 30), MirrorSource(SHARED_SAS), "gr", tmp_path)
     wcs = r_frame_wcs(write_json_atomic(manifest, tmp_path / "manifest.json"))

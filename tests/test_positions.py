@@ -9,7 +9,11 @@ from yl8c4net.catalog import MergeRule, crossmatch_photoobj, deduplicate, gather
 from yl8c4net.labels import BoxTable
 from yl8c4net.ownership import split_by_owner
 from yl8c4net.positions import (
-    CENTROID_BLEND_FIT, CENTROID_WINDOWED, refine_positions, window_sigma_px, windowed_centroids,
+    CENTROID_BLEND_FIT,
+    CENTROID_WINDOWED,
+    refine_positions,
+    window_sigma_px,
+    windowed_centroids,
 )
 from conftest import SHARED_SAS, needs_shared, real_frame_path
 
@@ -89,9 +93,18 @@ def test_centroids_on_a_real_frame_land_on_the_calibobj_stars(calibobj_field):
 
 def _field_detections(xs, ys, sides, conf=None, field=11):
     n = len(xs)
-    return pd.DataFrame({"x": np.asarray(xs, float), "y": np.asarray(ys, float), "w": np.asarray(sides, float),
-                         "h": np.asarray(sides, float), "det_conf": conf if conf is not None else np.linspace(0.9, 0.5, n),
-                         "run": 9101, "camcol": 3, "field": field})
+    return pd.DataFrame(
+        {
+            "x": np.asarray(xs, float),
+            "y": np.asarray(ys, float),
+            "w": np.asarray(sides, float),
+            "h": np.asarray(sides, float),
+            "det_conf": conf if conf is not None else np.linspace(0.9, 0.5, n),
+            "run": 9101,
+            "camcol": 3,
+            "field": field,
+        }
+    )
 
 
 def _to_sky(det):
@@ -101,18 +114,34 @@ def _to_sky(det):
 
 def test_two_sources_1p5_arcsec_apart_stay_two_rows_and_a_double_box_is_one():
     sep_px = 1.5 / PIXEL
-    side = float(BoxTable.from_config({"r_edges": [14.0, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0, 21.0, 22.2],
-                                       "sides_px": [48, 40, 32, 26, 22, 18, 16, 14, 12]}).side(np.array([18.5]))[0])
+    side = float(
+        BoxTable.from_config(
+            {
+                "r_edges": [14.0, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0, 21.0, 22.2],
+                "sides_px": [48, 40, 32, 26, 22, 18, 16, 14, 12],
+            }
+        ).side(np.array([18.5]))[0]
+    )
     image = _moffat_image([(100.0, 100.0, 20.0), (100.0 + sep_px, 100.0, 20.0), (220.0, 60.0, 200.0)])
     # Two stars, each with its own box centred ~0.4 px off; a bright star with two boxes
     # (the detector's double box: 40 and 22 px, centres 0.75" apart).
-    det = _field_detections([100.4, 100.0 + sep_px - 0.3, 220.0, 221.3, ], [99.7, 100.3, 60.0, 61.4],
-                            [side, side, 40.0, 22.0])
+    det = _field_detections(
+        [
+            100.4,
+            100.0 + sep_px - 0.3,
+            220.0,
+            221.3,
+        ],
+        [99.7, 100.3, 60.0, 61.4],
+        [side, side, 40.0, 22.0],
+    )
     out = _to_sky(refine_positions(det, image, 1.4))
     # The close pair is fitted jointly (a windowed centroid would pull each towards the
     # other); the bright star's boxes are too big to be a blend of compact sources.
     assert out["centroid_flag"].tolist() == [CENTROID_BLEND_FIT] * 2 + [CENTROID_WINDOWED] * 2
-    assert np.hypot(out["x"] - [100.0, 100.0 + sep_px, 220.0, 220.0], out["y"] - [100.0, 100.0, 60.0, 60.0]).max() < 0.15
+    assert (
+        np.hypot(out["x"] - [100.0, 100.0 + sep_px, 220.0, 220.0], out["y"] - [100.0, 100.0, 60.0, 60.0]).max() < 0.15
+    )
     rows = deduplicate(out, MergeRule())
     assert len(rows) == 3
     assert rows.loc[rows["x"] > 150, "n_merged"].item() == 2
@@ -136,9 +165,16 @@ def _overlap_pair():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_source_in_a_field_overlap_gives_one_row_from_its_owner_in_any_order(seed):
     det = _overlap_pair().sample(frac=1, random_state=seed).reset_index(drop=True)
-    photo = pd.DataFrame({"objid": [1, 2, 3], "ra": _overlap_pair()["ra"].iloc[[0, 1, 3]].to_numpy(),
-                          "dec": _overlap_pair()["dec"].iloc[[0, 1, 3]].to_numpy(), "type": 6, "mode": 1,
-                          **{b: 20.0 for b in "ugriz"}})
+    photo = pd.DataFrame(
+        {
+            "objid": [1, 2, 3],
+            "ra": _overlap_pair()["ra"].iloc[[0, 1, 3]].to_numpy(),
+            "dec": _overlap_pair()["dec"].iloc[[0, 1, 3]].to_numpy(),
+            "type": 6,
+            "mode": 1,
+            **{b: 20.0 for b in "ugriz"},
+        }
+    )
     result = gather_run(det, photo, [], MergeRule(), 2.0, {(9101, 3, 11), (9101, 3, 12)})
     assert sorted(result.matched["objid"]) == [1, 2, 3]
     row = result.matched[result.matched["objid"] == 1]
@@ -180,16 +216,34 @@ def test_crossmatch_is_one_to_one():
 def test_catalogue_score_counts_repeats_pairs_completeness_and_position_error():
     from yl8c4net.catalog_quality import score_catalog
 
-    truth = pd.DataFrame({"ra": [10.0, 10.01, 10.02, 10.03, 10.03], "dec": 0.0, "r": [17.0, 19.0, 20.5, 21.5, 21.5],
-                          "class": ["STAR", "GALAXY", "QSO", "GALAXY", "GALAXY"], "objid": [1, 2, 3, -1, 4],
-                          "mode": [1, 1, 1, 1, 2]})
-    catalog = pd.DataFrame({"ra": [10.0, 10.0 + 0.3 * ARCSEC, 10.01 + 0.1 * ARCSEC], "dec": 0.0, "objid": [1, 1, 2],
-                            "class": ["STAR", "STAR", "STAR"]})
+    truth = pd.DataFrame(
+        {
+            "ra": [10.0, 10.01, 10.02, 10.03, 10.03],
+            "dec": 0.0,
+            "r": [17.0, 19.0, 20.5, 21.5, 21.5],
+            "class": ["STAR", "GALAXY", "QSO", "GALAXY", "GALAXY"],
+            "objid": [1, 2, 3, -1, 4],
+            "mode": [1, 1, 1, 1, 2],
+        }
+    )
+    catalog = pd.DataFrame(
+        {
+            "ra": [10.0, 10.0 + 0.3 * ARCSEC, 10.01 + 0.1 * ARCSEC],
+            "dec": 0.0,
+            "objid": [1, 1, 2],
+            "class": ["STAR", "STAR", "STAR"],
+        }
+    )
     unmatched = pd.DataFrame({"ra": [10.03], "dec": [0.0]})
     s = score_catalog(catalog, unmatched, truth)
     assert (s["rows"], s["unmatched_rows"], s["objid_twice"], s["pairs_lt_0p5"]) == (3, 1, 1, 1)
     assert s["by_r"]["12-18"]["completeness"] == 1.0 and s["by_r"]["20-21"]["completeness"] == 0.0
-    assert s["by_r"]["21-22.2"] == {"n_truth": 1, "completeness": 1.0, "n_rows": 0,
-                                    "position_error_median_arcsec": None, "class_accuracy": None}
+    assert s["by_r"]["21-22.2"] == {
+        "n_truth": 1,
+        "completeness": 1.0,
+        "n_rows": 0,
+        "position_error_median_arcsec": None,
+        "class_accuracy": None,
+    }
     assert s["by_r"]["18-20"]["position_error_median_arcsec"] == pytest.approx(0.1, abs=1e-3)
     assert s["class_accuracy"] == pytest.approx(2 / 3) and s["n_rows_r_lt_20"] == 3

@@ -25,8 +25,18 @@ pytestmark = pytest.mark.slow
 @needs_local_run
 def test_killed_run_resumes_with_rerun_incomplete_to_the_same_catalogue(tmp_path):
     config = demo_config_with_local_models(tmp_path)
-    cmd = [SNAKEMAKE, "results/catalog/catalog.parquet", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(tmp_path), "--configfile", str(config), "--cores", "2"]
+    cmd = [
+        SNAKEMAKE,
+        "results/catalog/catalog.parquet",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+    ]
     # Kill the moment the first field's detections exist: its block job is then half done.
     first_field = tmp_path / "results" / "detections" / "9101" / "3" / "11.parquet"
     with open(tmp_path / "first.log", "w") as out:

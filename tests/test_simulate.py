@@ -9,7 +9,7 @@ import pytest
 from astropy.io import fits
 from photutils.centroids import centroid_quadratic
 
-from yl8c4net.sdss.catalog import MirrorCatalogBackend
+from yl8c4net.sdss.queries import MirrorCatalogBackend
 from yl8c4net.sdss.fields import FieldId, frame_relpath, irg_jpeg_relpath
 from yl8c4net.sdss.frames import read_frame, read_irg_jpeg
 from yl8c4net.simulate.calibration import frame_statistics
@@ -28,8 +28,11 @@ def _truth(root, fid):
 def test_same_seed_gives_identical_bytes(sim_mirror, tmp_path):
     sim, root = sim_mirror
     simulate_field(sim, F11, tmp_path)
-    files = [frame_relpath(F11, b) for b in BANDS] + [irg_jpeg_relpath(F11), truth_relpath(F11),
-             Path("catalogs/dr17/PhotoObjAll/301/9101/3/photoObjAll-009101-3-0011.parquet")]
+    files = [frame_relpath(F11, b) for b in BANDS] + [
+        irg_jpeg_relpath(F11),
+        truth_relpath(F11),
+        Path("catalogs/dr17/PhotoObjAll/301/9101/3/photoObjAll-009101-3-0011.parquet"),
+    ]
     for rel in files:
         assert (tmp_path / rel).read_bytes() == (root / rel).read_bytes(), rel
 
@@ -65,7 +68,7 @@ def test_bright_stars_render_where_the_wcs_puts_them(sim_mirror):
         offsets = []
         for xi, yi in zip(x[ok], y[ok]):
             xc, yc = int(round(xi)), int(round(yi))
-            cut = frame.image[yc - 3:yc + 4, xc - 3:xc + 4]
+            cut = frame.image[yc - 3 : yc + 4, xc - 3 : xc + 4]
             cx, cy = centroid_quadratic(cut)
             offsets.append(np.hypot(xc - 3 + cx - xi, yc - 3 + cy - yi))
         assert np.median(offsets) < 0.2 and np.max(offsets) < 0.5, (band, offsets)
@@ -120,8 +123,9 @@ def test_jpeg_is_stored_top_row_first(sim_mirror):
 
 def _real_ranges():
     """{band: {figure: (min, max)}} over the real fields in notes/real-frame-stats.md."""
-    rows = [ln.split("|")[1:-1] for ln in SHARED_FRAME_STATS.read_text().splitlines()
-            if re.match(r"\|\s*\d+/\d+/\d+", ln)]
+    rows = [
+        ln.split("|")[1:-1] for ln in SHARED_FRAME_STATS.read_text().splitlines() if re.match(r"\|\s*\d+/\d+/\d+", ln)
+    ]
     out = {}
     for field, band, med, rms, n, fwhm, _ in ([c.strip() for c in r] for r in rows):
         figs = out.setdefault(band, {"sky_median": [], "sky_rms": [], "n_above_5sigma": [], "psf_fwhm_arcsec": []})
@@ -150,8 +154,11 @@ def test_colour_model_reproduces_the_skyserver_colours():
         colours = -np.diff(real.loc[real["class"] == cls, list(BANDS)].to_numpy(float), axis=1)
         sample = model[cls].sample(rng, 20000)
         np.testing.assert_allclose(np.median(sample, axis=0), np.median(colours, axis=0), atol=0.05)
-        np.testing.assert_allclose(np.percentile(sample, 84, axis=0) - np.percentile(sample, 16, axis=0),
-                                   np.percentile(colours, 84, axis=0) - np.percentile(colours, 16, axis=0),
-                                   rtol=0.2, atol=0.03)
+        np.testing.assert_allclose(
+            np.percentile(sample, 84, axis=0) - np.percentile(sample, 16, axis=0),
+            np.percentile(colours, 84, axis=0) - np.percentile(colours, 16, axis=0),
+            rtol=0.2,
+            atol=0.03,
+        )
         medians[cls] = np.median(sample, axis=0)
     assert medians["QSO"][0] < medians["STAR"][0] - 0.5  # the QSO UV excess in u-g

@@ -32,10 +32,27 @@ def _cluster_up() -> bool:
 def test_demo_on_slurm_equals_the_local_run(tmp_path):
     config = demo_config_with_local_models(tmp_path)
     snakemake = str(Path(sys.executable).parent / "snakemake")
-    cmd = ["timeout", "-k", "30", "1500", snakemake, "results/catalog/catalog.parquet",
-           "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(tmp_path), "--configfile", str(config),
-           "--profile", str(REPO / "profiles" / "slurm"), "--cores", "2", "--resources", "gpu=1", "mem_mb=16000"]
+    cmd = [
+        "timeout",
+        "-k",
+        "30",
+        "1500",
+        snakemake,
+        "results/catalog/catalog.parquet",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(config),
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=1",
+        "mem_mb=16000",
+    ]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     log = res.stdout + res.stderr

@@ -1,7 +1,6 @@
 """Training data (paper section 2): labels on real and simulated frames, composite alignment,
 source pasting, tiling, dataset assembly, cut-outs."""
 
-import json
 import logging
 
 import numpy as np
@@ -16,7 +15,7 @@ from yl8c4net.cutouts import balance_and_split, crop_cutouts
 from yl8c4net.fetch import fetch_field
 from yl8c4net.labels import BoxTable, make_labels
 from yl8c4net.pasting import box_mask, paste_sources, source_mask
-from yl8c4net.sdss.catalog import MirrorCatalogBackend
+from yl8c4net.sdss.queries import MirrorCatalogBackend
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.sdss.frames import read_frame
 from yl8c4net.sdss.source import MirrorSource
@@ -41,8 +40,13 @@ def real_field(tmp_path_factory):
         s = h[1].data
         s = s[s["FIELD"] == 30]
         flux = s["PSFFLUX"][:, 2].astype(float)
-        stars = pd.DataFrame({"ra": s["RA"].astype(float), "dec": s["DEC"].astype(float),
-                              "r": 22.5 - 2.5 * np.log10(np.clip(flux, 1e-3, None))})
+        stars = pd.DataFrame(
+            {
+                "ra": s["RA"].astype(float),
+                "dec": s["DEC"].astype(float),
+                "r": 22.5 - 2.5 * np.log10(np.clip(flux, 1e-3, None)),
+            }
+        )
     return d, manifest, stars
 
 
@@ -54,13 +58,13 @@ def _within_1px_of_peak(image, x, y):
 
     xi, yi = int(round(x)), int(round(y))
     h = 10
-    cut = image[yi - h:yi + h + 1, xi - h:xi + h + 1].astype(float)
+    cut = image[yi - h : yi + h + 1, xi - h : xi + h + 1].astype(float)
     if cut.shape != (2 * h + 1, 2 * h + 1):
         return None
     smooth = ndimage.uniform_filter(cut, 3)
     floor = np.median(smooth)
     weight = np.clip(smooth - floor - 0.5 * (smooth.max() - floor), 0, None)
-    gy, gx = np.mgrid[-h:h + 1, -h:h + 1]
+    gy, gx = np.mgrid[-h : h + 1, -h : h + 1]
     cx, cy = (weight * gx).sum() / weight.sum(), (weight * gy).sum() / weight.sum()
     return np.hypot(xi + cx - x, yi + cy - y) <= 1.0
 
@@ -99,7 +103,7 @@ def test_composite_channels_are_aligned(real_field):
             continue
         cents = {}
         for b in "gri":
-            cut = planes[b][yi - 5:yi + 6, xi - 5:xi + 6]
+            cut = planes[b][yi - 5 : yi + 6, xi - 5 : xi + 6]
             cents[b] = np.array(centroid_quadratic(cut, xpeak=5, ypeak=5, fit_boxsize=5))
         for b in "gi":
             offsets[b].append(np.hypot(*(cents[b] - cents["r"])))
@@ -110,8 +114,8 @@ def test_composite_channels_are_aligned(real_field):
     raw_offsets = []
     for xi, yi in zip(np.round(x).astype(int), np.round(y).astype(int)):
         if 8 <= xi < 2040 and 8 <= yi < 1481:
-            peak_raw = np.unravel_index(np.argmax(frames["g"].image[yi - 8:yi + 9, xi - 8:xi + 9]), (17, 17))
-            peak_r = np.unravel_index(np.argmax(planes["r"][yi - 8:yi + 9, xi - 8:xi + 9]), (17, 17))
+            peak_raw = np.unravel_index(np.argmax(frames["g"].image[yi - 8 : yi + 9, xi - 8 : xi + 9]), (17, 17))
+            peak_r = np.unravel_index(np.argmax(planes["r"][yi - 8 : yi + 9, xi - 8 : xi + 9]), (17, 17))
             raw_offsets.append(np.hypot(*(np.array(peak_raw) - np.array(peak_r))))
     assert np.median(raw_offsets) > 1.0
 
@@ -135,7 +139,7 @@ def test_tile_origins_cover_every_pixel():
         origins = tile_origins(width, height, tile)
         for x0, y0 in origins:
             assert 0 <= x0 <= width - tile and 0 <= y0 <= height - tile
-            cover[y0:y0 + tile, x0:x0 + tile] += 1
+            cover[y0 : y0 + tile, x0 : x0 + tile] += 1
         assert cover.min() >= 1
     assert len(tile_origins(2048, 1489)) == 12
 
@@ -193,8 +197,7 @@ def test_pasted_image_differs_only_where_uncatalogued_sources_were(sim_field):
     assert not (changed & ~res.mask).any()  # nothing outside the source mask moved
     assert not (changed & boxes).any()  # catalogued boxes are the original pixels
     # Detected but uncatalogued sources (too faint for a label) are gone.
-    t = truth[(truth["objid"].isin(labels["objid"]) == False) & truth["x"].between(5, 2042)  # noqa: E712
-              & truth["y"].between(5, 1483)]
+    t = truth[~truth["objid"].isin(labels["objid"]) & truth["x"].between(5, 2042) & truth["y"].between(5, 1483)]
     xi, yi = np.round(t["x"]).astype(int), np.round(t["y"]).astype(int)
     detected_outside = res.mask[yi, xi] & ~boxes[yi, xi]
     assert detected_outside.sum() >= 20
@@ -235,6 +238,7 @@ def test_nan_pixels_are_reported_and_filled(sim_field, tmp_path, caplog):
     d, manifest, *_ = sim_field
     import shutil
     import bz2
+
     src = d / manifest["frames"]["g"]["file"]
     work = tmp_path / "f"
     shutil.copytree(d, work)
@@ -249,6 +253,7 @@ def test_nan_pixels_are_reported_and_filled(sim_field, tmp_path, caplog):
 
 def _to_bytes(hdul):
     import io
+
     buf = io.BytesIO()
     hdul.writeto(buf)
     return buf.getvalue()
@@ -256,7 +261,9 @@ def _to_bytes(hdul):
 
 def test_balance_and_split_sizes_are_exact():
     rng = np.random.default_rng(0)
-    table = pd.DataFrame({"objid": np.arange(1000), "class": rng.choice(["GALAXY", "STAR", "QSO"], 1000, p=[.6, .3, .1])})
+    table = pd.DataFrame(
+        {"objid": np.arange(1000), "class": rng.choice(["GALAXY", "STAR", "QSO"], 1000, p=[0.6, 0.3, 0.1])}
+    )
     n_qso = int((table["class"] == "QSO").sum())
     out = balance_and_split(table, per_class=10_000)
     counts = out.groupby(["class", "split"]).size().unstack()

@@ -17,8 +17,9 @@ def snakemake(*args, cwd=REPO, config_file=None):
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(cwd), "--cores", "1"]
     if config_file:
         cmd += ["--configfile", str(config_file)]
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "YOLO_OFFLINE": "1"})
+    return subprocess.run(
+        cmd + list(args), capture_output=True, text=True, timeout=300, env={**os.environ, "YOLO_OFFLINE": "1"}
+    )
 
 
 def test_dry_run_lists_fetch_and_query_jobs_per_field_block(tmp_path):
@@ -87,8 +88,9 @@ def test_a_run_without_fields_dry_runs_from_its_cached_field_index(tmp_path):
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     assert [ln for ln in missing.stderr.splitlines() if "field index" in ln][0].startswith("ERROR runs: run 4510")
     (tmp_path / "index").mkdir()
-    (tmp_path / "index" / "4510.csv").write_text("run,rerun,camcol,field\n" + "".join(
-        f"4510,301,4,{f}\n" for f in range(30, 33)))
+    (tmp_path / "index" / "4510.csv").write_text(
+        "run,rerun,camcol,field\n" + "".join(f"4510,301,4,{f}\n" for f in range(30, 33))
+    )
     dry = snakemake("-n", cwd=tmp_path, config_file=path)
     assert dry.returncode == 0, dry.stderr
     assert "block=0030-0031" in dry.stdout and "block=0032-0032" in dry.stdout
@@ -100,6 +102,15 @@ def test_workflow_is_lint_clean_and_snakefmt_formatted(tmp_path):
     snakefmt = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or "snakefmt"
     fmt = subprocess.run([snakefmt, "--check", "Snakefile", "workflow/rules"], cwd=REPO, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stderr[-2000:]
+
+
+def test_python_is_ruff_clean_and_formatted():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or "ruff"
+    paths = ["src", "workflow/scripts", "tests", "benchmarks"]
+    check = subprocess.run([ruff, "check", *paths], cwd=REPO, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout[-3000:]
+    fmt = subprocess.run([ruff, "format", "--check", *paths], cwd=REPO, capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stdout[-3000:]
 
 
 def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_path):
@@ -118,8 +129,16 @@ def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_pat
     out = dry.stdout
     for rule in ("detect_block", "classify_block", "catalog_run", "catalog"):
         assert f"rule {rule}:" in out, rule
-    for rule in ("train_detector", "train_classifier", "detect_dataset", "classify_dataset",
-                 "evaluate_detector", "evaluate_classifier", "training_data_block", "cutouts_block"):
+    for rule in (
+        "train_detector",
+        "train_classifier",
+        "detect_dataset",
+        "classify_dataset",
+        "evaluate_detector",
+        "evaluate_classifier",
+        "training_data_block",
+        "cutouts_block",
+    ):
         assert f"rule {rule}:" not in out, rule
     # Without the detector's weights the same config is refused, naming what is missing.
     cfg["detector"]["weights"] = None
@@ -131,3 +150,87 @@ def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_pat
     path.write_text(yaml.safe_dump(cfg))
     missing = snakemake("-n", cwd=tmp_path, config_file=path)
     assert missing.returncode != 0 and "detector.weights: missing.pt does not exist" in missing.stderr
+
+
+def _rules_to_run(res):
+    """Rule names with jobs in a `snakemake -n --quiet rules` answer."""
+    import re
+
+    assert res.returncode == 0, res.stderr[-3000:]
+    text = res.stdout + res.stderr
+    if "Nothing to be done" in text:
+        return set()
+    return set(re.findall(r"^(\w+)\s+\d+$", text, re.M)) - {"total"}
+
+
+@pytest.fixture(scope="module")
+def finished_demo(tmp_path_factory):
+    """A working directory in which every job of the demo config counts as done: its outputs
+    exist and Snakemake's metadata records the params they were made with (`--touch`)."""
+    tmp = tmp_path_factory.mktemp("finished")
+    summary = snakemake("--summary", cwd=tmp, config_file=REPO / "config.yaml")
+    assert summary.returncode == 0, summary.stderr[-3000:]
+    for line in summary.stdout.splitlines()[1:]:
+        path = tmp / line.split("\t")[0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    touched = snakemake("--touch", cwd=tmp, config_file=REPO / "config.yaml")
+    assert touched.returncode == 0, touched.stderr[-3000:]
+    assert _rules_to_run(snakemake("-n", "--quiet", "rules", cwd=tmp, config_file=REPO / "config.yaml")) == set()
+    return tmp
+
+
+@pytest.mark.parametrize(
+    "section, key, value, rerun, kept",
+    [
+        (
+            "detector",
+            "conf",
+            0.3,
+            {"detect_block", "classify_block", "catalog_run", "catalog", "evaluate_detector"},
+            {"fetch_block", "query_photoobj_block", "composite_block", "train_detector", "train_classifier"},
+        ),
+        (
+            "classifier",
+            "epochs",
+            31,
+            {"train_classifier", "evaluate_classifier", "classify_block", "catalog_run"},
+            {"fetch_block", "train_detector", "detect_block", "cutouts_block", "classify_dataset"},
+        ),
+        (
+            "catalog",
+            "match_radius_arcsec",
+            1.5,
+            {"catalog_run", "catalog", "catalog_figures"},
+            {"classify_block", "detect_block", "train_detector", "train_classifier", "fetch_block"},
+        ),
+        (
+            "sdss",
+            "download",
+            {"retries": 3, "backoff_s": 2.0, "timeout_s": 60},
+            {"fetch_block", "catalog_run"},
+            {"query_photoobj_block", "simulate_block"},
+        ),
+    ],
+)
+def test_changing_one_key_reruns_exactly_the_jobs_that_read_it(finished_demo, section, key, value, rerun, kept):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg[section][key] = value
+    path = finished_demo / f"changed-{section}-{key}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    would_run = _rules_to_run(snakemake("-n", "--quiet", "rules", cwd=finished_demo, config_file=path))
+    assert rerun <= would_run, would_run
+    assert not (kept & would_run), would_run
+    why = snakemake("-n", cwd=finished_demo, config_file=path)
+    assert "Params have changed since last execution" in why.stdout
+
+
+def test_code_version_follows_the_modules_a_script_imports():
+    from yl8c4net.code_version import _closure, script_code_version
+
+    detect = _closure("yl8c4net.detect.infer")
+    assert "yl8c4net.tiling" in detect and "yl8c4net.simulate.render" not in detect
+    assert "yl8c4net.ownership" in _closure("yl8c4net.catalog")
+    scripts = REPO / "workflow" / "scripts"
+    a, b = script_code_version(scripts / "detect_block.py"), script_code_version(scripts / "catalog_run.py")
+    assert a.startswith("0.") and a != b and a == script_code_version(scripts / "detect_block.py")

@@ -21,9 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import (
-    BlockManifestError, CatalogValidationError, DownloadError, FrameVerificationError, QueryError,
+    BlockManifestError,
+    CatalogValidationError,
+    DownloadError,
+    FrameVerificationError,
+    QueryError,
 )
-from .fetch import write_json_atomic
+from .io import write_json_atomic
 from .sdss.fields import FieldId
 
 #: Errors that concern one field's data: the field is quarantined, the block goes on.
@@ -55,8 +59,11 @@ def field_blocks(fields: Iterable[FieldId], size: int) -> list[FieldBlock]:
     by_strip: dict[tuple[int, int, int], list[int]] = {}
     for f in fields:
         by_strip.setdefault((f.run, f.camcol, f.rerun), []).append(f.field)
-    return [FieldBlock(run, camcol, tuple(nums[k:k + size]), rerun)
-            for (run, camcol, rerun), nums in by_strip.items() for k in range(0, len(nums), size)]
+    return [
+        FieldBlock(run, camcol, tuple(nums[k : k + size]), rerun)
+        for (run, camcol, rerun), nums in by_strip.items()
+        for k in range(0, len(nums), size)
+    ]
 
 
 def read_block_manifest(path: str | Path) -> dict:
@@ -69,7 +76,8 @@ def read_block_manifest(path: str | Path) -> dict:
         raise BlockManifestError(f"{path}: not a readable block manifest ({exc})") from None
     entries = m.get("fields") if isinstance(m, dict) else None
     if not isinstance(entries, dict) or not all(
-            isinstance(e, dict) and e.get("status") in ("ok", "quarantined") for e in entries.values()):
+        isinstance(e, dict) and e.get("status") in ("ok", "quarantined") for e in entries.values()
+    ):
         raise BlockManifestError(f"{path}: block manifest lacks a valid 'fields' status table")
     return m
 
@@ -91,8 +99,14 @@ def ok_fields(manifest_paths: Iterable[str | Path]) -> list[FieldId]:
     return sorted(f for f, reason in field_status(manifest_paths).items() if reason is None)
 
 
-def run_block(stage: str, block: FieldBlock, out_path: str | Path, upstream: Iterable[str | Path],
-              work: Callable[[FieldId], str | None], log) -> dict:
+def run_block(
+    stage: str,
+    block: FieldBlock,
+    out_path: str | Path,
+    upstream: Iterable[str | Path],
+    work: Callable[[FieldId], str | None],
+    log,
+) -> dict:
     """Run ``work`` on every field of ``block`` and write the block manifest.
 
     ``work(field)`` returns None when the field is done, or a one-line reason to quarantine
@@ -119,12 +133,24 @@ def run_block(stage: str, block: FieldBlock, out_path: str | Path, upstream: Ite
             log.info("[%d/%d] %s: ok (%.1f s)", k, len(fields), fid, time.perf_counter() - t0)
         else:
             log.warning("[%d/%d] %s: quarantined: %s", k, len(fields), fid, reason)
-    manifest = {"stage": stage, "run": block.run, "rerun": block.rerun, "camcol": block.camcol,
-                "block": block.name, "fields": entries}
+    manifest = {
+        "stage": stage,
+        "run": block.run,
+        "rerun": block.rerun,
+        "camcol": block.camcol,
+        "block": block.name,
+        "fields": entries,
+    }
     write_json_atomic(manifest, out_path)
     n_bad = sum(e["status"] != "ok" for e in entries.values())
-    log.info("%s %s: %d fields ok, %d quarantined, %.1f s", stage, block, len(entries) - n_bad, n_bad,
-             time.perf_counter() - t_block)
+    log.info(
+        "%s %s: %d fields ok, %d quarantined, %.1f s",
+        stage,
+        block,
+        len(entries) - n_bad,
+        n_bad,
+        time.perf_counter() - t_block,
+    )
     return manifest
 
 
@@ -140,6 +166,6 @@ def field_tag(fid: FieldId) -> str:
 
 def block_of_job(job) -> FieldBlock:
     """The block a Snakemake block job works on: wildcards ``run`` and ``camcol``, the
-    field numbers in ``params.fields``, the rerun from the config."""
+    field numbers in ``params.fields``, the rerun from the rule's config slice."""
     w = job.wildcards
-    return FieldBlock(int(w.run), int(w.camcol), tuple(job.params.fields), job.config["sdss"]["rerun"])
+    return FieldBlock(int(w.run), int(w.camcol), tuple(job.params.fields), job.params.config["sdss"]["rerun"])

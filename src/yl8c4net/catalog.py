@@ -23,8 +23,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from .io import atomic_output
 from .ownership import field_keys, split_by_owner
-from .sdss.catalog import SPEC_CLASSES
+from .sdss.queries import SPEC_CLASSES
 
 CLASS_DTYPE = pd.CategoricalDtype(list(SPEC_CLASSES))
 
@@ -59,14 +60,22 @@ CATALOG_COLUMNS = {
 #: The unmatched side table: catalogue columns and why no PhotoObjAll object was assigned.
 UNMATCHED_COLUMNS = {
     **CATALOG_COLUMNS,
-    "unmatched_reason": ("str", "", "no_photoobj: none within the match radius; photoobj_taken: "
-                                    "every PhotoObjAll object within it is matched to a nearer detection"),
+    "unmatched_reason": (
+        "str",
+        "",
+        "no_photoobj: none within the match radius; photoobj_taken: "
+        "every PhotoObjAll object within it is matched to a nearer detection",
+    ),
 }
 #: Detections set aside because another row already stands for them.
 DUPLICATE_COLUMNS = {
     **CATALOG_COLUMNS,
-    "duplicate_reason": ("str", "", "field_overlap: in the overlap rows that the neighbouring field "
-                                    "owns; earlier_run: already in an earlier run's partition"),
+    "duplicate_reason": (
+        "str",
+        "",
+        "field_overlap: in the overlap rows that the neighbouring field "
+        "owns; earlier_run: already in an earlier run's partition",
+    ),
     "owner_field": ("int32", "", "field that owns the position (field_overlap rows)"),
 }
 
@@ -201,8 +210,11 @@ def deduplicate(det: pd.DataFrame, radius_arcsec: float | MergeRule = 0.5) -> pd
     members = np.flatnonzero(sizes[group] > 1)
     rows = order[members]
     keys = [c for c in ("run", "camcol", "field", "y", "x") if c in det.columns]
-    ranked = members[np.lexsort([det[k].to_numpy()[rows] for k in reversed(keys)]
-                                + [-det["det_conf"].to_numpy()[rows], group[members]])]
+    ranked = members[
+        np.lexsort(
+            [det[k].to_numpy()[rows] for k in reversed(keys)] + [-det["det_conf"].to_numpy()[rows], group[members]]
+        )
+    ]
     first = np.ones(len(ranked), bool)
     first[1:] = group[ranked][1:] != group[ranked][:-1]
     keep = sizes[group] == 1
@@ -226,8 +238,9 @@ class PhotoObjIndex:
     def __init__(self, photo: pd.DataFrame):
         self.rows = sky_sort(photo)
         self.primary = (self.rows["mode"].to_numpy() == 1) if "mode" in self.rows else np.ones(len(self.rows), bool)
-        self.tree = cKDTree(unit_vectors(self.rows["ra"], self.rows["dec"]), balanced_tree=False) if len(
-            self.rows) else None
+        self.tree = (
+            cKDTree(unit_vectors(self.rows["ra"], self.rows["dec"]), balanced_tree=False) if len(self.rows) else None
+        )
 
     def match(self, xyz: np.ndarray, radius_arcsec: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One-to-one assignment of detections (unit vectors, in priority order) to rows.
@@ -288,8 +301,9 @@ class PhotoObjIndex:
         return row, sep, has_candidate & (row < 0)
 
 
-def crossmatch_photoobj(det: pd.DataFrame, photo: pd.DataFrame | PhotoObjIndex,
-                        radius_arcsec: float = 2.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def crossmatch_photoobj(
+    det: pd.DataFrame, photo: pd.DataFrame | PhotoObjIndex, radius_arcsec: float = 2.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One-to-one match of detections with PhotoObjAll within ``radius_arcsec``.
 
     Primary rows (mode 1) are preferred: a source in a field overlap is in PhotoObjAll
@@ -336,17 +350,24 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(to_schema(df, columns), preserve_index=False)
-    fields = [f.with_metadata({b"unit": u.encode(), b"description": d.encode()})
-              for f, (_, u, d) in zip(table.schema, columns.values())]
-    meta = {b"yl8c4net": json.dumps({**provenance, "created": datetime.now(timezone.utc).isoformat()},
-                                    sort_keys=True).encode()}
+    fields = [
+        f.with_metadata({b"unit": u.encode(), b"description": d.encode()})
+        for f, (_, u, d) in zip(table.schema, columns.values())
+    ]
+    meta = {
+        b"yl8c4net": json.dumps(
+            {**provenance, "created": datetime.now(timezone.utc).isoformat()}, sort_keys=True
+        ).encode()
+    }
     table = table.cast(pa.schema(fields, metadata=meta))
-    tmp = path.with_name(f".part-{path.name}")
     # Dictionary pages only where values repeat: on float columns they are built and thrown away.
-    repeating = [f.name for f in table.schema
-                 if pa.types.is_dictionary(f.type) or pa.types.is_int16(f.type) or pa.types.is_int32(f.type)]
-    pq.write_table(table, tmp, compression="zstd", write_statistics=True, use_dictionary=repeating)
-    tmp.replace(path)
+    repeating = [
+        f.name
+        for f in table.schema
+        if pa.types.is_dictionary(f.type) or pa.types.is_int16(f.type) or pa.types.is_int32(f.type)
+    ]
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", write_statistics=True, use_dictionary=repeating)
     return path
 
 
@@ -355,7 +376,9 @@ def read_provenance(path: str | Path) -> dict:
     return json.loads(meta.get(b"yl8c4net", b"{}"))
 
 
-def exclude_existing(new: pd.DataFrame, existing: list[pd.DataFrame], radius_arcsec: float = 0.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+def exclude_existing(
+    new: pd.DataFrame, existing: list[pd.DataFrame], radius_arcsec: float = 0.5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split a run's unique detections into (new sources, duplicates of earlier partitions).
 
     Earlier partitions are never changed: where a new run overlaps them, the earlier row
@@ -366,8 +389,7 @@ def exclude_existing(new: pd.DataFrame, existing: list[pd.DataFrame], radius_arc
         return new, new.iloc[:0]
     prev = pd.concat([e[["ra", "dec"]] for e in old], ignore_index=True)
     tree = cKDTree(unit_vectors(prev["ra"], prev["dec"]))
-    d, _ = tree.query(unit_vectors(new["ra"], new["dec"]), k=1, distance_upper_bound=chord(radius_arcsec),
-                      workers=-1)
+    d, _ = tree.query(unit_vectors(new["ra"], new["dec"]), k=1, distance_upper_bound=chord(radius_arcsec), workers=-1)
     dup = np.isfinite(d)
     return new[~dup].reset_index(drop=True), new[dup].reset_index(drop=True)
 
@@ -382,9 +404,14 @@ class RunCatalog:
     duplicates: pd.DataFrame  # set aside: overlap rows another field owns, or in an earlier run
 
 
-def gather_run(det: pd.DataFrame, photo: pd.DataFrame, existing: list[pd.DataFrame] = (),
-               dedup: float | MergeRule = 0.5, match_radius_arcsec: float = 2.0,
-               catalogued_fields: set[tuple[int, int, int]] | None = None) -> RunCatalog:
+def gather_run(
+    det: pd.DataFrame,
+    photo: pd.DataFrame,
+    existing: list[pd.DataFrame] = (),
+    dedup: float | MergeRule = 0.5,
+    match_radius_arcsec: float = 2.0,
+    catalogued_fields: set[tuple[int, int, int]] | None = None,
+) -> RunCatalog:
     """One run's catalogue: keep the detections in rows their own field owns, merge the
     detections of one source, set aside those earlier partitions already hold, and
     crossmatch the rest one-to-one with PhotoObjAll.
@@ -400,8 +427,14 @@ def gather_run(det: pd.DataFrame, photo: pd.DataFrame, existing: list[pd.DataFra
         unique = deduplicate(det, dedup)
         new, dup = exclude_existing(unique, list(existing), unique_radius(dedup))
         matched, unmatched = crossmatch_photoobj(new, index.result(), match_radius_arcsec)
-    parts = [part for part in (overlap.assign(n_merged=np.int16(1), duplicate_reason="field_overlap"),
-                               dup.assign(duplicate_reason="earlier_run")) if len(part)]
+    parts = [
+        part
+        for part in (
+            overlap.assign(n_merged=np.int16(1), duplicate_reason="field_overlap"),
+            dup.assign(duplicate_reason="earlier_run"),
+        )
+        if len(part)
+    ]
     duplicates = sky_sort(pd.concat(parts, ignore_index=True)) if parts else dup.assign(duplicate_reason="")
     return RunCatalog(len(unique), matched, unmatched, duplicates)
 

@@ -26,8 +26,9 @@ def _bin_labels(edges) -> list[str]:
     return [f"{a:g}-{b:g}" for a, b in zip(edges[:-1], edges[1:])]
 
 
-def score_catalog(catalog: pd.DataFrame, unmatched: pd.DataFrame, truth: pd.DataFrame,
-                  found_radius_arcsec: float = 1.0, r_bins=R_BINS) -> dict:
+def score_catalog(
+    catalog: pd.DataFrame, unmatched: pd.DataFrame, truth: pd.DataFrame, found_radius_arcsec: float = 1.0, r_bins=R_BINS
+) -> dict:
     """Quality numbers of a catalogue against truth.
 
     Parameters
@@ -58,13 +59,15 @@ def score_catalog(catalog: pd.DataFrame, unmatched: pd.DataFrame, truth: pd.Data
     found = np.zeros(len(sources), bool)
     if len(rows) and len(sources):
         d, _ = cKDTree(unit_vectors(rows["ra"], rows["dec"])).query(
-            unit_vectors(sources["ra"], sources["dec"]), k=1, distance_upper_bound=chord(found_radius_arcsec))
+            unit_vectors(sources["ra"], sources["dec"]), k=1, distance_upper_bound=chord(found_radius_arcsec)
+        )
         found = np.isfinite(d)
     by_objid = sources[sources["objid"] >= 0].set_index("objid")
     hit = catalog[catalog["objid"].isin(by_objid.index)]
     true = by_objid.loc[hit["objid"].to_numpy()]
-    sep = separation_arcsec(np.linalg.norm(unit_vectors(hit["ra"], hit["dec"]) - unit_vectors(true["ra"], true["dec"]),
-                                           axis=1))
+    sep = separation_arcsec(
+        np.linalg.norm(unit_vectors(hit["ra"], hit["dec"]) - unit_vectors(true["ra"], true["dec"]), axis=1)
+    )
     correct = hit["class"].astype(str).to_numpy() == true["class"].astype(str).to_numpy()
     labels = _bin_labels(r_bins)
     source_bin = pd.cut(sources["r"], r_bins, labels=labels, right=False)

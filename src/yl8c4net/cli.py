@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     fi = sub.add_parser("field-index", help="cache each run's field list (SkyServer Field table, or the mirror)")
     fi.add_argument("--configfile", default="config.yaml")
-    fi.add_argument("--all", action="store_true",
-                    help="also index runs that give a fields range (default: only runs without one)")
+    fi.add_argument(
+        "--all", action="store_true", help="also index runs that give a fields range (default: only runs without one)"
+    )
     args = ap.parse_args(argv)
     try:
         from .config import catalog_backend, load_config

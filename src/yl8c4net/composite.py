@@ -105,8 +105,9 @@ def asinh_channel(image: np.ndarray, stretch: LuptonStretch = LuptonStretch()) -
     return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
 
 
-def field_composite(field_dir, manifest: dict, stretch: LuptonStretch = LuptonStretch(),
-                    use_official_jpeg: bool = True, extra_bands=()) -> tuple[np.ndarray, str]:
+def field_composite(
+    field_dir, manifest: dict, stretch: LuptonStretch = LuptonStretch(), use_official_jpeg: bool = True, extra_bands=()
+) -> tuple[np.ndarray, str]:
     """The training / inference image of one field on the r-band pixel grid.
 
     Parameters

@@ -138,8 +138,11 @@ def field_ids(cfg: dict) -> list[FieldId]:
     out = []
     for r in cfg["runs"]:
         if "fields" in r:
-            out += [FieldId(r["run"], c, f, rerun) for c in sorted(r["camcols"])
-                    for f in range(r["fields"][0], r["fields"][1] + 1)]
+            out += [
+                FieldId(r["run"], c, f, rerun)
+                for c in sorted(r["camcols"])
+                for f in range(r["fields"][0], r["fields"][1] + 1)
+            ]
         else:
             out += indexed_fields(cfg["sdss"]["field_index_dir"], r["run"], rerun, r["camcols"])
     return out
@@ -170,15 +173,24 @@ def frame_source(cfg: dict):
 
     s = cfg["sdss"]
     d = s.get("download", {})
-    return make_source(s["frame_source"], mirror_root=s.get("mirror_root"), base_url=s["sas_base_url"],
-                       retries=d.get("retries", 5), backoff_s=d.get("backoff_s", 2.0),
-                       timeout_s=d.get("timeout_s", 60))
+    return make_source(
+        s["frame_source"],
+        mirror_root=s.get("mirror_root"),
+        base_url=s["sas_base_url"],
+        retries=d.get("retries", 5),
+        backoff_s=d.get("backoff_s", 2.0),
+        timeout_s=d.get("timeout_s", 60),
+    )
 
 
 def catalog_backend(cfg: dict):
-    """The catalogue backend (`~yl8c4net.sdss.catalog.CatalogBackend`) the config names."""
-    from .sdss.catalog import make_catalog_backend
+    """The catalogue backend (`~yl8c4net.sdss.queries.CatalogBackend`) the config names."""
+    from .sdss.queries import make_catalog_backend
 
     s = cfg["sdss"]
-    return make_catalog_backend(s["catalog_source"], mirror_root=s.get("mirror_root"),
-                                skyserver_url=s["skyserver_url"], data_release=s["data_release"])
+    return make_catalog_backend(
+        s["catalog_source"],
+        mirror_root=s.get("mirror_root"),
+        skyserver_url=s["skyserver_url"],
+        data_release=s["data_release"],
+    )

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .labels import BoxTable
-from .sdss.catalog import SPEC_CLASSES
+from .sdss.queries import SPEC_CLASSES
 
 CUTOUT_PX = 48
 SPEC_COLUMNS = ["objid", "ra", "dec", "u", "g", "r", "i", "z", "type", "class", "redshift", "zwarning"]
@@ -51,8 +51,9 @@ def select_for_classification(matched: pd.DataFrame, r_limit: float = 22.2) -> p
     return matched[keep].reset_index(drop=True)
 
 
-def crop_cutouts(image: np.ndarray, x: np.ndarray, y: np.ndarray, side: np.ndarray,
-                 size: int = CUTOUT_PX) -> np.ndarray:
+def crop_cutouts(
+    image: np.ndarray, x: np.ndarray, y: np.ndarray, side: np.ndarray, size: int = CUTOUT_PX
+) -> np.ndarray:
     """Square crops centred on (x, y) with the given sides, resized bilinearly to size x size.
 
     Parameters
@@ -76,7 +77,7 @@ def crop_cutouts(image: np.ndarray, x: np.ndarray, y: np.ndarray, side: np.ndarr
     out = np.empty((n, size, size, channels), dtype=np.uint8)
     if n == 0:
         return out
-    sky = np.median(image.reshape(-1, channels)[:: 97], axis=0).astype(np.float32)
+    sky = np.median(image.reshape(-1, channels)[::97], axis=0).astype(np.float32)
     height, width = image.shape[:2]
     for k in range(n):
         s = max(int(round(side[k])), 2)
@@ -86,15 +87,16 @@ def crop_cutouts(image: np.ndarray, x: np.ndarray, y: np.ndarray, side: np.ndarr
         crop[:] = sky
         xa, xb, ya, yb = max(x0, 0), min(x0 + s, width), max(y0, 0), min(y0 + s, height)
         if xa < xb and ya < yb:
-            crop[ya - y0:yb - y0, xa - x0:xb - x0] = image[ya:yb, xa:xb]
+            crop[ya - y0 : yb - y0, xa - x0 : xb - x0] = image[ya:yb, xa:xb]
         t = torch.from_numpy(crop).permute(2, 0, 1)[None]
         r = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=s > size)
         out[k] = np.clip(np.round(r[0].permute(1, 2, 0).numpy()), 0, 255).astype(np.uint8)
     return out
 
 
-def field_cutouts(image: np.ndarray, sources: pd.DataFrame, wcs, table: BoxTable = BoxTable(),
-                  size: int = CUTOUT_PX) -> tuple[np.ndarray, pd.DataFrame]:
+def field_cutouts(
+    image: np.ndarray, sources: pd.DataFrame, wcs, table: BoxTable = BoxTable(), size: int = CUTOUT_PX
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Cut-outs of classified sources of one field (positions through the r-frame WCS)."""
     x, y = wcs.all_world2pix(sources["ra"].to_numpy(), sources["dec"].to_numpy(), 0)
     height, width = image.shape[:2]
@@ -104,8 +106,9 @@ def field_cutouts(image: np.ndarray, sources: pd.DataFrame, wcs, table: BoxTable
     return crops, src.assign(x=x[on], y=y[on])
 
 
-def balance_and_split(table: pd.DataFrame, per_class: int, fractions=(0.8, 0.1, 0.1),
-                      seed: int = 0, classes=SPEC_CLASSES) -> pd.DataFrame:
+def balance_and_split(
+    table: pd.DataFrame, per_class: int, fractions=(0.8, 0.1, 0.1), seed: int = 0, classes=SPEC_CLASSES
+) -> pd.DataFrame:
     """Class-balanced sample and stratified split.
 
     Every class gets ``n = min(per_class, smallest class count)`` rows drawn at random (seeded);
@@ -129,5 +132,6 @@ def balance_and_split(table: pd.DataFrame, per_class: int, fractions=(0.8, 0.1, 
         parts.append(table.iloc[pick].assign(split=split, row=pick))
     out = pd.concat(parts, ignore_index=True)
     order = {"train": 0, "val": 1, "test": 2}
-    return out.sort_values(["split", "class", "objid"], key=lambda s: s.map(order) if s.name == "split" else s,
-                           kind="stable").reset_index(drop=True)
+    return out.sort_values(
+        ["split", "class", "objid"], key=lambda s: s.map(order) if s.name == "split" else s, kind="stable"
+    ).reset_index(drop=True)

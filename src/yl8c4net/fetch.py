@@ -7,35 +7,17 @@ reasons is not a bad field: it raises, so the job fails and can be retried.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 from .errors import FrameVerificationError
+from .io import sha256_of
 from .sdss.fields import FieldId, frame_relpath, irg_jpeg_relpath
 from .sdss.source import FileSource, verifier_for
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
-
-
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def write_json_atomic(obj, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return path
 
 
 def r_frame(manifest_path: str | Path):
@@ -76,8 +58,17 @@ def fetch_field(fid: FieldId, source: FileSource, bands, outdir: str | Path) -> 
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    manifest = {"version": MANIFEST_VERSION, "run": fid.run, "rerun": fid.rerun, "camcol": fid.camcol,
-                "field": fid.field, "status": "ok", "reason": None, "frames": {}, "irg_jpeg": None}
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "run": fid.run,
+        "rerun": fid.rerun,
+        "camcol": fid.camcol,
+        "field": fid.field,
+        "status": "ok",
+        "reason": None,
+        "frames": {},
+        "irg_jpeg": None,
+    }
     try:
         for band in bands:
             rel = frame_relpath(fid, band)

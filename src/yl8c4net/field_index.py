@@ -2,7 +2,7 @@
 (``{index_dir}/{run}.csv``) so that building the workflow's DAG never needs the network.
 
 The index comes from the SkyServer / CasJobs Field table or from a mirror's listing of its
-r frames (`yl8c4net.sdss.catalog.CatalogBackend.fields_of_run`); ``yl8c4net field-index``
+r frames (`yl8c4net.sdss.queries.CatalogBackend.fields_of_run`); ``yl8c4net field-index``
 writes it.
 """
 
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .io import atomic_output
 from .errors import CatalogValidationError, ConfigError
-from .sdss.catalog import FIELD_DTYPES, validate_table
+from .sdss.queries import FIELD_DTYPES, validate_table
 from .sdss.fields import FieldId
 
 
@@ -25,10 +26,8 @@ def write_field_index(backend, run: int, rerun: int, index_dir: str | Path) -> P
     """Ask ``backend`` for the run's fields and cache them (sorted, written atomically)."""
     table = backend.fields_of_run(run, rerun).sort_values(["camcol", "field"]).drop_duplicates()
     path = field_index_path(index_dir, run)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+    with atomic_output(path) as tmp:
+        table.to_csv(tmp, index=False)
     return path
 
 
@@ -42,8 +41,10 @@ def read_field_index(path: str | Path, run: int, rerun: int) -> pd.DataFrame:
     table = validate_table(raw, FIELD_DTYPES, str(path))
     wrong = table[(table["run"] != run) | (table["rerun"] != rerun)]
     if len(wrong):
-        raise CatalogValidationError(f"{path}: row {wrong.index[0]} is run {wrong['run'].iloc[0]} rerun "
-                                     f"{wrong['rerun'].iloc[0]}, not run {run} rerun {rerun}")
+        raise CatalogValidationError(
+            f"{path}: row {wrong.index[0]} is run {wrong['run'].iloc[0]} rerun "
+            f"{wrong['rerun'].iloc[0]}, not run {run} rerun {rerun}"
+        )
     if not table["camcol"].between(1, 6).all():
         raise CatalogValidationError(f"{path}: camcol outside 1..6")
     return table
@@ -53,8 +54,10 @@ def indexed_fields(index_dir: str | Path, run: int, rerun: int, camcols) -> list
     """The fields of ``run`` in ``camcols`` according to its cached index."""
     path = field_index_path(index_dir, run)
     if not path.is_file():
-        raise ConfigError(f"runs: run {run} lists no fields and its field index {path} does not exist "
-                          "(build it with `yl8c4net field-index`, or give the run a fields range)")
+        raise ConfigError(
+            f"runs: run {run} lists no fields and its field index {path} does not exist "
+            "(build it with `yl8c4net field-index`, or give the run a fields range)"
+        )
     table = read_field_index(path, run, rerun)
     table = table[table["camcol"].isin(list(camcols))]
     if table.empty:

@@ -28,8 +28,16 @@ def save_figure(fig, out_png: str | Path, dpi: int = 100) -> Path:
     return out_png
 
 
-def pasting_figure(composite: np.ndarray, labels: pd.DataFrame, result, out_png: str | Path,
-                   x0: int = 0, y0: int = 0, size: int = 400, title: str = "") -> Path:
+def pasting_figure(
+    composite: np.ndarray,
+    labels: pd.DataFrame,
+    result,
+    out_png: str | Path,
+    x0: int = 0,
+    y0: int = 0,
+    size: int = 400,
+    title: str = "",
+) -> Path:
     """Five panels of one region: original, source mask, background, pasted, boxes drawn.
 
     Arrays are in FITS row order; the panels are shown with row 0 at the bottom (origin
@@ -39,9 +47,13 @@ def pasting_figure(composite: np.ndarray, labels: pd.DataFrame, result, out_png:
 
     plt = pyplot()
     sl = (slice(y0, y0 + size), slice(x0, x0 + size))
-    panels = [("original", composite[sl][..., :3]), ("source mask (2 sigma, 3 px)", result.mask[sl]),
-              ("background (mask filled)", result.background[sl][..., :3]),
-              ("pasted (catalogued only)", result.pasted[sl][..., :3]), ("labels", result.pasted[sl][..., :3])]
+    panels = [
+        ("original", composite[sl][..., :3]),
+        ("source mask (2 sigma, 3 px)", result.mask[sl]),
+        ("background (mask filled)", result.background[sl][..., :3]),
+        ("pasted (catalogued only)", result.pasted[sl][..., :3]),
+        ("labels", result.pasted[sl][..., :3]),
+    ]
     fig, axes = plt.subplots(1, 5, figsize=(20, 4.6))
     for ax, (name, img) in zip(axes, panels):
         ax.imshow(img, origin="lower", cmap="gray" if img.ndim == 2 else None, interpolation="nearest")

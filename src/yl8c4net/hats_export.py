@@ -27,8 +27,9 @@ def write_hats(catalog_parquet: str | Path, out_dir: str | Path, partition_rows:
     df = pd.read_parquet(catalog_parquet)
     # Plain strings: HATS readers need not know pandas' categorical dtype.
     df["class"] = df["class"].astype("string")
-    catalog = lsdb.from_dataframe(df, ra_column="ra", dec_column="dec", partition_rows=partition_rows,
-                                  margin_threshold=5.0)
+    catalog = lsdb.from_dataframe(
+        df, ra_column="ra", dec_column="dec", partition_rows=partition_rows, margin_threshold=5.0
+    )
     shutil.rmtree(out_dir, ignore_errors=True)
     catalog.write_catalog(out_dir, catalog_name=out_dir.name, overwrite=True, progress_bar=False)
     return int(lsdb.open_catalog(out_dir).hc_structure.catalog_info.total_rows)

@@ -7,11 +7,12 @@ Tiles are written as they are cut (no flip): their own row 0 is their top row.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .io import atomic_output
 
 from .errors import FrameVerificationError
 
@@ -23,16 +24,14 @@ def image_suffix(channels: int) -> str:
 def save_image(array: np.ndarray, path: str | Path, flip: bool = False) -> Path:
     """Write a uint8 image atomically; ``flip`` stores a FITS-order array top row first."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = np.ascontiguousarray(array[::-1] if flip else array)
-    tmp = path.with_name(f".part-{path.name}")
-    if path.suffix == ".png":
-        Image.fromarray(data).save(tmp, format="PNG", compress_level=3)
-    else:
-        import tifffile
+    with atomic_output(path) as tmp:
+        if path.suffix == ".png":
+            Image.fromarray(data).save(tmp, format="PNG", compress_level=3)
+        else:
+            import tifffile
 
-        tifffile.imwrite(tmp, data, photometric="minisblack", planarconfig="contig")
-    os.replace(tmp, path)
+            tifffile.imwrite(tmp, data, photometric="minisblack", planarconfig="contig")
     return path
 
 

@@ -60,9 +60,15 @@ class BoxTable:
 LABEL_COLUMNS = ["objid", "ra", "dec", "r", "type", "x", "y", "w", "h", "x_src", "y_src"]
 
 
-def make_labels(photo: pd.DataFrame, wcs: WCS, table: BoxTable = BoxTable(), r_limit: float = 22.2,
-                petro_scale: float = 2.0, max_side_px: float = 160.0,
-                shape_xy: tuple[int, int] = FRAME_SHAPE_XY) -> pd.DataFrame:
+def make_labels(
+    photo: pd.DataFrame,
+    wcs: WCS,
+    table: BoxTable = BoxTable(),
+    r_limit: float = 22.2,
+    petro_scale: float = 2.0,
+    max_side_px: float = 160.0,
+    shape_xy: tuple[int, int] = FRAME_SHAPE_XY,
+) -> pd.DataFrame:
     """Boxes of the catalogued sources of one frame.
 
     Parameters
@@ -102,12 +108,21 @@ def make_labels(photo: pd.DataFrame, wcs: WCS, table: BoxTable = BoxTable(), r_l
     x1 = np.clip(x + side / 2, -0.5, width - 0.5)
     y0 = np.clip(y - side / 2, -0.5, height - 0.5)
     y1 = np.clip(y + side / 2, -0.5, height - 0.5)
-    out = pd.DataFrame({
-        "objid": p["objid"].to_numpy(), "ra": p["ra"].to_numpy(), "dec": p["dec"].to_numpy(),
-        "r": p["r"].to_numpy(), "type": p["type"].to_numpy(),
-        "x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "w": x1 - x0, "h": y1 - y0,
-        "x_src": x, "y_src": y,
-    })
+    out = pd.DataFrame(
+        {
+            "objid": p["objid"].to_numpy(),
+            "ra": p["ra"].to_numpy(),
+            "dec": p["dec"].to_numpy(),
+            "r": p["r"].to_numpy(),
+            "type": p["type"].to_numpy(),
+            "x": (x0 + x1) / 2,
+            "y": (y0 + y1) / 2,
+            "w": x1 - x0,
+            "h": y1 - y0,
+            "x_src": x,
+            "y_src": y,
+        }
+    )
     # Sources whose centre is off the frame belong to a neighbouring frame.
     on = (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
     return out[on].reset_index(drop=True)

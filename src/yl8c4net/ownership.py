@@ -67,8 +67,9 @@ def owner_mask(detections: pd.DataFrame, catalogued: set[tuple[int, int, int]]) 
     return owned, owner
 
 
-def split_by_owner(det: pd.DataFrame, catalogued: set[tuple[int, int, int]] | None = None,
-                   same_source_arcsec: float = 1.0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_by_owner(
+    det: pd.DataFrame, catalogued: set[tuple[int, int, int]] | None = None, same_source_arcsec: float = 1.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(kept, set aside): detections in rows that a catalogued neighbour owns are set aside
     (with that neighbour in ``owner_field``) when the owner has a detection of the same
     source, i.e. one within ``same_source_arcsec`` on the sky. A source that only the
@@ -94,7 +95,9 @@ def split_by_owner(det: pd.DataFrame, catalogued: set[tuple[int, int, int]] | No
         key = field_keys(det["run"], det["camcol"], det["field"])
         y = det["y"].to_numpy(float)
         margin = 4.0  # pixels: the same source in two fields differs by ~0.1 px
-        band = np.flatnonzero((y < FIELD_OVERLAP_ROWS + margin) | (y >= FRAME_SHAPE_XY[1] - FIELD_OVERLAP_ROWS - margin))
+        band = np.flatnonzero(
+            (y < FIELD_OVERLAP_ROWS + margin) | (y >= FRAME_SHAPE_XY[1] - FIELD_OVERLAP_ROWS - margin)
+        )
         ra, dec = det["ra"].to_numpy(), det["dec"].to_numpy()
         tree = cKDTree(np.column_stack([unit_vectors(ra[band], dec[band]), key[band].astype(float)]))
         owner_key = key[candidates] - det["field"].to_numpy(np.int64)[candidates] + owner[candidates]

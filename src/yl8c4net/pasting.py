@@ -57,8 +57,7 @@ def detection_image(image: np.ndarray) -> np.ndarray:
 def source_mask(image: np.ndarray, params: PastingParams = PastingParams()) -> np.ndarray:
     """Boolean mask of every source photutils detects at ``nsigma`` above the background."""
     plane = detection_image(image)
-    bkg = Background2D(plane, params.box_size, filter_size=params.filter_size,
-                       bkg_estimator=MedianBackground())
+    bkg = Background2D(plane, params.box_size, filter_size=params.filter_size, bkg_estimator=MedianBackground())
     segm = detect_sources(plane - bkg.background, params.nsigma * bkg.background_rms, n_pixels=params.npixels)
     if segm is None:
         return np.zeros(plane.shape, dtype=bool)
@@ -75,7 +74,7 @@ def box_mask(labels: pd.DataFrame, shape: tuple[int, int]) -> np.ndarray:
     for x, y, w, h in labels[["x", "y", "w", "h"]].itertuples(index=False):
         xa, xb = int(np.ceil(x - w / 2)), int(np.floor(x + w / 2))
         ya, yb = int(np.ceil(y - h / 2)), int(np.floor(y + h / 2))
-        out[max(ya, 0):min(yb + 1, height), max(xa, 0):min(xb + 1, width)] = True
+        out[max(ya, 0) : min(yb + 1, height), max(xa, 0) : min(xb + 1, width)] = True
     return out
 
 

@@ -45,8 +45,9 @@ def window_sigma_px(fwhm_arcsec: float, pixel_scale_arcsec: float = 0.396) -> fl
     return fwhm_arcsec / (2.0 * np.sqrt(2.0 * np.log(2.0))) / pixel_scale_arcsec
 
 
-def windowed_centroids(image: np.ndarray, x, y, sigma_px: float, max_shift_px,
-                       n_iter: int = MAX_ITERATIONS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def windowed_centroids(
+    image: np.ndarray, x, y, sigma_px: float, max_shift_px, n_iter: int = MAX_ITERATIONS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Windowed centroids of sources starting at (``x``, ``y``).
 
     Parameters
@@ -160,7 +161,8 @@ def blend_members(x, y, side, radius_px: float, max_side_px: float) -> np.ndarra
     if len(compact) < 2:
         return np.zeros(0, np.int64)
     pairs = cKDTree(np.column_stack([np.asarray(x, float)[compact], np.asarray(y, float)[compact]])).query_pairs(
-        radius_px, output_type="ndarray")
+        radius_px, output_type="ndarray"
+    )
     return np.unique(compact[pairs.ravel()])
 
 
@@ -182,8 +184,7 @@ def climb_to_peaks(smoothed: np.ndarray, x, y, max_steps: int = 50) -> tuple[np.
     return px, py
 
 
-def fit_blends(image: np.ndarray, x, y, fwhm_px: float, group_px: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit_blends(image: np.ndarray, x, y, fwhm_px: float, group_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positions of blended sources fitted together, group by group (photutils PSF
     photometry, circular Gaussian PSF of fixed ``fwhm_px``). Returns x, y and whether each
     fit succeeded."""
@@ -197,8 +198,9 @@ def fit_blends(image: np.ndarray, x, y, fwhm_px: float, group_px: float
     psf = CircularGaussianPRF(fwhm=fwhm_px)
     psf.fwhm.fixed = True
     fit_px = int(2 * np.ceil(fwhm_px) + 1)
-    photometry = PSFPhotometry(psf, fit_shape=(fit_px, fit_px), grouper=SourceGrouper(min_separation=group_px),
-                               aperture_radius=fwhm_px)
+    photometry = PSFPhotometry(
+        psf, fit_shape=(fit_px, fit_px), grouper=SourceGrouper(min_separation=group_px), aperture_radius=fwhm_px
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = photometry(np.nan_to_num(image), init_params=Table({"x": x, "y": y}))
@@ -208,9 +210,14 @@ def fit_blends(image: np.ndarray, x, y, fwhm_px: float, group_px: float
     return fx, fy, ok
 
 
-def refine_positions(detections, image: np.ndarray, window_fwhm_arcsec: float,
-                     pixel_scale_arcsec: float = 0.396, blend_radius_fwhm: float = 2.0,
-                     blend_max_side_px: float = 32.0):
+def refine_positions(
+    detections,
+    image: np.ndarray,
+    window_fwhm_arcsec: float,
+    pixel_scale_arcsec: float = 0.396,
+    blend_radius_fwhm: float = 2.0,
+    blend_max_side_px: float = 32.0,
+):
     """Detections with measured centres on ``image`` (the r frame).
 
     ``x``, ``y`` become windowed centroids (window FWHM ``window_fwhm_arcsec``), or, for
@@ -245,5 +252,10 @@ def refine_positions(detections, image: np.ndarray, window_fwhm_arcsec: float,
             take = blended[fit_ok]
             xc[take], yc[take] = fx[fit_ok], fy[fit_ok]
             flag[take] = CENTROID_BLEND_FIT
-    return detections.assign(x_box=detections["x"].astype(np.float32), y_box=detections["y"].astype(np.float32),
-                             x=xc, y=yc, centroid_flag=flag.astype(np.int16))
+    return detections.assign(
+        x_box=detections["x"].astype(np.float32),
+        y_box=detections["y"].astype(np.float32),
+        x=xc,
+        y=yc,
+        centroid_flag=flag.astype(np.int16),
+    )

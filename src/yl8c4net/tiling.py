@@ -36,8 +36,7 @@ def tile_origins(width: int, height: int, tile: int = 640) -> list[tuple[int, in
     return [(x0, y0) for y0 in tile_grid(height, tile) for x0 in tile_grid(width, tile)]
 
 
-def labels_in_tile(labels: pd.DataFrame, x0: int, y0: int, tile: int = 640,
-                   min_visible: float = 0.5) -> pd.DataFrame:
+def labels_in_tile(labels: pd.DataFrame, x0: int, y0: int, tile: int = 640, min_visible: float = 0.5) -> pd.DataFrame:
     """Labels of one tile, in tile pixel coordinates, clipped to the tile.
 
     A box cut by the tile edge is kept (clipped) only when at least ``min_visible`` of its

@@ -41,16 +41,27 @@ class TrainingDataParams:
         t = cfg["training_data"]
         p = t["pasting"]
         return cls(
-            r_limit=t["r_limit"], box_table=BoxTable.from_config(t["box_table"]), petro_scale=t["petro_scale"],
-            max_side_px=t["max_side_px"], tile=t["tile_px"], min_visible=t["min_visible_fraction"],
-            paste=p["enabled"], pasting=PastingParams(p["nsigma"], p["npixels"], p["box_size"], p["filter_size"],
-                                                      p["dilate_px"]),
-            val_fraction=t["val_fraction"], split_seed=t["split_seed"],
+            r_limit=t["r_limit"],
+            box_table=BoxTable.from_config(t["box_table"]),
+            petro_scale=t["petro_scale"],
+            max_side_px=t["max_side_px"],
+            tile=t["tile_px"],
+            min_visible=t["min_visible_fraction"],
+            paste=p["enabled"],
+            pasting=PastingParams(p["nsigma"], p["npixels"], p["box_size"], p["filter_size"], p["dilate_px"]),
+            val_fraction=t.get("val_fraction", cls.val_fraction),
+            split_seed=t.get("split_seed", cls.split_seed),
         )
 
 
-def build_field_tiles(composite: np.ndarray, photo: pd.DataFrame, wcs, outdir: str | Path,
-                      stem: str, params: TrainingDataParams = TrainingDataParams()) -> dict:
+def build_field_tiles(
+    composite: np.ndarray,
+    photo: pd.DataFrame,
+    wcs,
+    outdir: str | Path,
+    stem: str,
+    params: TrainingDataParams = TrainingDataParams(),
+) -> dict:
     """Labels, pasted image and the 12 tiles (image + YOLO label file) of one field.
 
     Writes ``{outdir}/images/{stem}_t{k:02d}.png``, ``{outdir}/labels/{stem}_t{k:02d}.txt``,
@@ -58,8 +69,15 @@ def build_field_tiles(composite: np.ndarray, photo: pd.DataFrame, wcs, outdir: s
     `~yl8c4net.pasting.PastingResult` under ``"pasting"`` (not serialisable; for pictures).
     """
     outdir = Path(outdir)
-    labels = make_labels(photo, wcs, params.box_table, params.r_limit, params.petro_scale, params.max_side_px,
-                         shape_xy=(composite.shape[1], composite.shape[0]))
+    labels = make_labels(
+        photo,
+        wcs,
+        params.box_table,
+        params.r_limit,
+        params.petro_scale,
+        params.max_side_px,
+        shape_xy=(composite.shape[1], composite.shape[0]),
+    )
     result = paste_sources(composite, labels, params.pasting) if params.paste else None
     image = result.pasted if result is not None else composite
     # Tiles are cut from the image as displayed (top row first), like the JPEGs YOLO sees;
@@ -72,7 +90,7 @@ def build_field_tiles(composite: np.ndarray, photo: pd.DataFrame, wcs, outdir: s
     suffix = image_suffix(composite.shape[2])
     n_boxes = 0
     for k, (x0, y0) in enumerate(tile_origins(width, height, params.tile)):
-        tile_img = display[y0:y0 + params.tile, x0:x0 + params.tile]
+        tile_img = display[y0 : y0 + params.tile, x0 : x0 + params.tile]
         tile_lab = labels_in_tile(shown, x0, y0, params.tile, params.min_visible)
         save_image(tile_img, outdir / "images" / f"{stem}_t{k:02d}{suffix}")
         (outdir / "labels" / f"{stem}_t{k:02d}.txt").write_text(yolo_label_lines(tile_lab, params.tile))
@@ -95,8 +113,9 @@ def split_fields(field_tags: list[str], val_fraction: float, seed: int = 0) -> d
     return {t: ("val" if k < n_val else "train") for k, t in enumerate(order)}
 
 
-def write_dataset_yaml(tile_dirs: dict[str, Path], out_yaml: str | Path, val_fraction: float,
-                       seed: int = 0, channels: int = 3) -> dict:
+def write_dataset_yaml(
+    tile_dirs: dict[str, Path], out_yaml: str | Path, val_fraction: float, seed: int = 0, channels: int = 3
+) -> dict:
     """An ultralytics dataset YAML: ``train`` and ``val`` list files of tile image paths.
 
     Parameters
@@ -113,7 +132,12 @@ def write_dataset_yaml(tile_dirs: dict[str, Path], out_yaml: str | Path, val_fra
     out_yaml.parent.mkdir(parents=True, exist_ok=True)
     for name, paths in lists.items():
         (out_yaml.parent / f"{name}.txt").write_text("\n".join(paths) + ("\n" if paths else ""))
-    spec = {"path": str(out_yaml.parent.resolve()), "train": "train.txt", "val": "val.txt",
-            "names": {0: "source"}, "channels": channels}
+    spec = {
+        "path": str(out_yaml.parent.resolve()),
+        "train": "train.txt",
+        "val": "val.txt",
+        "names": {0: "source"},
+        "channels": channels,
+    }
     out_yaml.write_text(yaml.safe_dump(spec, sort_keys=False))
     return {"split": split, "n_train_tiles": len(lists["train"]), "n_val_tiles": len(lists["val"])}

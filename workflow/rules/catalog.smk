@@ -23,11 +23,15 @@ rule classify_block:
         runtime=60,
         gpu=1,
     params:
+        config=settings(
+            "sdss.rerun",
+            "classifier.device",
+            "training_data.extra_bands",
+            "catalog.centroid_window_fwhm_arcsec",
+        ),
+        code=code_version("classify_block"),
         fields=block_fields,
         files=FIELD_FILES,
-        extra_bands=config["training_data"]["extra_bands"],
-        device=config["classifier"]["device"],
-        centroid_window_fwhm_arcsec=config["catalog"]["centroid_window_fwhm_arcsec"],
     script:
         "../scripts/classify_block.py"
 
@@ -53,16 +57,14 @@ rule catalog_run:
         mem_mb=8000,
         runtime=30,
     params:
+        config=settings(
+            "catalog.dedup_radius_arcsec",
+            "catalog.merge_min_ios",
+            "catalog.merge_max_offset_box_fraction",
+            "catalog.match_radius_arcsec",
+        ),
+        code=code_version("catalog_run"),
         files=FIELD_FILES,
-        catalog={
-            k: config["catalog"][k]
-            for k in (
-                "dedup_radius_arcsec",
-                "merge_min_ios",
-                "merge_max_offset_box_fraction",
-                "match_radius_arcsec",
-            )
-        },
     script:
         "../scripts/catalog_run.py"
 
@@ -87,6 +89,8 @@ rule catalog:
     resources:
         mem_mb=8000,
         runtime=30,
+    params:
+        code=code_version("catalog"),
     script:
         "../scripts/catalog.py"
 
@@ -106,6 +110,8 @@ rule catalog_hats:
     resources:
         mem_mb=8000,
         runtime=60,
+    params:
+        code=code_version("catalog_hats"),
     script:
         "../scripts/catalog_hats.py"
 
@@ -137,6 +143,8 @@ rule catalog_figures:
         mem_mb=2000,
         runtime=5,
     params:
+        config=settings("sdss.rerun"),
+        code=code_version("catalog_figures"),
         files=FIELD_FILES,
     script:
         "../scripts/catalog_figures.py"

@@ -24,6 +24,9 @@ rule train_classifier:
         mem_mb=4000,
         runtime=600,
         gpu=1,
+    params:
+        config=settings("classifier", "classify_data", "training_data.extra_bands"),
+        code=code_version("train_classifier"),
     script:
         "../scripts/train_classifier.py"
 
@@ -55,5 +58,8 @@ rule evaluate_classifier:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        config=settings("classifier.device"),
+        code=code_version("evaluate_classifier"),
     script:
         "../scripts/evaluate_classifier.py"

@@ -1,8 +1,12 @@
 # Shared set-up: config validation, the field list, wildcard constraints, path helpers.
 
+import json
 import sys
 
+from pathlib import Path
+
 from yl8c4net.blocks import field_blocks
+from yl8c4net.code_version import script_code_version
 from yl8c4net.config import field_ids, validate_config
 from yl8c4net.errors import ConfigError, YL8C4NetError
 from yl8c4net.imageio import image_suffix
@@ -169,3 +173,38 @@ def earlier_partitions(wildcards):
     return [f"results/catalog/runs/{r}.parquet" for r in before] + [
         f"results/catalog/runs/{r}-unmatched.parquet" for r in before
     ]
+
+
+# Configuration reaches each job through `params:`: a slice of the config in the config's
+# own nesting (the script reads `snakemake.params.config`), and the version of the code the
+# script runs. A changed value, or changed package code that a stage imports, reruns exactly
+# the jobs that depend on it and everything downstream (`snakemake -n` names the reason);
+# see "What reruns when" in the README.
+def settings(*keys, run=None):
+    """The config values at the dotted ``keys`` ("detector.conf", or a whole section), in
+    the config's nesting; with ``run``, also ``runs`` holding that run's entry only."""
+    out = {}
+    for key in keys:
+        *parents, leaf = key.split(".")
+        src, dst = config, out
+        for part in parents:
+            src = src[part]
+            dst = dst.setdefault(part, {})
+        dst[leaf] = src[leaf]
+    if run is not None:
+        out["runs"] = [r for r in config["runs"] if r["run"] == int(run)]
+    # Keys sorted at every level: the order of keys in a YAML file means nothing, and
+    # Snakemake compares params by their text.
+    return json.loads(json.dumps(out, sort_keys=True))
+
+
+def run_settings(*keys):
+    """Input-function form of `settings` for per-run rules (wildcard ``run``)."""
+    return lambda wildcards: settings(*keys, run=wildcards.run)
+
+
+def code_version(script):
+    """Package version + hash of the package modules `script` imports (a param)."""
+    return script_code_version(
+        Path(workflow.basedir) / "workflow" / "scripts" / f"{script}.py"
+    )

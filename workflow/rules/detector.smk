@@ -25,6 +25,30 @@ rule train_detector:
         runtime=1440,
         gpu=1,
     params:
+        config=settings(
+            "detector.model",
+            "detector.scale",
+            "detector.imgsz",
+            "detector.epochs",
+            "detector.patience",
+            "detector.batch",
+            "detector.lr0",
+            "detector.lrf",
+            "detector.warmup_epochs",
+            "detector.mosaic",
+            "detector.mixup",
+            "detector.perspective",
+            "detector.hsv_h",
+            "detector.hsv_s",
+            "detector.hsv_v",
+            "detector.fliplr",
+            "detector.flipud",
+            "detector.seed",
+            "detector.device",
+            "detector.workers",
+            "detector.max_det",
+        ),
+        code=code_version("train_detector"),
         run_dir="resources/detector_run",
     script:
         "../scripts/train_detector.py"
@@ -50,6 +74,18 @@ rule detect_block:
         runtime=60,
         gpu=1,
     params:
+        config=settings(
+            "sdss.rerun",
+            "detector.conf",
+            "detector.iou",
+            "detector.merge",
+            "detector.merge_iou",
+            "detector.max_det",
+            "detector.device",
+            "detector.imgsz",
+            "training_data.tile_px",
+        ),
+        code=code_version("detect_block"),
         fields=block_fields,
         files=FIELD_FILES,
         run_dir="resources/detector_run",
@@ -85,6 +121,8 @@ rule evaluate_detector:
         mem_mb=2000,
         runtime=10,
     params:
+        config=settings("detector.conf"),
+        code=code_version("evaluate_detector"),
         files=FIELD_FILES,
         run_dir="resources/detector_run",
     script:

@@ -20,6 +20,16 @@ rule fetch_block:
         mem_mb=1000,
         runtime=240,
     params:
+        config=settings(
+            "sdss.rerun",
+            "sdss.bands",
+            "sdss.frame_source",
+            "sdss.mirror_root",
+            "sdss.sas_base_url",
+            "sdss.download",
+            "sdss.data_release",
+        ),
+        code=code_version("fetch_block"),
         fields=block_fields,
         files=FIELD_FILES,
     script:

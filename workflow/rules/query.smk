@@ -21,6 +21,14 @@ rule query_photoobj_block:
         runtime=60,
         skyserver=1,
     params:
+        config=settings(
+            "sdss.rerun",
+            "sdss.catalog_source",
+            "sdss.mirror_root",
+            "sdss.skyserver_url",
+            "sdss.data_release",
+        ),
+        code=code_version("query_photoobj_block"),
         fields=block_fields,
         files=FIELD_FILES,
     script:
@@ -44,6 +52,15 @@ rule query_specphoto:
         mem_mb=500,
         runtime=30,
         skyserver=1,
+    params:
+        config=settings(
+            "sdss.rerun",
+            "sdss.catalog_source",
+            "sdss.mirror_root",
+            "sdss.skyserver_url",
+            "sdss.data_release",
+        ),
+        code=code_version("query_specphoto"),
     script:
         "../scripts/query_specphoto.py"
 
@@ -66,6 +83,7 @@ rule field_status:
         mem_mb=500,
         runtime=5,
     params:
+        code=code_version("field_status"),
         files=FIELD_FILES,
     script:
         "../scripts/field_status.py"

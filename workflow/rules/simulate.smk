@@ -15,6 +15,8 @@ rule simulate_block:
         mem_mb=2000,
         runtime=20,
     params:
+        config=run_settings("sdss.rerun", "sdss.mirror_root", "simulate", "composite"),
+        code=code_version("simulate_block"),
         fields=block_fields,
     script:
         "../scripts/simulate_block.py"
@@ -35,5 +37,8 @@ rule simulate_specphoto:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        config=run_settings("sdss.rerun", "sdss.mirror_root", "simulate", "composite"),
+        code=code_version("simulate_specphoto"),
     script:
         "../scripts/simulate_specphoto.py"

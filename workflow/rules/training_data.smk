@@ -19,6 +19,13 @@ rule composite_block:
         mem_mb=2000,
         runtime=120,
     params:
+        config=settings(
+            "sdss.rerun",
+            "composite",
+            "training_data.use_official_jpeg",
+            "training_data.extra_bands",
+        ),
+        code=code_version("composite_block"),
         fields=block_fields,
         files=FIELD_FILES,
     script:
@@ -45,6 +52,17 @@ rule training_data_block:
         mem_mb=3000,
         runtime=240,
     params:
+        config=settings(
+            "sdss.rerun",
+            "training_data.r_limit",
+            "training_data.box_table",
+            "training_data.petro_scale",
+            "training_data.max_side_px",
+            "training_data.tile_px",
+            "training_data.min_visible_fraction",
+            "training_data.pasting",
+        ),
+        code=code_version("training_data_block"),
         fields=block_fields,
         files=FIELD_FILES,
     script:
@@ -68,6 +86,12 @@ rule detect_dataset:
         mem_mb=500,
         runtime=5,
     params:
+        config=settings(
+            "training_data.val_fraction",
+            "training_data.split_seed",
+            "training_data.extra_bands",
+        ),
+        code=code_version("detect_dataset"),
         files=FIELD_FILES,
     script:
         "../scripts/detect_dataset.py"
@@ -94,6 +118,13 @@ rule cutouts_block:
         mem_mb=2000,
         runtime=120,
     params:
+        config=settings(
+            "sdss.rerun",
+            "classify_data",
+            "training_data.box_table",
+            "training_data.r_limit",
+        ),
+        code=code_version("cutouts_block"),
         fields=block_fields,
         files=FIELD_FILES,
     script:
@@ -118,6 +149,8 @@ rule classify_dataset:
         mem_mb=4000,
         runtime=10,
     params:
+        config=settings("classify_data"),
+        code=code_version("classify_dataset"),
         files=FIELD_FILES,
     script:
         "../scripts/classify_dataset.py"
@@ -144,6 +177,17 @@ rule pasting_figure:
         mem_mb=2000,
         runtime=5,
     params:
+        config=settings(
+            "sdss.rerun",
+            "training_data.r_limit",
+            "training_data.box_table",
+            "training_data.petro_scale",
+            "training_data.max_side_px",
+            "training_data.tile_px",
+            "training_data.min_visible_fraction",
+            "training_data.pasting",
+        ),
+        code=code_version("pasting_figure"),
         files=FIELD_FILES,
     script:
         "../scripts/pasting_figure.py"

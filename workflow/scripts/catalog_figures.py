@@ -11,13 +11,17 @@ from yl8c4net.steps import step
 
 with step(snakemake.log[0], "catalog_figures") as log:
     w = snakemake.wildcards
-    fid = FieldId(int(w.run), int(w.camcol), int(w.field), snakemake.config["sdss"]["rerun"])
+    fid = FieldId(int(w.run), int(w.camcol), int(w.field), snakemake.params.config["sdss"]["rerun"])
     reason = field_status([snakemake.input.composite, snakemake.input.classified]).get(fid)
     if reason is not None:
         raise BlockManifestError(f"{fid} is quarantined ({reason}): pick another field for the overlay")
     image = load_image(field_path(snakemake.params.files["composite"], fid), flip=True)
     det = pd.read_parquet(field_path(snakemake.params.files["classified"], fid)).rename(columns={"class": "cls"})
-    plot_overlay(image, det, snakemake.output.overlay,
-                 title=f"run {w.run} camcol {w.camcol} field {w.field}: red galaxy, blue star, green QSO")
+    plot_overlay(
+        image,
+        det,
+        snakemake.output.overlay,
+        title=f"run {w.run} camcol {w.camcol} field {w.field}: red galaxy, blue star, green QSO",
+    )
     plot_sky_map(pd.read_parquet(snakemake.input.catalog), snakemake.output.sky_map)
     log.info("%d detections drawn", len(det))

@@ -8,17 +8,21 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-import yl8c4net
 from yl8c4net.blocks import field_path, field_status, field_tag, ok_fields
 from yl8c4net.catalog import (
-    CLASS_DTYPE, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS, MergeRule, gather_run, write_catalog_parquet,
+    CLASS_DTYPE,
+    DUPLICATE_COLUMNS,
+    UNMATCHED_COLUMNS,
+    MergeRule,
+    gather_run,
+    write_catalog_parquet,
 )
 from yl8c4net.config import config_hash
-from yl8c4net.fetch import sha256_of
+from yl8c4net.io import sha256_of
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "catalog_run") as log:
-    cat = snakemake.params.catalog
+    cat = snakemake.params.config["catalog"]
     run = int(snakemake.wildcards.run)
     files = snakemake.params.files
     parts, frames, model_sha = [], {}, set()
@@ -33,28 +37,54 @@ with step(snakemake.log[0], "catalog_run") as log:
         model_sha.add(meta.get(b"model_sha256", b"").decode())
         d = pd.read_parquet(field_path(files["classified"], fid))
         if len(d):
-            parts.append(d.assign(run=m["run"], rerun=m["rerun"], camcol=m["camcol"], field=m["field"],
-                                  box=d[["w", "h"]].max(axis=1), det_conf=d["conf"],
-                                  **{"class": d["class"].astype(CLASS_DTYPE)}))
-    det = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["ra", "dec", "run", "camcol", "field", "x", "y", "det_conf"])
+            parts.append(
+                d.assign(
+                    run=m["run"],
+                    rerun=m["rerun"],
+                    camcol=m["camcol"],
+                    field=m["field"],
+                    box=d[["w", "h"]].max(axis=1),
+                    det_conf=d["conf"],
+                    **{"class": d["class"].astype(CLASS_DTYPE)},
+                )
+            )
+    det = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["ra", "dec", "run", "camcol", "field", "x", "y", "det_conf"])
+    )
     earlier = [pd.read_parquet(p, columns=["ra", "dec"]) for p in snakemake.input.earlier]
-    photo = pd.concat([pd.read_parquet(field_path(files["photoobj"], f)) for f in ok_fields(snakemake.input.photoobj)],
-                      ignore_index=True)
+    photo = pd.concat(
+        [pd.read_parquet(field_path(files["photoobj"], f)) for f in ok_fields(snakemake.input.photoobj)],
+        ignore_index=True,
+    )
     rule = MergeRule(cat["dedup_radius_arcsec"], cat["merge_min_ios"], cat["merge_max_offset_box_fraction"])
     catalogued = {(f.run, f.camcol, f.field) for f, reason in status.items() if reason is None}
     result = gather_run(det, photo, earlier, rule, cat["match_radius_arcsec"], catalogued)
     provenance = {
-        "code_version": yl8c4net.__version__, "config_hash": config_hash(cat), "run": run,
-        "detector_sha256": sorted(model_sha), "classifier_sha256": sha256_of(snakemake.input.classifier),
-        "frames_sha256": frames, **cat, "earlier_partitions": list(snakemake.input.earlier),
+        "code_version": snakemake.params.code,
+        "config_hash": config_hash(cat),
+        "run": run,
+        "detector_sha256": sorted(model_sha),
+        "classifier_sha256": sha256_of(snakemake.input.classifier),
+        "frames_sha256": frames,
+        **cat,
+        "earlier_partitions": list(snakemake.input.earlier),
     }
     write_catalog_parquet(result.matched, snakemake.output.matched, provenance)
     write_catalog_parquet(result.unmatched, snakemake.output.unmatched, provenance, UNMATCHED_COLUMNS)
     write_catalog_parquet(result.duplicates, snakemake.output.duplicates, provenance, DUPLICATE_COLUMNS)
     log.info("run %d: %d fields catalogued, %d quarantined", run, len(frames), len(status) - len(frames))
     reasons = result.duplicates["duplicate_reason"].value_counts().to_dict() if len(result.duplicates) else {}
-    log.info("run %d: %d detections -> %d in rows their field owns -> %d unique -> %d new (%d already in earlier"
-             " runs) -> %d matched, %d unmatched", run, len(det), len(det) - reasons.get("field_overlap", 0),
-             result.unique, len(result.matched) + len(result.unmatched), reasons.get("earlier_run", 0),
-             len(result.matched), len(result.unmatched))
+    log.info(
+        "run %d: %d detections -> %d in rows their field owns -> %d unique -> %d new (%d already in earlier"
+        " runs) -> %d matched, %d unmatched",
+        run,
+        len(det),
+        len(det) - reasons.get("field_overlap", 0),
+        result.unique,
+        len(result.matched) + len(result.unmatched),
+        reasons.get("earlier_run", 0),
+        len(result.matched),
+        len(result.unmatched),
+    )

@@ -11,26 +11,38 @@ from yl8c4net.classify.train import load_classifier
 from yl8c4net.fetch import r_frame
 from yl8c4net.imageio import load_image
 from yl8c4net.positions import refine_positions
-from yl8c4net.sdss.catalog import write_parquet
+from yl8c4net.io import write_parquet
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "classify_block") as log:
+    cfg = snakemake.params.config
     files = snakemake.params.files
     block = block_of_job(snakemake)
-    channels = 3 + len(snakemake.params.extra_bands)
-    model, norm, _ = load_classifier(snakemake.input.weights, CLASS_NAMES, channels, snakemake.params.device)
+    channels = 3 + len(cfg["training_data"]["extra_bands"])
+    model, norm, _ = load_classifier(snakemake.input.weights, CLASS_NAMES, channels, cfg["classifier"]["device"])
 
     def classify(fid):
         det = pd.read_parquet(field_path(files["detections"], fid))
         frame = r_frame(field_path(files["frames"], fid))
         image = load_image(field_path(files["composite"], fid), flip=True)
         classified = classify_detections(model, norm, image if image.ndim == 3 else image[..., None], det)
-        measured = refine_positions(classified, frame.image, snakemake.params.centroid_window_fwhm_arcsec)
+        measured = refine_positions(classified, frame.image, cfg["catalog"]["centroid_window_fwhm_arcsec"])
         out = pixels_to_sky(measured, frame.wcs)
         write_parquet(out, field_path(files["classified"], fid))
-        log.info("%s: %d detections classified: %s; %d centroids measured, %d keep the box centre", fid, len(out),
-                 out["class"].value_counts().to_dict(), int((out["centroid_flag"] == 0).sum()),
-                 int((out["centroid_flag"] != 0).sum()))
+        log.info(
+            "%s: %d detections classified: %s; %d centroids measured, %d keep the box centre",
+            fid,
+            len(out),
+            out["class"].value_counts().to_dict(),
+            int((out["centroid_flag"] == 0).sum()),
+            int((out["centroid_flag"] != 0).sum()),
+        )
 
-    run_block("classify", block, snakemake.output[0],
-              [snakemake.input.frames, snakemake.input.composite, snakemake.input.detections], classify, log)
+    run_block(
+        "classify",
+        block,
+        snakemake.output[0],
+        [snakemake.input.frames, snakemake.input.composite, snakemake.input.detections],
+        classify,
+        log,
+    )

@@ -5,12 +5,12 @@ import pandas as pd
 
 from yl8c4net.blocks import field_path, ok_fields
 from yl8c4net.cutouts import balance_and_split
-from yl8c4net.fetch import write_json_atomic
-from yl8c4net.sdss.catalog import write_parquet
+from yl8c4net.io import write_json_atomic
+from yl8c4net.io import write_parquet
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "classify_dataset") as log:
-    cd = snakemake.config["classify_data"]
+    cd = snakemake.params.config["classify_data"]
     images, tables = [], []
     files = snakemake.params.files
     for fid in ok_fields(snakemake.input.cutouts):
@@ -28,5 +28,10 @@ with step(snakemake.log[0], "classify_dataset") as log:
     write_parquet(sample.drop(columns=["row"]), snakemake.output.table)
     counts = sample.groupby(["split", "class"]).size().unstack(fill_value=0)
     log.info("classification dataset:\n%s", counts.to_string())
-    write_json_atomic({"available": table["class"].value_counts().to_dict(),
-                       "per_split": {s: counts.loc[s].to_dict() for s in counts.index}}, snakemake.output.summary)
+    write_json_atomic(
+        {
+            "available": table["class"].value_counts().to_dict(),
+            "per_split": {s: counts.loc[s].to_dict() for s in counts.index},
+        },
+        snakemake.output.summary,
+    )

@@ -8,11 +8,11 @@ from yl8c4net.cutouts import crossmatch_spec, field_cutouts, select_for_classifi
 from yl8c4net.fetch import r_frame_wcs
 from yl8c4net.imageio import load_image
 from yl8c4net.labels import BoxTable
-from yl8c4net.sdss.catalog import write_parquet
+from yl8c4net.io import write_parquet
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "cutouts_block") as log:
-    cfg = snakemake.config
+    cfg = snakemake.params.config
     cd, td = cfg["classify_data"], cfg["training_data"]
     files = snakemake.params.files
     block = block_of_job(snakemake)
@@ -21,16 +21,22 @@ with step(snakemake.log[0], "cutouts_block") as log:
 
     def cutouts(fid):
         photo = pd.read_parquet(field_path(files["photoobj"], fid))
-        matched = select_for_classification(crossmatch_spec(photo, spec, cd["crossmatch_radius_arcsec"]),
-                                            td["r_limit"])
+        matched = select_for_classification(crossmatch_spec(photo, spec, cd["crossmatch_radius_arcsec"]), td["r_limit"])
         wcs = r_frame_wcs(field_path(files["frames"], fid))
         image = load_image(field_path(files["composite"], fid), flip=True)
-        crops, table = field_cutouts(image if image.ndim == 3 else image[..., None], matched, wcs, box_table,
-                                     cd["cutout_px"])
+        crops, table = field_cutouts(
+            image if image.ndim == 3 else image[..., None], matched, wcs, box_table, cd["cutout_px"]
+        )
         table = table.assign(run=fid.run, camcol=fid.camcol, field=fid.field)
         np.save(field_path(files["cutout_images"], fid), crops)
         write_parquet(table, field_path(files["cutout_table"], fid))
         log.info("%s: %d classified sources cut out (%s)", fid, len(table), table["class"].value_counts().to_dict())
 
-    run_block("cutouts", block, snakemake.output[0],
-              [snakemake.input.frames, snakemake.input.composite, snakemake.input.photoobj], cutouts, log)
+    run_block(
+        "cutouts",
+        block,
+        snakemake.output[0],
+        [snakemake.input.frames, snakemake.input.composite, snakemake.input.photoobj],
+        cutouts,
+        log,
+    )

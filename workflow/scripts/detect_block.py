@@ -7,11 +7,11 @@ import pyarrow.parquet as pq
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
 from yl8c4net.detect.env import prepare_ultralytics
-from yl8c4net.fetch import sha256_of
+from yl8c4net.io import sha256_of
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "detect_block") as log:
-    cfg = snakemake.config["detector"]
+    cfg = snakemake.params.config["detector"]
     files = snakemake.params.files
     block = block_of_job(snakemake)
     prepare_ultralytics(snakemake.params.run_dir)
@@ -29,12 +29,23 @@ with step(snakemake.log[0], "detect_block") as log:
     def detect(fid):
         timings = {}
         image = load_image(field_path(files["composite"], fid), flip=True)
-        table = detect_field(model, image, snakemake.config["training_data"]["tile_px"], cfg["conf"], cfg["iou"],
-                             cfg["merge"], cfg["merge_iou"], cfg["max_det"], device=str(device), timings=timings)
+        table = detect_field(
+            model,
+            image,
+            snakemake.params.config["training_data"]["tile_px"],
+            cfg["conf"],
+            cfg["iou"],
+            cfg["merge"],
+            cfg["merge_iou"],
+            cfg["max_det"],
+            device=str(device),
+            timings=timings,
+        )
         meta = {b"model_sha256": checksum.encode(), b"timings": json.dumps(timings).encode()}
         t = pa.Table.from_pandas(table, preserve_index=False)
-        pq.write_table(t.replace_schema_metadata({**(t.schema.metadata or {}), **meta}),
-                       field_path(files["detections"], fid))
+        pq.write_table(
+            t.replace_schema_metadata({**(t.schema.metadata or {}), **meta}), field_path(files["detections"], fid)
+        )
         log.info("%s: %d detections (%s)", fid, len(table), timings)
 
     run_block("detect", block, snakemake.output[0], [snakemake.input.composite], detect, log)

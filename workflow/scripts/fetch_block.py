@@ -6,11 +6,12 @@ from pathlib import Path
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
 from yl8c4net.config import frame_source
-from yl8c4net.fetch import fetch_field, write_json_atomic
+from yl8c4net.fetch import fetch_field
+from yl8c4net.io import write_json_atomic
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "fetch_block") as log:
-    cfg = snakemake.config
+    cfg = snakemake.params.config
     block = block_of_job(snakemake)
     source = frame_source(cfg)
 

@@ -14,7 +14,7 @@ from yl8c4net.steps import step
 from yl8c4net.training_data import TrainingDataParams
 
 with step(snakemake.log[0], "pasting_figure") as log:
-    cfg = snakemake.config
+    cfg = snakemake.params.config
     params = TrainingDataParams.from_config(cfg)
     w = snakemake.wildcards
     fid = FieldId(int(w.run), int(w.camcol), int(w.field), cfg["sdss"]["rerun"])
@@ -33,6 +33,14 @@ with step(snakemake.log[0], "pasting_figure") as log:
     iy, ix = np.unravel_index(np.argmax(counts), counts.shape) if len(labels) else (0, 0)
     x0 = int(min(max(xe[ix] + (xe[1] - xe[0]) / 2 - 200, 0), image.shape[1] - 400))
     y0 = int(min(max(ye[iy] + (ye[1] - ye[0]) / 2 - 200, 0), image.shape[0] - 400))
-    pasting_figure(image, labels, result, snakemake.output[0], x0, y0, 400,
-                   title=f"run {w.run} camcol {w.camcol} field {w.field}: source pasting")
+    pasting_figure(
+        image,
+        labels,
+        result,
+        snakemake.output[0],
+        x0,
+        y0,
+        400,
+        title=f"run {w.run} camcol {w.camcol} field {w.field}: source pasting",
+    )
     log.info("figure of region x0=%d y0=%d", x0, y0)

@@ -2,11 +2,11 @@
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
 from yl8c4net.config import catalog_backend
-from yl8c4net.sdss.catalog import write_parquet
+from yl8c4net.io import write_parquet
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "query_photoobj_block") as log:
-    cfg = snakemake.config
+    cfg = snakemake.params.config
     block = block_of_job(snakemake)
     backend = catalog_backend(cfg)
 

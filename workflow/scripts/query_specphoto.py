@@ -1,11 +1,11 @@
 """Rule query_specphoto: SpecPhoto rows of one run, cached as Parquet."""
 
 from yl8c4net.config import catalog_backend
-from yl8c4net.sdss.catalog import write_parquet
+from yl8c4net.io import write_parquet
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "query_specphoto") as log:
-    cfg = snakemake.config
+    cfg = snakemake.params.config
     run = int(snakemake.wildcards.run)
     table = catalog_backend(cfg).specphoto_run(run, cfg["sdss"]["rerun"])
     log.info("run %d: %d SpecPhoto rows", run, len(table))

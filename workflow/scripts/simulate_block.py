@@ -6,7 +6,7 @@ from yl8c4net.simulate.mirror import simulate_field
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "simulate_block") as log:
-    cfg = snakemake.config
+    cfg = snakemake.params.config
     block = block_of_job(snakemake)
     sim = sim_config(cfg)
 

@@ -9,19 +9,24 @@ import pandas as pd
 from yl8c4net.classify.metrics import plot_history
 from yl8c4net.classify.train import TrainParams, train_classifier
 from yl8c4net.config import config_hash
-from yl8c4net.fetch import write_json_atomic
+from yl8c4net.io import write_json_atomic
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "train_classifier") as log:
-    cfg = snakemake.config
+    cfg = snakemake.params.config
     images = np.load(snakemake.input.images)
     table = pd.read_parquet(snakemake.input.table)
-    relevant = {k: cfg[k] for k in ("classifier", "classify_data", "training_data")}
+    relevant = cfg
     out = Path(snakemake.output.weights).parent
-    result = train_classifier(images, table, out / "work", TrainParams.from_config(cfg["classifier"]),
-                              config_hash=config_hash(relevant))
+    result = train_classifier(
+        images, table, out / "work", TrainParams.from_config(cfg["classifier"]), config_hash=config_hash(relevant)
+    )
     shutil.copyfile(out / "work" / "best.pt", snakemake.output.weights)
     plot_history(result["history"], snakemake.output.curves)
     write_json_atomic(result, snakemake.output.history)
-    log.info("best epoch %d, val accuracy %.4f on %s", result["best_epoch"] + 1, result["best_val_accuracy"],
-             result["device"])
+    log.info(
+        "best epoch %d, val accuracy %.4f on %s",
+        result["best_epoch"] + 1,
+        result["best_val_accuracy"],
+        result["device"],
+    )

@@ -7,7 +7,7 @@ from yl8c4net.detect.train import DetectorParams, train_detector
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "train_detector") as log:
-    params = DetectorParams.from_config(snakemake.config["detector"])
+    params = DetectorParams.from_config(snakemake.params.config["detector"])
     run_dir = Path(snakemake.params.run_dir)
     result = train_detector(snakemake.input.dataset, run_dir, params)
     shutil.copyfile(result["weights"], snakemake.output.weights)

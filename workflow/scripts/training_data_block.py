@@ -5,13 +5,14 @@ from pathlib import Path
 import pandas as pd
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
-from yl8c4net.fetch import r_frame_wcs, write_json_atomic
+from yl8c4net.fetch import r_frame_wcs
+from yl8c4net.io import write_json_atomic
 from yl8c4net.imageio import load_image
 from yl8c4net.steps import step
 from yl8c4net.training_data import TrainingDataParams, build_field_tiles
 
 with step(snakemake.log[0], "training_data_block") as log:
-    cfg = snakemake.config
+    cfg = snakemake.params.config
     files = snakemake.params.files
     block = block_of_job(snakemake)
     params = TrainingDataParams.from_config(cfg)
@@ -25,8 +26,15 @@ with step(snakemake.log[0], "training_data_block") as log:
         if composite.ndim == 2:
             composite = composite[..., None]
         res = build_field_tiles(composite, photo, wcs, Path(field_path(files["tiles"], fid)), fid.tag, params)
-        write_json_atomic({"n_labels": res["n_labels"], "n_tile_boxes": res["n_tile_boxes"]},
-                          field_path(files["tiles_summary"], fid))
+        write_json_atomic(
+            {"n_labels": res["n_labels"], "n_tile_boxes": res["n_tile_boxes"]}, field_path(files["tiles_summary"], fid)
+        )
 
-    run_block("tiles", block, snakemake.output[0],
-              [snakemake.input.frames, snakemake.input.composite, snakemake.input.photoobj], tiles, log)
+    run_block(
+        "tiles",
+        block,
+        snakemake.output[0],
+        [snakemake.input.frames, snakemake.input.composite, snakemake.input.photoobj],
+        tiles,
+        log,
+    )

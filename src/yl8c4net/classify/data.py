@@ -25,7 +25,9 @@ class Normalisation:
         flat = images.reshape(-1, images.shape[-1]).astype(np.float64)
         lo, hi = flat.min(axis=0), flat.max(axis=0)
         scaled = (flat - lo) / np.where(hi > lo, hi - lo, 1.0)
-        return cls(lo.tolist(), hi.tolist(), scaled.mean(axis=0).tolist(), np.maximum(scaled.std(axis=0), 1e-6).tolist())
+        return cls(
+            lo.tolist(), hi.tolist(), scaled.mean(axis=0).tolist(), np.maximum(scaled.std(axis=0), 1e-6).tolist()
+        )
 
     def apply(self, images: np.ndarray) -> torch.Tensor:
         """uint8 (N, H, W, C) -> float32 tensor (N, C, H, W), normalised."""
@@ -50,9 +52,15 @@ class CutoutDataset(Dataset):
         self.x = norm.apply(images)
         self.y = torch.as_tensor(labels, dtype=torch.long)
         self.transform = (
-            v2.Compose([v2.RandomHorizontalFlip(0.5), v2.RandomVerticalFlip(0.5),
-                        v2.RandomRotation((0.0, 180.0), interpolation=v2.InterpolationMode.BILINEAR, fill=0.0)])
-            if augment else None
+            v2.Compose(
+                [
+                    v2.RandomHorizontalFlip(0.5),
+                    v2.RandomVerticalFlip(0.5),
+                    v2.RandomRotation((0.0, 180.0), interpolation=v2.InterpolationMode.BILINEAR, fill=0.0),
+                ]
+            )
+            if augment
+            else None
         )
 
     def __len__(self) -> int:

@@ -11,8 +11,9 @@ from .model import CLASS_NAMES
 from .train import predict_proba
 
 
-def classify_detections(model, norm, composite: np.ndarray, detections: pd.DataFrame,
-                        class_names=CLASS_NAMES, batch_size: int = 1024) -> pd.DataFrame:
+def classify_detections(
+    model, norm, composite: np.ndarray, detections: pd.DataFrame, class_names=CLASS_NAMES, batch_size: int = 1024
+) -> pd.DataFrame:
     """``detections`` with ``class`` and ``p_{name}`` columns added.
 
     The crop side is the larger side of the detection box: the detector was trained on the
@@ -22,8 +23,9 @@ def classify_detections(model, norm, composite: np.ndarray, detections: pd.DataF
         proba = np.zeros((0, len(class_names)), np.float32)
     else:
         side = np.maximum(detections["w"].to_numpy(float), detections["h"].to_numpy(float))
-        crops = crop_cutouts(composite, detections["x"].to_numpy(float), detections["y"].to_numpy(float), side,
-                             CUTOUT_PX)
+        crops = crop_cutouts(
+            composite, detections["x"].to_numpy(float), detections["y"].to_numpy(float), side, CUTOUT_PX
+        )
         proba = predict_proba(model, norm, crops, batch_size)
     out = detections.copy()
     out["class"] = np.asarray(class_names, dtype=object)[proba.argmax(axis=1)] if len(out) else []

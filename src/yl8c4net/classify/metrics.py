@@ -16,11 +16,18 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -
     y_pred = proba.argmax(axis=1)
     labels = list(range(len(class_names)))
     p, r, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
-    out = {"n": int(len(y_true)), "accuracy": float(accuracy_score(y_true, y_pred)),
-           "macro_precision": float(p), "macro_recall": float(r), "macro_f1": float(f1)}
+    out = {
+        "n": int(len(y_true)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_precision": float(p),
+        "macro_recall": float(r),
+        "macro_f1": float(f1),
+    }
     for k, name in enumerate(class_names):
         pos = (y_true == k).astype(int)
-        out[f"auc_{name.lower()}"] = float(roc_auc_score(pos, proba[:, k])) if 0 < pos.sum() < len(pos) else float("nan")
+        out[f"auc_{name.lower()}"] = (
+            float(roc_auc_score(pos, proba[:, k])) if 0 < pos.sum() < len(pos) else float("nan")
+        )
     out["confusion"] = confusion_matrix(y_true, y_pred, labels=labels).tolist()
     out["class_names"] = list(class_names)
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..sdss.catalog import SPEC_CLASSES as CLASS_NAMES
+from ..sdss.queries import SPEC_CLASSES as CLASS_NAMES  # noqa: F401  (re-exported)
 
 
 class CBAM(nn.Module):
@@ -85,15 +85,27 @@ class AlexNet48(nn.Module):
     def __init__(self, in_channels: int = 3, n_classes: int = 3):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 64, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, 64, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 192, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(192, 384, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
             nn.AdaptiveAvgPool2d(3),
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Dropout(0.5), nn.Linear(256 * 3 * 3, 256), nn.ReLU(inplace=True), nn.Linear(256, n_classes),
+            nn.Flatten(),
+            nn.Dropout(0.5),
+            nn.Linear(256 * 3 * 3, 256),
+            nn.ReLU(inplace=True),
+            nn.Linear(256, n_classes),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..io import atomic_output
 from ..errors import YL8C4NetError
 from .data import CutoutDataset, Normalisation
 from .model import CLASS_NAMES, Conv4Net
@@ -40,8 +41,16 @@ class TrainParams:
 
     @classmethod
     def from_config(cls, c: dict) -> "TrainParams":
-        return cls(c["epochs"], c["batch_size"], c["lr"], c["weight_decay"], c["lr_schedule"], c["patience"],
-                   c["seed"], c["device"])
+        return cls(
+            c["epochs"],
+            c["batch_size"],
+            c["lr"],
+            c["weight_decay"],
+            c["lr_schedule"],
+            c["patience"],
+            c["seed"],
+            c["device"],
+        )
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -52,15 +61,16 @@ def pick_device(requested: str = "auto") -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
     if requested == "cuda":
-        log.warning("CUDA requested but torch sees no CUDA device (CUDA_VISIBLE_DEVICES=%s): using the CPU",
-                    os.environ.get("CUDA_VISIBLE_DEVICES"))
+        log.warning(
+            "CUDA requested but torch sees no CUDA device (CUDA_VISIBLE_DEVICES=%s): using the CPU",
+            os.environ.get("CUDA_VISIBLE_DEVICES"),
+        )
     return torch.device("cpu")
 
 
 def _save_atomic(obj, path: Path) -> None:
-    tmp = path.with_name(f".part-{path.name}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _evaluate(model, loader, device, loss_fn):
@@ -77,8 +87,15 @@ def _evaluate(model, loader, device, loss_fn):
     return (sum(losses) / max(len(y), 1)), p, y
 
 
-def train_classifier(images: np.ndarray, table, outdir: str | Path, params: TrainParams = TrainParams(),
-                     class_names=CLASS_NAMES, config_hash: str = "", max_epochs_this_call: int | None = None) -> dict:
+def train_classifier(
+    images: np.ndarray,
+    table,
+    outdir: str | Path,
+    params: TrainParams = TrainParams(),
+    class_names=CLASS_NAMES,
+    config_hash: str = "",
+    max_epochs_this_call: int | None = None,
+) -> dict:
     """Train Conv4Net on the cut-out dataset (``table`` has ``class`` and ``split``).
 
     Writes ``{outdir}/last.pt`` every epoch (resumed from when present and made with the
@@ -110,8 +127,14 @@ def train_classifier(images: np.ndarray, table, outdir: str | Path, params: Trai
     else:
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 1.0)
     loss_fn = nn.CrossEntropyLoss()
-    meta = {"version": CHECKPOINT_VERSION, "class_names": list(class_names), "in_channels": int(images.shape[-1]),
-            "norm": norm.as_dict(), "config_hash": config_hash, "train_params": asdict(params)}
+    meta = {
+        "version": CHECKPOINT_VERSION,
+        "class_names": list(class_names),
+        "in_channels": int(images.shape[-1]),
+        "norm": norm.as_dict(),
+        "config_hash": config_hash,
+        "train_params": asdict(params),
+    }
     history, best_acc, best_epoch, start = [], -1.0, -1, 0
     last = outdir / "last.pt"
     if last.is_file():
@@ -122,7 +145,12 @@ def train_classifier(images: np.ndarray, table, outdir: str | Path, params: Trai
             sched.load_state_dict(state["scheduler_state"])
             torch.set_rng_state(state["torch_rng"])
             gen.set_state(state["loader_rng"])
-            history, best_acc, best_epoch, start = state["history"], state["best_acc"], state["best_epoch"], state["epoch"] + 1
+            history, best_acc, best_epoch, start = (
+                state["history"],
+                state["best_acc"],
+                state["best_epoch"],
+                state["epoch"] + 1,
+            )
             log.info("resuming from %s at epoch %d", last, start)
         else:
             log.warning("%s was made with another config; starting afresh", last)
@@ -141,18 +169,43 @@ def train_classifier(images: np.ndarray, table, outdir: str | Path, params: Trai
         sched.step()
         val_loss, val_p, val_y = _evaluate(model, val_dl, device, loss_fn)
         val_acc = float((val_p.argmax(1) == val_y).mean()) if len(val_y) else 0.0
-        history.append({"epoch": epoch, "train_loss": total / max(n, 1), "val_loss": val_loss, "val_accuracy": val_acc,
-                        "lr": opt.param_groups[0]["lr"]})
-        log.info("epoch %d/%d: train loss %.4f, val loss %.4f, val accuracy %.4f", epoch + 1, params.epochs,
-                 history[-1]["train_loss"], val_loss, val_acc)
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total / max(n, 1),
+                "val_loss": val_loss,
+                "val_accuracy": val_acc,
+                "lr": opt.param_groups[0]["lr"],
+            }
+        )
+        log.info(
+            "epoch %d/%d: train loss %.4f, val loss %.4f, val accuracy %.4f",
+            epoch + 1,
+            params.epochs,
+            history[-1]["train_loss"],
+            val_loss,
+            val_acc,
+        )
         if val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch
-            _save_atomic({**meta, "model_state": model.state_dict(), "epoch": epoch, "val_accuracy": val_acc},
-                         outdir / "best.pt")
-        _save_atomic({**meta, "model_state": model.state_dict(), "optimizer_state": opt.state_dict(),
-                      "scheduler_state": sched.state_dict(), "torch_rng": torch.get_rng_state(),
-                      "loader_rng": gen.get_state(), "history": history, "best_acc": best_acc,
-                      "best_epoch": best_epoch, "epoch": epoch}, last)
+            _save_atomic(
+                {**meta, "model_state": model.state_dict(), "epoch": epoch, "val_accuracy": val_acc}, outdir / "best.pt"
+            )
+        _save_atomic(
+            {
+                **meta,
+                "model_state": model.state_dict(),
+                "optimizer_state": opt.state_dict(),
+                "scheduler_state": sched.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "loader_rng": gen.get_state(),
+                "history": history,
+                "best_acc": best_acc,
+                "best_epoch": best_epoch,
+                "epoch": epoch,
+            },
+            last,
+        )
         if epoch - best_epoch >= params.patience:
             log.info("early stop: no better validation accuracy for %d epochs", params.patience)
             break
@@ -176,11 +229,14 @@ def load_classifier(path: str | Path, class_names=CLASS_NAMES, in_channels: int 
     if not isinstance(state, dict) or "model_state" not in state:
         raise CheckpointError(f"{path}: not a YL8C4Net classifier checkpoint")
     if state.get("class_names") != list(class_names):
-        raise CheckpointError(f"{path}: trained for classes {state.get('class_names')}, "
-                              f"the config expects {list(class_names)}")
+        raise CheckpointError(
+            f"{path}: trained for classes {state.get('class_names')}, the config expects {list(class_names)}"
+        )
     if state.get("in_channels") != in_channels:
-        raise CheckpointError(f"{path}: trained on {state.get('in_channels')} input channels, "
-                              f"the config gives {in_channels} (training_data.extra_bands)")
+        raise CheckpointError(
+            f"{path}: trained on {state.get('in_channels')} input channels, "
+            f"the config gives {in_channels} (training_data.extra_bands)"
+        )
     dev = pick_device(device)
     model = Conv4Net(in_channels=in_channels, n_classes=len(class_names))
     model.load_state_dict(state["model_state"])
@@ -194,6 +250,6 @@ def predict_proba(model, norm: Normalisation, images: np.ndarray, batch_size: in
     out = []
     with torch.no_grad():
         for k in range(0, len(images), batch_size):
-            x = norm.apply(images[k:k + batch_size]).to(device)
+            x = norm.apply(images[k : k + batch_size]).to(device)
             out.append(torch.softmax(model(x), 1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.n_classes), np.float32)

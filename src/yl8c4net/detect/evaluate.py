@@ -19,8 +19,14 @@ IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 
 def xyxy(table: pd.DataFrame) -> np.ndarray:
     """Pixel-edge corners of centre/size boxes (pixel centres at integers)."""
-    return np.column_stack([table["x"] - table["w"] / 2, table["y"] - table["h"] / 2,
-                            table["x"] + table["w"] / 2, table["y"] + table["h"] / 2])
+    return np.column_stack(
+        [
+            table["x"] - table["w"] / 2,
+            table["y"] - table["h"] / 2,
+            table["x"] + table["w"] / 2,
+            table["y"] + table["h"] / 2,
+        ]
+    )
 
 
 def match_field(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -52,8 +58,9 @@ def match_field(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[np.ndarray, np
     return correct, truth_iou
 
 
-def detection_metrics(fields: list[tuple[pd.DataFrame, pd.DataFrame]], conf_threshold: float = 0.25,
-                      r_bins=np.arange(14.0, 23.01, 0.5)) -> dict:
+def detection_metrics(
+    fields: list[tuple[pd.DataFrame, pd.DataFrame]], conf_threshold: float = 0.25, r_bins=np.arange(14.0, 23.01, 0.5)
+) -> dict:
     """Metrics over fields of (truth labels with ``r``, predictions with ``conf``).
 
     Returns a dict with precision, recall, f1 at ``conf_threshold`` (IoU >= 0.5), ap50 and
@@ -77,35 +84,61 @@ def detection_metrics(fields: list[tuple[pd.DataFrame, pd.DataFrame]], conf_thre
         found_all.append(iou_op > 0)
     correct = np.concatenate(corrects) if corrects else np.zeros((0, 10), bool)
     conf = np.concatenate(confs) if confs else np.zeros(0)
-    out = {"n_truth": int(n_truth), "n_pred": int(len(conf)), "matcher": "ultralytics greedy (match_predictions)",
-           "ap": "ultralytics.utils.metrics.ap_per_class"}
+    out = {
+        "n_truth": int(n_truth),
+        "n_pred": int(len(conf)),
+        "matcher": "ultralytics greedy (match_predictions)",
+        "ap": "ultralytics.utils.metrics.ap_per_class",
+    }
     # P, R, F1 at the operating confidence (what the catalogue gets), IoU >= 0.5.
     op = conf >= conf_threshold
     tp_op = int(correct[op, 0].sum())
     precision = tp_op / max(int(op.sum()), 1)
     recall = tp_op / max(n_truth, 1)
-    out.update(precision=precision, recall=recall,
-               f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+    out.update(
+        precision=precision,
+        recall=recall,
+        f1=2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+    )
     if n_truth and len(conf):
         res = ap_per_class(correct, conf, np.zeros(len(conf)), np.zeros(n_truth))
         p, r, f1, ap = res[2], res[3], res[4], res[5]
         # YOLO's own validation reports P / R / F1 at the confidence of maximum F1.
-        out.update(precision_maxf1=float(p[0]), recall_maxf1=float(r[0]), f1_max=float(f1[0]),
-                   ap50=float(ap[0, 0]), ap50_95=float(ap[0].mean()))
+        out.update(
+            precision_maxf1=float(p[0]),
+            recall_maxf1=float(r[0]),
+            f1_max=float(f1[0]),
+            ap50=float(ap[0, 0]),
+            ap50_95=float(ap[0].mean()),
+        )
         # ultralytics' interpolated precision on its 1000-point recall grid, every 10th point.
         recall_grid, precision = res[10], res[11][0]
-        out["pr_curve_iou50"] = {"recall": recall_grid[::10].round(4).tolist(),
-                                 "precision": precision[::10].round(4).tolist()}
+        out["pr_curve_iou50"] = {
+            "recall": recall_grid[::10].round(4).tolist(),
+            "precision": precision[::10].round(4).tolist(),
+        }
     else:
-        out.update(precision_maxf1=0.0, recall_maxf1=0.0, f1_max=0.0, ap50=0.0, ap50_95=0.0,
-                   pr_curve_iou50={"recall": [], "precision": []})
+        out.update(
+            precision_maxf1=0.0,
+            recall_maxf1=0.0,
+            f1_max=0.0,
+            ap50=0.0,
+            ap50_95=0.0,
+            pr_curve_iou50={"recall": [], "precision": []},
+        )
     r_all = np.concatenate(r_all) if r_all else np.zeros(0)
     found = np.concatenate(found_all) if found_all else np.zeros(0, bool)
     bins = []
     for lo, hi in zip(r_bins[:-1], r_bins[1:]):
         sel = (r_all >= lo) & (r_all < hi)
-        bins.append({"r_min": float(lo), "r_max": float(hi), "n": int(sel.sum()),
-                     "recall": float(found[sel].mean()) if sel.any() else None})
+        bins.append(
+            {
+                "r_min": float(lo),
+                "r_max": float(hi),
+                "n": int(sel.sum()),
+                "recall": float(found[sel].mean()) if sel.any() else None,
+            }
+        )
     out["recall_by_r_mag"] = bins
     bright = r_all < 21.0
     out["recall_r_lt_21"] = float(found[bright].mean()) if bright.any() else None

@@ -43,7 +43,7 @@ def cut_tiles(display: np.ndarray, tile: int = 640) -> tuple[list[np.ndarray], l
     """The tiles of a display-orientation image (rows, cols, channels), as in training."""
     height, width = display.shape[:2]
     origins = tile_origins(width, height, tile)
-    return [np.ascontiguousarray(display[y0:y0 + tile, x0:x0 + tile]) for x0, y0 in origins], origins
+    return [np.ascontiguousarray(display[y0 : y0 + tile, x0 : x0 + tile]) for x0, y0 in origins], origins
 
 
 def owner_tile(cx: np.ndarray, cy: np.ndarray, origins, tile: int) -> np.ndarray:
@@ -68,8 +68,9 @@ def _owned(boxes: TileBoxes, origins, tile: int, tol: float) -> np.ndarray:
     return keep
 
 
-def merge_tile_boxes(boxes: TileBoxes, origins, tile: int = 640, method: str = "owned_nms",
-                     iou: float = 0.5) -> np.ndarray:
+def merge_tile_boxes(
+    boxes: TileBoxes, origins, tile: int = 640, method: str = "owned_nms", iou: float = 0.5
+) -> np.ndarray:
     """Indices of the boxes kept after merging the overlaps (see module docstring)."""
     idx = np.arange(len(boxes.conf))
     if len(idx) == 0:
@@ -78,8 +79,11 @@ def merge_tile_boxes(boxes: TileBoxes, origins, tile: int = 640, method: str = "
         idx = idx[_owned(boxes, origins, tile, OWNERSHIP_TOLERANCE_PX)]
     elif method != "nms":
         raise ValueError(f"unknown merge method {method!r} (nms or owned_nms)")
-    keep = torchvision.ops.nms(torch.as_tensor(boxes.xyxy[idx], dtype=torch.float32),
-                               torch.as_tensor(boxes.conf[idx], dtype=torch.float32), iou)
+    keep = torchvision.ops.nms(
+        torch.as_tensor(boxes.xyxy[idx], dtype=torch.float32),
+        torch.as_tensor(boxes.conf[idx], dtype=torch.float32),
+        iou,
+    )
     return np.sort(idx[keep.numpy()])
 
 
@@ -93,8 +97,17 @@ def sahi_merge(boxes: TileBoxes, match_metric: str = "IOS", match_threshold: flo
     preds = np.column_stack([boxes.xyxy, boxes.conf, np.zeros(len(boxes.conf))])
     groups = greedy_nmm(preds, match_metric=match_metric, match_threshold=match_threshold)
     keep = sorted(groups)
-    xyxy = np.array([[boxes.xyxy[[k, *groups[k]], 0].min(), boxes.xyxy[[k, *groups[k]], 1].min(),
-                      boxes.xyxy[[k, *groups[k]], 2].max(), boxes.xyxy[[k, *groups[k]], 3].max()] for k in keep])
+    xyxy = np.array(
+        [
+            [
+                boxes.xyxy[[k, *groups[k]], 0].min(),
+                boxes.xyxy[[k, *groups[k]], 1].min(),
+                boxes.xyxy[[k, *groups[k]], 2].max(),
+                boxes.xyxy[[k, *groups[k]], 3].max(),
+            ]
+            for k in keep
+        ]
+    )
     return TileBoxes(xyxy.reshape(-1, 4), boxes.conf[keep], boxes.tile[keep])
 
 
@@ -103,19 +116,34 @@ def to_frame_table(boxes: TileBoxes, kept: np.ndarray, height: int) -> pd.DataFr
     b = boxes.xyxy[kept]
     x = (b[:, 0] + b[:, 2]) / 2 - 0.5
     y_display = (b[:, 1] + b[:, 3]) / 2 - 0.5
-    return pd.DataFrame({
-        "x": x, "y": (height - 1) - y_display, "w": b[:, 2] - b[:, 0], "h": b[:, 3] - b[:, 1],
-        "conf": boxes.conf[kept].astype(np.float32), "tile": boxes.tile[kept].astype(np.int16),
-    })
+    return pd.DataFrame(
+        {
+            "x": x,
+            "y": (height - 1) - y_display,
+            "w": b[:, 2] - b[:, 0],
+            "h": b[:, 3] - b[:, 1],
+            "conf": boxes.conf[kept].astype(np.float32),
+            "tile": boxes.tile[kept].astype(np.int16),
+        }
+    )
 
 
-def predict_tiles(model, tiles: list[np.ndarray], origins, conf: float = 0.25, iou: float = 0.7,
-                  imgsz: int = 640, max_det: int = 3000, device=None) -> TileBoxes:
+def predict_tiles(
+    model,
+    tiles: list[np.ndarray],
+    origins,
+    conf: float = 0.25,
+    iou: float = 0.7,
+    imgsz: int = 640,
+    max_det: int = 3000,
+    device=None,
+) -> TileBoxes:
     """Run an ultralytics model on the tiles in one batch; boxes shifted to the frame."""
     # ultralytics expects BGR numpy images (OpenCV convention); our tiles are RGB.
     batch = [t[..., ::-1] if t.shape[2] == 3 else t for t in tiles]
-    results = model.predict(batch, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, verbose=False,
-                            device=device, batch=len(batch))
+    results = model.predict(
+        batch, imgsz=imgsz, conf=conf, iou=iou, max_det=max_det, verbose=False, device=device, batch=len(batch)
+    )
     xyxy, confs, tile_ids = [], [], []
     for k, (res, (x0, y0)) in enumerate(zip(results, origins)):
         b = res.boxes
@@ -132,9 +160,18 @@ def predict_tiles(model, tiles: list[np.ndarray], origins, conf: float = 0.25, i
     return TileBoxes(np.concatenate(xyxy), np.concatenate(confs), np.concatenate(tile_ids))
 
 
-def detect_field(model, composite: np.ndarray, tile: int = 640, conf: float = 0.25, iou: float = 0.7,
-                 merge: str = "owned_nms", merge_iou: float = 0.5, max_det: int = 3000, device=None,
-                 timings: dict | None = None) -> pd.DataFrame:
+def detect_field(
+    model,
+    composite: np.ndarray,
+    tile: int = 640,
+    conf: float = 0.25,
+    iou: float = 0.7,
+    merge: str = "owned_nms",
+    merge_iou: float = 0.5,
+    max_det: int = 3000,
+    device=None,
+    timings: dict | None = None,
+) -> pd.DataFrame:
     """Detections of one field from its composite (FITS row order, as `field_composite`)."""
     import time
 
@@ -151,6 +188,12 @@ def detect_field(model, composite: np.ndarray, tile: int = 640, conf: float = 0.
         kept = merge_tile_boxes(boxes, origins, tile, merge, merge_iou)
     table = to_frame_table(boxes, kept, composite.shape[0])
     if timings is not None:
-        timings.update(tile_s=t1 - t0, predict_s=t2 - t1, merge_s=time.perf_counter() - t2, n_tiles=len(tiles),
-                       n_raw=int(len(boxes.conf)), n_kept=int(len(kept)))
+        timings.update(
+            tile_s=t1 - t0,
+            predict_s=t2 - t1,
+            merge_s=time.perf_counter() - t2,
+            n_tiles=len(tiles),
+            n_raw=int(len(boxes.conf)),
+            n_kept=int(len(kept)),
+        )
     return table

@@ -66,12 +66,13 @@ def plot_overlay(image: np.ndarray, detections, out_png: str | Path, size: int =
     h, w = image.shape[:2]
     x0, y0 = max(0, w // 2 - size // 2), max(0, h // 2 - size // 2)
     fig, ax = plt.subplots(figsize=(7, 7))
-    ax.imshow(image[y0:y0 + size, x0:x0 + size, :3], origin="lower", interpolation="nearest")
+    ax.imshow(image[y0 : y0 + size, x0 : x0 + size, :3], origin="lower", interpolation="nearest")
     for row in detections.itertuples(index=False):
         if x0 <= row.x < x0 + size and y0 <= row.y < y0 + size:
             colour = CLASS_COLOURS.get(getattr(row, "cls", None), "yellow")
-            ax.add_patch(Rectangle((row.x - x0 - row.w / 2, row.y - y0 - row.h / 2), row.w, row.h, fill=False,
-                                   ec=colour, lw=0.8))
+            ax.add_patch(
+                Rectangle((row.x - x0 - row.w / 2, row.y - y0 - row.h / 2), row.w, row.h, fill=False, ec=colour, lw=0.8)
+            )
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])

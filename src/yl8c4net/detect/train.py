@@ -98,19 +98,39 @@ def train_detector(dataset_yaml: str | Path, run_dir: str | Path, params: Detect
     else:
         model = YOLO(model_yaml(params, run_dir), task="detect")
         model.train(
-            **common, imgsz=params.imgsz, epochs=params.epochs, patience=params.patience, batch=params.batch,
-            lr0=params.lr0, lrf=params.lrf, warmup_epochs=params.warmup_epochs, mosaic=params.mosaic, mixup=params.mixup, perspective=params.perspective,
-            hsv_h=params.hsv_h, hsv_s=params.hsv_s, hsv_v=params.hsv_v, fliplr=params.fliplr, flipud=params.flipud,
-            seed=params.seed, deterministic=True, device=_device(params.device), workers=params.workers,
-            pretrained=False, amp=False, plots=True, single_cls=True, verbose=False, val=True,
+            **common,
+            imgsz=params.imgsz,
+            epochs=params.epochs,
+            patience=params.patience,
+            batch=params.batch,
+            lr0=params.lr0,
+            lrf=params.lrf,
+            warmup_epochs=params.warmup_epochs,
+            mosaic=params.mosaic,
+            mixup=params.mixup,
+            perspective=params.perspective,
+            hsv_h=params.hsv_h,
+            hsv_s=params.hsv_s,
+            hsv_v=params.hsv_v,
+            fliplr=params.fliplr,
+            flipud=params.flipud,
+            seed=params.seed,
+            deterministic=True,
+            device=_device(params.device),
+            workers=params.workers,
+            pretrained=False,
+            amp=False,
+            plots=True,
+            single_cls=True,
+            verbose=False,
+            val=True,
             max_det=params.max_det,
         )
     train_dir = run_dir / "train"
     best = train_dir / "weights" / "best.pt"
     if not best.is_file():
         best = last
-    return {"weights": best, "results_csv": train_dir / "results.csv", "train_dir": train_dir,
-            "params": asdict(params)}
+    return {"weights": best, "results_csv": train_dir / "results.csv", "train_dir": train_dir, "params": asdict(params)}
 
 
 def copy_outputs(result: dict, weights_out: str | Path, results_out: str | Path) -> None:

@@ -85,9 +85,7 @@ class FieldId:
 
 
 def _frames_dir(fid: FieldId) -> PurePosixPath:
-    return PurePosixPath(
-        DATA_RELEASE, SURVEY, "photoObj", "frames", str(fid.rerun), str(fid.run), str(fid.camcol)
-    )
+    return PurePosixPath(DATA_RELEASE, SURVEY, "photoObj", "frames", str(fid.rerun), str(fid.run), str(fid.camcol))
 
 
 def frame_relpath(fid: FieldId, band: str) -> PurePosixPath:
@@ -104,7 +102,12 @@ def irg_jpeg_relpath(fid: FieldId) -> PurePosixPath:
 def photoobj_relpath(fid: FieldId) -> PurePosixPath:
     """Path of the per-field photoObj catalogue relative to the SAS root."""
     return PurePosixPath(
-        DATA_RELEASE, SURVEY, "photoObj", str(fid.rerun), str(fid.run), str(fid.camcol),
+        DATA_RELEASE,
+        SURVEY,
+        "photoObj",
+        str(fid.rerun),
+        str(fid.run),
+        str(fid.camcol),
         f"photoObj-{fid.tag}.fits",
     )
 

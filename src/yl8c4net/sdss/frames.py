@@ -104,9 +104,7 @@ def read_frame(path: str | Path) -> Frame:
         raise FrameVerificationError(f"{path}: HDU0 holds no 2-D image")
     width, height = FRAME_SHAPE_XY
     if image.shape != (height, width):
-        raise FrameVerificationError(
-            f"{path}: HDU0 is {image.shape[1]}x{image.shape[0]}, expected {width}x{height}"
-        )
+        raise FrameVerificationError(f"{path}: HDU0 is {image.shape[1]}x{image.shape[0]}, expected {width}x{height}")
     if image.dtype.kind != "f" or image.dtype.itemsize != 4:
         raise FrameVerificationError(f"{path}: HDU0 is {image.dtype}, expected float32")
     wcs = _celestial_wcs(image_hdu.header, path)
@@ -156,9 +154,7 @@ def read_irg_jpeg(path: str | Path) -> np.ndarray:
         raise FrameVerificationError(f"{path}: not a readable JPEG ({exc})") from None
     width, height = FRAME_SHAPE_XY
     if rgb.shape[:2] != (height, width):
-        raise FrameVerificationError(
-            f"{path}: JPEG is {rgb.shape[1]}x{rgb.shape[0]}, expected {width}x{height}"
-        )
+        raise FrameVerificationError(f"{path}: JPEG is {rgb.shape[1]}x{rgb.shape[0]}, expected {width}x{height}")
     return np.ascontiguousarray(rgb[::-1])
 
 

@@ -194,8 +194,15 @@ class SasSource(FileSource):
         raise DownloadError(f"{url}: failed after {self.retries + 1} attempts ({last_problem})")
 
 
-def make_source(kind: str, *, mirror_root: str | Path | None = None, base_url: str = SAS_BASE_URL,
-                retries: int = 5, backoff_s: float = 2.0, timeout_s: float = 60.0) -> FileSource:
+def make_source(
+    kind: str,
+    *,
+    mirror_root: str | Path | None = None,
+    base_url: str = SAS_BASE_URL,
+    retries: int = 5,
+    backoff_s: float = 2.0,
+    timeout_s: float = 60.0,
+) -> FileSource:
     """Build the frame source named in the config (``mirror`` or ``sas``)."""
     if kind == "mirror":
         if mirror_root is None:

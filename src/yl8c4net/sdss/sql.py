@@ -67,8 +67,7 @@ def photoobj_field_sql(fid: FieldId, columns: list[str] | None = None) -> str:
     'SELECT objID, ra FROM PhotoObjAll WHERE run = 4510 AND rerun = 301 AND camcol = 4 AND field = 30'
     """
     return (
-        _select("PhotoObjAll", PHOTOOBJ_COLUMNS, columns)
-        + f" WHERE run = {fid.run:d} AND rerun = {fid.rerun:d}"
+        _select("PhotoObjAll", PHOTOOBJ_COLUMNS, columns) + f" WHERE run = {fid.run:d} AND rerun = {fid.rerun:d}"
         f" AND camcol = {fid.camcol:d} AND field = {fid.field:d}"
     )
 

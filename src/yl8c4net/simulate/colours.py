@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CatalogValidationError
-from ..sdss.catalog import SPEC_CLASSES as CLASSES
+from ..sdss.queries import SPEC_CLASSES as CLASSES
 
 COLOUR_NAMES = ("u-g", "g-r", "r-i", "i-z")
 BANDS = ("u", "g", "r", "i", "z")

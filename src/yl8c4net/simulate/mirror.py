@@ -15,7 +15,6 @@ from __future__ import annotations
 import bz2
 import io
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -26,7 +25,8 @@ from PIL import Image
 
 from ..composite import LuptonStretch, resample_to, lupton_rgb
 from ..errors import ConfigError
-from ..sdss.catalog import PHOTOOBJ_DTYPES, SPECPHOTO_DTYPES, mirror_catalog_relpath, write_parquet
+from ..io import write_bytes_atomic, write_parquet
+from ..sdss.queries import PHOTOOBJ_DTYPES, SPECPHOTO_DTYPES, mirror_catalog_relpath
 from ..sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
 from .colours import load_colour_model
 from .population import ClassCounts, PopulationParams, sources_in_box
@@ -53,8 +53,13 @@ class SimConfig:
     def from_dict(cls, cfg: dict, stretch: LuptonStretch | None = None) -> "SimConfig":
         runs = {}
         for r in cfg["runs"]:
-            sr = SimRun(int(r["run"]), r.get("strip", "N"), tuple(int(c) for c in r["camcols"]),
-                        int(r["fields"][0]), int(r["fields"][1]))
+            sr = SimRun(
+                int(r["run"]),
+                r.get("strip", "N"),
+                tuple(int(c) for c in r["camcols"]),
+                int(r["fields"][0]),
+                int(r["fields"][1]),
+            )
             runs[sr.run] = sr
         pop = PopulationParams()
         if "density_deg2" in cfg:
@@ -87,25 +92,30 @@ def _truncate_mantissa(a: np.ndarray, bits: int = 10) -> np.ndarray:
     return (u & mask).view(np.float32)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def frame_hdulist(image: np.ndarray, wcs, calib: np.ndarray, cond: BandConditions, fid: FieldId,
-                  band: str, seed: int, row0_col0_radec: tuple[float, float]) -> fits.HDUList:
+def frame_hdulist(
+    image: np.ndarray,
+    wcs,
+    calib: np.ndarray,
+    cond: BandConditions,
+    fid: FieldId,
+    band: str,
+    seed: int,
+    row0_col0_radec: tuple[float, float],
+) -> fits.HDUList:
     """The four HDUs of a corrected frame, structured like SDSS's."""
     hdr = wcs.to_header()
     primary = fits.PrimaryHDU(_truncate_mantissa(image))
     for key, val, com in [
         ("ORIGIN", "YL8C4NET-SIM", "simulated frame, not SDSS data"),
-        ("RUN", fid.run, "Run number"), ("FRAME", fid.field, "Frame sequence number within the run"),
-        ("CAMCOL", fid.camcol, "column in the imaging camera"), ("FILTER", band, "filter used"),
-        ("BUNIT", "nanomaggy", "1 nanomaggy = 3.631e-6 Jy"), ("EXPTIME", "53.907456", "Exposure time (seconds)"),
+        ("RUN", fid.run, "Run number"),
+        ("FRAME", fid.field, "Frame sequence number within the run"),
+        ("CAMCOL", fid.camcol, "column in the imaging camera"),
+        ("FILTER", band, "filter used"),
+        ("BUNIT", "nanomaggy", "1 nanomaggy = 3.631e-6 Jy"),
+        ("EXPTIME", "53.907456", "Exposure time (seconds)"),
         ("NMGY", float(np.median(calib)), "Calibration factor [nMgy per count]"),
-        ("SIMSEED", seed, "simulator seed"), ("SIMFWHM", round(cond.fwhm_arcsec, 4), "PSF FWHM [arcsec]"),
+        ("SIMSEED", seed, "simulator seed"),
+        ("SIMFWHM", round(cond.fwhm_arcsec, 4), "PSF FWHM [arcsec]"),
         ("RERUN", str(fid.rerun), ""),
     ]:
         primary.header[key] = (val, com)
@@ -115,37 +125,65 @@ def frame_hdulist(image: np.ndarray, wcs, calib: np.ndarray, cond: BandCondition
     allsky = np.full((192, 256), cond.sky_counts, dtype=np.float32)
     xinterp = ((np.arange(FRAME_SHAPE_XY[0]) + 0.5) / 8.0 - 0.5).astype(np.float32)
     yinterp = ((np.arange(FRAME_SHAPE_XY[1]) + 0.5) * 192 / FRAME_SHAPE_XY[1] - 0.5).astype(np.float32)
-    sky_hdu = fits.BinTableHDU.from_columns([
-        fits.Column("ALLSKY", format="49152E", dim="(256, 192)", array=allsky[None]),
-        fits.Column("XINTERP", format="2048E", array=xinterp[None]),
-        fits.Column("YINTERP", format="1489E", array=yinterp[None]),
-    ])
+    sky_hdu = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("ALLSKY", format="49152E", dim="(256, 192)", array=allsky[None]),
+            fits.Column("XINTERP", format="2048E", array=xinterp[None]),
+            fits.Column("YINTERP", format="1489E", array=yinterp[None]),
+        ]
+    )
     # asTrans for a great circle of inclination 0 (the equator): mu = ra, nu = dec, with
     # mu = A + B row + C col and nu = D + E row + F col in degrees.
     ra00, dec00 = row0_col0_radec
-    scalar = {"RUN": ("J", fid.run), "RERUN": ("3A", str(fid.rerun)), "CAMCOL": ("J", fid.camcol),
-              "FILTER": ("A", band), "NODE": ("D", 95.0), "INCL": ("D", 0.0)}
+    scalar = {
+        "RUN": ("J", fid.run),
+        "RERUN": ("3A", str(fid.rerun)),
+        "CAMCOL": ("J", fid.camcol),
+        "FILTER": ("A", band),
+        "NODE": ("D", 95.0),
+        "INCL": ("D", 0.0),
+    }
     cols = [fits.Column(k, format=f, array=np.array([v])) for k, (f, v) in scalar.items()]
     cols.append(fits.Column("NAXIS", format="2J", array=np.array([[2048, 1489]], dtype=np.int32)))
     cols.append(fits.Column("FIELD", format="J", array=np.array([fid.field])))
     for k, v in zip("ABCDEF", (ra00, PIXEL_SCALE_DEG, 0.0, dec00, 0.0, PIXEL_SCALE_DEG)):
         cols.append(fits.Column(k, format="D", array=np.array([v])))
-    for k in ("DROW0", "DROW1", "DROW2", "DROW3", "DCOL0", "DCOL1", "DCOL2", "DCOL3",
-              "CSROW", "CSCOL", "CCROW", "CCCOL"):
+    for k in (
+        "DROW0",
+        "DROW1",
+        "DROW2",
+        "DROW3",
+        "DCOL0",
+        "DCOL1",
+        "DCOL2",
+        "DCOL3",
+        "CSROW",
+        "CSCOL",
+        "CCROW",
+        "CCCOL",
+    ):
         cols.append(fits.Column(k, format="D", array=np.array([0.0])))
-    cols += [fits.Column("RICUT", format="D", array=np.array([100.0])),
-             fits.Column("MJD", format="D", array=np.array([53000.0 + fid.run / 100.0])),
-             fits.Column("AIRMASS", format="D", array=np.array([1.2])),
-             fits.Column("MUERR", format="E", array=np.array([0.03])),
-             fits.Column("NUERR", format="E", array=np.array([0.03]))]
+    cols += [
+        fits.Column("RICUT", format="D", array=np.array([100.0])),
+        fits.Column("MJD", format="D", array=np.array([53000.0 + fid.run / 100.0])),
+        fits.Column("AIRMASS", format="D", array=np.array([1.2])),
+        fits.Column("MUERR", format="E", array=np.array([0.03])),
+        fits.Column("NUERR", format="E", array=np.array([0.03])),
+    ]
     return fits.HDUList([primary, calib_hdu, sky_hdu, fits.BinTableHDU.from_columns(cols)])
 
 
 def _objid(fid: FieldId, ids: np.ndarray) -> np.ndarray:
     # SDSS objID bit layout: skyVersion(4) rerun(11) run(16) camcol(3) firstField(1) field(12) id(16).
     sky_version = 2
-    return ((np.int64(sky_version) << 59) | (np.int64(fid.rerun) << 48) | (np.int64(fid.run) << 32)
-            | (np.int64(fid.camcol) << 29) | (np.int64(fid.field) << 16) | ids.astype(np.int64))
+    return (
+        (np.int64(sky_version) << 59)
+        | (np.int64(fid.rerun) << 48)
+        | (np.int64(fid.run) << 32)
+        | (np.int64(fid.camcol) << 29)
+        | (np.int64(fid.field) << 16)
+        | ids.astype(np.int64)
+    )
 
 
 def photoobj_from_truth(truth: pd.DataFrame, fid: FieldId, conds: dict, rng: np.random.Generator) -> pd.DataFrame:
@@ -159,11 +197,17 @@ def photoobj_from_truth(truth: pd.DataFrame, fid: FieldId, conds: dict, rng: np.
     w, h = FRAME_SHAPE_XY
     sel = (truth["r"] <= PHOTO_R_LIMIT) & truth["x"].between(-0.5, w - 0.5) & truth["y"].between(-0.5, h - 0.5)
     t = truth[sel].reset_index(drop=True)
-    out = pd.DataFrame({
-        "objid": _objid(fid, np.arange(1, len(t) + 1)),
-        "run": fid.run, "rerun": fid.rerun, "camcol": fid.camcol, "field": fid.field,
-        "ra": t["ra"], "dec": t["dec"],
-    })
+    out = pd.DataFrame(
+        {
+            "objid": _objid(fid, np.arange(1, len(t) + 1)),
+            "run": fid.run,
+            "rerun": fid.rerun,
+            "camcol": fid.camcol,
+            "field": fid.field,
+            "ra": t["ra"],
+            "dec": t["dec"],
+        }
+    )
     fwhm_r = conds["r"].fwhm_arcsec
     resolved = t["hlr_arcsec"] > 0.35 * fwhm_r
     out["type"] = np.where((t["class"] == "GALAXY") & resolved, 3, 6)
@@ -194,8 +238,7 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
     rng = np.random.default_rng([sim.seed, fid.run, fid.camcol, fid.field, 1])
     conds = field_conditions(rng)
     wcs_r = frame_wcs(sim.geometry, sr.strip, fid.camcol, fid.field, "r")
-    sources = sources_in_box(sim.seed, *frame_footprint(wcs_r, TRUTH_MARGIN_PX), sim.population,
-                             load_colour_model())
+    sources = sources_in_box(sim.seed, *frame_footprint(wcs_r, TRUTH_MARGIN_PX), sim.population, load_colour_model())
     x, y = wcs_r.all_world2pix(sources["ra"].to_numpy(), sources["dec"].to_numpy(), 0)
     truth = sources.assign(x=x, y=y)
     images, wcses = {}, {}
@@ -205,30 +248,37 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
         calib = calib_vector(rng, conds[band].calib)
         noisy = add_sky_noise(clean, conds[band], calib, rng)
         images[band], wcses[band] = noisy, wcs_b
-        hdul = frame_hdulist(noisy, wcs_b, calib, conds[band], fid, band, sim.seed,
-                             tuple(float(v) for v in wcs_b.all_pix2world(0, 0, 0)))
+        hdul = frame_hdulist(
+            noisy, wcs_b, calib, conds[band], fid, band, sim.seed, tuple(float(v) for v in wcs_b.all_pix2world(0, 0, 0))
+        )
         buf = io.BytesIO()
         hdul.writeto(buf)
-        _write_atomic(root / Path(*frame_relpath(fid, band).parts), bz2.compress(buf.getvalue(), 9))
+        write_bytes_atomic(bz2.compress(buf.getvalue(), 9), root / Path(*frame_relpath(fid, band).parts))
     shape = images["r"].shape
     planes = [resample_to(images[b], wcses[b], wcs_r, shape) if b != "r" else images[b] for b in ("i", "r", "g")]
     rgb = lupton_rgb(*planes, stretch=sim.stretch)
     buf = io.BytesIO()
     Image.fromarray(rgb[::-1]).save(buf, format="JPEG", quality=90)  # SDSS stores JPEGs top row first
-    _write_atomic(root / Path(*irg_jpeg_relpath(fid).parts), buf.getvalue())
+    write_bytes_atomic(buf.getvalue(), root / Path(*irg_jpeg_relpath(fid).parts))
     photo = photoobj_from_truth(truth, fid, conds, rng)
-    write_parquet(photo[list(PHOTOOBJ_DTYPES)].astype(PHOTOOBJ_DTYPES),
-                  root / Path(*mirror_catalog_relpath("PhotoObjAll", fid).parts))
+    write_parquet(
+        photo[list(PHOTOOBJ_DTYPES)].astype(PHOTOOBJ_DTYPES),
+        root / Path(*mirror_catalog_relpath("PhotoObjAll", fid).parts),
+    )
     # Nullable integers: a float64 detour through NaN would round 64-bit objIDs.
-    ids = photo[["source_id", "objid", "mode", "type"]].astype(
-        {"objid": "Int64", "mode": "Int16", "type": "Int16"})
+    ids = photo[["source_id", "objid", "mode", "type"]].astype({"objid": "Int64", "mode": "Int16", "type": "Int16"})
     truth = truth.merge(ids, on="source_id", how="left")
     truth = truth.fillna({"objid": -1, "mode": 0, "type": 0}).astype(
-        {"objid": np.int64, "mode": np.int16, "type": np.int16})
+        {"objid": np.int64, "mode": np.int16, "type": np.int16}
+    )
     truth["fwhm_r_arcsec"] = conds["r"].fwhm_arcsec
     write_parquet(truth, root / Path(*truth_relpath(fid).parts))
-    return {"field": str(fid), "n_sources": int(len(truth)), "n_photoobj": int(len(photo)),
-            "fwhm_r": conds["r"].fwhm_arcsec}
+    return {
+        "field": str(fid),
+        "n_sources": int(len(truth)),
+        "n_photoobj": int(len(photo)),
+        "fwhm_r": conds["r"].fwhm_arcsec,
+    }
 
 
 def truth_relpath(fid: FieldId) -> PurePosixPath:
@@ -244,8 +294,17 @@ def simulate_specphoto(sim: SimConfig, run: int, mirror_root: str | Path) -> pd.
         t = pd.read_parquet(root / Path(*truth_relpath(fid).parts))
         parts.append(t[(t["objid"] >= 0) & (t["mode"] == 1) & t["has_spec"]])
     t = pd.concat(parts, ignore_index=True)
-    spec = pd.DataFrame({"objid": t["objid"], "ra": t["ra"], "dec": t["dec"], "class": t["class"],
-                         "redshift": t["redshift"], "zwarning": t["zwarning"], "r": t["r"]})
+    spec = pd.DataFrame(
+        {
+            "objid": t["objid"],
+            "ra": t["ra"],
+            "dec": t["dec"],
+            "class": t["class"],
+            "redshift": t["redshift"],
+            "zwarning": t["zwarning"],
+            "r": t["r"],
+        }
+    )
     spec = spec.astype(SPECPHOTO_DTYPES).sort_values("objid").reset_index(drop=True)
     write_parquet(spec, root / Path(*mirror_catalog_relpath("SpecPhoto", run=run, rerun=sim.rerun).parts))
     return spec

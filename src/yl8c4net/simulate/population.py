@@ -39,11 +39,13 @@ class PopulationParams:
     ordinary real fields (see docs/simulator.md).
     """
 
-    counts: dict = field(default_factory=lambda: {
-        "GALAXY": ClassCounts(density_deg2=11000.0, slope=0.36, mag_min=14.5, mag_max=23.5),
-        "STAR": ClassCounts(density_deg2=4000.0, slope=0.12, mag_min=14.5, mag_max=23.5),
-        "QSO": ClassCounts(density_deg2=150.0, slope=0.45, mag_min=16.0, mag_max=23.5),
-    })
+    counts: dict = field(
+        default_factory=lambda: {
+            "GALAXY": ClassCounts(density_deg2=11000.0, slope=0.36, mag_min=14.5, mag_max=23.5),
+            "STAR": ClassCounts(density_deg2=4000.0, slope=0.12, mag_min=14.5, mag_max=23.5),
+            "QSO": ClassCounts(density_deg2=150.0, slope=0.45, mag_min=16.0, mag_max=23.5),
+        }
+    )
     #: Median half-light radius (arcsec) of a galaxy at r = 19 and its change per magnitude.
     hlr_at_r19_arcsec: float = 1.2
     hlr_dex_per_mag: float = -0.15
@@ -73,8 +75,7 @@ def cell_index(ra_deg: float, dec_deg: float) -> tuple[int, int]:
     return int(np.floor(ra_deg / CELL_DEG)), int(np.floor(dec_deg / CELL_DEG))
 
 
-def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams,
-                 colour_model=None) -> pd.DataFrame:
+def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams, colour_model=None) -> pd.DataFrame:
     """All sources of one sky cell, deterministic in (seed, cell)."""
     colour_model = colour_model or load_colour_model()
     rng = np.random.default_rng([seed, i_ra + _CELL_BIAS, i_dec + _CELL_BIAS])
@@ -107,8 +108,7 @@ def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams,
             part["hlr_arcsec"] = 0.0
             part["bulge_frac"] = 0.0
             part["g1"] = part["g2"] = 0.0
-            part["redshift"] = (np.clip(rng.lognormal(0.3, 0.5, n), 0.1, 5.0) if cls == "QSO"
-                                else rng.normal(0, 1e-4, n))
+            part["redshift"] = np.clip(rng.lognormal(0.3, 0.5, n), 0.1, 5.0) if cls == "QSO" else rng.normal(0, 1e-4, n)
         spec = (r <= params.spec_r_max) & (rng.random(n) < params.spec_fraction[cls])
         part["has_spec"] = spec
         part["zwarning"] = np.where(spec & (rng.random(n) < params.zwarning_fraction), 4, 0).astype(np.int32)
@@ -119,8 +119,9 @@ def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams,
     return df
 
 
-def sources_in_box(seed: int, ra_min: float, ra_max: float, dec_min: float, dec_max: float,
-                   params: PopulationParams, colour_model=None) -> pd.DataFrame:
+def sources_in_box(
+    seed: int, ra_min: float, ra_max: float, dec_min: float, dec_max: float, params: PopulationParams, colour_model=None
+) -> pd.DataFrame:
     """Sources of every cell that touches the box, then cut to the box."""
     colour_model = colour_model or load_colour_model()
     i0, j0 = cell_index(ra_min, dec_min)

@@ -77,7 +77,8 @@ def _profile(row, flux: float, psf: galsim.GSObject) -> tuple[galsim.GSObject, i
     hlr = float(row.hlr_arcsec)
     disk = galsim.Exponential(half_light_radius=hlr, gsparams=_GSPARAMS).shear(g1=row.g1, g2=row.g2)
     bulge = galsim.DeVaucouleurs(half_light_radius=0.6 * hlr, gsparams=_GSPARAMS).shear(
-        g1=0.5 * row.g1, g2=0.5 * row.g2)
+        g1=0.5 * row.g1, g2=0.5 * row.g2
+    )
     bf = float(row.bulge_frac)
     gal = galsim.Add([disk * (1 - bf), bulge * bf]) if 0 < bf < 1 else (bulge if bf >= 1 else disk)
     fwhm_px = psf.calculateFWHM() / PIXEL_ARCSEC
@@ -108,7 +109,7 @@ def render_sources(sources: pd.DataFrame, wcs: WCS, band: str, fwhm_arcsec: floa
         prof.drawImage(image=stamp, center=galsim.PositionD(x + 1.0, y + 1.0))
         xa, xb = max(x0, 0), min(x0 + size, width)
         ya, yb = max(y0, 0), min(y0 + size, height)
-        image[ya:yb, xa:xb] += stamp.array[ya - y0:yb - y0, xa - x0:xb - x0]
+        image[ya:yb, xa:xb] += stamp.array[ya - y0 : yb - y0, xa - x0 : xb - x0]
     return image.astype(np.float32)
 
 
@@ -119,8 +120,9 @@ def calib_vector(rng: np.random.Generator, calib: float) -> np.ndarray:
     return (calib * (1 + a * (x - 0.5) + b * np.sin(2 * np.pi * x + phase))).astype(np.float32)
 
 
-def add_sky_noise(image_nmgy: np.ndarray, cond: BandConditions, calib: np.ndarray,
-                  rng: np.random.Generator) -> np.ndarray:
+def add_sky_noise(
+    image_nmgy: np.ndarray, cond: BandConditions, calib: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Sky-subtracted noisy image in nanomaggies: Poisson noise of sky + sources in electrons."""
     counts = image_nmgy / calib[None, :] + cond.sky_counts
     # Uniform dither of one electron: the ADC digitises counts, not electrons, and without it

@@ -46,8 +46,14 @@ class StripeGeometry:
         return ra % 360.0, dec
 
 
-def frame_wcs(geometry: StripeGeometry, strip: str, camcol: int, field: int,
-              band: str = "r", jitter_px: tuple[float, float] = (0.0, 0.0)) -> WCS:
+def frame_wcs(
+    geometry: StripeGeometry,
+    strip: str,
+    camcol: int,
+    field: int,
+    band: str = "r",
+    jitter_px: tuple[float, float] = (0.0, 0.0),
+) -> WCS:
     """TAN WCS of one simulated frame (band grids are offset by `BAND_OFFSETS_PX` + jitter)."""
     ra_c, dec_c = geometry.frame_centre(strip, camcol, field)
     dx, dy = BAND_OFFSETS_PX[band]
@@ -88,9 +94,7 @@ class SimRun:
 
     def fields(self, rerun: int = 301) -> list[FieldId]:
         return [
-            FieldId(self.run, c, f, rerun)
-            for c in self.camcols
-            for f in range(self.first_field, self.last_field + 1)
+            FieldId(self.run, c, f, rerun) for c in self.camcols for f in range(self.first_field, self.last_field + 1)
         ]
 
 

@@ -19,20 +19,43 @@ import pandas as pd
 from ..errors import CatalogValidationError, QueryError
 from .fields import DATA_RELEASE, FieldId, _check_int, frame_relpath
 from .sql import (
-    FIELD_COLUMNS, PHOTOOBJ_COLUMNS, SPECPHOTO_COLUMNS, field_table_sql, photoobj_field_sql, specphoto_run_sql,
+    FIELD_COLUMNS,
+    PHOTOOBJ_COLUMNS,
+    SPECPHOTO_COLUMNS,
+    field_table_sql,
+    photoobj_field_sql,
+    specphoto_run_sql,
 )
 
 log = logging.getLogger(__name__)
 
 PHOTOOBJ_DTYPES = {
-    "objid": "int64", "run": "int32", "rerun": "int32", "camcol": "int16", "field": "int32",
-    "ra": "float64", "dec": "float64", "type": "int16", "mode": "int16", "flags": "int64",
-    "u": "float32", "g": "float32", "r": "float32", "i": "float32", "z": "float32",
-    "psfmag_r": "float32", "petror90_r": "float32",
+    "objid": "int64",
+    "run": "int32",
+    "rerun": "int32",
+    "camcol": "int16",
+    "field": "int32",
+    "ra": "float64",
+    "dec": "float64",
+    "type": "int16",
+    "mode": "int16",
+    "flags": "int64",
+    "u": "float32",
+    "g": "float32",
+    "r": "float32",
+    "i": "float32",
+    "z": "float32",
+    "psfmag_r": "float32",
+    "petror90_r": "float32",
 }
 SPECPHOTO_DTYPES = {
-    "objid": "int64", "ra": "float64", "dec": "float64", "class": "string",
-    "redshift": "float32", "zwarning": "int32", "r": "float32",
+    "objid": "int64",
+    "ra": "float64",
+    "dec": "float64",
+    "class": "string",
+    "redshift": "float32",
+    "zwarning": "int32",
+    "r": "float32",
 }
 FIELD_DTYPES = {"run": "int32", "rerun": "int32", "camcol": "int16", "field": "int32"}
 SPEC_CLASSES = ("GALAXY", "STAR", "QSO")
@@ -172,8 +195,7 @@ class SkyServerBackend(_SqlBackend):
             with conf.set_temp("skyserver_baseurl", self.base_url or conf.skyserver_baseurl):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", NoResultsWarning)
-                    table = client.query_sql(sql, timeout=self.timeout_s,
-                                             data_release=self.data_release, cache=False)
+                    table = client.query_sql(sql, timeout=self.timeout_s, data_release=self.data_release, cache=False)
         except RemoteServiceError as exc:
             raise QueryError(f"SkyServer rejected the query ({skyserver_error_line(str(exc))}): {sql}") from None
         except Exception as exc:  # requests / astropy parsing errors
@@ -197,8 +219,12 @@ class CasJobsBackend(_SqlBackend):
 
     TOKEN_ENV = "CASJOBS_TOKEN"
 
-    def __init__(self, base_url: str = "https://skyserver.sdss.org/CasJobs/RestApi",
-                 context: str = "DR17", timeout_s: float = 600.0):
+    def __init__(
+        self,
+        base_url: str = "https://skyserver.sdss.org/CasJobs/RestApi",
+        context: str = "DR17",
+        timeout_s: float = 600.0,
+    ):
         if context not in {"DR16", "DR17", "DR18"}:
             raise QueryError(f"CasJobs context {context!r} is not one of DR16, DR17, DR18")
         token = os.environ.get(self.TOKEN_ENV)
@@ -235,16 +261,24 @@ class CasJobsBackend(_SqlBackend):
         return None if df.empty else df
 
 
-def mirror_catalog_relpath(kind: str, fid: FieldId | None = None, run: int | None = None,
-                           rerun: int = 301) -> PurePosixPath:
+def mirror_catalog_relpath(
+    kind: str, fid: FieldId | None = None, run: int | None = None, rerun: int = 301
+) -> PurePosixPath:
     """Where a mirror keeps its catalogue tables (not an SDSS path: SDSS serves these by SQL).
 
     ``catalogs/dr17/PhotoObjAll/{rerun}/{run}/{camcol}/photoObjAll-{run:06d}-{camcol}-{field:04d}.parquet``
     and ``catalogs/dr17/SpecPhoto/{rerun}/specPhoto-{run:06d}.parquet``.
     """
     if kind == "PhotoObjAll":
-        return PurePosixPath("catalogs", DATA_RELEASE, "PhotoObjAll", str(fid.rerun), str(fid.run),
-                             str(fid.camcol), f"photoObjAll-{fid.tag}.parquet")
+        return PurePosixPath(
+            "catalogs",
+            DATA_RELEASE,
+            "PhotoObjAll",
+            str(fid.rerun),
+            str(fid.run),
+            str(fid.camcol),
+            f"photoObjAll-{fid.tag}.parquet",
+        )
     if kind == "SpecPhoto":
         run = _check_int("run", run, 1, 999999)
         return PurePosixPath("catalogs", DATA_RELEASE, "SpecPhoto", str(int(rerun)), f"specPhoto-{run:06d}.parquet")
@@ -271,8 +305,9 @@ class MirrorCatalogBackend(CatalogBackend):
         return self._read(mirror_catalog_relpath("PhotoObjAll", fid), PHOTOOBJ_DTYPES, f"PhotoObjAll {fid}")
 
     def specphoto_run(self, run: int, rerun: int = 301) -> pd.DataFrame:
-        return self._read(mirror_catalog_relpath("SpecPhoto", run=run, rerun=rerun), SPECPHOTO_DTYPES,
-                          f"SpecPhoto run {run}")
+        return self._read(
+            mirror_catalog_relpath("SpecPhoto", run=run, rerun=rerun), SPECPHOTO_DTYPES, f"SpecPhoto run {run}"
+        )
 
     def fields_of_run(self, run: int, rerun: int = 301) -> pd.DataFrame:
         """The mirror's listing: every field with an r frame, in every camcol of the run."""
@@ -297,13 +332,3 @@ def make_catalog_backend(kind: str, *, mirror_root=None, skyserver_url=None, dat
     if kind == "casjobs":
         return CasJobsBackend(context=f"DR{int(data_release)}")
     raise QueryError(f"unknown catalogue backend {kind!r} (expected mirror, skyserver or casjobs)")
-
-
-def write_parquet(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path
