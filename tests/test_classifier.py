@@ -54,23 +54,27 @@ def test_normalisation_uses_the_training_split_only():
 def test_smoke_training_learns_resumes_and_is_deterministic(tmp_path):
     images, table = _toy_dataset()
     params = TrainParams(epochs=3, batch_size=16, lr=2e-3, patience=5, seed=1, device="cpu")
-    res = train_classifier(images, table, tmp_path / "a", params, config_hash="h1")
+    res = train_classifier(images, table, tmp_path / "a", params, run_key="h1")
     assert len(res["history"]) == 3 and res["best_val_accuracy"] > 0.6
     model, norm, meta = load_classifier(tmp_path / "a" / "best.pt")
     test = (table["split"] == "test").to_numpy()
     proba = predict_proba(model, norm, images[test])
     assert proba.shape == (15, 3) and np.allclose(proba.sum(1), 1, atol=1e-5)
     # Same seed, same data: same weights.
-    train_classifier(images, table, tmp_path / "b", params, config_hash="h1")
+    train_classifier(images, table, tmp_path / "b", params, run_key="h1")
     a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["model_state"]
     b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["model_state"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     # Interrupted after 2 of 3 epochs, then resumed: the same final weights.
-    train_classifier(images, table, tmp_path / "c", params, config_hash="h1", max_epochs_this_call=2)
-    resumed = train_classifier(images, table, tmp_path / "c", params, config_hash="h1")
+    train_classifier(images, table, tmp_path / "c", params, run_key="h1", max_epochs_this_call=2)
+    resumed = train_classifier(images, table, tmp_path / "c", params, run_key="h1")
     assert [h["epoch"] for h in resumed["history"]] == [0, 1, 2]
     c = torch.load(tmp_path / "c" / "last.pt", weights_only=False)["model_state"]
     assert all(torch.equal(a[k], c[k]) for k in a)
+    # Another run key (other settings, code or data) never resumes: it starts at epoch 0.
+    train_classifier(images, table, tmp_path / "d", params, run_key="h1", max_epochs_this_call=2)
+    other = train_classifier(images, table, tmp_path / "d", params, run_key="h2", max_epochs_this_call=1)
+    assert [h["epoch"] for h in other["history"]] == [0]
 
 
 def test_checkpoint_with_other_classes_or_channels_is_refused(tmp_path):

@@ -50,3 +50,38 @@ def test_unreadable_yaml_is_one_line(tmp_path):
     bad.write_text("runs: [\n  - run: 1\n sdss: {")
     with pytest.raises(ConfigError, match=r"c.yaml: line \d+ is not valid YAML"):
         load_config(bad, SCHEMA)
+
+
+def test_keys_the_code_cannot_honour_are_refused():
+    """cutout_px: Conv4Net is built for 48 x 48; data_release: SAS layouts known for DR12-17."""
+    assert "classify_data.cutout_px" in _bad(lambda c: c["classify_data"].__setitem__("cutout_px", 64))
+    assert "sdss.data_release" in _bad(lambda c: c["sdss"].__setitem__("data_release", 18))
+
+
+def test_data_release_selects_the_sas_layout(tmp_path):
+    """The release changes where frames are fetched from: a mirror laid out as DR16 serves a
+    DR16 config and not a DR17 one."""
+    from conftest import SHARED_SAS, needs_shared  # noqa: F401
+
+    from yl8c4net.errors import DownloadError
+    from yl8c4net.fetch import fetch_field
+    from yl8c4net.sdss.fields import FieldId, frame_relpath, frame_url
+    from yl8c4net.sdss.source import MirrorSource
+
+    fid = FieldId(4510, 4, 30)
+    assert str(frame_relpath(fid, "r", 12)).startswith("dr12/boss/photoObj/frames/301/4510/4/")
+    assert str(frame_relpath(fid, "r", 16)).startswith("dr16/eboss/photoObj/frames/301/4510/4/")
+    assert frame_url(fid, "r", data_release=17) == (
+        "https://data.sdss.org/sas/dr17/eboss/photoObj/frames/301/4510/4/frame-r-004510-4-0030.fits.bz2"
+    )
+    if not SHARED_SAS.is_dir():
+        pytest.skip(f"real SDSS test data not found at {SHARED_SAS}")
+    mirror = tmp_path / "mirror"
+    for band in "gri":
+        dest = mirror / Path(*frame_relpath(fid, band, 16).parts)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.symlink_to(SHARED_SAS / Path(*frame_relpath(fid, band, 17).parts))
+    manifest = fetch_field(fid, MirrorSource(mirror), "gri", tmp_path / "dr16", data_release=16)
+    assert manifest["status"] == "ok" and set(manifest["frames"]) == set("gri")
+    with pytest.raises(DownloadError, match="dr17/eboss/photoObj/frames/301/4510/4/frame-g-004510-4-0030"):
+        fetch_field(fid, MirrorSource(mirror), "gri", tmp_path / "dr17", data_release=17)

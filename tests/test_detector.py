@@ -96,7 +96,8 @@ def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, mon
     """Two fields -> tiles -> 1 epoch of YOLOv8n on the CPU -> detect a whole field."""
     from yl8c4net.composite import field_composite
     from yl8c4net.detect.infer import detect_field
-    from yl8c4net.detect.train import DetectorParams, train_detector
+    from yl8c4net.code_version import training_run_key
+    from yl8c4net.detect.train import DetectorParams, dataset_files, train_detector
     from yl8c4net.fetch import fetch_field
     from yl8c4net.sdss.queries import MirrorCatalogBackend
     from yl8c4net.sdss.fields import FieldId
@@ -121,10 +122,24 @@ def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, mon
     train_list = tmp_path / "ds" / "train.txt"
     train_list.write_text("\n".join(train_list.read_text().split()[:4]) + "\n")
     run = tmp_path / "run"
-    res = train_detector(
-        tmp_path / "ds" / "data.yaml", run, DetectorParams(epochs=1, batch=4, imgsz=320, mosaic=0.0, device="cpu")
-    )
+    params = DetectorParams(epochs=1, batch=4, imgsz=320, mosaic=0.0, device="cpu")
+    data_yaml = tmp_path / "ds" / "data.yaml"
+    files = dataset_files(data_yaml)
+    assert data_yaml in files and train_list in files and sum(f.suffix == ".png" for f in files) == 4 + 12
+    key = training_run_key({"detector": {"epochs": 1}}, "0.1.0+abc", files)
+    res = train_detector(data_yaml, run, params, key)
     assert Path(res["weights"]).is_file() and Path(res["results_csv"]).is_file()
+    assert Path(res["weights"]).is_relative_to(run / key)
+    # The same key resumes in the same run directory (here: finds the finished run);
+    # changed data, settings or code make another key, hence a fresh run beside it.
+    again = train_detector(data_yaml, run, params, key)
+    assert again["weights"] == res["weights"] and [d.name for d in run.iterdir()] == [key]
+    label = next(f for f in files if f.suffix == ".txt" and "labels" in f.parts)
+    label.write_text(label.read_text() + "0 0.5 0.5 0.01 0.01\n")
+    changed = training_run_key({"detector": {"epochs": 1}}, "0.1.0+abc", dataset_files(data_yaml))
+    assert changed != key
+    assert training_run_key({"detector": {"epochs": 2}}, "0.1.0+abc", files) != key
+    assert training_run_key({"detector": {"epochs": 1}}, "0.1.0+abd", files) != key
     cfg_dir = Path(os.environ["YOLO_CONFIG_DIR"])
     # Fonts are local copies and the settings file stays in the configured folder.
     assert (cfg_dir / "Arial.ttf").is_file() and (cfg_dir / "Ultralytics" / "settings.json").is_file()
@@ -135,6 +150,9 @@ def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, mon
     timings = {}
     det = detect_field(model, image, conf=0.0001, timings=timings, device="cpu")
     assert timings["n_tiles"] == 12
+    # detector.imgsz reaches inference: the tiles are predicted at another size.
+    small = detect_field(model, image, conf=0.0001, imgsz=160, device="cpu")
+    assert len(small) != len(det) or not np.allclose(small[["x", "y"]].to_numpy(), det[["x", "y"]].to_numpy())
     assert list(det.columns) == ["x", "y", "w", "h", "conf", "tile"]
     assert len(det) <= timings["n_raw"]
     assert ((det["x"] >= -1) & (det["x"] <= 2048) & (det["y"] >= -1) & (det["y"] <= 1489)).all()

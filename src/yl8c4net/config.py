@@ -157,9 +157,12 @@ def sim_config(cfg: dict):
     """The simulator's `~yl8c4net.simulate.mirror.SimConfig` for this config's runs."""
     from .simulate.mirror import SimConfig
 
+    from dataclasses import replace
+
     sim = dict(cfg["simulate"])
     sim["runs"] = cfg["runs"]
-    return SimConfig.from_dict(sim, stretch=lupton_stretch(cfg))
+    parsed = SimConfig.from_dict(sim, stretch=lupton_stretch(cfg))
+    return replace(parsed, data_release=cfg["sdss"].get("data_release", 17))
 
 
 def config_hash(cfg: dict) -> str:

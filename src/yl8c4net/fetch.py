@@ -47,7 +47,7 @@ def _fetch_unless_present(source: FileSource, relpath, dest: Path) -> None:
     source.fetch(relpath, dest)
 
 
-def fetch_field(fid: FieldId, source: FileSource, bands, outdir: str | Path) -> dict:
+def fetch_field(fid: FieldId, source: FileSource, bands, outdir: str | Path, data_release: int = 17) -> dict:
     """Fetch ``bands`` frames and the irg JPEG (when the archive has one) of a field.
 
     Returns
@@ -71,12 +71,12 @@ def fetch_field(fid: FieldId, source: FileSource, bands, outdir: str | Path) -> 
     }
     try:
         for band in bands:
-            rel = frame_relpath(fid, band)
+            rel = frame_relpath(fid, band, data_release)
             dest = outdir / rel.name
             _fetch_unless_present(source, rel, dest)
             manifest["frames"][band] = {"file": rel.name, "sha256": sha256_of(dest)}
             log.info("%s: %s verified", fid, rel.name)
-        jpeg = irg_jpeg_relpath(fid)
+        jpeg = irg_jpeg_relpath(fid, data_release)
         if source.exists(jpeg):
             _fetch_unless_present(source, jpeg, outdir / jpeg.name)
             manifest["irg_jpeg"] = jpeg.name

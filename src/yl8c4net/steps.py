@@ -12,22 +12,47 @@ from pathlib import Path
 from .errors import YL8C4NetError
 
 
+class OneLineFormatter(logging.Formatter):
+    """For the terminal: the message without the traceback (which goes to the log file)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
 @contextlib.contextmanager
 def step(log_path: str | Path | None, name: str):
-    """Run a pipeline step: log INFO+ to ``log_path`` and stderr; on a `YL8C4NetError`
-    write ``ERROR {name}: {message}`` and exit with status 1 (Snakemake marks the job failed
-    and keeps going with the others under ``--keep-going``)."""
-    handlers = [logging.StreamHandler(sys.stderr)]
+    """Run a pipeline step: log INFO+ to ``log_path`` and stderr.
+
+    Any exception ends the step with exit status 1 (Snakemake marks the job failed and, under
+    ``--keep-going``, goes on with the others): the job's log file gets the full traceback,
+    the terminal one line, ``ERROR {name}: {message}`` for a `YL8C4NetError` (bad input,
+    named), or the exception's type and message and where the traceback is for anything
+    else (a bug).
+    """
+    fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    terminal = logging.StreamHandler(sys.stderr)
+    terminal.setFormatter(OneLineFormatter(fmt))
+    handlers = [terminal]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers, force=True
-    )
+        file_handler = logging.FileHandler(log_path, mode="w")
+        file_handler.setFormatter(logging.Formatter(fmt))
+        handlers.append(file_handler)
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)
     log = logging.getLogger(f"yl8c4net.{name}")
     try:
         yield log
     except YL8C4NetError as exc:
-        log.error("%s: %s", name, exc)
+        log.error("%s: %s", name, exc, exc_info=True)
+        logging.shutdown()
+        sys.exit(1)
+    except Exception as exc:
+        where = f" (traceback in {log_path})" if log_path else ""
+        log.error("%s: %s: %s%s", name, type(exc).__name__, exc, where, exc_info=True)
         logging.shutdown()
         sys.exit(1)

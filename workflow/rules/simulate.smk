@@ -15,7 +15,13 @@ rule simulate_block:
         mem_mb=2000,
         runtime=20,
     params:
-        config=run_settings("sdss.rerun", "sdss.mirror_root", "simulate", "composite"),
+        config=run_settings(
+            "sdss.rerun",
+            "sdss.mirror_root",
+            "sdss.data_release",
+            "simulate",
+            "composite",
+        ),
         code=code_version("simulate_block"),
         fields=block_fields,
     script:
@@ -38,7 +44,13 @@ rule simulate_specphoto:
         mem_mb=1000,
         runtime=10,
     params:
-        config=run_settings("sdss.rerun", "sdss.mirror_root", "simulate", "composite"),
+        config=run_settings(
+            "sdss.rerun",
+            "sdss.mirror_root",
+            "sdss.data_release",
+            "simulate",
+            "composite",
+        ),
         code=code_version("simulate_specphoto"),
     script:
         "../scripts/simulate_specphoto.py"

@@ -17,7 +17,6 @@ from yl8c4net.catalog import (
     gather_run,
     write_catalog_parquet,
 )
-from yl8c4net.config import config_hash
 from yl8c4net.io import sha256_of
 from yl8c4net.steps import step
 
@@ -63,7 +62,6 @@ with step(snakemake.log[0], "catalog_run") as log:
     result = gather_run(det, photo, earlier, rule, cat["match_radius_arcsec"], catalogued)
     provenance = {
         "code_version": snakemake.params.code,
-        "config_hash": config_hash(cat),
         "run": run,
         "detector_sha256": sorted(model_sha),
         "classifier_sha256": sha256_of(snakemake.input.classifier),

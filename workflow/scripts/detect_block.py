@@ -5,6 +5,8 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yl8c4net.device import pick_device
+from yl8c4net.io import atomic_output
 from yl8c4net.blocks import block_of_job, field_path, run_block
 from yl8c4net.detect.env import prepare_ultralytics
 from yl8c4net.io import sha256_of
@@ -17,7 +19,6 @@ with step(snakemake.log[0], "detect_block") as log:
     prepare_ultralytics(snakemake.params.run_dir)
     from ultralytics import YOLO
 
-    from yl8c4net.classify.train import pick_device
     from yl8c4net.detect.infer import detect_field
     from yl8c4net.imageio import load_image
 
@@ -40,12 +41,12 @@ with step(snakemake.log[0], "detect_block") as log:
             cfg["max_det"],
             device=str(device),
             timings=timings,
+            imgsz=cfg["imgsz"],
         )
         meta = {b"model_sha256": checksum.encode(), b"timings": json.dumps(timings).encode()}
         t = pa.Table.from_pandas(table, preserve_index=False)
-        pq.write_table(
-            t.replace_schema_metadata({**(t.schema.metadata or {}), **meta}), field_path(files["detections"], fid)
-        )
+        with atomic_output(field_path(files["detections"], fid)) as tmp:
+            pq.write_table(t.replace_schema_metadata({**(t.schema.metadata or {}), **meta}), tmp)
         log.info("%s: %d detections (%s)", fid, len(table), timings)
 
     run_block("detect", block, snakemake.output[0], [snakemake.input.composite], detect, log)

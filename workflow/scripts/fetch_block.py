@@ -17,7 +17,7 @@ with step(snakemake.log[0], "fetch_block") as log:
 
     def fetch(fid):
         out = Path(field_path(snakemake.params.files["frames"], fid))
-        manifest = fetch_field(fid, source, cfg["sdss"]["bands"], out.parent)
+        manifest = fetch_field(fid, source, cfg["sdss"]["bands"], out.parent, cfg["sdss"]["data_release"])
         write_json_atomic(manifest, out)
         return None if manifest["status"] == "ok" else manifest["reason"]
 

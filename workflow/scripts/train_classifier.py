@@ -8,7 +8,7 @@ import pandas as pd
 
 from yl8c4net.classify.metrics import plot_history
 from yl8c4net.classify.train import TrainParams, train_classifier
-from yl8c4net.config import config_hash
+from yl8c4net.code_version import training_run_key
 from yl8c4net.io import write_json_atomic
 from yl8c4net.steps import step
 
@@ -16,11 +16,9 @@ with step(snakemake.log[0], "train_classifier") as log:
     cfg = snakemake.params.config
     images = np.load(snakemake.input.images)
     table = pd.read_parquet(snakemake.input.table)
-    relevant = cfg
     out = Path(snakemake.output.weights).parent
-    result = train_classifier(
-        images, table, out / "work", TrainParams.from_config(cfg["classifier"]), config_hash=config_hash(relevant)
-    )
+    run_key = training_run_key(cfg, snakemake.params.code, [snakemake.input.images, snakemake.input.table])
+    result = train_classifier(images, table, out / "work", TrainParams.from_config(cfg["classifier"]), run_key=run_key)
     shutil.copyfile(out / "work" / "best.pt", snakemake.output.weights)
     plot_history(result["history"], snakemake.output.curves)
     write_json_atomic(result, snakemake.output.history)

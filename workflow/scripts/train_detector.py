@@ -3,13 +3,15 @@
 import shutil
 from pathlib import Path
 
-from yl8c4net.detect.train import DetectorParams, train_detector
+from yl8c4net.code_version import training_run_key
+from yl8c4net.detect.train import DetectorParams, dataset_files, train_detector
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "train_detector") as log:
     params = DetectorParams.from_config(snakemake.params.config["detector"])
     run_dir = Path(snakemake.params.run_dir)
-    result = train_detector(snakemake.input.dataset, run_dir, params)
+    run_key = training_run_key(snakemake.params.config, snakemake.params.code, dataset_files(snakemake.input.dataset))
+    result = train_detector(snakemake.input.dataset, run_dir, params, run_key)
     shutil.copyfile(result["weights"], snakemake.output.weights)
     shutil.copyfile(result["results_csv"], snakemake.output.results)
     curves = result["train_dir"] / "results.png"

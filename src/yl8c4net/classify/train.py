@@ -4,7 +4,6 @@ resumable from the last epoch's checkpoint; and loading a checkpoint for inferen
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..device import pick_device
 from ..io import atomic_output
 from ..errors import YL8C4NetError
 from .data import CutoutDataset, Normalisation
@@ -53,21 +53,6 @@ class TrainParams:
         )
 
 
-def pick_device(requested: str = "auto") -> torch.device:
-    """CUDA when asked for or available, else CPU. A job that was given a GPU by the
-    scheduler but sees no CUDA device (e.g. a declared-only GRES) falls back to the CPU."""
-    if requested == "cpu":
-        return torch.device("cpu")
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if requested == "cuda":
-        log.warning(
-            "CUDA requested but torch sees no CUDA device (CUDA_VISIBLE_DEVICES=%s): using the CPU",
-            os.environ.get("CUDA_VISIBLE_DEVICES"),
-        )
-    return torch.device("cpu")
-
-
 def _save_atomic(obj, path: Path) -> None:
     with atomic_output(path) as tmp:
         torch.save(obj, tmp)
@@ -93,13 +78,13 @@ def train_classifier(
     outdir: str | Path,
     params: TrainParams = TrainParams(),
     class_names=CLASS_NAMES,
-    config_hash: str = "",
+    run_key: str = "",
     max_epochs_this_call: int | None = None,
 ) -> dict:
     """Train Conv4Net on the cut-out dataset (``table`` has ``class`` and ``split``).
 
     Writes ``{outdir}/last.pt`` every epoch (resumed from when present and made with the
-    same config hash) and ``{outdir}/best.pt`` (highest validation accuracy). Returns the
+    same run key: settings, code and data) and ``{outdir}/best.pt`` (highest validation accuracy). Returns the
     history and the best epoch. ``max_epochs_this_call`` stops early (resumably), e.g. to
     stay inside a batch job's time limit.
     """
@@ -132,14 +117,14 @@ def train_classifier(
         "class_names": list(class_names),
         "in_channels": int(images.shape[-1]),
         "norm": norm.as_dict(),
-        "config_hash": config_hash,
+        "run_key": run_key,
         "train_params": asdict(params),
     }
     history, best_acc, best_epoch, start = [], -1.0, -1, 0
     last = outdir / "last.pt"
     if last.is_file():
         state = torch.load(last, map_location=device, weights_only=False)
-        if state.get("config_hash") == config_hash and state.get("class_names") == list(class_names):
+        if state.get("run_key") == run_key and state.get("class_names") == list(class_names):
             model.load_state_dict(state["model_state"])
             opt.load_state_dict(state["optimizer_state"])
             sched.load_state_dict(state["scheduler_state"])
@@ -153,7 +138,7 @@ def train_classifier(
             )
             log.info("resuming from %s at epoch %d", last, start)
         else:
-            log.warning("%s was made with another config; starting afresh", last)
+            log.warning("%s belongs to another training run (settings, code or data differ): starting afresh", last)
     stop = params.epochs if max_epochs_this_call is None else min(params.epochs, start + max_epochs_this_call)
     for epoch in range(start, stop):
         model.train()

@@ -171,15 +171,20 @@ def detect_field(
     max_det: int = 3000,
     device=None,
     timings: dict | None = None,
+    imgsz: int | None = None,
 ) -> pd.DataFrame:
-    """Detections of one field from its composite (FITS row order, as `field_composite`)."""
+    """Detections of one field from its composite (FITS row order, as `field_composite`).
+
+    ``tile`` is the tile side cut from the frame (the training tiles'); ``imgsz`` the size
+    the network sees them at (``detector.imgsz``; default: the tile side).
+    """
     import time
 
     t0 = time.perf_counter()
     display = composite[::-1]
     tiles, origins = cut_tiles(display, tile)
     t1 = time.perf_counter()
-    boxes = predict_tiles(model, tiles, origins, conf, iou, tile, max_det, device)
+    boxes = predict_tiles(model, tiles, origins, conf, iou, imgsz or tile, max_det, device)
     t2 = time.perf_counter()
     if merge == "sahi":
         boxes = sahi_merge(boxes)

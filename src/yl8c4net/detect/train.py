@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
+from ..device import ultralytics_device
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -66,21 +67,37 @@ def model_yaml(params: DetectorParams, run_dir: Path) -> str:
     raise ConfigError(f"detector.model {params.model!r} is not one of {MODELS}")
 
 
-def _device(requested: str):
-    from ..classify.train import pick_device
+def dataset_files(dataset_yaml: str | Path) -> list[Path]:
+    """Every file a YOLO dataset YAML brings into training: the YAML, its image lists, each
+    listed image and its label file (ultralytics' ``images/`` -> ``labels/`` rule)."""
+    import yaml
 
-    dev = pick_device(requested)
-    return 0 if dev.type == "cuda" else "cpu"
+    dataset_yaml = Path(dataset_yaml)
+    spec = yaml.safe_load(dataset_yaml.read_text())
+    root = Path(spec.get("path") or dataset_yaml.parent)
+    files = [dataset_yaml]
+    for split in ("train", "val"):
+        listing = root / spec[split]
+        files.append(listing)
+        for line in listing.read_text().split():
+            image = Path(line)
+            label = Path(str(image.parent).replace("/images", "/labels")) / f"{image.stem}.txt"
+            files += [image] + ([label] if label.is_file() else [])
+    return files
 
 
-def train_detector(dataset_yaml: str | Path, run_dir: str | Path, params: DetectorParams = DetectorParams()) -> dict:
+def train_detector(
+    dataset_yaml: str | Path, run_dir: str | Path, params: DetectorParams = DetectorParams(), run_key: str = ""
+) -> dict:
     """Train (or resume) YOLOv8 on a dataset YAML; return paths of best weights and results.
 
-    The run lives in ``{run_dir}/train``; an interrupted run resumes from its ``last.pt``.
+    The run lives in ``{run_dir}/{run_key}/train``: an interrupted run resumes from its
+    ``last.pt`` only under the same key (settings, code and data; `training_run_key`), and
+    anything else starts a fresh run beside it.
     """
     from .env import prepare_ultralytics
 
-    run_dir = Path(run_dir).resolve()
+    run_dir = Path(run_dir).resolve() / (run_key or "default")
     prepare_ultralytics(run_dir)
     from ultralytics import YOLO
 
@@ -90,12 +107,13 @@ def train_detector(dataset_yaml: str | Path, run_dir: str | Path, params: Detect
     last = run_dir / "train" / "weights" / "last.pt"
     common = dict(data=str(Path(dataset_yaml).resolve()), project=str(run_dir), name="train", exist_ok=True)
     if last.is_file():
-        log.info("resuming detector training from %s", last)
+        log.info("resuming detector training run %s from %s", run_key, last)
         try:
             YOLO(str(last)).train(resume=True, **common)
         except AssertionError as exc:  # ultralytics refuses to resume a finished run
             log.info("nothing to resume (%s)", exc)
     else:
+        log.info("new detector training run %s in %s", run_key, run_dir)
         model = YOLO(model_yaml(params, run_dir), task="detect")
         model.train(
             **common,
@@ -116,7 +134,7 @@ def train_detector(dataset_yaml: str | Path, run_dir: str | Path, params: Detect
             flipud=params.flipud,
             seed=params.seed,
             deterministic=True,
-            device=_device(params.device),
+            device=ultralytics_device(params.device),
             workers=params.workers,
             pretrained=False,
             amp=False,
@@ -130,7 +148,13 @@ def train_detector(dataset_yaml: str | Path, run_dir: str | Path, params: Detect
     best = train_dir / "weights" / "best.pt"
     if not best.is_file():
         best = last
-    return {"weights": best, "results_csv": train_dir / "results.csv", "train_dir": train_dir, "params": asdict(params)}
+    return {
+        "weights": best,
+        "results_csv": train_dir / "results.csv",
+        "train_dir": train_dir,
+        "params": asdict(params),
+        "run_key": run_key,
+    }
 
 
 def copy_outputs(result: dict, weights_out: str | Path, results_out: str | Path) -> None:

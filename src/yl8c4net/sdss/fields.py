@@ -84,31 +84,42 @@ class FieldId:
         return f"run {self.run} camcol {self.camcol} field {self.field}"
 
 
-def _frames_dir(fid: FieldId) -> PurePosixPath:
-    return PurePosixPath(DATA_RELEASE, SURVEY, "photoObj", "frames", str(fid.rerun), str(fid.run), str(fid.camcol))
+#: Data releases whose imaging frames the SAS serves in the layout below: DR12 under
+#: ``dr12/boss/``, DR13-DR17 under ``dr{N}/eboss/`` (the imaging of DR13 and later is the
+#: same rerun 301 reduction).
+DATA_RELEASES = tuple(range(12, 18))
 
 
-def frame_relpath(fid: FieldId, band: str) -> PurePosixPath:
+def sas_release_dir(data_release: int = 17) -> PurePosixPath:
+    """``dr{N}/{survey}``: where a data release keeps its imaging on the SAS."""
+    data_release = _check_int("data_release", data_release, DATA_RELEASES[0], DATA_RELEASES[-1])
+    return PurePosixPath(f"dr{data_release}", "boss" if data_release == 12 else SURVEY)
+
+
+def _frames_dir(fid: FieldId, data_release: int = 17) -> PurePosixPath:
+    return sas_release_dir(data_release) / "photoObj" / "frames" / str(fid.rerun) / str(fid.run) / str(fid.camcol)
+
+
+def frame_relpath(fid: FieldId, band: str, data_release: int = 17) -> PurePosixPath:
     """Path of a corrected frame relative to the SAS root, e.g.
     ``dr17/eboss/photoObj/frames/301/4510/4/frame-r-004510-4-0030.fits.bz2``."""
-    return _frames_dir(fid) / f"frame-{check_band(band)}-{fid.tag}.fits.bz2"
+    return _frames_dir(fid, data_release) / f"frame-{check_band(band)}-{fid.tag}.fits.bz2"
 
 
-def irg_jpeg_relpath(fid: FieldId) -> PurePosixPath:
+def irg_jpeg_relpath(fid: FieldId, data_release: int = 17) -> PurePosixPath:
     """Path of the official i/r/g colour JPEG relative to the SAS root."""
-    return _frames_dir(fid) / f"frame-irg-{fid.tag}.jpg"
+    return _frames_dir(fid, data_release) / f"frame-irg-{fid.tag}.jpg"
 
 
-def photoobj_relpath(fid: FieldId) -> PurePosixPath:
+def photoobj_relpath(fid: FieldId, data_release: int = 17) -> PurePosixPath:
     """Path of the per-field photoObj catalogue relative to the SAS root."""
-    return PurePosixPath(
-        DATA_RELEASE,
-        SURVEY,
-        "photoObj",
-        str(fid.rerun),
-        str(fid.run),
-        str(fid.camcol),
-        f"photoObj-{fid.tag}.fits",
+    return (
+        sas_release_dir(data_release)
+        / "photoObj"
+        / str(fid.rerun)
+        / str(fid.run)
+        / str(fid.camcol)
+        / f"photoObj-{fid.tag}.fits"
     )
 
 
@@ -117,16 +128,16 @@ def sas_url(relpath: PurePosixPath, base_url: str = SAS_BASE_URL) -> str:
     return f"{base_url.rstrip('/')}/{relpath.as_posix()}"
 
 
-def frame_url(fid: FieldId, band: str, base_url: str = SAS_BASE_URL) -> str:
+def frame_url(fid: FieldId, band: str, base_url: str = SAS_BASE_URL, data_release: int = 17) -> str:
     """URL of a corrected frame on the Science Archive Server."""
-    return sas_url(frame_relpath(fid, band), base_url)
+    return sas_url(frame_relpath(fid, band, data_release), base_url)
 
 
-def irg_jpeg_url(fid: FieldId, base_url: str = SAS_BASE_URL) -> str:
+def irg_jpeg_url(fid: FieldId, base_url: str = SAS_BASE_URL, data_release: int = 17) -> str:
     """URL of the official i/r/g colour JPEG."""
-    return sas_url(irg_jpeg_relpath(fid), base_url)
+    return sas_url(irg_jpeg_relpath(fid, data_release), base_url)
 
 
-def photoobj_url(fid: FieldId, base_url: str = SAS_BASE_URL) -> str:
+def photoobj_url(fid: FieldId, base_url: str = SAS_BASE_URL, data_release: int = 17) -> str:
     """URL of the per-field photoObj catalogue file."""
-    return sas_url(photoobj_relpath(fid), base_url)
+    return sas_url(photoobj_relpath(fid, data_release), base_url)

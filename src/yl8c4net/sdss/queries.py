@@ -288,8 +288,9 @@ def mirror_catalog_relpath(
 class MirrorCatalogBackend(CatalogBackend):
     """Catalogue tables stored as Parquet in a local SAS-layout mirror."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, data_release: int = 17):
         self.root = Path(root)
+        self.data_release = data_release
 
     def _read(self, rel: PurePosixPath, dtypes, what: str) -> pd.DataFrame:
         path = self.root / Path(*rel.parts)
@@ -313,7 +314,9 @@ class MirrorCatalogBackend(CatalogBackend):
         """The mirror's listing: every field with an r frame, in every camcol of the run."""
         rows = []
         for camcol in range(1, 7):
-            folder = self.root / Path(*frame_relpath(FieldId(run, camcol, 0, rerun), "r").parent.parts)
+            folder = self.root / Path(
+                *frame_relpath(FieldId(run, camcol, 0, rerun), "r", self.data_release).parent.parts
+            )
             for frame in folder.glob(f"frame-r-{int(run):06d}-{camcol}-*.fits.bz2"):
                 rows.append((run, rerun, camcol, int(frame.name.split("-")[-1].split(".")[0])))
         if not rows:
@@ -326,7 +329,7 @@ def make_catalog_backend(kind: str, *, mirror_root=None, skyserver_url=None, dat
     if kind == "mirror":
         if mirror_root is None:
             raise QueryError("catalogue backend 'mirror' needs sdss.mirror_root")
-        return MirrorCatalogBackend(mirror_root)
+        return MirrorCatalogBackend(mirror_root, data_release)
     if kind == "skyserver":
         return SkyServerBackend(data_release=data_release, base_url=skyserver_url)
     if kind == "casjobs":

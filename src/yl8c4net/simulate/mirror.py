@@ -48,6 +48,7 @@ class SimConfig:
     population: PopulationParams = field(default_factory=PopulationParams)
     rerun: int = 301
     stretch: LuptonStretch = field(default_factory=LuptonStretch)
+    data_release: int = 17  # the SAS layout the frames are written in
 
     @classmethod
     def from_dict(cls, cfg: dict, stretch: LuptonStretch | None = None) -> "SimConfig":
@@ -253,13 +254,15 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
         )
         buf = io.BytesIO()
         hdul.writeto(buf)
-        write_bytes_atomic(bz2.compress(buf.getvalue(), 9), root / Path(*frame_relpath(fid, band).parts))
+        write_bytes_atomic(
+            bz2.compress(buf.getvalue(), 9), root / Path(*frame_relpath(fid, band, sim.data_release).parts)
+        )
     shape = images["r"].shape
     planes = [resample_to(images[b], wcses[b], wcs_r, shape) if b != "r" else images[b] for b in ("i", "r", "g")]
     rgb = lupton_rgb(*planes, stretch=sim.stretch)
     buf = io.BytesIO()
     Image.fromarray(rgb[::-1]).save(buf, format="JPEG", quality=90)  # SDSS stores JPEGs top row first
-    write_bytes_atomic(buf.getvalue(), root / Path(*irg_jpeg_relpath(fid).parts))
+    write_bytes_atomic(buf.getvalue(), root / Path(*irg_jpeg_relpath(fid, sim.data_release).parts))
     photo = photoobj_from_truth(truth, fid, conds, rng)
     write_parquet(
         photo[list(PHOTOOBJ_DTYPES)].astype(PHOTOOBJ_DTYPES),
