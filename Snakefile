@@ -2,9 +2,14 @@
 # Usage: see README.md. Every stage is one file under workflow/rules/; the science lives in
 # the importable package src/yl8c4net/ and the rules only wire files to it.
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# The conda envs' post-deploy scripts (envs/*.post-deploy.sh) install the package from here.
+os.environ["YL8C4NET_PACKAGE_DIR"] = workflow.basedir
 
 
 configfile: "config.yaml"

@@ -72,3 +72,63 @@ def test_malformed_manifests_are_refused_with_the_file_named(tmp_path):
     bad.write_text(json.dumps({"stage": "fetch", "fields": {"11": {"status": "maybe"}}}))
     with pytest.raises(BlockManifestError, match="status table"):
         read_block_manifest(bad)
+
+
+def test_field_status_table_lists_each_field_with_its_files_and_reason(tmp_path):
+    import pandas as pd
+
+    from yl8c4net.blocks import field_status_table
+    from yl8c4net.io import write_json_atomic, write_parquet
+
+    files = {
+        "frames": str(tmp_path / "{run}/{camcol}/{field}/manifest.json"),
+        "photoobj": str(tmp_path / "{run}/{camcol}/{field}.parquet"),
+    }
+    write_json_atomic({"frames": {"r": {}, "g": {}, "i": {}}, "irg_jpeg": "x.jpg"}, tmp_path / "9/1/11/manifest.json")
+    write_parquet(pd.DataFrame({"objid": [1, 2, 3]}), tmp_path / "9/1/11.parquet")
+    manifest = {
+        "stage": "fetch",
+        "run": 9,
+        "camcol": 1,
+        "block": "0011-0012",
+        "fields": {"11": {"status": "ok"}, "12": {"status": "quarantined", "reason": "frame-r is truncated"}},
+    }
+    write_json_atomic(manifest, tmp_path / "block.json")
+    table = field_status_table([tmp_path / "block.json"], files)
+    assert table.to_dict("records") == [
+        {
+            "run": 9,
+            "camcol": 1,
+            "field": 11,
+            "status": "ok",
+            "bands": "gri",
+            "irg_jpeg": True,
+            "n_photoobj": 3,
+            "reason": "",
+        },
+        {
+            "run": 9,
+            "camcol": 1,
+            "field": 12,
+            "status": "quarantined",
+            "bands": "",
+            "irg_jpeg": False,
+            "n_photoobj": 0,
+            "reason": "fetch: frame-r is truncated",
+        },
+    ]
+
+
+def test_densest_window_sits_on_the_crowded_corner():
+    import numpy as np
+    import pandas as pd
+
+    from yl8c4net.pasting import densest_window
+
+    rng = np.random.default_rng(0)
+    labels = pd.DataFrame({"x": rng.uniform(1700, 2000, 50), "y": rng.uniform(1100, 1450, 50)})
+    x0, y0 = densest_window(pd.concat([labels, pd.DataFrame({"x": [100.0], "y": [100.0]})]), (1489, 2048), 400)
+    inside = labels["x"].between(x0, x0 + 400) & labels["y"].between(y0, y0 + 400)
+    assert 0 <= x0 <= 2048 - 400 and 0 <= y0 <= 1489 - 400 and inside.mean() > 0.7
+    x0, y0 = densest_window(labels.iloc[:0], (1489, 2048), 400)  # no labels: the first cell
+    assert 0 <= x0 <= 2048 - 400 and 0 <= y0 <= 1489 - 400

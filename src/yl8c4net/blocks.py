@@ -169,3 +169,29 @@ def block_of_job(job) -> FieldBlock:
     field numbers in ``params.fields``, the rerun from the rule's config slice."""
     w = job.wildcards
     return FieldBlock(int(w.run), int(w.camcol), tuple(job.params.fields), job.params.config["sdss"]["rerun"])
+
+
+def field_status_table(manifest_paths: Iterable[str | Path], files: dict):
+    """One row per field of the block manifests: run, camcol, field, status (ok or
+    quarantined), fetched bands, whether the official irg JPEG was used, PhotoObjAll rows,
+    and the quarantine reason (rule ``field_status``)."""
+    import pandas as pd
+
+    rows = []
+    for fid, reason in sorted(field_status(manifest_paths).items()):
+        manifest_path = Path(field_path(files["frames"], fid))
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        photo = Path(field_path(files["photoobj"], fid))
+        rows.append(
+            {
+                "run": fid.run,
+                "camcol": fid.camcol,
+                "field": fid.field,
+                "status": "ok" if reason is None else "quarantined",
+                "bands": "".join(sorted(manifest.get("frames", {}), key="ugriz".index)),
+                "irg_jpeg": bool(manifest.get("irg_jpeg")),
+                "n_photoobj": len(pd.read_parquet(photo, columns=["objid"])) if photo.is_file() else 0,
+                "reason": reason or "",
+            }
+        )
+    return pd.DataFrame(rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -18,7 +19,9 @@ from .composite import LuptonStretch
 from .errors import ConfigError
 from .sdss.fields import FieldId
 
-DEFAULT_SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+#: The config schema ships inside the package (workflow/schemas/ links to it), so a
+#: non-editable install validates configs too.
+DEFAULT_SCHEMA = resources.files("yl8c4net") / "schemas" / "config.schema.yaml"
 
 
 def _key_path(error) -> str:
@@ -41,8 +44,7 @@ def _fill_defaults(schema: dict, instance) -> None:
 
 def load_schema(schema_path: str | Path | None = None) -> dict:
     path = Path(schema_path) if schema_path else DEFAULT_SCHEMA
-    with open(path) as fh:
-        return yaml.safe_load(fh)
+    return yaml.safe_load(path.read_text())
 
 
 def validate_config(config: dict, schema_path: str | Path | None = None, source: str = "config") -> dict:

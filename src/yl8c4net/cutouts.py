@@ -135,3 +135,20 @@ def balance_and_split(
     return out.sort_values(
         ["split", "class", "objid"], key=lambda s: s.map(order) if s.name == "split" else s, kind="stable"
     ).reset_index(drop=True)
+
+
+def gather_field_cutouts(manifest_paths, files: dict) -> tuple[np.ndarray, pd.DataFrame]:
+    """The cut-outs and their table from every ok field of the cut-out block manifests; a
+    source seen in two overlapping fields keeps its first cut-out only."""
+    from .blocks import field_path, ok_fields
+
+    images, tables = [], []
+    for fid in ok_fields(manifest_paths):
+        table = pd.read_parquet(field_path(files["cutout_table"], fid))
+        if len(table):
+            images.append(np.load(field_path(files["cutout_images"], fid)))
+            tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
+    stack = np.concatenate(images)
+    first = ~table.duplicated("objid")
+    return stack[first.to_numpy()], table[first].reset_index(drop=True)

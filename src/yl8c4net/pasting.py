@@ -102,3 +102,15 @@ def paste_sources(image: np.ndarray, labels: pd.DataFrame, params: PastingParams
     pasted = background.copy()
     pasted[boxes] = image[boxes]
     return PastingResult(mask=mask, background=background, pasted=pasted)
+
+
+def densest_window(labels: pd.DataFrame, shape: tuple[int, int], size: int = 400) -> tuple[int, int]:
+    """Origin (x0, y0) of a ``size`` x ``size`` window on an image of ``shape`` (rows,
+    columns) centred on the most crowded of 3 x 5 cells: the part of a field that shows the
+    pasting best."""
+    height, width = shape[:2]
+    counts, ye, xe = np.histogram2d(labels["y"], labels["x"], bins=(3, 5), range=[[0, height], [0, width]])
+    iy, ix = np.unravel_index(np.argmax(counts), counts.shape) if len(labels) else (0, 0)
+    x0 = int(min(max(xe[ix] + (xe[1] - xe[0]) / 2 - size / 2, 0), width - size))
+    y0 = int(min(max(ye[iy] + (ye[1] - ye[0]) / 2 - size / 2, 0), height - size))
+    return x0, y0

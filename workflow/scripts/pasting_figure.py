@@ -8,7 +8,7 @@ import pandas as pd
 from yl8c4net.blocks import field_path, field_status
 from yl8c4net.figures import pasting_figure
 from yl8c4net.imageio import load_image
-from yl8c4net.pasting import paste_sources
+from yl8c4net.pasting import densest_window, paste_sources
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.steps import step
 from yl8c4net.training_data import TrainingDataParams
@@ -28,11 +28,7 @@ with step(snakemake.log[0], "pasting_figure") as log:
         image = load_image(field_path(snakemake.params.files["composite"], fid), flip=True)
         labels = pd.read_parquet(Path(field_path(snakemake.params.files["tiles"], fid)) / "labels.parquet")
     result = paste_sources(image, labels, params.pasting)
-    # The most crowded 400 x 400 region shows the most.
-    counts, ye, xe = np.histogram2d(labels["y"], labels["x"], bins=(3, 5), range=[[0, 1489], [0, 2048]])
-    iy, ix = np.unravel_index(np.argmax(counts), counts.shape) if len(labels) else (0, 0)
-    x0 = int(min(max(xe[ix] + (xe[1] - xe[0]) / 2 - 200, 0), image.shape[1] - 400))
-    y0 = int(min(max(ye[iy] + (ye[1] - ye[0]) / 2 - 200, 0), image.shape[0] - 400))
+    x0, y0 = densest_window(labels, image.shape, 400)
     pasting_figure(
         image,
         labels,

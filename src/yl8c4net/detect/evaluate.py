@@ -144,3 +144,20 @@ def detection_metrics(
     out["recall_r_lt_21"] = float(found[bright].mean()) if bright.any() else None
     out["conf_threshold"] = conf_threshold
     return out
+
+
+def held_out_pairs(manifest_paths, split: dict, files: dict) -> tuple[list, list[str]]:
+    """(truth labels, detections) of every ok field that the dataset split holds out
+    ("val"), and the fields' tags, for `detection_metrics`."""
+    from pathlib import Path
+
+    from ..blocks import field_path, field_tag, ok_fields
+
+    pairs, names = [], []
+    for fid in ok_fields(manifest_paths):
+        if split.get(field_tag(fid)) != "val":
+            continue
+        labels = pd.read_parquet(Path(field_path(files["tiles"], fid)) / "labels.parquet")
+        pairs.append((labels, pd.read_parquet(field_path(files["detections"], fid))))
+        names.append(field_tag(fid))
+    return pairs, names

@@ -202,3 +202,19 @@ def detect_field(
             n_kept=int(len(kept)),
         )
     return table
+
+
+def write_detections(table: pd.DataFrame, path, model_sha256: str, timings: dict | None = None) -> None:
+    """One field's detections as Parquet, with the detector's checksum and the stage
+    timings in the file metadata (atomically)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..io import atomic_output
+
+    t = pa.Table.from_pandas(table, preserve_index=False)
+    meta = {b"model_sha256": model_sha256.encode(), b"timings": json.dumps(timings or {}).encode()}
+    with atomic_output(path) as tmp:
+        pq.write_table(t.replace_schema_metadata({**(t.schema.metadata or {}), **meta}), tmp)

@@ -1,0 +1,149 @@
+"""One run's catalogue partition from its per-field files (rule ``catalog_run``): the
+classified detections of every catalogued field, the run's PhotoObjAll rows, the earlier
+runs' partitions; gathered by `yl8c4net.catalog.gather_run` and written with provenance."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .blocks import field_path, field_status, field_tag, ok_fields
+from .catalog import (
+    CLASS_DTYPE,
+    DUPLICATE_COLUMNS,
+    UNMATCHED_COLUMNS,
+    MergeRule,
+    RunCatalog,
+    gather_run,
+    write_catalog_parquet,
+)
+from .io import sha256_of
+
+log = logging.getLogger(__name__)
+
+
+def load_run_detections(classify_manifests, files: dict) -> tuple[pd.DataFrame, dict, set, dict]:
+    """The classified detections of every field the classify block manifests list as ok.
+
+    Returns
+    -------
+    detections : pandas.DataFrame
+        All fields' rows with ``run``, ``rerun``, ``camcol``, ``field``, ``box`` (larger box
+        side) and ``det_conf``.
+    frames : dict
+        ``run-camcol-field`` -> {band: frame SHA-256}, for provenance.
+    detector_sha256 : set of str
+        Checksums of the detector weights the detections were made with.
+    status : dict
+        Every field -> None (catalogued) or its quarantine reason.
+    """
+    status = field_status(classify_manifests)
+    parts, frames, detector_sha = [], {}, set()
+    for fid, reason in sorted(status.items()):
+        if reason is not None:
+            log.warning("%s not in the catalogue: %s", fid, reason)
+            continue
+        manifest = json.loads(Path(field_path(files["frames"], fid)).read_text())
+        frames[field_tag(fid)] = {band: f["sha256"] for band, f in manifest["frames"].items()}
+        meta = pq.read_schema(field_path(files["detections"], fid)).metadata or {}
+        detector_sha.add(meta.get(b"model_sha256", b"").decode())
+        d = pd.read_parquet(field_path(files["classified"], fid))
+        if len(d):
+            parts.append(
+                d.assign(
+                    run=manifest["run"],
+                    rerun=manifest["rerun"],
+                    camcol=manifest["camcol"],
+                    field=manifest["field"],
+                    box=d[["w", "h"]].max(axis=1),
+                    det_conf=d["conf"],
+                    **{"class": d["class"].astype(CLASS_DTYPE)},
+                )
+            )
+    empty = pd.DataFrame(columns=["ra", "dec", "run", "camcol", "field", "x", "y", "det_conf"])
+    detections = pd.concat(parts, ignore_index=True) if parts else empty
+    return detections, frames, detector_sha, status
+
+
+def build_run_partition(
+    run: int,
+    classify_manifests,
+    photoobj_manifests,
+    earlier_partitions,
+    classifier_weights,
+    files: dict,
+    settings: dict,
+    outputs: dict,
+    code_version: str = "",
+) -> RunCatalog:
+    """Build and write one run's partition.
+
+    ``settings`` is the config's ``catalog`` section; ``outputs`` names the ``matched``,
+    ``unmatched`` and ``duplicates`` Parquet files. Returns the gather result.
+    """
+    det, frames, detector_sha, status = load_run_detections(classify_manifests, files)
+    earlier = [pd.read_parquet(p, columns=["ra", "dec"]) for p in earlier_partitions]
+    photo = pd.concat(
+        [pd.read_parquet(field_path(files["photoobj"], f)) for f in ok_fields(photoobj_manifests)],
+        ignore_index=True,
+    )
+    rule = MergeRule(
+        settings["dedup_radius_arcsec"], settings["merge_min_ios"], settings["merge_max_offset_box_fraction"]
+    )
+    catalogued = {(f.run, f.camcol, f.field) for f, reason in status.items() if reason is None}
+    result = gather_run(det, photo, earlier, rule, settings["match_radius_arcsec"], catalogued)
+    provenance = {
+        "code_version": code_version,
+        "run": int(run),
+        "detector_sha256": sorted(detector_sha),
+        "classifier_sha256": sha256_of(classifier_weights),
+        "frames_sha256": frames,
+        **settings,
+        "earlier_partitions": [str(p) for p in earlier_partitions],
+    }
+    write_catalog_parquet(result.matched, outputs["matched"], provenance)
+    write_catalog_parquet(result.unmatched, outputs["unmatched"], provenance, UNMATCHED_COLUMNS)
+    write_catalog_parquet(result.duplicates, outputs["duplicates"], provenance, DUPLICATE_COLUMNS)
+    reasons = result.duplicates["duplicate_reason"].value_counts().to_dict() if len(result.duplicates) else {}
+    log.info("run %d: %d fields catalogued, %d quarantined", run, len(frames), len(status) - len(frames))
+    log.info(
+        "run %d: %d detections -> %d in rows their field owns -> %d unique -> %d new (%d already in earlier"
+        " runs) -> %d matched, %d unmatched",
+        run,
+        len(det),
+        len(det) - reasons.get("field_overlap", 0),
+        result.unique,
+        len(result.matched) + len(result.unmatched),
+        reasons.get("earlier_run", 0),
+        len(result.matched),
+        len(result.unmatched),
+    )
+    return result
+
+
+def merge_partitions(partitions, out_path, columns, code_version: str = "") -> int:
+    """Concatenate run partitions (in config order) into one catalogue file; each
+    partition's provenance is kept in the merged file's metadata. Returns the row count."""
+    from .catalog import read_provenance
+
+    df = pd.concat([pd.read_parquet(p) for p in partitions], ignore_index=True)
+    provenance = {"code_version": code_version, "partitions": {str(p): read_provenance(p) for p in partitions}}
+    write_catalog_parquet(df, out_path, provenance, columns)
+    return len(df)
+
+
+def write_fits_copy(parquet_path, fits_path) -> None:
+    """The catalogue as a FITS binary table (astropy), for FITS-based tools."""
+    from astropy.table import Table
+
+    from .io import atomic_output
+
+    table = Table.from_pandas(pd.read_parquet(parquet_path))
+    table["class"] = table["class"].astype(str)
+    table.meta["COMMENT"] = ["YL8C4Net catalogue; provenance in the Parquet file's metadata"]
+    with atomic_output(fits_path) as tmp:
+        table.write(tmp, format="fits")
