@@ -9,7 +9,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 # The conda envs' post-deploy scripts (envs/*.post-deploy.sh) install the package from here.
-os.environ["YL8C4NET_PACKAGE_DIR"] = workflow.basedir
+os.environ.update(YL8C4NET_PACKAGE_DIR=workflow.basedir)
 
 
 configfile: "config.yaml"

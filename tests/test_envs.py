@@ -62,7 +62,7 @@ def test_envs_install_the_package_from_the_workflow_whatever_the_working_directo
         assert "-e ../" not in text and "pip:" not in text, env.name
         deploy = env.with_name(env.stem + ".post-deploy.sh")
         assert deploy.is_file() and "YL8C4NET_PACKAGE_DIR" in deploy.read_text(), deploy.name
-    assert 'os.environ["YL8C4NET_PACKAGE_DIR"] = workflow.basedir' in (REPO / "Snakefile").read_text()
+    assert "os.environ.update(YL8C4NET_PACKAGE_DIR=workflow.basedir)" in (REPO / "Snakefile").read_text()
     venv = tmp_path / "env"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     # The fresh env borrows this interpreter's pip and setuptools (conda's env has its own).

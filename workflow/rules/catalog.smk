@@ -90,9 +90,9 @@ rule catalog:
         mem_mb=8000,
         runtime=30,
     params:
-        code=code_version("catalog"),
+        code=code_version("catalog_merge"),
     script:
-        "../scripts/catalog.py"
+        "../scripts/catalog_merge.py"
 
 
 rule catalog_hats:

@@ -1,14 +1,8 @@
 """Rule detect_block: YOLOv8 on the 12 tiles of each field, overlaps merged (GPU when present)."""
 
-import json
-
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from yl8c4net.device import pick_device
-from yl8c4net.io import atomic_output
 from yl8c4net.blocks import block_of_job, field_path, run_block
 from yl8c4net.detect.env import prepare_ultralytics
+from yl8c4net.device import pick_device
 from yl8c4net.io import sha256_of
 from yl8c4net.steps import step
 
@@ -19,7 +13,7 @@ with step(snakemake.log[0], "detect_block") as log:
     prepare_ultralytics(snakemake.params.run_dir)
     from ultralytics import YOLO
 
-    from yl8c4net.detect.infer import detect_field
+    from yl8c4net.detect.infer import detect_field, write_detections
     from yl8c4net.imageio import load_image
 
     checksum = sha256_of(snakemake.input.weights)
@@ -29,10 +23,9 @@ with step(snakemake.log[0], "detect_block") as log:
 
     def detect(fid):
         timings = {}
-        image = load_image(field_path(files["composite"], fid), flip=True)
         table = detect_field(
             model,
-            image,
+            load_image(field_path(files["composite"], fid), flip=True),
             snakemake.params.config["training_data"]["tile_px"],
             cfg["conf"],
             cfg["iou"],
@@ -43,10 +36,7 @@ with step(snakemake.log[0], "detect_block") as log:
             timings=timings,
             imgsz=cfg["imgsz"],
         )
-        meta = {b"model_sha256": checksum.encode(), b"timings": json.dumps(timings).encode()}
-        t = pa.Table.from_pandas(table, preserve_index=False)
-        with atomic_output(field_path(files["detections"], fid)) as tmp:
-            pq.write_table(t.replace_schema_metadata({**(t.schema.metadata or {}), **meta}), tmp)
+        write_detections(table, field_path(files["detections"], fid), checksum, timings)
         log.info("%s: %d detections (%s)", fid, len(table), timings)
 
     run_block("detect", block, snakemake.output[0], [snakemake.input.composite], detect, log)
