@@ -152,32 +152,49 @@ class MergeRule:
     radius_arcsec: float = 0.5
     min_ios: float = 0.7
     max_offset_box_fraction: float = 0.15
+    pixel_scale_arcsec: float = 0.396
 
 
-def box_merge_pairs(det: pd.DataFrame, rule: MergeRule) -> np.ndarray:
-    """Pairs (row positions in ``det``) of same-field detections that `MergeRule` joins by
-    their boxes: intersection over the smaller box >= ``min_ios`` and centre distance
-    <= ``max_offset_box_fraction`` x the smaller box's shorter side."""
-    need = ("run", "camcol", "field", "x", "y", "w", "h")
-    if len(det) < 2 or any(c not in det for c in need) or rule.max_offset_box_fraction <= 0:
-        return np.zeros((0, 2), np.int64)
-    w = det["w"].to_numpy(float)
-    h = det["h"].to_numpy(float)
-    x = det["x"].to_numpy(float)
-    y = det["y"].to_numpy(float)
-    # One coordinate space for all fields: each field is moved far from every other one.
-    _, code = np.unique(field_keys(det["run"], det["camcol"], det["field"]), return_inverse=True)
-    reach = rule.max_offset_box_fraction * float(np.minimum(w, h).max())
-    pairs = cKDTree(np.column_stack([x, y + code * 1e5])).query_pairs(reach, output_type="ndarray")
-    if len(pairs) == 0:
-        return np.zeros((0, 2), np.int64)
-    a, b = pairs[:, 0], pairs[:, 1]
+def _box_rule(a: np.ndarray, b: np.ndarray, cols: dict, rule: MergeRule) -> np.ndarray:
+    """Which candidate pairs (a[k], b[k]) `MergeRule`'s box rule joins: same field,
+    intersection over the smaller box >= ``min_ios``, centre distance <= ``max_offset_box_fraction``
+    x the smaller box's shorter side."""
+    x, y, w, h, key = cols["x"], cols["y"], cols["w"], cols["h"], cols["key"]
     side = np.minimum(np.minimum(w[a], h[a]), np.minimum(w[b], h[b]))
-    close = np.hypot(x[a] - x[b], y[a] - y[b]) <= rule.max_offset_box_fraction * side
+    close = (key[a] == key[b]) & (np.hypot(x[a] - x[b], y[a] - y[b]) <= rule.max_offset_box_fraction * side)
     ix = np.clip(np.minimum(x[a] + w[a] / 2, x[b] + w[b] / 2) - np.maximum(x[a] - w[a] / 2, x[b] - w[b] / 2), 0, None)
     iy = np.clip(np.minimum(y[a] + h[a] / 2, y[b] + h[b] / 2) - np.maximum(y[a] - h[a] / 2, y[b] - h[b] / 2), 0, None)
-    ios = ix * iy / np.minimum(w[a] * h[a], w[b] * h[b])
-    return pairs[close & (ios >= rule.min_ios)]
+    return close & (ix * iy / np.minimum(w[a] * h[a], w[b] * h[b]) >= rule.min_ios)
+
+
+def merge_pairs(det: pd.DataFrame, order: np.ndarray, xyz: np.ndarray, rule: MergeRule) -> np.ndarray:
+    """Pairs (positions in sky order) of detections that `MergeRule` makes one source: closer
+    than its radius, or joined by its box rule within one field.
+
+    One KD-tree query finds both: the search reaches as far as the box rule can for all but
+    the 0.1% largest boxes (searched among themselves), and the pairs are then sorted into
+    the two kinds. Pixel distances are exact (each field's own pixels); the sky search only
+    proposes candidates, with 5% to spare for the projection.
+    """
+    tree = cKDTree(xyz, balanced_tree=False)
+    need = ("run", "camcol", "field", "x", "y", "w", "h")
+    box_rule = rule.max_offset_box_fraction > 0 and len(det) > 1 and all(c in det for c in need)
+    if not box_rule:
+        return tree.query_pairs(chord(rule.radius_arcsec), output_type="ndarray")
+    cols = {c: det[c].to_numpy(float)[order] for c in ("x", "y", "w", "h")}
+    cols["key"] = field_keys(det["run"], det["camcol"], det["field"])[order]
+    short_side = np.minimum(cols["w"], cols["h"])
+    scale = rule.max_offset_box_fraction * rule.pixel_scale_arcsec * 1.05  # arcsec per pixel of side
+    usual = float(np.quantile(short_side, 0.999))
+    pairs = tree.query_pairs(chord(max(rule.radius_arcsec, scale * usual)), output_type="ndarray")
+    a, b = pairs[:, 0], pairs[:, 1]
+    near = np.linalg.norm(xyz[a] - xyz[b], axis=1) < chord(rule.radius_arcsec)
+    joined = [pairs[near | _box_rule(a, b, cols, rule)]]
+    big = np.flatnonzero(short_side > usual)
+    if len(big) > 1:
+        extra = big[cKDTree(xyz[big]).query_pairs(chord(scale * short_side[big].max()), output_type="ndarray")]
+        joined.append(extra[_box_rule(extra[:, 0], extra[:, 1], cols, rule)])
+    return np.concatenate(joined)
 
 
 def deduplicate(det: pd.DataFrame, radius_arcsec: float | MergeRule = 0.5) -> pd.DataFrame:
@@ -196,13 +213,8 @@ def deduplicate(det: pd.DataFrame, radius_arcsec: float | MergeRule = 0.5) -> pd
     # table once at the end: moving every column twice costs more than the tree.
     order = sky_order(det["ra"].to_numpy(), det["dec"].to_numpy())
     xyz = unit_vectors(det["ra"].to_numpy()[order], det["dec"].to_numpy()[order])
-    pairs = cKDTree(xyz, balanced_tree=False).query_pairs(chord(rule.radius_arcsec), output_type="ndarray")
+    pairs = merge_pairs(det, order, xyz, rule)
     n = len(det)
-    boxed = box_merge_pairs(det, rule)
-    if len(boxed):
-        position = np.empty(n, np.int64)
-        position[order] = np.arange(n)
-        pairs = np.concatenate([pairs.reshape(-1, 2), position[boxed]])
     graph = coo_matrix((np.ones(len(pairs), bool), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     _, group = connected_components(graph, directed=False)
     sizes = np.bincount(group)
