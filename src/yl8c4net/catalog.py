@@ -154,6 +154,11 @@ class MergeRule:
     max_offset_box_fraction: float = 0.15
     pixel_scale_arcsec: float = 0.396
 
+    @classmethod
+    def of(cls, rule: "float | MergeRule") -> "MergeRule":
+        """A rule as given, or a bare radius (arcsec) as the friends-of-friends rule alone."""
+        return rule if isinstance(rule, MergeRule) else cls(float(rule), 1.0, 0.0)
+
 
 def _box_rule(a: np.ndarray, b: np.ndarray, cols: dict, rule: MergeRule) -> np.ndarray:
     """Which candidate pairs (a[k], b[k]) `MergeRule`'s box rule joins: same field,
@@ -206,7 +211,7 @@ def deduplicate(det: pd.DataFrame, radius_arcsec: float | MergeRule = 0.5) -> pd
     Ties in confidence go to the lowest (run, camcol, field, y, x), so the result does not
     depend on the input order.
     """
-    rule = radius_arcsec if isinstance(radius_arcsec, MergeRule) else MergeRule(radius_arcsec, 1.0, 0.0)
+    rule = MergeRule.of(radius_arcsec)
     if len(det) == 0:
         return det.assign(n_merged=pd.Series([], dtype="int16"))
     # Work on sorted copies of the few columns the grouping needs and gather the whole
@@ -437,7 +442,7 @@ def gather_run(
         index = pool.submit(PhotoObjIndex, photo)
         det, overlap = split_by_owner(det, catalogued_fields)
         unique = deduplicate(det, dedup)
-        new, dup = exclude_existing(unique, list(existing), unique_radius(dedup))
+        new, dup = exclude_existing(unique, list(existing), MergeRule.of(dedup).radius_arcsec)
         matched, unmatched = crossmatch_photoobj(new, index.result(), match_radius_arcsec)
     parts = [
         part
@@ -449,7 +454,3 @@ def gather_run(
     ]
     duplicates = sky_sort(pd.concat(parts, ignore_index=True)) if parts else dup.assign(duplicate_reason="")
     return RunCatalog(len(unique), matched, unmatched, duplicates)
-
-
-def unique_radius(dedup: float | MergeRule) -> float:
-    return dedup.radius_arcsec if isinstance(dedup, MergeRule) else float(dedup)
