@@ -70,14 +70,15 @@ def synthetic(n: int, seed: int = 0):
 
 
 def run_ours(n: int, queue) -> None:
-    from yl8c4net.catalog import MergeRule, gather_run, write_catalog_parquet
+    from yl8c4net.catalog import CATALOG_COLUMNS, MergeRule, gather_run
+    from yl8c4net.catalog_io import write_catalog_parquet
 
     det, photo = synthetic(n)
     t0 = time.perf_counter()
     result = gather_run(det, photo, [], MergeRule(), 2.0)
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_catalog_parquet(result.matched, Path(tmp) / "c.parquet", {"benchmark": True})
+        path = write_catalog_parquet(result.matched, Path(tmp) / "c.parquet", {"benchmark": True}, CATALOG_COLUMNS)
         back = pd.read_parquet(path)
     t2 = time.perf_counter()
     assert len(back) == len(result.matched)

@@ -9,21 +9,15 @@ rows (see benchmarks/catalog_scale.py for the comparison).
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from .io import atomic_output
 from .ownership import field_keys, split_by_owner
 from .sdss.queries import SPEC_CLASSES
 
@@ -44,7 +38,7 @@ CATALOG_COLUMNS = {
     "centroid_flag": ("int16", "", "0 windowed centroid; 2 joint PSF fit of a blend; 1 neither worked: box centre"),
     "box": ("float32", "pix", "box side (larger of width and height)"),
     "det_conf": ("float32", "", "YOLOv8 confidence"),
-    "class": (CLASS_DTYPE, "", "Conv4Net class: GALAXY, STAR or QSO (dictionary-encoded string)"),
+    "class": (CLASS_DTYPE, "", "Conv4Net class: GALAXY, STAR or QSO"),
     "p_galaxy": ("float32", "", "Conv4Net probability of GALAXY"),
     "p_star": ("float32", "", "Conv4Net probability of STAR"),
     "p_qso": ("float32", "", "Conv4Net probability of QSO"),
@@ -57,9 +51,15 @@ CATALOG_COLUMNS = {
     "match_sep_arcsec": ("float32", "arcsec", "separation to the PhotoObjAll source"),
     "n_merged": ("int16", "", "detections merged into this one (tiles, double boxes, overlapping runs)"),
 }
-#: The unmatched side table: catalogue columns and why no PhotoObjAll object was assigned.
+#: PhotoObjAll columns: a row has them only when it is matched.
+PHOTOOBJ_COLUMNS = ("objid", "photo_type", "u", "g", "r", "i", "z", "match_sep_arcsec")
+#: Detection columns: every row has them.
+DETECTION_COLUMNS = {c: spec for c, spec in CATALOG_COLUMNS.items() if c not in PHOTOOBJ_COLUMNS}
+#: The unmatched side table: detection columns and why no PhotoObjAll object was assigned.
+#: (No PhotoObjAll columns: they would be null in every row, and astropy reads null
+#: integers as float NaN.)
 UNMATCHED_COLUMNS = {
-    **CATALOG_COLUMNS,
+    **DETECTION_COLUMNS,
     "unmatched_reason": (
         "str",
         "",
@@ -69,14 +69,14 @@ UNMATCHED_COLUMNS = {
 }
 #: Detections set aside because another row already stands for them.
 DUPLICATE_COLUMNS = {
-    **CATALOG_COLUMNS,
+    **DETECTION_COLUMNS,
     "duplicate_reason": (
         "str",
         "",
         "field_overlap: in the overlap rows that the neighbouring field "
         "owns; earlier_run: already in an earlier run's partition",
     ),
-    "owner_field": ("int32", "", "field that owns the position (field_overlap rows)"),
+    "owner_field": ("int32", "", "field that owns the position (field_overlap rows; null otherwise)"),
 }
 
 
@@ -342,55 +342,6 @@ def crossmatch_photoobj(
         matched[dst] = index.rows[src].to_numpy()[rows]
     matched["match_sep_arcsec"] = sep[hit].astype(np.float32)
     return matched, unmatched
-
-
-def to_schema(df: pd.DataFrame, columns=CATALOG_COLUMNS) -> pd.DataFrame:
-    """Exactly the catalogue columns, in order, with their dtypes."""
-    # Unmatched detections have no PhotoObjAll columns: integers become nullable there.
-    nullable = {"int16": "Int16", "int32": "Int32", "int64": "Int64"}
-    out = {}
-    for c, (t, _, _) in columns.items():
-        missing = np.nan if str(t).startswith("float") else pd.NA
-        col = df[c] if c in df else pd.Series(missing, index=df.index, dtype=nullable.get(t, t))
-        if t in nullable and col.isna().any():
-            t = nullable[t]
-        out[c] = col.astype(t)
-    return pd.DataFrame(out).reset_index(drop=True)
-
-
-def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, columns=CATALOG_COLUMNS) -> Path:
-    """Parquet with column units/descriptions and provenance in the file metadata.
-
-    The data pages depend only on the rows, so two builds give byte-identical data; only
-    the ``created`` timestamp in the metadata differs.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(to_schema(df, columns), preserve_index=False)
-    fields = [
-        f.with_metadata({b"unit": u.encode(), b"description": d.encode()})
-        for f, (_, u, d) in zip(table.schema, columns.values())
-    ]
-    meta = {
-        b"yl8c4net": json.dumps(
-            {**provenance, "created": datetime.now(timezone.utc).isoformat()}, sort_keys=True
-        ).encode()
-    }
-    table = table.cast(pa.schema(fields, metadata=meta))
-    # Dictionary pages only where values repeat: on float columns they are built and thrown away.
-    repeating = [
-        f.name
-        for f in table.schema
-        if pa.types.is_dictionary(f.type) or pa.types.is_int16(f.type) or pa.types.is_int32(f.type)
-    ]
-    with atomic_output(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True, use_dictionary=repeating)
-    return path
-
-
-def read_provenance(path: str | Path) -> dict:
-    meta = pq.read_schema(path).metadata or {}
-    return json.loads(meta.get(b"yl8c4net", b"{}"))
 
 
 def exclude_existing(

@@ -13,14 +13,15 @@ import pyarrow.parquet as pq
 
 from .blocks import field_path, field_status, field_tag, ok_fields
 from .catalog import (
+    CATALOG_COLUMNS,
     CLASS_DTYPE,
     DUPLICATE_COLUMNS,
     UNMATCHED_COLUMNS,
     MergeRule,
     RunCatalog,
     gather_run,
-    write_catalog_parquet,
 )
+from .catalog_io import read_provenance, write_catalog_parquet
 from .io import sha256_of
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def build_run_partition(
         **settings,
         "earlier_partitions": [str(p) for p in earlier_partitions],
     }
-    write_catalog_parquet(result.matched, outputs["matched"], provenance)
+    write_catalog_parquet(result.matched, outputs["matched"], provenance, CATALOG_COLUMNS)
     write_catalog_parquet(result.unmatched, outputs["unmatched"], provenance, UNMATCHED_COLUMNS)
     write_catalog_parquet(result.duplicates, outputs["duplicates"], provenance, DUPLICATE_COLUMNS)
     reasons = result.duplicates["duplicate_reason"].value_counts().to_dict() if len(result.duplicates) else {}
@@ -128,22 +129,7 @@ def build_run_partition(
 def merge_partitions(partitions, out_path, columns, code_version: str = "") -> int:
     """Concatenate run partitions (in config order) into one catalogue file; each
     partition's provenance is kept in the merged file's metadata. Returns the row count."""
-    from .catalog import read_provenance
-
     df = pd.concat([pd.read_parquet(p) for p in partitions], ignore_index=True)
     provenance = {"code_version": code_version, "partitions": {str(p): read_provenance(p) for p in partitions}}
     write_catalog_parquet(df, out_path, provenance, columns)
     return len(df)
-
-
-def write_fits_copy(parquet_path, fits_path) -> None:
-    """The catalogue as a FITS binary table (astropy), for FITS-based tools."""
-    from astropy.table import Table
-
-    from .io import atomic_output
-
-    table = Table.from_pandas(pd.read_parquet(parquet_path))
-    table["class"] = table["class"].astype(str)
-    table.meta["COMMENT"] = ["YL8C4Net catalogue; provenance in the Parquet file's metadata"]
-    with atomic_output(fits_path) as tmp:
-        table.write(tmp, format="fits")

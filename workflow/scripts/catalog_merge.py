@@ -1,7 +1,8 @@
 """Rule catalog: the whole catalogue from the per-run partitions (Parquet and FITS)."""
 
 from yl8c4net.catalog import CATALOG_COLUMNS, UNMATCHED_COLUMNS
-from yl8c4net.partition import merge_partitions, write_fits_copy
+from yl8c4net.catalog_io import write_catalog_fits
+from yl8c4net.partition import merge_partitions
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "catalog") as log:
@@ -11,4 +12,4 @@ with step(snakemake.log[0], "catalog") as log:
     ):
         rows = merge_partitions(partitions, out, columns, snakemake.params.code)
         log.info("%s: %d rows from %d run partitions", kind, rows, len(partitions))
-    write_fits_copy(snakemake.output.catalog, snakemake.output.fits)
+    write_catalog_fits(snakemake.output.catalog, snakemake.output.fits)

@@ -1,0 +1,181 @@
+"""Catalogue files that open anywhere: Parquet that pandas, pyarrow, lsdb and astropy read
+with the right types, units and descriptions, and a FITS copy with ``TUNITn``/``TCOMMn``,
+``EXTNAME`` and the provenance in its header.
+
+A Parquet file carries three descriptions of its columns, one per reader family: Arrow field
+metadata (``unit``, ``description``), pandas' own metadata (so nullable integers come back
+as nullable integers, not float NaN) and astropy's ``table_meta_yaml`` (so
+``Table.read`` gives units, descriptions and the provenance as ``meta``). The provenance
+JSON is also kept under the ``yl8c4net`` key for `read_provenance`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .io import atomic_output
+
+#: Header keyword -> provenance key of a run partition, for the FITS header.
+_RUN_CARDS = {
+    "MATCHRAD": ("match_radius_arcsec", "[arcsec] PhotoObjAll match radius"),
+    "DEDUPRAD": ("dedup_radius_arcsec", "[arcsec] friends-of-friends merge radius"),
+    "MERGEIOS": ("merge_min_ios", "same-field box merge: least IoS"),
+    "MERGEOFF": ("merge_max_offset_box_fraction", "same-field box merge: most offset / box"),
+}
+
+
+def astropy_unit(unit: str):
+    """An astropy unit for a column spec's unit string ('' is no unit)."""
+    import astropy.units as u
+
+    return u.Unit(unit) if unit else None
+
+
+def to_schema(df: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """Exactly the columns of ``columns``, in order, with their dtypes. Integer columns with
+    missing values become pandas' nullable integers; the class column becomes plain strings
+    (dictionary-encoded Arrow columns are not readable by astropy)."""
+    nullable = {"int16": "Int16", "int32": "Int32", "int64": "Int64"}
+    out = {}
+    for c, (t, _, _) in columns.items():
+        if isinstance(t, pd.CategoricalDtype):
+            t = "object"
+        missing = np.nan if str(t).startswith("float") else pd.NA
+        col = df[c] if c in df else pd.Series(missing, index=df.index, dtype=nullable.get(t, t))
+        if t in nullable and col.isna().any():
+            t = nullable[t]
+        out[c] = col.astype(str) if t in ("object", "str") else col.astype(t)
+    return pd.DataFrame(out).reset_index(drop=True)
+
+
+def _astropy_metadata(df: pd.DataFrame, columns: dict, provenance: dict) -> dict[bytes, bytes]:
+    """astropy's Parquet metadata (``table_meta_yaml`` and string lengths) for ``df``."""
+    from astropy.table import Table
+    from astropy.table.meta import get_yaml_from_table
+
+    table = Table.from_pandas(df.iloc[:1] if len(df) else df)
+    meta = {}
+    for name, (_, unit, description) in columns.items():
+        table[name].unit = astropy_unit(unit)
+        table[name].description = description
+        if table[name].dtype.kind == "U":
+            # astropy sizes string columns from this key; the longest value over all rows.
+            meta[f"table::len::{name}"] = str(max(1, int(df[name].str.len().max()) if len(df) else 1))
+    table.meta = {"yl8c4net": provenance}
+    meta["table_meta_yaml"] = "\n".join(get_yaml_from_table(table))
+    return {k.encode(): v.encode() for k, v in meta.items()}
+
+
+def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, columns: dict) -> Path:
+    """Parquet with column units/descriptions (Arrow, pandas and astropy metadata) and the
+    provenance in the file metadata.
+
+    The data pages depend only on the rows, so two builds give byte-identical data; only
+    the ``created`` timestamp in the metadata differs.
+    """
+    path = Path(path)
+    provenance = {**provenance, "created": datetime.now(timezone.utc).isoformat()}
+    frame = to_schema(df, columns)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = [
+        f.with_metadata({b"unit": u.encode(), b"description": d.encode()})
+        for f, (_, u, d) in zip(table.schema, columns.values())
+    ]
+    meta = {
+        **(table.schema.metadata or {}),  # pandas' own: nullable integers stay nullable
+        **_astropy_metadata(frame, columns, provenance),
+        b"yl8c4net": json.dumps(provenance, sort_keys=True).encode(),
+    }
+    table = table.cast(pa.schema(fields, metadata=meta))
+    # Dictionary pages only where values repeat: on float columns they are built and thrown away.
+    repeating = [
+        f.name
+        for f in table.schema
+        if pa.types.is_string(f.type) or pa.types.is_int16(f.type) or pa.types.is_int32(f.type)
+    ]
+    with atomic_output(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", write_statistics=True, use_dictionary=repeating)
+    return path
+
+
+def read_provenance(path: str | Path) -> dict:
+    """The provenance a catalogue Parquet file was written with."""
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta.get(b"yl8c4net", b"{}"))
+
+
+def _provenance_header(provenance: dict, n_rows: int):
+    """FITS header cards for a merged catalogue's provenance (one set per partition)."""
+    from astropy.io import fits
+
+    from . import __version__
+
+    header = fits.Header()
+    header["EXTNAME"] = ("CATALOG", "YL8C4Net source catalogue")
+    header["ORIGIN"] = ("YL8C4Net", "SDSS frames -> YOLOv8 + Conv4Net")
+    header["CREATOR"] = (f"yl8c4net {__version__}", "package that wrote this file")
+    header["DATE"] = (provenance.get("created", "")[:19], "UTC time the catalogue was built")
+    header["CODEVER"] = (provenance.get("code_version", ""), "package version + module hash")
+    header["NROWS"] = (n_rows, "catalogue rows")
+    parts = provenance.get("partitions", {})
+    header["NRUNS"] = (len(parts), "run partitions in this catalogue")
+    for k, prov in enumerate(parts.values(), start=1):
+        header[f"RUN{k}"] = (prov.get("run", -1), f"SDSS run of partition {k}")
+        # A SHA-256 fills a card: the keywords' meaning is in the COMMENT cards below.
+        header[f"DETSHA{k}"] = ",".join(prov.get("detector_sha256", []))
+        header[f"CLSSHA{k}"] = prov.get("classifier_sha256", "")
+        header[f"NFIELD{k}"] = (len(prov.get("frames_sha256", {})), "fields catalogued in this run")
+        for key, (name, comment) in _RUN_CARDS.items():
+            if name in prov:
+                header[f"{key[:7]}{k}"] = (prov[name], comment)
+    header.add_comment("RUNk, DETSHAk, CLSSHAk, NFIELDk: run, SHA-256 of the detector and")
+    header.add_comment("classifier weights, catalogued fields of the k-th run partition.")
+    header.add_comment("Frame checksums per field: the FRAMES extension.")
+    return header
+
+
+def _frames_hdu(provenance: dict):
+    """A FRAMES table: the SHA-256 of every frame each catalogued field was read from."""
+    from astropy.io import fits
+    from astropy.table import Table
+
+    rows = []
+    for prov in provenance.get("partitions", {}).values():
+        for tag, bands in prov.get("frames_sha256", {}).items():
+            run, camcol, field = (int(v) for v in tag.split("-"))
+            rows.extend((run, camcol, field, band, sha) for band, sha in sorted(bands.items()))
+    table = Table(
+        rows=rows or None,
+        names=("run", "camcol", "field", "band", "sha256"),
+        dtype=("i4", "i2", "i4", "U1", "U64"),
+    )
+    hdu = fits.table_to_hdu(table)
+    hdu.header["EXTNAME"] = ("FRAMES", "frames each catalogued field was read from")
+    return hdu
+
+
+def write_catalog_fits(parquet_path: str | Path, fits_path: str | Path) -> None:
+    """The catalogue Parquet as a FITS binary table (astropy): units as ``TUNITn``,
+    descriptions as ``TCOMMn`` (the comment keyword TOPCAT and fv show), ``EXTNAME``
+    CATALOG, the provenance as header cards, frame checksums in a FRAMES extension."""
+    from astropy.io import fits
+    from astropy.table import Table
+
+    table = Table.read(parquet_path, format="parquet")
+    provenance = table.meta.pop("yl8c4net", {})
+    table.meta.clear()
+    hdu = fits.table_to_hdu(table)
+    for k, name in enumerate(table.colnames, start=1):
+        if table[name].description:
+            hdu.header[f"TCOMM{k}"] = table[name].description[:68]
+    hdu.header.update(_provenance_header(provenance, len(table)))
+    hdul = fits.HDUList([fits.PrimaryHDU(), hdu, _frames_hdu(provenance)])
+    with atomic_output(fits_path) as tmp:
+        hdul.writeto(tmp)

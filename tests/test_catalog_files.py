@@ -1,0 +1,125 @@
+"""Catalogue files open with the right types and units in astropy, pandas and pyarrow, and
+the FITS copy carries units, descriptions, EXTNAME and provenance (issue 17)."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from astropy.io import fits
+from astropy.table import Table
+
+from yl8c4net.catalog import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
+from yl8c4net.catalog_io import astropy_unit, read_provenance, write_catalog_fits, write_catalog_parquet
+from yl8c4net.partition import merge_partitions
+
+PROVENANCE = {
+    "run": 9101,
+    "code_version": "0.1.0+abc",
+    "detector_sha256": ["d" * 64],
+    "classifier_sha256": "c" * 64,
+    "frames_sha256": {"9101-3-11": {"r": "a" * 64, "g": "b" * 64}, "9101-3-12": {"r": "e" * 64}},
+    "match_radius_arcsec": 2.0,
+    "dedup_radius_arcsec": 0.5,
+}
+
+
+def _rows(n=40, seed=1):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "ra": 10 + rng.random(n) * 0.2,
+            "dec": rng.random(n) * 0.2,
+            "objid": 1237646012716073000 + np.arange(n),  # beyond float64's exact integers
+            "run": 9101,
+            "rerun": 301,
+            "camcol": 3,
+            "field": 11 + (rng.random(n) < 0.5),
+            "x": rng.random(n) * 2048,
+            "y": rng.random(n) * 1489,
+            "x_box": rng.random(n) * 2048,
+            "y_box": rng.random(n) * 1489,
+            "centroid_flag": 0,
+            "box": 12.0,
+            "det_conf": rng.random(n),
+            "class": pd.Categorical(rng.choice(["GALAXY", "STAR", "QSO"], n)),
+            "p_galaxy": 0.2,
+            "p_star": 0.3,
+            "p_qso": 0.5,
+            "photo_type": 6,
+            **{b: 20.0 - k * 0.5 for k, b in enumerate("ugriz")},
+            "match_sep_arcsec": 0.1,
+            "n_merged": 1,
+            "unmatched_reason": "no_photoobj",
+            "duplicate_reason": np.where(rng.random(n) < 0.5, "field_overlap", "earlier_run"),
+        }
+    )
+
+
+def _check_astropy(table: Table, columns: dict, rows: pd.DataFrame):
+    assert table.colnames == list(columns)
+    for name, (dtype, unit, description) in columns.items():
+        assert table[name].unit == astropy_unit(unit), name
+        assert table[name].description == description, name
+        if str(dtype).startswith("int"):
+            assert table[name].dtype.kind == "i", name
+    if "objid" in columns:
+        assert table["objid"].dtype == np.int64
+        assert (np.asarray(table["objid"]) == rows["objid"].to_numpy()).all()
+    assert (np.asarray(table["class"]) == rows["class"].astype(str).to_numpy()).all()
+
+
+def test_parquet_catalogue_reads_in_astropy_with_units_and_integer_ids(tmp_path):
+    rows = _rows()
+    path = write_catalog_parquet(rows, tmp_path / "catalog.parquet", PROVENANCE, CATALOG_COLUMNS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. astropy guessing string lengths
+        table = Table.read(path)
+    _check_astropy(table, CATALOG_COLUMNS, rows)
+    assert table.meta["yl8c4net"]["classifier_sha256"] == "c" * 64
+    assert {c for c, (_, u, _) in CATALOG_COLUMNS.items() if u} >= {"ra", "dec", "x", "r", "match_sep_arcsec"}
+    back = pd.read_parquet(path)
+    assert back["objid"].dtype == np.int64 and back["class"].tolist() == rows["class"].astype(str).tolist()
+    assert pq.read_schema(path).field("r").metadata[b"unit"] == b"mag"
+
+
+def test_side_tables_keep_integers_and_nulls(tmp_path):
+    rows = _rows()
+    unmatched = write_catalog_parquet(rows, tmp_path / "u.parquet", PROVENANCE, UNMATCHED_COLUMNS)
+    _check_astropy(Table.read(unmatched), UNMATCHED_COLUMNS, rows)
+    assert "objid" not in pd.read_parquet(unmatched)  # no PhotoObjAll object: no PhotoObjAll columns
+    # owner_field is null for earlier_run rows: pandas gets a nullable integer, pyarrow a null.
+    dup = rows.assign(owner_field=np.where(rows["duplicate_reason"] == "field_overlap", 12, None))
+    path = write_catalog_parquet(dup, tmp_path / "d.parquet", PROVENANCE, DUPLICATE_COLUMNS)
+    owner = pd.read_parquet(path)["owner_field"]
+    assert owner.dtype == "Int32"
+    assert owner.isna().tolist() == (rows["duplicate_reason"] == "earlier_run").tolist()
+    assert pq.read_table(path).column("owner_field").null_count == (rows["duplicate_reason"] == "earlier_run").sum()
+    assert pd.read_parquet(path)["run"].dtype == np.int32
+
+
+def test_fits_copy_has_units_comments_extname_and_provenance(tmp_path):
+    rows = _rows()
+    part = write_catalog_parquet(rows, tmp_path / "9101.parquet", PROVENANCE, CATALOG_COLUMNS)
+    merged = tmp_path / "catalog.parquet"
+    assert merge_partitions([part], merged, CATALOG_COLUMNS, "0.1.0+merge") == len(rows)
+    assert read_provenance(merged)["partitions"][str(part)]["run"] == 9101
+    fits_path = tmp_path / "catalog.fits"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no card truncated, no invalid header
+        write_catalog_fits(merged, fits_path)
+    with fits.open(fits_path) as hdul:
+        header = hdul["CATALOG"].header
+        for k, (name, (_, unit, description)) in enumerate(CATALOG_COLUMNS.items(), start=1):
+            assert header[f"TTYPE{k}"] == name
+            assert header.get(f"TUNIT{k}", "") == unit, name
+            assert description.startswith(header[f"TCOMM{k}"]), name
+        assert header["CODEVER"] == "0.1.0+merge" and header["RUN1"] == 9101
+        assert header["CLSSHA1"] == "c" * 64 and header["DETSHA1"] == "d" * 64
+        assert header["NFIELD1"] == 2 and header["MATCHRA1"] == 2.0 and header["NROWS"] == len(rows)
+        frames = Table(hdul["FRAMES"].data)
+        assert sorted(zip(frames["field"], frames["band"])) == [(11, "g"), (11, "r"), (12, "r")]
+    table = Table.read(fits_path, hdu="CATALOG")
+    assert table["objid"].dtype.kind == "i" and table["objid"].dtype.itemsize == 8
+    assert (table["objid"] == rows["objid"]).all()
+    assert table["ra"].unit == "deg" and table["r"].unit == "mag"
