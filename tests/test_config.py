@@ -48,8 +48,25 @@ def test_cross_key_rules():
 def test_unreadable_yaml_is_one_line(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("runs: [\n  - run: 1\n sdss: {")
-    with pytest.raises(ConfigError, match=r"c.yaml: line \d+ is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"c.yaml: line 2, column 3: is not valid YAML \(.+\)") as err:
         load_config(bad, SCHEMA)
+    assert "\n" not in str(err.value)
+
+
+def test_infinite_or_huge_values_are_refused():
+    """A backoff of .inf (float('inf') in YAML) passed the schema and overflowed the sleep."""
+    assert "sdss.download.backoff_s" in _bad(lambda c: c["sdss"]["download"].__setitem__("backoff_s", float("inf")))
+    assert "sdss.download.timeout_s" in _bad(lambda c: c["sdss"]["download"].__setitem__("timeout_s", 1e9))
+
+
+def test_later_config_files_override_earlier_ones_key_by_key(tmp_path):
+    partial = tmp_path / "partial.yaml"
+    partial.write_text("runs:\n  - {run: 9102, camcols: [2], fields: [5, 6]}\ndetector: {conf: 0.1}\n")
+    cfg = load_config([REPO / "config.yaml", partial], SCHEMA)
+    assert [(f.run, f.camcol, f.field) for f in field_ids(cfg)] == [(9102, 2, 5), (9102, 2, 6)]
+    assert cfg["detector"]["conf"] == 0.1 and cfg["detector"]["epochs"] == DEFAULT["detector"]["epochs"]
+    with pytest.raises(ConfigError, match="partial.yaml: \(top level\): 'sdss' is a required property"):
+        load_config(partial, SCHEMA)  # alone, the partial file is not a config
 
 
 def test_keys_the_code_cannot_honour_are_refused():

@@ -1,27 +1,43 @@
-"""Command line: ``yl8c4net field-index`` caches the field lists of the config's runs."""
+"""Command line: ``yl8c4net field-index`` caches the field lists of the config's runs;
+``yl8c4net config-docs`` writes the config reference generated from the schema."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import YL8C4NetError
+
+#: The Snakefile's own ``configfile:``; ``--configfile`` files go on top of it.
+BASE_CONFIG = "config.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="yl8c4net", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     fi = sub.add_parser("field-index", help="cache each run's field list (SkyServer Field table, or the mirror)")
-    fi.add_argument("--configfile", default="config.yaml")
+    fi.add_argument(
+        "--configfile",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="config files on top of ./config.yaml, later ones overriding earlier ones (as snakemake --configfile)",
+    )
     fi.add_argument(
         "--all", action="store_true", help="also index runs that give a fields range (default: only runs without one)"
     )
+    docs = sub.add_parser("config-docs", help="write the config reference (Markdown) generated from the schema")
+    docs.add_argument("--out", default="-", help="output file (default: standard output)")
     args = ap.parse_args(argv)
+    if args.command == "config-docs":
+        return write_config_docs(args.out)
     try:
         from .config import catalog_backend, load_config
         from .field_index import write_field_index
 
-        cfg = load_config(args.configfile)
+        base = [BASE_CONFIG] if Path(BASE_CONFIG).is_file() and BASE_CONFIG not in args.configfile else []
+        cfg = load_config(base + args.configfile)
         backend = catalog_backend(cfg)
         for r in cfg["runs"]:
             if "fields" in r and not args.all:
@@ -32,6 +48,20 @@ def main(argv: list[str] | None = None) -> int:
     except YL8C4NetError as exc:
         print(f"ERROR {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def write_config_docs(out: str) -> int:
+    from .config import load_schema
+    from .config_docs import render_config_reference
+    from .io import write_text_atomic
+
+    text = render_config_reference(load_schema())
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(text, out)
+        print(f"config reference written to {out}")
     return 0
 
 

@@ -114,9 +114,7 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
             raise ConfigError(f"{source}: runs.{k}.fields: first field {r['fields'][0]} > last {r['fields'][1]}")
 
 
-def load_config(path: str | Path, schema_path: str | Path | None = None) -> dict:
-    """Read a YAML config file and validate it (see `validate_config`)."""
-    path = Path(path)
+def _read_yaml_mapping(path: Path) -> dict:
     try:
         with open(path) as fh:
             raw = yaml.safe_load(fh)
@@ -124,11 +122,35 @@ def load_config(path: str | Path, schema_path: str | Path | None = None) -> dict
         raise ConfigError(f"{path}: file does not exist") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML") from None
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = getattr(exc, "problem", None) or "parse error"
+        raise ConfigError(f"{path}:{where} is not valid YAML ({problem})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping of keys")
-    return validate_config(raw, schema_path, source=str(path))
+    return raw
+
+
+def merge_configs(base: dict, overlay: dict) -> dict:
+    """``overlay`` on top of ``base``, mappings merged key by key, anything else replaced
+    (Snakemake's rule for ``--configfile`` files on top of the Snakefile's config)."""
+    out = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_configs(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(paths: str | Path | list, schema_path: str | Path | None = None) -> dict:
+    """Read one YAML config file, or several merged in order (later files override keys of
+    earlier ones, as Snakemake's ``--configfile`` over ``config.yaml``), and validate the
+    result (see `validate_config`)."""
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    raw: dict = {}
+    for path in paths:
+        raw = merge_configs(raw, _read_yaml_mapping(path))
+    return validate_config(raw, schema_path, source=" + ".join(str(p) for p in paths))
 
 
 def field_ids(cfg: dict) -> list[FieldId]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from dataclasses import asdict, dataclass
@@ -29,6 +30,8 @@ class DetectorParams:
     lr0: float = 0.01
     lrf: float = 0.01
     warmup_epochs: float = 3.0
+    optimizer: str = "auto"
+    close_mosaic: int = 0
     mosaic: float = 1.0
     mixup: float = 0.1
     perspective: float = 0.0001
@@ -86,6 +89,66 @@ def dataset_files(dataset_yaml: str | Path) -> list[Path]:
     return files
 
 
+def training_arguments(params: DetectorParams) -> dict:
+    """ultralytics ``train`` arguments of a new run. ``close_mosaic`` and ``optimizer`` are
+    config keys because ultralytics' defaults (mosaic off for the last 10 epochs; 'auto'
+    picks AdamW with its own learning rate on short runs) decide how a short run ends."""
+    return dict(
+        imgsz=params.imgsz,
+        epochs=params.epochs,
+        patience=params.patience,
+        batch=params.batch,
+        lr0=params.lr0,
+        lrf=params.lrf,
+        warmup_epochs=params.warmup_epochs,
+        optimizer=params.optimizer,
+        close_mosaic=params.close_mosaic,
+        mosaic=params.mosaic,
+        mixup=params.mixup,
+        perspective=params.perspective,
+        hsv_h=params.hsv_h,
+        hsv_s=params.hsv_s,
+        hsv_v=params.hsv_v,
+        fliplr=params.fliplr,
+        flipud=params.flipud,
+        seed=params.seed,
+        deterministic=True,
+        device=ultralytics_device(params.device),
+        workers=params.workers,
+        pretrained=False,
+        amp=False,
+        plots=True,
+        single_cls=True,
+        verbose=False,
+        val=True,
+        max_det=params.max_det,
+    )
+
+
+def log_epoch(trainer) -> None:
+    """ultralytics ``on_fit_epoch_end`` callback: one line per epoch in the job's log
+    (ultralytics itself writes its progress bars to the terminal only)."""
+    losses = trainer.label_loss_items(trainer.tloss, prefix="train") if trainer.tloss is not None else {}
+    values = {**losses, **(trainer.metrics or {})}
+    shown = ", ".join(f"{k.replace('metrics/', '').replace('(B)', '')} {float(v):.4f}" for k, v in values.items())
+    log.info("epoch %d/%d: %s", trainer.epoch + 1, trainer.epochs, shown)
+
+
+@contextlib.contextmanager
+def ultralytics_lines_in_log():
+    """Send ultralytics' own log lines (model summary, final validation) to the handlers
+    of the root logger as well, i.e. the job's log file; ultralytics does not propagate."""
+    ultralytics_log = logging.getLogger("ultralytics")
+    added = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    for handler in added:
+        ultralytics_log.addHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in added:
+            ultralytics_log.removeHandler(handler)
+
+
 def train_detector(
     dataset_yaml: str | Path, run_dir: str | Path, params: DetectorParams = DetectorParams(), run_key: str = ""
 ) -> dict:
@@ -108,42 +171,19 @@ def train_detector(
     common = dict(data=str(Path(dataset_yaml).resolve()), project=str(run_dir), name="train", exist_ok=True)
     if last.is_file():
         log.info("resuming detector training run %s from %s", run_key, last)
+        model = YOLO(str(last))
+        model.add_callback("on_fit_epoch_end", log_epoch)
         try:
-            YOLO(str(last)).train(resume=True, **common)
+            with ultralytics_lines_in_log():
+                model.train(resume=True, **common)
         except AssertionError as exc:  # ultralytics refuses to resume a finished run
             log.info("nothing to resume (%s)", exc)
     else:
         log.info("new detector training run %s in %s", run_key, run_dir)
         model = YOLO(model_yaml(params, run_dir), task="detect")
-        model.train(
-            **common,
-            imgsz=params.imgsz,
-            epochs=params.epochs,
-            patience=params.patience,
-            batch=params.batch,
-            lr0=params.lr0,
-            lrf=params.lrf,
-            warmup_epochs=params.warmup_epochs,
-            mosaic=params.mosaic,
-            mixup=params.mixup,
-            perspective=params.perspective,
-            hsv_h=params.hsv_h,
-            hsv_s=params.hsv_s,
-            hsv_v=params.hsv_v,
-            fliplr=params.fliplr,
-            flipud=params.flipud,
-            seed=params.seed,
-            deterministic=True,
-            device=ultralytics_device(params.device),
-            workers=params.workers,
-            pretrained=False,
-            amp=False,
-            plots=True,
-            single_cls=True,
-            verbose=False,
-            val=True,
-            max_det=params.max_det,
-        )
+        model.add_callback("on_fit_epoch_end", log_epoch)
+        with ultralytics_lines_in_log():
+            model.train(**common, **training_arguments(params))
     train_dir = run_dir / "train"
     best = train_dir / "weights" / "best.pt"
     if not best.is_file():

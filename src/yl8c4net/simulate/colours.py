@@ -110,8 +110,30 @@ def fit_colour_model(csv_path: str | Path, n_components: int = 5, seed: int = 0)
     return out
 
 
-if __name__ == "__main__":  # pragma: no cover - maintenance entry point
+def main(argv: list[str] | None = None) -> int:
+    """``python -m yl8c4net.simulate.colours CSV OUT.json``: refit the shipped colour model."""
+    import argparse
     import sys
 
-    model = fit_colour_model(sys.argv[1])
-    Path(sys.argv[2]).write_text(json.dumps(model, indent=1) + "\n")
+    from ..errors import YL8C4NetError
+
+    ap = argparse.ArgumentParser(
+        prog="python -m yl8c4net.simulate.colours",
+        description="Fit the simulator's per-class colour model to a SkyServer table of model "
+        "magnitudes with spectroscopic classes (columns u, g, r, i, z, class).",
+    )
+    ap.add_argument("csv", help="SkyServer CSV, e.g. ../shared/data/skyserver_dr14_specphoto_10k.csv")
+    ap.add_argument("out", help="where to write the model JSON (the package ships data/colour_model.json)")
+    args = ap.parse_args(argv)
+    try:
+        model = fit_colour_model(args.csv)
+    except (OSError, YL8C4NetError) as exc:
+        print(f"ERROR {args.csv}: {exc}", file=sys.stderr)
+        return 1
+    Path(args.out).write_text(json.dumps(model, indent=1) + "\n")
+    print(f"colour model of {sum(m['n_rows'] for m in model['classes'].values())} rows written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
