@@ -99,7 +99,9 @@ def make_frame_bytes(image, with_wcs=True) -> bytes:
 
 class LocalHTTPServer:
     """An HTTP server on 127.0.0.1 (random port) answering with ``handler(method, path,
-    query, body, headers) -> (status, bytes)``; every request is recorded."""
+    query, body, headers) -> (status, bytes)`` or ``(status, bytes, {"headers": {...},
+    "send_bytes": n})``: extra response headers, and a body cut off after ``n`` bytes (the
+    Content-Length still announces all of it); every request is recorded."""
 
     def __init__(self, handler):
         import http.server
@@ -116,12 +118,17 @@ class LocalHTTPServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 outer.requests.append((method, parsed.path, query, body, dict(self.headers)))
-                status, payload = handler(method, parsed.path, query, body, self.headers)
+                status, payload, *extra = handler(method, parsed.path, query, body, self.headers)
+                extra = extra[0] if extra else {}
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(payload)))
+                for key, value in extra.get("headers", {}).items():
+                    self.send_header(key, value)
                 self.end_headers()
                 if method != "HEAD":
-                    self.wfile.write(payload)
+                    self.wfile.write(payload[: extra.get("send_bytes", len(payload))])
+                if "send_bytes" in extra:
+                    self.close_connection = True
 
             def do_GET(self):
                 self._answer("GET")

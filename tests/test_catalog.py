@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from yl8c4net.errors import BadFieldError, CatalogValidationError, QueryError
+from yl8c4net.blocks import FIELD_ERRORS
+from yl8c4net.errors import BadFieldError, CatalogValidationError, QueryError, TransientError
+from yl8c4net.sdss.http import RetryPolicy
 from yl8c4net.sdss.queries import (
     PHOTOOBJ_DTYPES,
     CasJobsBackend,
@@ -77,6 +79,45 @@ def test_skyserver_specphoto_classes():
         df = SkyServerBackend(base_url=srv.url).specphoto_run(4510)
     assert df["class"].tolist() == ["STAR", "GALAXY", "QSO", "GALAXY"]
     assert df["zwarning"].tolist() == [0, 0, 0, 4]
+
+
+def _failing_then(handler, statuses):
+    """``handler`` behind a server that first answers the given statuses."""
+    queue = list(statuses)
+
+    def answer(method, path, query, body, headers):
+        return (
+            (queue.pop(0), b"<html>Service Unavailable</html>")
+            if queue
+            else handler(method, path, query, body, headers)
+        )
+
+    return answer
+
+
+def test_skyserver_queries_are_retried_like_downloads():
+    """Fails twice, then answers: the rows arrive (one retry policy, urllib3's Retry)."""
+    policy = RetryPolicy(retries=3, backoff_s=0.0, timeout_s=5)
+    with LocalHTTPServer(_failing_then(skyserver, [503, 502])) as srv:
+        df = SkyServerBackend(base_url=srv.url, policy=policy).photoobj_field(FieldId(4510, 4, 30))
+    assert len(srv.requests) == 3 and len(df) == 4
+    # Still failing after the retries: a transient error (the job fails), not bad data.
+    with LocalHTTPServer(_failing_then(skyserver, [503] * 10)) as srv:
+        with pytest.raises(TransientError, match="HTTP 503 after 4 attempts") as err:
+            SkyServerBackend(base_url=srv.url, policy=policy).photoobj_field(FieldId(4510, 4, 30))
+    assert not isinstance(err.value, FIELD_ERRORS)
+
+
+def test_casjobs_queries_are_retried(monkeypatch):
+    monkeypatch.setenv("CASJOBS_TOKEN", "s3cret-token")
+
+    def casjobs(method, path, query, body, headers):
+        return 200, (FIX / "specphoto_4510.csv").read_bytes()
+
+    policy = RetryPolicy(retries=2, backoff_s=0.0, timeout_s=5)
+    with LocalHTTPServer(_failing_then(casjobs, [500, 503])) as srv:
+        df = CasJobsBackend(base_url=srv.url + "/CasJobs/RestApi", policy=policy).specphoto_run(4510)
+    assert len(srv.requests) == 3 and len(df) == 4
 
 
 def test_casjobs_needs_a_token_and_never_shows_it(monkeypatch):

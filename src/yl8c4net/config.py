@@ -212,6 +212,7 @@ def frame_source(cfg: dict):
 
 def catalog_backend(cfg: dict):
     """The catalogue backend (`~yl8c4net.sdss.queries.CatalogBackend`) the config names."""
+    from .sdss.http import RetryPolicy
     from .sdss.queries import make_catalog_backend
 
     s = cfg["sdss"]
@@ -220,4 +221,5 @@ def catalog_backend(cfg: dict):
         mirror_root=s.get("mirror_root"),
         skyserver_url=s["skyserver_url"],
         data_release=s["data_release"],
+        policy=RetryPolicy.from_config(s["download"]),
     )

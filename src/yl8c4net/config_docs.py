@@ -55,8 +55,7 @@ def render_config_reference(schema: dict) -> str:
         default = f"`{json.dumps(sub['default'])}`" if "default" in sub else ""
         required = " (required)" if path.rsplit(".", 1)[-1].removesuffix("[]") in _required(schema, path) else ""
         lines.append(
-            f"| `{path}` | {_cell(_type_of(sub))} | {_cell(default)} | "
-            f"{_cell(sub.get('description', ''))}{required} |"
+            f"| `{path}` | {_cell(_type_of(sub))} | {_cell(default)} | {_cell(sub.get('description', ''))}{required} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -22,7 +22,13 @@ class FrameVerificationError(YL8C4NetError):
 
 
 class DownloadError(YL8C4NetError):
-    """A remote file could not be fetched after all retries."""
+    """A remote file is not there (HTTP 404 and other definite answers): a fault of the field."""
+
+
+class TransientError(YL8C4NetError):
+    """A network or service failure that lasted through every retry (HTTP 5xx/429, timeouts,
+    dropped connections, cut-off bodies). Not a fault of the field: the job fails, so that
+    Snakemake's ``--retries`` or a later rerun tries again, and nothing is quarantined."""
 
 
 class QueryError(YL8C4NetError):

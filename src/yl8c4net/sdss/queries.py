@@ -16,8 +16,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from ..errors import CatalogValidationError, QueryError
+from ..errors import CatalogValidationError, QueryError, TransientError
 from .fields import DATA_RELEASE, FieldId, _check_int, frame_relpath
+from .http import RETRYABLE_STATUS, RetryPolicy, attempts_of
 from .sql import (
     FIELD_COLUMNS,
     PHOTOOBJ_COLUMNS,
@@ -179,27 +180,45 @@ class SkyServerBackend(_SqlBackend):
         Time limit of one query.
     """
 
-    def __init__(self, data_release: int = 17, base_url: str | None = None, timeout_s: float = 120.0):
+    def __init__(self, data_release: int = 17, base_url: str | None = None, policy: RetryPolicy | None = None):
         self.data_release = data_release
         self.base_url = base_url
-        self.timeout_s = timeout_s
+        self.policy = policy or RetryPolicy(timeout_s=120.0)
 
     def _query(self, sql: str) -> pd.DataFrame | None:
         import warnings
 
+        import requests
         from astroquery.exceptions import NoResultsWarning, RemoteServiceError
         from astroquery.sdss import SDSSClass, conf
 
         client = SDSSClass()
+        self.policy.session(client._session)  # astroquery's own session, with our retries
         try:
             with conf.set_temp("skyserver_baseurl", self.base_url or conf.skyserver_baseurl):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", NoResultsWarning)
-                    table = client.query_sql(sql, timeout=self.timeout_s, data_release=self.data_release, cache=False)
+                response = client.query_sql_async(
+                    sql, timeout=self.policy.timeout_s, data_release=self.data_release, cache=False
+                )
+        except requests.RequestException as exc:
+            raise TransientError(
+                f"SkyServer unreachable after {self.policy.retries + 1} attempts ({exc}): {sql}"
+            ) from None
+        if response.status_code in RETRYABLE_STATUS:
+            raise TransientError(
+                f"SkyServer answered HTTP {response.status_code} after {attempts_of(response)} attempts: {sql}"
+            )
+        if response.status_code != 200:
+            raise QueryError(f"SkyServer answered HTTP {response.status_code}: {sql}")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NoResultsWarning)
+                table = client._parse_result(response)
         except RemoteServiceError as exc:
             raise QueryError(f"SkyServer rejected the query ({skyserver_error_line(str(exc))}): {sql}") from None
-        except Exception as exc:  # requests / astropy parsing errors
-            raise QueryError(f"SkyServer query failed ({type(exc).__name__}: {str(exc)[:200]}): {sql}") from None
+        except Exception as exc:  # astropy's CSV parser on a page that is not a table
+            raise QueryError(
+                f"SkyServer answer is not a table ({type(exc).__name__}: {str(exc)[:200]}): {sql}"
+            ) from None
         return None if table is None else table.to_pandas()
 
 
@@ -223,7 +242,7 @@ class CasJobsBackend(_SqlBackend):
         self,
         base_url: str = "https://skyserver.sdss.org/CasJobs/RestApi",
         context: str = "DR17",
-        timeout_s: float = 600.0,
+        policy: RetryPolicy | None = None,
     ):
         if context not in {"DR16", "DR17", "DR18"}:
             raise QueryError(f"CasJobs context {context!r} is not one of DR16, DR17, DR18")
@@ -233,7 +252,7 @@ class CasJobsBackend(_SqlBackend):
         self._token = token
         self.base_url = base_url.rstrip("/")
         self.context = context
-        self.timeout_s = timeout_s
+        self.policy = policy or RetryPolicy(timeout_s=600.0)
 
     def __repr__(self) -> str:  # never show the token
         return f"CasJobsBackend(base_url={self.base_url!r}, context={self.context!r})"
@@ -243,14 +262,16 @@ class CasJobsBackend(_SqlBackend):
 
         url = f"{self.base_url}/contexts/{self.context}/query"
         try:
-            resp = requests.post(
+            resp = self.policy.session().post(
                 url,
                 json={"Query": sql, "TaskName": "yl8c4net"},
                 headers={"X-Auth-Token": self._token, "Accept": "text/plain"},
-                timeout=self.timeout_s,
+                timeout=self.policy.timeout_s,
             )
         except requests.RequestException as exc:
-            raise QueryError(f"CasJobs query failed ({type(exc).__name__}): {sql}") from None
+            raise TransientError(f"CasJobs unreachable ({type(exc).__name__}): {sql}") from None
+        if resp.status_code in RETRYABLE_STATUS:
+            raise TransientError(f"CasJobs answered HTTP {resp.status_code} after {attempts_of(resp)} attempts: {sql}")
         if resp.status_code != 200:
             raise QueryError(f"CasJobs answered HTTP {resp.status_code}: {resp.text[:200]!r} for: {sql}")
         text = resp.text
@@ -324,14 +345,16 @@ class MirrorCatalogBackend(CatalogBackend):
         return validate_table(pd.DataFrame(rows, columns=list(FIELD_DTYPES)), FIELD_DTYPES, f"mirror run {run}")
 
 
-def make_catalog_backend(kind: str, *, mirror_root=None, skyserver_url=None, data_release=17) -> CatalogBackend:
+def make_catalog_backend(
+    kind: str, *, mirror_root=None, skyserver_url=None, data_release=17, policy: RetryPolicy | None = None
+) -> CatalogBackend:
     """Build the catalogue backend named in the config (``mirror``, ``skyserver`` or ``casjobs``)."""
     if kind == "mirror":
         if mirror_root is None:
             raise QueryError("catalogue backend 'mirror' needs sdss.mirror_root")
         return MirrorCatalogBackend(mirror_root, data_release)
     if kind == "skyserver":
-        return SkyServerBackend(data_release=data_release, base_url=skyserver_url)
+        return SkyServerBackend(data_release=data_release, base_url=skyserver_url, policy=policy)
     if kind == "casjobs":
-        return CasJobsBackend(context=f"DR{int(data_release)}")
+        return CasJobsBackend(context=f"DR{int(data_release)}", policy=policy)
     raise QueryError(f"unknown catalogue backend {kind!r} (expected mirror, skyserver or casjobs)")

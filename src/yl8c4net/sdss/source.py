@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import shutil
 import tempfile
-import time
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from ..errors import DownloadError, FrameVerificationError
+from ..errors import DownloadError, FrameVerificationError, TransientError
 from .fields import SAS_BASE_URL, sas_url
 from .frames import verify_frame_file, verify_jpeg_file
+from .http import RETRYABLE_STATUS, RetryPolicy, attempts_of
 
 log = logging.getLogger(__name__)
-
-#: HTTP statuses worth retrying: the archive's transient failures.
-RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
 def verifier_for(relpath: PurePosixPath) -> Callable[[Path], None]:
@@ -111,24 +107,16 @@ class MirrorSource(FileSource):
 
 
 class SasSource(FileSource):
-    """HTTP download from the SDSS Science Archive Server with retries.
+    """HTTP download from the SDSS Science Archive Server, retried by `RetryPolicy`.
 
     Parameters
     ----------
     base_url : str
         Archive root, ``https://data.sdss.org/sas`` by default.
-    retries : int
-        Attempts after the first one on a retryable HTTP status, a timeout or a dropped
-        connection.
-    backoff_s : float
-        Base of the exponential backoff: the wait before attempt ``k`` (1-based retry) is
-        ``backoff_s * 2**(k-1)`` seconds times a jitter factor in [0.5, 1].
-    timeout_s : float
-        Connect and read timeout of one request.
+    retries, backoff_s, timeout_s
+        The `~yl8c4net.sdss.http.RetryPolicy` of every request (config ``sdss.download``).
     session : requests.Session, optional
-        Injected for connection reuse.
-    sleep : callable
-        ``time.sleep`` by default; tests pass a recorder.
+        Injected for connection reuse; the retry policy is mounted on it.
     """
 
     immutable = True
@@ -140,58 +128,76 @@ class SasSource(FileSource):
         backoff_s: float = 2.0,
         timeout_s: float = 60.0,
         session=None,
-        sleep: Callable[[float], None] = time.sleep,
-        seed: int = 0,
     ):
-        import requests
-
         self.base_url = base_url
-        self.retries = retries
-        self.backoff_s = backoff_s
-        self.timeout_s = timeout_s
-        self.session = session or requests.Session()
-        self._sleep = sleep
-        self._rng = random.Random(seed)
+        self.policy = RetryPolicy(retries, backoff_s, timeout_s)
+        self.session = self.policy.session(session)
 
     def exists(self, relpath: PurePosixPath) -> bool:
-        resp = self.session.head(sas_url(relpath, self.base_url), timeout=self.timeout_s)
-        return resp.status_code == 200
-
-    def _wait(self, attempt: int) -> float:
-        delay = self.backoff_s * 2 ** (attempt - 1) * (0.5 + 0.5 * self._rng.random())
-        self._sleep(delay)
-        return delay
-
-    def fetch(self, relpath: PurePosixPath, dest: str | Path) -> Path:
+        """Whether the archive has the file: 200 yes, 404 no; anything else (after the
+        retries) raises `TransientError` rather than silently calling the file absent."""
         import requests
 
         url = sas_url(relpath, self.base_url)
+        try:
+            resp = self.session.head(url, timeout=self.policy.timeout_s, allow_redirects=True)
+        except requests.RequestException as exc:
+            raise TransientError(f"{url}: existence check failed ({_reason(exc)})") from None
+        if resp.status_code in (200, 404, 410):
+            return resp.status_code == 200
+        raise TransientError(
+            f"{url}: existence check answered HTTP {resp.status_code} after {attempts_of(resp)} attempts"
+        )
+
+    def fetch(self, relpath: PurePosixPath, dest: str | Path) -> Path:
+        import requests
+        from urllib3.exceptions import MaxRetryError, ProtocolError
+
+        url = sas_url(relpath, self.base_url)
         dest = Path(dest)
-        last_problem = "no attempt made"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                delay = self._wait(attempt)
-                log.warning("retry %d/%d of %s in %.1f s (%s)", attempt, self.retries, url, delay, last_problem)
+        body_retry = self.policy.retry()
+        while True:
             tmp = _temp_beside(dest)
             try:
-                with self.session.get(url, stream=True, timeout=self.timeout_s) as resp:
+                try:
+                    resp = self.session.get(url, stream=True, timeout=self.policy.timeout_s)
+                except requests.RequestException as exc:
+                    raise TransientError(
+                        f"{url}: failed after {self.policy.retries + 1} attempts ({_reason(exc)})"
+                    ) from None
+                with resp:
                     if resp.status_code in RETRYABLE_STATUS:
-                        last_problem = f"HTTP {resp.status_code}"
-                        tmp.unlink(missing_ok=True)
-                        continue
+                        raise TransientError(
+                            f"{url}: failed after {attempts_of(resp)} attempts (HTTP {resp.status_code})"
+                        )
                     if resp.status_code != 200:
-                        tmp.unlink(missing_ok=True)
                         raise DownloadError(f"{url}: HTTP {resp.status_code}")
-                    with open(tmp, "wb") as out:
-                        for chunk in resp.iter_content(chunk_size=1 << 20):
-                            out.write(chunk)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                last_problem = type(exc).__name__
+                    try:
+                        with open(tmp, "wb") as out:
+                            for chunk in resp.iter_content(chunk_size=1 << 20):
+                                out.write(chunk)
+                    except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as exc:
+                        # The body was cut off: retried here, on the same budget and backoff.
+                        tmp.unlink(missing_ok=True)
+                        try:
+                            body_retry = body_retry.increment("GET", url, error=ProtocolError(str(exc)))
+                        except MaxRetryError:
+                            raise TransientError(f"{url}: body cut off on every attempt ({_reason(exc)})") from None
+                        log.warning("retrying %s: body cut off (%s)", url, _reason(exc))
+                        body_retry.sleep()
+                        continue
+            except BaseException:
                 tmp.unlink(missing_ok=True)
-                continue
+                raise
             _install_verified(tmp, dest, verifier_for(relpath))
             return dest
-        raise DownloadError(f"{url}: failed after {self.retries + 1} attempts ({last_problem})")
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost cause of a requests/urllib3 error, one line."""
+    inner = getattr(exc, "args", [None])[0]
+    reason = getattr(inner, "reason", None) or inner or exc
+    return f"{type(exc).__name__}: {str(reason).splitlines()[0][:160]}"
 
 
 def make_source(
