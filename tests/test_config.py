@@ -65,7 +65,7 @@ def test_later_config_files_override_earlier_ones_key_by_key(tmp_path):
     cfg = load_config([REPO / "config.yaml", partial], SCHEMA)
     assert [(f.run, f.camcol, f.field) for f in field_ids(cfg)] == [(9102, 2, 5), (9102, 2, 6)]
     assert cfg["detector"]["conf"] == 0.1 and cfg["detector"]["epochs"] == DEFAULT["detector"]["epochs"]
-    with pytest.raises(ConfigError, match="partial.yaml: \(top level\): 'sdss' is a required property"):
+    with pytest.raises(ConfigError, match=r"partial.yaml: \(top level\): 'sdss' is a required property"):
         load_config(partial, SCHEMA)  # alone, the partial file is not a config
 
 

@@ -120,16 +120,11 @@ rule catalog_figures:
     input:
         composite=field_block_input("composite"),
         classified=field_block_input("classify"),
-        catalog="results/catalog/catalog.parquet",
+        frames=field_block_input("fetch"),
     output:
         overlay=report(
             "results/report/catalog/overlay-{run}-{camcol}-{field}.png",
             caption="../report/overlay.rst",
-            category="Catalogue",
-        ),
-        sky_map=report(
-            "results/report/catalog/sky_map-{run}-{camcol}-{field}.png",
-            caption="../report/sky_map.rst",
             category="Catalogue",
         ),
     log:
@@ -148,3 +143,53 @@ rule catalog_figures:
         files=FIELD_FILES,
     script:
         "../scripts/catalog_figures.py"
+
+
+rule sky_map:
+    input:
+        "results/catalog/runs/{run}.parquet",
+    output:
+        report(
+            "results/report/catalog/sky_map-{run}.png",
+            caption="../report/sky_map.rst",
+            category="Catalogue",
+        ),
+    log:
+        "logs/sky_map/{run}.log",
+    benchmark:
+        "results/benchmarks/sky_map/{run}.tsv"
+    conda:
+        "../../envs/images.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        code=code_version("sky_map"),
+    script:
+        "../scripts/sky_map.py"
+
+
+rule metrics_table:
+    input:
+        unpack(metrics_table_inputs),
+    output:
+        report(
+            "results/report/metrics.html",
+            caption="../report/metrics.rst",
+            category="Summary",
+        ),
+    log:
+        "logs/metrics_table.log",
+    benchmark:
+        "results/benchmarks/metrics_table.tsv"
+    conda:
+        "../../envs/images.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        code=code_version("metrics_table"),
+    script:
+        "../scripts/metrics_table.py"

@@ -138,7 +138,9 @@ def all_targets(wildcards):
         "results/report/catalog/overlay-{f.run}-{f.camcol}-{f.field}.png".format(
             f=next(f for f in FIELDS if f.run in RUNS_IN_ORDER)
         ),
+        "results/report/metrics.html",
     ]
+    targets += [f"results/report/catalog/sky_map-{run}.png" for run in RUNS_IN_ORDER]
     if RUNS_BY_ROLE["detect_train"]:
         targets += [
             "resources/training/detect/dataset.yaml",
@@ -155,6 +157,21 @@ def all_targets(wildcards):
     if config["catalog"]["hats"]:
         targets.append("results/catalog/hats/yl8c4net/collection.properties")
     return targets
+
+
+def metrics_table_inputs(wildcards):
+    """What the report's metrics table summarises: the evaluations of the models this
+    config trains, the field status and the catalogue."""
+    inputs = {
+        "field_status": "results/data/field_status.tsv",
+        "catalog": "results/catalog/catalog.parquet",
+        "unmatched": "results/catalog/unmatched.parquet",
+    }
+    if RUNS_BY_ROLE["detect_train"]:
+        inputs["detector"] = "results/eval/detector_metrics.json"
+    if RUNS_BY_ROLE["classify_train"]:
+        inputs["classifier"] = "results/eval/classifier_metrics.json"
+    return inputs
 
 
 def classifier_weights(wildcards=None):

@@ -35,6 +35,8 @@ rule train_detector:
             "detector.lr0",
             "detector.lrf",
             "detector.warmup_epochs",
+            "detector.optimizer",
+            "detector.close_mosaic",
             "detector.mosaic",
             "detector.mixup",
             "detector.perspective",
@@ -97,7 +99,9 @@ rule evaluate_detector:
     input:
         detections=block_manifests("detect", role="detect_train"),
         tiles=block_manifests("tiles", role="detect_train"),
+        composite=block_manifests("composite", role="detect_train"),
         split="results/data/detect_dataset.json",
+        weights=detector_weights,
     output:
         metrics="results/eval/detector_metrics.json",
         recall_plot=report(
@@ -121,7 +125,17 @@ rule evaluate_detector:
         mem_mb=2000,
         runtime=10,
     params:
-        config=settings("detector.conf"),
+        config=settings(
+            "detector.conf",
+            "detector.eval_conf",
+            "detector.iou",
+            "detector.merge",
+            "detector.merge_iou",
+            "detector.max_det",
+            "detector.device",
+            "detector.imgsz",
+            "training_data.tile_px",
+        ),
         code=code_version("evaluate_detector"),
         files=FIELD_FILES,
         run_dir="resources/detector_run",

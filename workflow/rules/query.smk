@@ -27,6 +27,7 @@ rule query_photoobj_block:
             "sdss.mirror_root",
             "sdss.skyserver_url",
             "sdss.data_release",
+            "sdss.download",
         ),
         code=code_version("query_photoobj_block"),
         fields=block_fields,
@@ -59,6 +60,7 @@ rule query_specphoto:
             "sdss.mirror_root",
             "sdss.skyserver_url",
             "sdss.data_release",
+            "sdss.download",
         ),
         code=code_version("query_specphoto"),
     script:

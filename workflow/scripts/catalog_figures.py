@@ -1,10 +1,11 @@
-"""Rule catalog_figures: detection overlay of one field coloured by class, and a sky map."""
+"""Rule catalog_figures: detection overlay of one field coloured by class, with scale bar and compass."""
 
 import pandas as pd
 
 from yl8c4net.blocks import field_path, field_status
-from yl8c4net.detect.plots import plot_overlay, plot_sky_map
+from yl8c4net.detect.plots import plot_overlay
 from yl8c4net.errors import BlockManifestError
+from yl8c4net.fetch import r_frame_wcs
 from yl8c4net.imageio import load_image
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.steps import step
@@ -12,7 +13,7 @@ from yl8c4net.steps import step
 with step(snakemake.log[0], "catalog_figures") as log:
     w = snakemake.wildcards
     fid = FieldId(int(w.run), int(w.camcol), int(w.field), snakemake.params.config["sdss"]["rerun"])
-    reason = field_status([snakemake.input.composite, snakemake.input.classified]).get(fid)
+    reason = field_status([snakemake.input.frames, snakemake.input.composite, snakemake.input.classified]).get(fid)
     if reason is not None:
         raise BlockManifestError(f"{fid} is quarantined ({reason}): pick another field for the overlay")
     image = load_image(field_path(snakemake.params.files["composite"], fid), flip=True)
@@ -21,7 +22,7 @@ with step(snakemake.log[0], "catalog_figures") as log:
         image,
         det,
         snakemake.output.overlay,
-        title=f"run {w.run} camcol {w.camcol} field {w.field}: red galaxy, blue star, green QSO",
+        title=f"run {w.run} camcol {w.camcol} field {w.field}: central 600 x 600 pixels",
+        wcs=r_frame_wcs(field_path(snakemake.params.files["frames"], fid)),
     )
-    plot_sky_map(pd.read_parquet(snakemake.input.catalog), snakemake.output.sky_map)
     log.info("%d detections drawn", len(det))

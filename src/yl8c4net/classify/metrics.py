@@ -10,7 +10,9 @@ from ..figures import pyplot, save_figure
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -> dict:
-    """accuracy, macro P/R/F1, one-vs-rest AUC per class, confusion matrix (rows = truth)."""
+    """accuracy (with its 95 % Wilson interval), macro P/R/F1, one-vs-rest AUC per class,
+    confusion matrix (rows = truth)."""
+    from astropy.stats import binom_conf_interval
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
     y_pred = proba.argmax(axis=1)
@@ -23,6 +25,9 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -
         "macro_recall": float(r),
         "macro_f1": float(f1),
     }
+    if len(y_true):
+        low, high = binom_conf_interval(int((y_pred == y_true).sum()), len(y_true), 0.95, interval="wilson")
+        out.update(accuracy_low=float(low), accuracy_high=float(high))
     for k, name in enumerate(class_names):
         pos = (y_true == k).astype(int)
         out[f"auc_{name.lower()}"] = (
@@ -34,17 +39,30 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -
 
 
 def plot_confusion(confusion, class_names, out_png: str | Path) -> Path:
+    """Confusion matrix: colour is the fraction of each true class (with a colour bar), each
+    cell shows its count and that fraction; the title gives the sample size."""
     plt = pyplot()
     cm = np.asarray(confusion)
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    ax.imshow(cm / np.maximum(cm.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
+    frac = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    im = ax.imshow(frac, cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, label="fraction of the spectroscopic class")
     for i in range(cm.shape[0]):
         for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center")
+            ax.text(
+                j,
+                i,
+                f"{cm[i, j]}\n{frac[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="black" if frac[i, j] > 0.6 else "white",
+            )
     ax.set_xticks(range(len(class_names)), class_names)
     ax.set_yticks(range(len(class_names)), class_names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("spectroscopic class")
+    ax.set_title(f"test split: {int(cm.sum())} cut-outs", fontsize=10)
     return save_figure(fig, out_png, 100)
 
 

@@ -1,6 +1,10 @@
 """Detection metrics against exact truth: P, R, F1, AP@0.5, AP@0.5:0.95 and recall per r
 magnitude bin.
 
+AP and the PR curve rank every detection down to a low confidence floor (as ultralytics'
+validator does, 0.001), so they are comparable with the paper's and YOLO's own; P, R, F1
+and the recall per magnitude are those of the catalogue, at the operating confidence.
+
 Matching follows ultralytics' ``BaseValidator.match_predictions`` (greedy, detections in
 descending confidence, one truth box per detection at each IoU threshold 0.50:0.05:0.95);
 AP, and P / R / F1 at the confidence of maximum F1, come from ultralytics'
@@ -91,6 +95,7 @@ def detection_metrics(
         "ap": "ultralytics.utils.metrics.ap_per_class",
     }
     # P, R, F1 at the operating confidence (what the catalogue gets), IoU >= 0.5.
+    out["conf_floor"] = float(conf.min()) if len(conf) else None
     op = conf >= conf_threshold
     tp_op = int(correct[op, 0].sum())
     precision = tp_op / max(int(op.sum()), 1)
@@ -128,27 +133,42 @@ def detection_metrics(
         )
     r_all = np.concatenate(r_all) if r_all else np.zeros(0)
     found = np.concatenate(found_all) if found_all else np.zeros(0, bool)
-    bins = []
-    for lo, hi in zip(r_bins[:-1], r_bins[1:]):
-        sel = (r_all >= lo) & (r_all < hi)
-        bins.append(
-            {
-                "r_min": float(lo),
-                "r_max": float(hi),
-                "n": int(sel.sum()),
-                "recall": float(found[sel].mean()) if sel.any() else None,
-            }
-        )
-    out["recall_by_r_mag"] = bins
+    out["recall_by_r_mag"] = recall_bins(r_all, found, r_bins)
     bright = r_all < 21.0
     out["recall_r_lt_21"] = float(found[bright].mean()) if bright.any() else None
     out["conf_threshold"] = conf_threshold
     return out
 
 
-def held_out_pairs(manifest_paths, split: dict, files: dict) -> tuple[list, list[str]]:
+def recall_bins(r: np.ndarray, found: np.ndarray, r_bins) -> list[dict]:
+    """Recall per magnitude bin with its count and the 68.3 % Wilson score interval
+    (astropy's ``binom_conf_interval``); empty bins have recall None."""
+    from astropy.stats import binom_conf_interval
+
+    bins = []
+    for lo, hi in zip(r_bins[:-1], r_bins[1:]):
+        sel = (r >= lo) & (r < hi)
+        n, k = int(sel.sum()), int(found[sel].sum())
+        low, high = binom_conf_interval(k, n, confidence_level=0.6827, interval="wilson") if n else (None, None)
+        bins.append(
+            {
+                "r_min": float(lo),
+                "r_max": float(hi),
+                "n": n,
+                "n_found": k,
+                "recall": k / n if n else None,
+                "recall_low": None if low is None else float(low),
+                "recall_high": None if high is None else float(high),
+            }
+        )
+    return bins
+
+
+def held_out_pairs(manifest_paths, split: dict, files: dict, detect=None) -> tuple[list, list[str]]:
     """(truth labels, detections) of every ok field that the dataset split holds out
-    ("val"), and the fields' tags, for `detection_metrics`."""
+    ("val"), and the fields' tags, for `detection_metrics`. ``detect(field)`` gives the
+    detections (the evaluation's own pass at a low confidence floor); without it they are
+    read from the field's detection file (cut at the operating confidence)."""
     from pathlib import Path
 
     from ..blocks import field_path, field_tag, ok_fields
@@ -158,6 +178,7 @@ def held_out_pairs(manifest_paths, split: dict, files: dict) -> tuple[list, list
         if split.get(field_tag(fid)) != "val":
             continue
         labels = pd.read_parquet(Path(field_path(files["tiles"], fid)) / "labels.parquet")
-        pairs.append((labels, pd.read_parquet(field_path(files["detections"], fid))))
+        pred = detect(fid) if detect else pd.read_parquet(field_path(files["detections"], fid))
+        pairs.append((labels, pred))
         names.append(field_tag(fid))
     return pairs, names

@@ -1,0 +1,103 @@
+"""The report's metrics table: one self-contained HTML page generated from the evaluation
+JSON files, the field status and the catalogue, so a reader of the Snakemake report never
+has to open a JSON file."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+STYLE = """
+body { font-family: DejaVu Sans, Arial, sans-serif; font-size: 14px; margin: 1em; }
+table { border-collapse: collapse; margin-bottom: 1.5em; }
+th, td { border: 1px solid #bbb; padding: 3px 8px; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+caption { text-align: left; font-weight: bold; padding-bottom: 4px; }
+"""
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def _table(caption: str, rows: list[tuple], header: tuple = ("metric", "value", "sample")) -> str:
+    out = [f"<table><caption>{html.escape(caption)}</caption>"]
+    out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+    for row in rows:
+        cells = [f"<td>{html.escape(str(row[0]))}</td>"]
+        cells += [f'<td class="num">{html.escape(_fmt(v))}</td>' for v in row[1:]]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def detector_tables(m: dict) -> str:
+    n = f"{m['n_truth']} truth boxes"
+    conf = m["conf_threshold"]
+    rows = [
+        ("AP@0.5 (all detections)", m["ap50"], f"{n}, {m['n_pred']} detections >= {_fmt(m.get('conf_floor'))}"),
+        ("AP@0.5:0.95 (all detections)", m["ap50_95"], n),
+        (f"precision at conf >= {conf:g} (catalogue)", m["precision"], n),
+        (f"recall at conf >= {conf:g} (catalogue)", m["recall"], n),
+        (f"F1 at conf >= {conf:g}", m["f1"], n),
+        ("F1 at the best confidence", m["f1_max"], n),
+        ("recall r < 21 (catalogue)", m["recall_r_lt_21"], n),
+    ]
+    fields = ", ".join(m.get("fields", []))
+    bins = [
+        (f"{b['r_min']:.1f}-{b['r_max']:.1f}", b["recall"], b["recall_low"], b["recall_high"], b["n"])
+        for b in m["recall_by_r_mag"]
+        if b["n"]
+    ]
+    return _table(f"Detector on the held-out fields ({fields})", rows) + _table(
+        f"Detector recall per r bin at conf >= {conf:g} (68 % Wilson interval)",
+        bins,
+        ("r (mag)", "recall", "low", "high", "truth sources"),
+    )
+
+
+def classifier_table(m: dict) -> str:
+    n = f"{m['n']} test cut-outs"
+    rows = [("accuracy", m["accuracy"], n)]
+    if "accuracy_low" in m:
+        rows.append(("accuracy 95 % interval", f"{m['accuracy_low']:.3f}-{m['accuracy_high']:.3f}", n))
+    rows += [
+        ("macro precision", m["macro_precision"], n),
+        ("macro recall", m["macro_recall"], n),
+        ("macro F1", m["macro_f1"], n),
+    ]
+    rows += [(f"AUC {c}", m.get(f"auc_{c.lower()}"), n) for c in m["class_names"]]
+    return _table("Conv4Net on the balanced test split (image only)", rows)
+
+
+def catalog_table(status: pd.DataFrame, catalog: pd.DataFrame, unmatched: pd.DataFrame) -> str:
+    ok = int((status["status"] == "ok").sum())
+    rows = [
+        ("fields asked", len(status), ""),
+        ("fields catalogued", ok, ""),
+        ("fields quarantined (see field_status.tsv)", len(status) - ok, ""),
+        ("catalogue rows (matched to PhotoObjAll)", len(catalog), ""),
+        ("unmatched detections (unmatched.parquet)", len(unmatched), ""),
+    ]
+    for cls, n in catalog["class"].astype(str).value_counts().sort_index().items():
+        rows.append((f"rows classified {cls}", int(n), f"{n / max(len(catalog), 1):.1%}"))
+    return _table("Catalogue", rows, ("quantity", "value", "share"))
+
+
+def metrics_page(detector: dict | None, classifier: dict | None, status, catalog, unmatched) -> str:
+    """The whole HTML page."""
+    parts = [catalog_table(status, catalog, unmatched)]
+    if detector is not None:
+        parts.append(detector_tables(detector))
+    if classifier is not None:
+        parts.append(classifier_table(classifier))
+    body = "\n".join(parts)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>YL8C4Net metrics</title>'
+        f"<style>{STYLE}</style></head><body>\n<h1>YL8C4Net metrics</h1>\n{body}\n</body></html>\n"
+    )
