@@ -59,6 +59,15 @@ def sim_mirror(tmp_path_factory):
     return sim, root
 
 
+def sky_noise_image(shape=(1489, 2048), sigma=0.03, seed=0):
+    """Sky-subtracted pixels with SDSS-like noise (nanomaggies), quantised so that bzip2
+    compresses them well."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return (np.round(rng.normal(0, sigma / 0.01, shape)) * 0.01).astype(np.float32)
+
+
 def make_frame_bytes(image, with_wcs=True) -> bytes:
     """A bzip2-compressed FITS frame with SDSS's HDU structure around ``image``."""
     import bz2
@@ -88,7 +97,7 @@ def make_frame_bytes(image, with_wcs=True) -> bytes:
             fits.PrimaryHDU(image, header=hdr),
             fits.ImageHDU(np.full(2048, 0.005, np.float32)),
             fits.BinTableHDU.from_columns(
-                [fits.Column("ALLSKY", format="4E", dim="(2, 2)", array=np.ones((1, 2, 2), np.float32))]
+                [fits.Column("ALLSKY", format="4E", dim="(2, 2)", array=np.full((1, 2, 2), 100.0, np.float32))]
             ),
         ]
     )

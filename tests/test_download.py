@@ -10,10 +10,10 @@ from yl8c4net.errors import DownloadError, FrameVerificationError, TransientErro
 from yl8c4net.sdss.fields import FieldId, frame_relpath
 from yl8c4net.sdss.frames import read_frame
 from yl8c4net.sdss.source import SasSource
-from conftest import LocalHTTPServer, make_frame_bytes
+from conftest import LocalHTTPServer, make_frame_bytes, sky_noise_image
 
 REL = frame_relpath(FieldId(4510, 4, 30), "r")
-GOOD = make_frame_bytes(np.zeros((1489, 2048), np.float32))
+GOOD = make_frame_bytes(sky_noise_image())
 
 
 def flaky(failures: list, payload=GOOD):

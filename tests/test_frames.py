@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -139,3 +141,49 @@ def test_r_frame_wcs_is_found_through_the_field_manifest(tmp_path):
     manifest = fetch_field(FieldId(4510, 4, 30), MirrorSource(SHARED_SAS), "gr", tmp_path)
     wcs = r_frame_wcs(write_json_atomic(manifest, tmp_path / "manifest.json"))
     assert wcs.to_header_string() == read_frame(real_frame_path(4510, 4, 30, "r")).wcs.to_header_string()
+
+
+def _real_frame_with(tmp_path, mutate, band="r"):
+    """The real 4510/4/30 frame with its image or calibration changed by ``mutate(hdul)``."""
+    import bz2
+    import io
+
+    from astropy.io import fits
+
+    with fits.open(io.BytesIO(bz2.decompress(real_frame_path(4510, 4, 30, band).read_bytes()))) as hdul:
+        hdul = fits.HDUList([h.copy() for h in hdul])
+    mutate(hdul)
+    buf = io.BytesIO()
+    hdul.writeto(buf)
+    return _mirror_with(tmp_path, bz2.compress(buf.getvalue(), 1))
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda h: h[0].data.fill(np.nan), "100.0% of the pixels are not finite"),
+        (lambda h: h[0].data.__setitem__(slice(0, 300), np.inf), r"20.1% of the pixels are not finite"),
+        (lambda h: h[0].data.fill(0.0), "constant pixels, outside SDSS's range"),
+        (lambda h: h[0].data.__imul__(1000.0), "pixel noise 2[0-9.]+ nanomaggies, outside SDSS's range"),
+        (lambda h: h[1].data.__setitem__(5, -1.0), "calibration vector is not positive and finite"),
+        (lambda h: h[2].data["ALLSKY"].__imul__(0.0), "sky 0 nanomaggies per pixel, outside SDSS's range"),
+    ],
+)
+def test_frames_whose_pixels_are_not_sdss_like_quarantine_the_field(tmp_path, mutate, reason):
+    """Well-formed files with broken content (trial 2 of issue 18: an all-NaN r frame passed
+    and lost 84 % of the detections) are defects of the data: the field is quarantined."""
+    source, rel = _real_frame_with(tmp_path, mutate)
+    manifest = fetch_field(FieldId(4510, 4, 30), source, "r", tmp_path / "out")
+    assert manifest["status"] == "quarantined"
+    assert re.search(reason, manifest["reason"]) and rel.name in manifest["reason"]
+    assert not (tmp_path / "out" / rel.name).exists()
+
+
+@needs_shared
+def test_every_real_frame_passes_the_content_checks():
+    from conftest import REAL_FIELDS
+
+    for field in REAL_FIELDS:
+        for band in "ugriz":
+            read_frame(real_frame_path(*field, band))  # raises on a content problem
