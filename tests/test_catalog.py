@@ -12,7 +12,10 @@ from yl8c4net.errors import BadFieldError, CatalogValidationError, QueryError, T
 from yl8c4net.sdss.http import RetryPolicy
 from yl8c4net.sdss.queries import (
     PHOTOOBJ_DTYPES,
+    CatalogBackend,
     CasJobsBackend,
+    checked_photoobj_field,
+    checked_specphoto_run,
     MirrorCatalogBackend,
     SkyServerBackend,
     validate_table,
@@ -164,3 +167,57 @@ def test_mirror_backend_reports_missing_and_corrupt_files(tmp_path):
     rel.write_bytes(b"PAR1 garbage")
     with pytest.raises(CatalogValidationError, match="not a readable Parquet file"):
         backend.photoobj_field(FieldId(1, 1, 1))
+
+
+class _OneAnswer(CatalogBackend):
+    """A backend that answers every PhotoObjAll / SpecPhoto query with a given table."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def photoobj_field(self, fid):
+        return self.table
+
+    def specphoto_run(self, run, rerun=301):
+        return self.table
+
+
+def _photoobj_rows(n=50, run=4510, camcol=4, field=30, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            **{c: np.zeros(n, t) for c, t in PHOTOOBJ_DTYPES.items()},
+            "run": run,
+            "camcol": camcol,
+            "field": field,
+            "ra": 10 + rng.random(n) * 0.2,
+            "dec": rng.random(n) * 0.15,
+        }
+    )
+
+
+def test_photoobj_answers_are_checked_for_content_and_quarantine_the_field(tmp_path):
+    """Trial 3 of issue 18: an empty PhotoObjAll answer was accepted and moved 306 real
+    sources to the unmatched table. Empty, foreign or off-field answers now quarantine."""
+    fid = FieldId(4510, 4, 30)
+    good = _photoobj_rows()
+    assert checked_photoobj_field(_OneAnswer(good), fid) is good
+    cases = {
+        "the answer has 0 rows": good.iloc[:0],
+        "3 of 50 rows belong to other fields": good.assign(field=np.r_[np.full(47, 30), [31, 31, 31]]),
+        "2 of 50 rows lie more than 0.5 deg from the field": good.assign(dec=np.r_[good["dec"][:48], [5.0, -3.0]]),
+    }
+    for reason, table in cases.items():
+        with pytest.raises(FIELD_ERRORS, match=reason):
+            checked_photoobj_field(_OneAnswer(table), fid)
+    # Near RA = 0 the field wraps: rows at 359.95 and 0.05 deg are one field.
+    wrapped = good.assign(ra=np.where(np.arange(50) % 2, 359.95, 0.05))
+    assert len(checked_photoobj_field(_OneAnswer(wrapped), fid)) == 50
+
+
+def test_specphoto_answer_without_a_class_is_refused():
+    table = pd.DataFrame({"class": ["STAR", "GALAXY", "GALAXY"]})
+    with pytest.raises(QueryError, match=r"SpecPhoto run 4510: the answer \(3 rows\) has no QSO spectra"):
+        checked_specphoto_run(_OneAnswer(table), 4510)
+    full = pd.DataFrame({"class": ["STAR", "GALAXY", "QSO"]})
+    assert checked_specphoto_run(_OneAnswer(full), 4510) is full

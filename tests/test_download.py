@@ -3,7 +3,6 @@ Retry-After, timeouts), cut-off bodies, existence checks, definite answers not r
 
 import time
 
-import numpy as np
 import pytest
 
 from yl8c4net.errors import DownloadError, FrameVerificationError, TransientError

@@ -3,6 +3,7 @@
 from yl8c4net.blocks import block_of_job, field_path, run_block
 from yl8c4net.config import catalog_backend
 from yl8c4net.io import write_parquet
+from yl8c4net.sdss.queries import checked_photoobj_field
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "query_photoobj_block") as log:
@@ -11,7 +12,7 @@ with step(snakemake.log[0], "query_photoobj_block") as log:
     backend = catalog_backend(cfg)
 
     def query(fid):
-        table = backend.photoobj_field(fid)
+        table = checked_photoobj_field(backend, fid)
         log.info("%s: %d PhotoObjAll rows", fid, len(table))
         write_parquet(table, field_path(snakemake.params.files["photoobj"], fid))
 

@@ -306,6 +306,57 @@ def mirror_catalog_relpath(
     raise QueryError(f"unknown catalogue kind {kind!r}")
 
 
+#: Largest distance (deg) of a field's PhotoObjAll row from the rows' centre: a
+#: frame spans 0.23 x 0.15 deg, so anything beyond half a degree is not in the field.
+FIELD_RADIUS_DEG = 0.5
+
+
+def checked_photoobj_field(backend: CatalogBackend, fid: FieldId) -> pd.DataFrame:
+    """A field's PhotoObjAll rows, checked for content as well as format.
+
+    Raises
+    ------
+    QueryError
+        The answer has no rows (every SDSS field has catalogued objects; an empty answer
+        would move all the field's sources to the unmatched table).
+    CatalogValidationError
+        Rows that belong to another run/camcol/field, or lie outside the field's footprint.
+    """
+    table = backend.photoobj_field(fid)
+    if len(table) == 0:
+        raise QueryError(f"PhotoObjAll {fid}: the answer has 0 rows (every SDSS field has catalogued objects)")
+    ident = table[["run", "camcol", "field"]].to_numpy()
+    foreign = int((ident != (fid.run, fid.camcol, fid.field)).any(axis=1).sum())
+    if foreign:
+        raise CatalogValidationError(f"PhotoObjAll {fid}: {foreign} of {len(table)} rows belong to other fields")
+    ra, dec = table["ra"].to_numpy(float), table["dec"].to_numpy(float)
+    # The rows' centre: a circular mean in RA (a field may straddle RA 0), the median in Dec.
+    ra0 = np.degrees(np.arctan2(np.sin(np.radians(ra)).mean(), np.cos(np.radians(ra)).mean()))
+    dec0 = np.median(dec)
+    dra = (ra - ra0 + 180.0) % 360.0 - 180.0
+    far = int((np.hypot(dra * np.cos(np.radians(dec0)), dec - dec0) > FIELD_RADIUS_DEG).sum())
+    if far:
+        raise CatalogValidationError(
+            f"PhotoObjAll {fid}: {far} of {len(table)} rows lie more than {FIELD_RADIUS_DEG} deg from the field"
+        )
+    return table
+
+
+def checked_specphoto_run(backend: CatalogBackend, run: int, rerun: int = 301, classes=SPEC_CLASSES) -> pd.DataFrame:
+    """A run's SpecPhoto rows, which must hold every class the classifier learns.
+
+    Raises
+    ------
+    QueryError
+        A class is missing from the answer (a classifier cannot be trained on this run).
+    """
+    table = backend.specphoto_run(run, rerun)
+    missing = sorted(set(classes) - set(table["class"].astype(str)))
+    if missing:
+        raise QueryError(f"SpecPhoto run {run}: the answer ({len(table)} rows) has no {', '.join(missing)} spectra")
+    return table
+
+
 class MirrorCatalogBackend(CatalogBackend):
     """Catalogue tables stored as Parquet in a local SAS-layout mirror."""
 
