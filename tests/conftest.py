@@ -184,3 +184,29 @@ def demo_config_with_local_models(tmp_path: Path) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+@pytest.fixture(scope="session")
+def model_checkpoints(tmp_path_factory):
+    """Untrained but real-format model files: YOLOv8n detection and classification
+    checkpoints (ultralytics, from the model YAMLs, offline) and a Conv4Net checkpoint as
+    `yl8c4net.classify.train` writes it."""
+    import torch
+    from ultralytics import YOLO
+
+    from yl8c4net.classify.model import Conv4Net
+
+    out = tmp_path_factory.mktemp("models")
+    YOLO("yolov8n.yaml").save(out / "detector.pt")
+    YOLO("yolov8n-cls.yaml").save(out / "yolo-cls.pt")
+    torch.save(
+        {
+            "version": 1,
+            "class_names": ["GALAXY", "STAR", "QSO"],
+            "in_channels": 3,
+            "norm": {"min": [0.0] * 3, "max": [255.0] * 3},
+            "model_state": Conv4Net().state_dict(),
+        },
+        out / "conv4net.pt",
+    )
+    return out

@@ -113,11 +113,11 @@ def test_python_is_ruff_clean_and_formatted():
     assert fmt.returncode == 0, fmt.stdout[-3000:]
 
 
-def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_path):
+def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_path, model_checkpoints):
     """All runs have the role 'catalog' and both models are given: accepted, and the dry run
     has no training, dataset or evaluation job."""
-    (tmp_path / "det.pt").write_bytes(b"weights")
-    (tmp_path / "cls.pt").write_bytes(b"weights")
+    shutil.copyfile(model_checkpoints / "detector.pt", tmp_path / "det.pt")
+    shutil.copyfile(model_checkpoints / "conv4net.pt", tmp_path / "cls.pt")
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["runs"] = [{"run": 9103, "strip": "N", "camcols": [2], "fields": [20, 22], "roles": ["catalog"]}]
     cfg["detector"]["weights"] = "det.pt"
@@ -150,6 +150,13 @@ def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_pat
     path.write_text(yaml.safe_dump(cfg))
     missing = snakemake("-n", cwd=tmp_path, config_file=path)
     assert missing.returncode != 0 and "detector.weights: missing.pt does not exist" in missing.stderr
+    # Trial 8 of issue 18: classifier weights given as detector weights stop the planning
+    # with one line (they used to fail inside the jobs, with the job's log empty).
+    cfg["detector"]["weights"] = "cls.pt"
+    path.write_text(yaml.safe_dump(cfg))
+    swapped = snakemake("-n", cwd=tmp_path, config_file=path)
+    assert swapped.returncode != 0 and "Traceback" not in swapped.stderr
+    assert "detector.weights: cls.pt is a Conv4Net classifier checkpoint, not YOLO weights" in swapped.stderr
 
 
 def _rules_to_run(res):

@@ -96,9 +96,7 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     needed = {"catalog": None, "detect_train": "detector", "classify_train": "classifier"}
     for role, model in needed.items():
         if model is not None and cfg[model]["weights"]:
-            weights = Path(cfg[model]["weights"])
-            if not weights.is_file():
-                raise ConfigError(f"{source}: {model}.weights: {weights} does not exist")
+            _check_weights(cfg, model, source)
             continue
         if not any(role in r["roles"] for r in cfg["runs"]):
             hint = f" (or set {model}.weights to a trained model)" if model else ""
@@ -112,6 +110,21 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
             raise ConfigError(f"{source}: runs.{k}.fields: a simulated run needs a fields range (nothing to index)")
         if "fields" in r and r["fields"][0] > r["fields"][1]:
             raise ConfigError(f"{source}: runs.{k}.fields: first field {r['fields'][0]} > last {r['fields'][1]}")
+
+
+def _check_weights(cfg: dict, model: str, source: str) -> None:
+    """A model file given in the config is complete and of the right kind (at planning)."""
+    from .model_files import check_classifier_weights, check_detector_weights
+    from .sdss.queries import SPEC_CLASSES
+
+    weights = cfg[model]["weights"]
+    try:
+        if model == "detector":
+            check_detector_weights(weights)
+        else:
+            check_classifier_weights(weights, SPEC_CLASSES, 3 + len(cfg["training_data"]["extra_bands"]))
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _read_yaml_mapping(path: Path) -> dict:

@@ -91,7 +91,9 @@ def sky_directions(wcs, x: float, y: float) -> tuple[float, dict[str, np.ndarray
     centre = wcs.pixel_to_world(x, y)
     out = {}
     for name, (dra, ddec) in (("N", (0.0, 10.0)), ("E", (10.0, 0.0))):
-        step = SkyCoord(centre.ra.deg + dra / 3600 / np.cos(centre.dec.radian), centre.dec.deg + ddec / 3600, unit="deg")
+        step = SkyCoord(
+            centre.ra.deg + dra / 3600 / np.cos(centre.dec.radian), centre.dec.deg + ddec / 3600, unit="deg"
+        )
         px, py = wcs.world_to_pixel(step)
         d = np.array([float(px) - x, float(py) - y])
         out[name] = d / np.hypot(*d)
