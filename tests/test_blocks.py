@@ -132,3 +132,29 @@ def test_densest_window_sits_on_the_crowded_corner():
     assert 0 <= x0 <= 2048 - 400 and 0 <= y0 <= 1489 - 400 and inside.mean() > 0.7
     x0, y0 = densest_window(labels.iloc[:0], (1489, 2048), 400)  # no labels: the first cell
     assert 0 <= x0 <= 2048 - 400 and 0 <= y0 <= 1489 - 400
+
+
+def test_block_manifest_records_the_checksum_of_every_field_file(tmp_path):
+    """Trial 4 of issue 18: a block redone with the same statuses but changed field files
+    left its manifest unchanged, so nothing downstream saw the change. The manifest now
+    carries each written file's SHA-256."""
+    import hashlib
+
+    files = {"detections": str(tmp_path / "det" / "{run}" / "{camcol}" / "{field}.parquet")}
+    block = FieldBlock(752, 1, (11, 12), 301)
+
+    def detect(value):
+        def work(fid):
+            path = tmp_path / "det" / "752" / "1" / f"{fid.field}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(f"{fid.field}-{value}".encode())
+
+        return work
+
+    first = run_block("detect", block, tmp_path / "a.json", [], detect("v1"), LOG, files=files)
+    assert first["fields"]["11"]["sha256"] == {"detections": hashlib.sha256(b"11-v1").hexdigest()}
+    again = run_block("detect", block, tmp_path / "b.json", [], detect("v1"), LOG, files=files)
+    changed = run_block("detect", block, tmp_path / "c.json", [], detect("v2"), LOG, files=files)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert changed["fields"]["12"]["sha256"] != first["fields"]["12"]["sha256"]
+    assert field_status([tmp_path / "c.json"]) == {FieldId(752, 1, 11): None, FieldId(752, 1, 12): None}

@@ -27,7 +27,7 @@ from .errors import (
     FrameVerificationError,
     QueryError,
 )
-from .io import write_json_atomic
+from .io import sha256_of, write_json_atomic
 from .sdss.fields import FieldId
 
 #: Errors that concern one field's data: the field is quarantined, the block goes on.
@@ -99,6 +99,19 @@ def ok_fields(manifest_paths: Iterable[str | Path]) -> list[FieldId]:
     return sorted(f for f, reason in field_status(manifest_paths).items() if reason is None)
 
 
+#: The per-field files (keys of the workflow's FIELD_FILES) each stage writes; their
+#: checksums go into the block manifest, so a changed field file changes the manifest.
+STAGE_FILES = {
+    "fetch": ("frames",),
+    "photoobj": ("photoobj",),
+    "composite": ("composite", "composite_info"),
+    "tiles": ("tiles_summary",),
+    "cutouts": ("cutout_images", "cutout_table"),
+    "detect": ("detections",),
+    "classify": ("classified",),
+}
+
+
 def run_block(
     stage: str,
     block: FieldBlock,
@@ -106,13 +119,15 @@ def run_block(
     upstream: Iterable[str | Path],
     work: Callable[[FieldId], str | None],
     log,
+    files: dict | None = None,
 ) -> dict:
     """Run ``work`` on every field of ``block`` and write the block manifest.
 
     ``work(field)`` returns None when the field is done, or a one-line reason to quarantine
     it; it may also raise one of `FIELD_ERRORS` for the same effect. Fields quarantined by an
     upstream stage are not worked on. Any other exception fails the job: a bug or a bad
-    model is not a property of one field.
+    model is not a property of one field. With ``files`` (the per-field path templates), an
+    ok field's entry records the SHA-256 of each file the stage wrote (`STAGE_FILES`).
     """
     before = field_status(upstream)
     entries = {}
@@ -129,6 +144,9 @@ def run_block(
             except FIELD_ERRORS as exc:
                 reason = str(exc)
         entries[str(fid.field)] = {"status": "ok"} if reason is None else {"status": "quarantined", "reason": reason}
+        if reason is None and files:
+            written = {key: Path(field_path(files[key], fid)) for key in STAGE_FILES.get(stage, ())}
+            entries[str(fid.field)]["sha256"] = {key: sha256_of(p) for key, p in written.items() if p.is_file()}
         if reason is None:
             log.info("[%d/%d] %s: ok (%.1f s)", k, len(fields), fid, time.perf_counter() - t0)
         else:

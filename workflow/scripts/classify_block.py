@@ -45,4 +45,5 @@ with step(snakemake.log[0], "classify_block") as log:
         [snakemake.input.frames, snakemake.input.composite, snakemake.input.detections],
         classify,
         log,
+        files=snakemake.params.files,
     )

@@ -26,4 +26,6 @@ with step(snakemake.log[0], "composite_block") as log:
         write_json_atomic({"origin": origin, "channels": image.shape[2]}, field_path(files["composite_info"], fid))
         log.info("%s: composite from %s, shape %s", fid, origin, image.shape)
 
-    run_block("composite", block, snakemake.output[0], [snakemake.input.frames], composite, log)
+    run_block(
+        "composite", block, snakemake.output[0], [snakemake.input.frames], composite, log, files=snakemake.params.files
+    )

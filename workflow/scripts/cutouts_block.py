@@ -39,4 +39,5 @@ with step(snakemake.log[0], "cutouts_block") as log:
         [snakemake.input.frames, snakemake.input.composite, snakemake.input.photoobj],
         cutouts,
         log,
+        files=snakemake.params.files,
     )

@@ -39,4 +39,6 @@ with step(snakemake.log[0], "detect_block") as log:
         write_detections(table, field_path(files["detections"], fid), checksum, timings)
         log.info("%s: %d detections (%s)", fid, len(table), timings)
 
-    run_block("detect", block, snakemake.output[0], [snakemake.input.composite], detect, log)
+    run_block(
+        "detect", block, snakemake.output[0], [snakemake.input.composite], detect, log, files=snakemake.params.files
+    )

@@ -21,4 +21,4 @@ with step(snakemake.log[0], "fetch_block") as log:
         write_json_atomic(manifest, out)
         return None if manifest["status"] == "ok" else manifest["reason"]
 
-    run_block("fetch", block, snakemake.output[0], list(snakemake.input), fetch, log)
+    run_block("fetch", block, snakemake.output[0], list(snakemake.input), fetch, log, files=snakemake.params.files)

@@ -37,4 +37,5 @@ with step(snakemake.log[0], "training_data_block") as log:
         [snakemake.input.frames, snakemake.input.composite, snakemake.input.photoobj],
         tiles,
         log,
+        files=snakemake.params.files,
     )
