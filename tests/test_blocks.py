@@ -158,3 +158,21 @@ def test_block_manifest_records_the_checksum_of_every_field_file(tmp_path):
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     assert changed["fields"]["12"]["sha256"] != first["fields"]["12"]["sha256"]
     assert field_status([tmp_path / "c.json"]) == {FieldId(752, 1, 11): None, FieldId(752, 1, 12): None}
+
+
+def test_a_quarantine_is_traced_to_the_stage_and_block_to_retry(tmp_path):
+    from yl8c4net.blocks import quarantine_origins
+
+    templates = {s: str(tmp_path / s / "{run}-{camcol}-block-{block}.json") for s in ("fetch", "composite", "detect")}
+    block = FieldBlock(752, 1, (11, 12, 13), 301)
+    paths = {s: templates[s].format(run=752, camcol=1, block=block.name) for s in templates}
+    for p in paths.values():
+        __import__("pathlib").Path(p).parent.mkdir(parents=True, exist_ok=True)
+    run_block("fetch", block, paths["fetch"], [], lambda f: "frame-r: all NaN" if f.field == 12 else None, LOG)
+    run_block("composite", block, paths["composite"], [paths["fetch"]], lambda f: None, LOG)
+    run_block("detect", block, paths["detect"], [paths["composite"]], lambda f: "bad" if f.field == 13 else None, LOG)
+    origins = quarantine_origins([paths["detect"]], templates)
+    assert origins == {
+        "752-1-12": {"stage": "fetch", "reason": "frame-r: all NaN", "retry": paths["fetch"]},
+        "752-1-13": {"stage": "detect", "reason": "bad", "retry": paths["detect"]},
+    }

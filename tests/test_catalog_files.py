@@ -123,3 +123,23 @@ def test_fits_copy_has_units_comments_extname_and_provenance(tmp_path):
     assert table["objid"].dtype.kind == "i" and table["objid"].dtype.itemsize == 8
     assert (table["objid"] == rows["objid"]).all()
     assert table["ra"].unit == "deg" and table["r"].unit == "mag"
+
+
+def test_coverage_of_the_catalogue_is_summed_over_partitions(tmp_path):
+    from yl8c4net.partition import coverage_summary
+
+    lost = {
+        "9102-1-5": {"stage": "fetch", "reason": "all NaN", "retry": "resources/frames/9102/1/block-0005-0006.json"}
+    }
+    a = write_catalog_parquet(_rows(), tmp_path / "a.parquet", PROVENANCE | {"fields_asked": 2}, CATALOG_COLUMNS)
+    b = write_catalog_parquet(
+        _rows(),
+        tmp_path / "b.parquet",
+        PROVENANCE | {"run": 9102, "fields_asked": 3, "quarantined": lost},
+        CATALOG_COLUMNS,
+    )
+    assert coverage_summary([a, b]) == (5, 4, lost)
+    merge_partitions([a, b], tmp_path / "c.parquet", CATALOG_COLUMNS)
+    write_catalog_fits(tmp_path / "c.parquet", tmp_path / "c.fits")
+    header = fits.getheader(tmp_path / "c.fits", "CATALOG")
+    assert (header["NQUAR1"], header["NQUAR2"], header["RUN2"]) == (0, 1, 9102)

@@ -95,6 +95,29 @@ def field_status(manifest_paths: Iterable[str | Path]) -> dict[FieldId, str | No
     return status
 
 
+def quarantine_origins(manifest_paths: Iterable[str | Path], block_templates: dict) -> dict[str, dict]:
+    """Every quarantined field of the given (last-stage) block manifests -> its reason, the
+    stage that quarantined it (the innermost ``stage:`` prefix of the propagated reason) and
+    the block manifest of that stage: forcing it (``snakemake -R {path}``) retries the field
+    and everything downstream. Keys are ``run-camcol-field`` tags."""
+    out = {}
+    for path in manifest_paths:
+        m = read_block_manifest(path)
+        for num, entry in m["fields"].items():
+            if entry["status"] == "ok":
+                continue
+            origin, rest = m["stage"], entry["reason"]
+            while ": " in rest and rest.split(": ", 1)[0] in block_templates:
+                origin, rest = rest.split(": ", 1)
+            fid = FieldId(m["run"], m["camcol"], int(num), m.get("rerun", 301))
+            out[field_tag(fid)] = {
+                "stage": origin,
+                "reason": rest,
+                "retry": block_templates[origin].format(run=fid.run, camcol=fid.camcol, block=m["block"]),
+            }
+    return out
+
+
 def ok_fields(manifest_paths: Iterable[str | Path]) -> list[FieldId]:
     return sorted(f for f, reason in field_status(manifest_paths).items() if reason is None)
 

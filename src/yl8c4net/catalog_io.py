@@ -132,11 +132,12 @@ def _provenance_header(provenance: dict, n_rows: int):
         header[f"DETSHA{k}"] = ",".join(prov.get("detector_sha256", []))
         header[f"CLSSHA{k}"] = prov.get("classifier_sha256", "")
         header[f"NFIELD{k}"] = (len(prov.get("frames_sha256", {})), "fields catalogued in this run")
+        header[f"NQUAR{k}"] = (len(prov.get("quarantined", {})), "fields of this run quarantined")
         for key, (name, comment) in _RUN_CARDS.items():
             if name in prov:
                 header[f"{key[:7]}{k}"] = (prov[name], comment)
-    header.add_comment("RUNk, DETSHAk, CLSSHAk, NFIELDk: run, SHA-256 of the detector and")
-    header.add_comment("classifier weights, catalogued fields of the k-th run partition.")
+    header.add_comment("RUNk, DETSHAk, CLSSHAk, NFIELDk, NQUARk: run, SHA-256 of the detector and")
+    header.add_comment("classifier weights, catalogued and quarantined fields of run partition k.")
     header.add_comment("Frame checksums per field: the FRAMES extension.")
     return header
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .blocks import field_path, field_status, field_tag, ok_fields
+from .blocks import field_path, field_status, field_tag, ok_fields, quarantine_origins
 from .catalog import (
     CATALOG_COLUMNS,
     CLASS_DTYPE,
@@ -80,11 +80,14 @@ def build_run_partition(
     settings: dict,
     outputs: dict,
     code_version: str = "",
+    block_templates: dict | None = None,
 ) -> RunCatalog:
     """Build and write one run's partition.
 
     ``settings`` is the config's ``catalog`` section; ``outputs`` names the ``matched``,
-    ``unmatched`` and ``duplicates`` Parquet files. Returns the gather result.
+    ``unmatched`` and ``duplicates`` Parquet files; ``block_templates`` (stage -> block
+    manifest path template) lets the provenance name the block to force for each
+    quarantined field. Returns the gather result.
     """
     det, frames, detector_sha, status = load_run_detections(classify_manifests, files)
     earlier = [pd.read_parquet(p, columns=["ra", "dec"]) for p in earlier_partitions]
@@ -100,6 +103,8 @@ def build_run_partition(
     provenance = {
         "code_version": code_version,
         "run": int(run),
+        "fields_asked": len(status),
+        "quarantined": quarantine_origins(classify_manifests, block_templates) if block_templates else {},
         "detector_sha256": sorted(detector_sha),
         "classifier_sha256": sha256_of(classifier_weights),
         "frames_sha256": frames,
@@ -133,3 +138,15 @@ def merge_partitions(partitions, out_path, columns, code_version: str = "") -> i
     provenance = {"code_version": code_version, "partitions": {str(p): read_provenance(p) for p in partitions}}
     write_catalog_parquet(df, out_path, provenance, columns)
     return len(df)
+
+
+def coverage_summary(partitions) -> tuple[int, int, dict]:
+    """(fields asked, fields catalogued, quarantined fields -> {stage, reason, retry}) over
+    run partitions, from their provenance."""
+    asked, done, quarantined = 0, 0, {}
+    for path in partitions:
+        prov = read_provenance(path)
+        asked += prov.get("fields_asked", 0)
+        done += len(prov.get("frames_sha256", {}))
+        quarantined.update(prov.get("quarantined", {}))
+    return asked, done, quarantined

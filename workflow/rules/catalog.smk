@@ -65,6 +65,7 @@ rule catalog_run:
         ),
         code=code_version("catalog_run"),
         files=FIELD_FILES,
+        blocks=BLOCK_MANIFESTS,
     script:
         "../scripts/catalog_run.py"
 

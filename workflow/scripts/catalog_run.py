@@ -16,4 +16,5 @@ with step(snakemake.log[0], "catalog_run"):
         snakemake.params.config["catalog"],
         dict(snakemake.output.items()),
         snakemake.params.code,
+        snakemake.params.blocks,
     )
