@@ -69,3 +69,19 @@ def test_colour_model_command_has_help_and_names_a_missing_file(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"ERROR {tmp_path / 'missing.csv'}") and len(err.splitlines()) == 1
     assert not (tmp_path / "out.json").exists()
+
+
+def test_check_config_names_the_file_line_and_key(tmp_path, monkeypatch, capsys):
+    """Snakemake's own parser says only 'Config file is not valid JSON or YAML' (issue 18,
+    trial 11); `yl8c4net check-config` reads the files as the workflow does and says where."""
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["check-config"]) == 0
+    assert capsys.readouterr().out.strip() == "config OK: 1 run(s), 4 fields"
+    (tmp_path / "mine.yaml").write_text("detector:\n  conf: 0.3\n   iou: 0.5\n")
+    assert cli_main(["check-config", "--configfile", "mine.yaml"]) == 1
+    assert capsys.readouterr().err.startswith("ERROR mine.yaml: line 3, column 7: is not valid YAML")
+    (tmp_path / "mine.yaml").write_text("sdss:\n  download: {backoff_s: .inf}\n")
+    assert cli_main(["check-config", "--configfile", "mine.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("ERROR config.yaml + mine.yaml: sdss.download.backoff_s: inf is greater than the maximum")

@@ -1,4 +1,5 @@
 """Command line: ``yl8c4net field-index`` caches the field lists of the config's runs;
+``yl8c4net check-config`` validates config files with their file, line and key named;
 ``yl8c4net config-docs`` writes the config reference generated from the schema."""
 
 from __future__ import annotations
@@ -27,16 +28,27 @@ def main(argv: list[str] | None = None) -> int:
     fi.add_argument(
         "--all", action="store_true", help="also index runs that give a fields range (default: only runs without one)"
     )
+    check = sub.add_parser(
+        "check-config",
+        help="validate config files as the workflow will (on top of ./config.yaml); names the file, line and key",
+    )
+    check.add_argument("--configfile", nargs="+", default=[], metavar="FILE", help="as for field-index")
     docs = sub.add_parser("config-docs", help="write the config reference (Markdown) generated from the schema")
     docs.add_argument("--out", default="-", help="output file (default: standard output)")
     args = ap.parse_args(argv)
     if args.command == "config-docs":
         return write_config_docs(args.out)
     try:
+        base = [BASE_CONFIG] if Path(BASE_CONFIG).is_file() and BASE_CONFIG not in args.configfile else []
+        if args.command == "check-config":
+            from .config import field_ids, load_config
+
+            cfg = load_config(base + args.configfile)
+            print(f"config OK: {len(cfg['runs'])} run(s), {len(field_ids(cfg))} fields")
+            return 0
         from .config import catalog_backend, load_config
         from .field_index import write_field_index
 
-        base = [BASE_CONFIG] if Path(BASE_CONFIG).is_file() and BASE_CONFIG not in args.configfile else []
         cfg = load_config(base + args.configfile)
         backend = catalog_backend(cfg)
         for r in cfg["runs"]:
