@@ -56,6 +56,7 @@ def test_detector_figures_are_written_from_the_metrics(tmp_path):
     truth = _boxes([100, 200, 300, 400], r=[17.0, 18.0, 20.0, 21.0])
     pred = _boxes([100, 200, 300, 600], conf=[0.9, 0.8, 0.1, 0.02])
     m = detection_metrics([(truth, pred)], conf_threshold=0.25)
+    assert {b["recall"] for b in m["recall_by_r_mag"] if b["n"]} == {0.0, 1.0}  # bounds meet the value
     for path in (
         plot_pr_curve(m, tmp_path / "pr.png"),
         plot_recall_by_mag(m["recall_by_r_mag"], tmp_path / "recall.png", 0.25),

@@ -17,7 +17,8 @@ def plot_recall_by_mag(bins: list[dict], out_png: str | Path, conf: float | None
     full = [b for b in bins if b["n"]]
     mids = np.array([(b["r_min"] + b["r_max"]) / 2 for b in full])
     rec = np.array([b["recall"] for b in full])
-    err = np.array([[b["recall"] - b["recall_low"], b["recall_high"] - b["recall"]] for b in full]).T
+    # Clipped at 0: at recall 1 (or 0) the Wilson bound equals it up to rounding.
+    err = np.clip(np.array([[b["recall"] - b["recall_low"], b["recall_high"] - b["recall"]] for b in full]).T, 0, None)
     half = np.array([(b["r_max"] - b["r_min"]) / 2 for b in full])
     ax.errorbar(mids, rec, yerr=err if len(full) else None, xerr=half, fmt="o", ms=4, color="#0072B2", capsize=2)
     for x, y, b in zip(mids, rec, full):
