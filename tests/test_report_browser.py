@@ -51,7 +51,10 @@ def test_report_opens_in_headless_chromium_with_figures_and_metrics_table(tmp_pa
             page.get_by_text("Results", exact=True).first.click() if k > 1 else None
             page.get_by_text(category, exact=True).first.click()
             rows = page.locator("tr:has(a[iconname=eye])")
-            names = [rows.nth(i).locator("td").first.inner_text().strip() for i in range(rows.count())]
+            # The report lists each item by its path; the file name is what identifies it here.
+            names = [
+                rows.nth(i).locator("td").first.inner_text().strip().rsplit("/", 1)[-1] for i in range(rows.count())
+            ]
             seen[category] = names
             for i, name in enumerate(names):
                 rows.nth(i).locator("a[iconname=eye]").click()
