@@ -54,9 +54,7 @@ def test_retry_after_is_honoured(tmp_path):
 
 def test_gives_up_after_the_retry_budget_as_a_transient_failure(tmp_path):
     with LocalHTTPServer(flaky([503] * 10)) as srv:
-        with pytest.raises(
-            TransientError, match=r"frame-r-004510-4-0030.fits.bz2: failed after 3 attempts \(HTTP 503\)"
-        ):
+        with pytest.raises(TransientError, match=r"frame-r-004510-4-0030.fits.bz2: HTTP 503 after 3 attempts"):
             _sas(srv, retries=2).fetch(REL, tmp_path / REL.name)
     assert len(srv.requests) == 3
     assert list(tmp_path.iterdir()) == []
@@ -109,5 +107,5 @@ def test_existence_check_retries_and_never_calls_a_failure_absent():
     with LocalHTTPServer(flaky([404])) as srv:
         assert _sas(srv).exists(REL) is False
     with LocalHTTPServer(flaky([503] * 10)) as srv:
-        with pytest.raises(TransientError, match="existence check answered HTTP 503 after 3 attempts"):
+        with pytest.raises(TransientError, match="existence check: HTTP 503 after 3 attempts"):
             _sas(srv, retries=2).exists(REL)

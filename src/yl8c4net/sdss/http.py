@@ -78,3 +78,16 @@ def attempts_of(response) -> int:
     """How many tries a response took (1 + urllib3's retry history)."""
     retries = getattr(getattr(response, "raw", None), "retries", None)
     return 1 + len(retries.history) if retries is not None else 1
+
+
+def check_answer(response, what: str, definite_error) -> None:
+    """Raise unless ``response`` is HTTP 200: a retryable status (still failing after the
+    retries) is `~yl8c4net.errors.TransientError`, anything else ``definite_error`` (the
+    caller's: a missing file or a refused query is a fault of the field)."""
+    from ..errors import TransientError
+
+    status = response.status_code
+    if status in RETRYABLE_STATUS:
+        raise TransientError(f"{what}: HTTP {status} after {attempts_of(response)} attempts")
+    if status != 200:
+        raise definite_error(f"{what}: HTTP {status}")

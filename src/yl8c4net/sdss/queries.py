@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import CatalogValidationError, QueryError, TransientError
 from .fields import DATA_RELEASE, FieldId, _check_int, frame_relpath
-from .http import RETRYABLE_STATUS, RetryPolicy, attempts_of
+from .http import RETRYABLE_STATUS, RetryPolicy, check_answer
 from .sql import (
     FIELD_COLUMNS,
     PHOTOOBJ_COLUMNS,
@@ -203,12 +203,7 @@ class SkyServerBackend(_SqlBackend):
             raise TransientError(
                 f"SkyServer unreachable after {self.policy.retries + 1} attempts ({exc}): {sql}"
             ) from None
-        if response.status_code in RETRYABLE_STATUS:
-            raise TransientError(
-                f"SkyServer answered HTTP {response.status_code} after {attempts_of(response)} attempts: {sql}"
-            )
-        if response.status_code != 200:
-            raise QueryError(f"SkyServer answered HTTP {response.status_code}: {sql}")
+        check_answer(response, f"SkyServer query {sql}", QueryError)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", NoResultsWarning)
@@ -271,7 +266,7 @@ class CasJobsBackend(_SqlBackend):
         except requests.RequestException as exc:
             raise TransientError(f"CasJobs unreachable ({type(exc).__name__}): {sql}") from None
         if resp.status_code in RETRYABLE_STATUS:
-            raise TransientError(f"CasJobs answered HTTP {resp.status_code} after {attempts_of(resp)} attempts: {sql}")
+            check_answer(resp, f"CasJobs query {sql}", QueryError)
         if resp.status_code != 200:
             raise QueryError(f"CasJobs answered HTTP {resp.status_code}: {resp.text[:200]!r} for: {sql}")
         text = resp.text

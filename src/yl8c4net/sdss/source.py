@@ -17,7 +17,7 @@ from typing import Callable
 from ..errors import DownloadError, FrameVerificationError, TransientError
 from .fields import SAS_BASE_URL, sas_url
 from .frames import verify_frame_file, verify_jpeg_file
-from .http import RETRYABLE_STATUS, RetryPolicy, attempts_of
+from .http import RetryPolicy, check_answer
 
 log = logging.getLogger(__name__)
 
@@ -143,11 +143,10 @@ class SasSource(FileSource):
             resp = self.session.head(url, timeout=self.policy.timeout_s, allow_redirects=True)
         except requests.RequestException as exc:
             raise TransientError(f"{url}: existence check failed ({_reason(exc)})") from None
-        if resp.status_code in (200, 404, 410):
-            return resp.status_code == 200
-        raise TransientError(
-            f"{url}: existence check answered HTTP {resp.status_code} after {attempts_of(resp)} attempts"
-        )
+        if resp.status_code in (404, 410):
+            return False
+        check_answer(resp, f"{url}: existence check", DownloadError)
+        return True
 
     def fetch(self, relpath: PurePosixPath, dest: str | Path) -> Path:
         import requests
@@ -166,12 +165,7 @@ class SasSource(FileSource):
                         f"{url}: failed after {self.policy.retries + 1} attempts ({_reason(exc)})"
                     ) from None
                 with resp:
-                    if resp.status_code in RETRYABLE_STATUS:
-                        raise TransientError(
-                            f"{url}: failed after {attempts_of(resp)} attempts (HTTP {resp.status_code})"
-                        )
-                    if resp.status_code != 200:
-                        raise DownloadError(f"{url}: HTTP {resp.status_code}")
+                    check_answer(resp, url, DownloadError)
                     try:
                         with open(tmp, "wb") as out:
                             for chunk in resp.iter_content(chunk_size=1 << 20):
