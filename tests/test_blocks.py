@@ -176,3 +176,21 @@ def test_a_quarantine_is_traced_to_the_stage_and_block_to_retry(tmp_path):
         "752-1-12": {"stage": "fetch", "reason": "frame-r: all NaN", "retry": paths["fetch"]},
         "752-1-13": {"stage": "detect", "reason": "bad", "retry": paths["detect"]},
     }
+
+
+def test_a_transient_failure_fails_the_block_job_and_quarantines_nothing(tmp_path):
+    """Trial 1 of issue 18: an archive answering HTTP 500 for a while quarantined every field
+    and the run ended with exit 0 and an empty catalogue. A failure that outlasts the retries
+    is transient: the job fails without a manifest, so a rerun fetches again."""
+    from yl8c4net.errors import TransientError
+
+    block = FieldBlock(752, 1, (11, 12), 301)
+
+    def archive_down(fid):
+        raise TransientError("https://data.sdss.org/sas/...: HTTP 500 after 6 attempts")
+
+    with pytest.raises(TransientError):
+        run_block("fetch", block, tmp_path / "fetch.json", [], archive_down, LOG)
+    assert not (tmp_path / "fetch.json").exists()
+    m = run_block("fetch", block, tmp_path / "fetch.json", [], lambda f: None, LOG)  # the archive is back
+    assert [e["status"] for e in m["fields"].values()] == ["ok", "ok"]
