@@ -3,13 +3,25 @@
 # the importable package src/yl8c4net/ and the rules only wire files to it.
 
 import os
+import sys
 
 from snakemake.utils import min_version
+
+from yl8c4net.config import read_yaml_mapping
+from yl8c4net.errors import ConfigError
 
 min_version("9.0")
 
 # The conda envs' post-deploy scripts (envs/*.post-deploy.sh) install the package from here.
 os.environ.update(YL8C4NET_PACKAGE_DIR=workflow.basedir)
+
+
+# Snakemake's own parser reports a YAML error without file or line: read it first with ours.
+try:
+    if os.path.exists("config.yaml"):
+        read_yaml_mapping("config.yaml")
+except ConfigError as exc:
+    sys.exit(f"ERROR {exc}")
 
 
 configfile: "config.yaml"

@@ -85,3 +85,14 @@ def test_check_config_names_the_file_line_and_key(tmp_path, monkeypatch, capsys)
     assert cli_main(["check-config", "--configfile", "mine.yaml"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("ERROR config.yaml + mine.yaml: sdss.download.backoff_s: inf is greater than the maximum")
+
+
+def test_every_number_in_the_schema_is_bounded():
+    """Issue 18: `backoff_s: .inf` passed the schema and overflowed a sleep."""
+    unbounded = []
+    for path, sub in schema_keys(load_schema()):
+        for name, s in ((path, sub), (f"{path}[]", sub.get("items") if isinstance(sub.get("items"), dict) else {})):
+            if s.get("type") in ("integer", "number") and "enum" not in s:
+                if not ({"minimum", "exclusiveMinimum"} & set(s) and {"maximum", "exclusiveMaximum"} & set(s)):
+                    unbounded.append(name)
+    assert unbounded == []

@@ -283,3 +283,13 @@ def test_code_version_follows_the_modules_a_script_imports():
     scripts = REPO / "workflow" / "scripts"
     a, b = script_code_version(scripts / "detect_block.py"), script_code_version(scripts / "catalog_run.py")
     assert a.startswith("0.") and a != b and a == script_code_version(scripts / "detect_block.py")
+
+
+def test_broken_yaml_in_config_yaml_names_the_line(tmp_path):
+    """Trial 11 of issue 18: Snakemake's parser says only 'not valid JSON or YAML'."""
+    text = (REPO / "config.yaml").read_text().replace("  rerun: 301\n", "  rerun: 301\n   bands: [u, g\n", 1)
+    (tmp_path / "config.yaml").write_text(text)
+    line = text.splitlines().index("   bands: [u, g") + 1
+    res = snakemake("-n", cwd=tmp_path)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert f"ERROR config.yaml: line {line}, column" in res.stderr and "is not valid YAML" in res.stderr

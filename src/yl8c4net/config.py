@@ -127,7 +127,9 @@ def _check_weights(cfg: dict, model: str, source: str) -> None:
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _read_yaml_mapping(path: Path) -> dict:
+def read_yaml_mapping(path: str | Path) -> dict:
+    """A YAML file whose top level is a mapping; errors name the file, line and column."""
+    path = Path(path)
     try:
         with open(path) as fh:
             raw = yaml.safe_load(fh)
@@ -162,7 +164,7 @@ def load_config(paths: str | Path | list, schema_path: str | Path | None = None)
     paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
     raw: dict = {}
     for path in paths:
-        raw = merge_configs(raw, _read_yaml_mapping(path))
+        raw = merge_configs(raw, read_yaml_mapping(path))
     return validate_config(raw, schema_path, source=" + ".join(str(p) for p in paths))
 
 
