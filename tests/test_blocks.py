@@ -104,6 +104,7 @@ def test_field_status_table_lists_each_field_with_its_files_and_reason(tmp_path)
             "bands": "gri",
             "irg_jpeg": True,
             "n_photoobj": 3,
+            "fault": "",
             "reason": "",
         },
         {
@@ -114,6 +115,7 @@ def test_field_status_table_lists_each_field_with_its_files_and_reason(tmp_path)
             "bands": "",
             "irg_jpeg": False,
             "n_photoobj": 0,
+            "fault": "data",
             "reason": "fetch: frame-r is truncated",
         },
     ]

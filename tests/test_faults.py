@@ -17,26 +17,35 @@ MIRROR = REPO / "resources" / "sim_mirror"
 pytestmark = pytest.mark.slow
 
 
+BAD_FRAME = "frame-r-009101-3-0012.fits.bz2"
+
+
 def _archive(state: dict):
-    """Serve the local run's SAS-layout mirror, or HTTP 500 while ``state['down']``."""
+    """Serve the local run's SAS-layout mirror; HTTP 500 while ``state['down']``; field
+    12's r frame cut in half while ``state['corrupt']``."""
 
     def handler(method, path, query, body, headers):
         state["requests"] += 1
         if state["down"]:
             return 500, b"Internal Server Error"
         file = MIRROR / path.removeprefix("/sas/")
-        return (200, file.read_bytes()) if file.is_file() else (404, b"not found")
+        if not file.is_file():
+            return 404, b"not found"
+        data = file.read_bytes()
+        return 200, data[: len(data) // 2] if state["corrupt"] and file.name == BAD_FRAME else data
 
     return handler
 
 
 @needs_local_run
-def test_archive_down_fails_the_run_and_a_rerun_recovers_the_same_catalogue(tmp_path):
+def test_archive_down_then_a_corrupt_frame_then_recovery_give_the_undisturbed_catalogue(tmp_path):
     """Trial 1: while the archive answers HTTP 500, the run fails (non-zero exit, no
-    catalogue, no field quarantined); once it answers, the same command builds the catalogue
-    of an undisturbed run."""
+    catalogue, no field quarantined). Then the archive answers but one frame is corrupt: the
+    field is quarantined and the run ends with exit 0 and the INCOMPLETE CATALOGUE line
+    naming the retry command. Once the frame is fixed, that command builds the catalogue of
+    an undisturbed run."""
     config = yaml.safe_load(demo_config_with_local_models(tmp_path).read_text())
-    state = {"down": True, "requests": 0}
+    state = {"down": True, "corrupt": True, "requests": 0}
     with LocalHTTPServer(_archive(state)) as archive:
         config["simulate"]["enabled"] = False
         config["sdss"].update(
@@ -56,8 +65,16 @@ def test_archive_down_fails_the_run_and_a_rerun_recovers_the_same_catalogue(tmp_
         assert not list((tmp_path / "resources" / "frames").rglob("block-*.json"))  # nothing quarantined
         assert not list((tmp_path / "resources" / "frames").rglob("*.part*"))  # no debris
         state["down"] = False
-        up = subprocess.run(cmd, capture_output=True, text=True)
+        partial = subprocess.run(cmd, capture_output=True, text=True)
+        text = partial.stdout + partial.stderr
+        assert partial.returncode == 0, text[-4000:]
+        assert "INCOMPLETE CATALOGUE: built from 3 of 4 fields; 1 quarantined (stages: fetch" in text
+        retry = "resources/frames/9101/3/block-0011-0012.json"
+        assert f"snakemake --profile profiles/local -R {retry}" in text and BAD_FRAME in text
+        state["corrupt"] = False
+        up = subprocess.run(cmd + ["-R", retry], capture_output=True, text=True)
     assert up.returncode == 0, (up.stdout + up.stderr)[-4000:]
+    assert "catalogue built from all 4 fields asked" in up.stdout + up.stderr
     local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
     recovered = pd.read_parquet(tmp_path / "results" / "catalog" / "catalog.parquet")
     assert len(local) > 0

@@ -215,7 +215,8 @@ def block_of_job(job) -> FieldBlock:
 def field_status_table(manifest_paths: Iterable[str | Path], files: dict):
     """One row per field of the block manifests: run, camcol, field, status (ok or
     quarantined), fetched bands, whether the official irg JPEG was used, PhotoObjAll rows,
-    and the quarantine reason (rule ``field_status``)."""
+    the kind of fault ("data" for every quarantine) and the quarantine reason (rule
+    ``field_status``)."""
     import pandas as pd
 
     rows = []
@@ -232,6 +233,9 @@ def field_status_table(manifest_paths: Iterable[str | Path], files: dict):
                 "bands": "".join(sorted(manifest.get("frames", {}), key="ugriz".index)),
                 "irg_jpeg": bool(manifest.get("irg_jpeg")),
                 "n_photoobj": len(pd.read_parquet(photo, columns=["objid"])) if photo.is_file() else 0,
+                # Only defects of the data quarantine a field; a transient failure (network,
+                # service) fails the job instead and never reaches this table.
+                "fault": "" if reason is None else "data",
                 "reason": reason or "",
             }
         )

@@ -26,8 +26,8 @@ class RetryPolicy:
         Tries after the first one.
     backoff_s : float
         urllib3's backoff factor, seconds: no wait before the first retry, then
-        ``backoff_s * 2**(n-1)`` before the n-th, at most ``backoff_max_s``; a server's
-        ``Retry-After`` takes precedence.
+        ``backoff_s * 2**(n-1)`` plus a random jitter of up to ``backoff_s / 2`` before the
+        n-th, at most ``backoff_max_s``; a server's ``Retry-After`` takes precedence.
     timeout_s : float
         Connect and read timeout of one try, seconds.
     backoff_max_s : float
@@ -55,6 +55,9 @@ class RetryPolicy:
             other=0,
             backoff_factor=self.backoff_s,
             backoff_max=self.backoff_max_s,
+            # Up to half a backoff step of random extra wait, so that many cluster jobs
+            # that failed together do not retry in lockstep.
+            backoff_jitter=self.backoff_s / 2,
             status_forcelist=RETRYABLE_STATUS,
             allowed_methods=RETRIED_METHODS,
             respect_retry_after_header=True,
