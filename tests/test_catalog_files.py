@@ -10,7 +10,13 @@ from astropy.io import fits
 from astropy.table import Table
 
 from yl8c4net.catalog import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
-from yl8c4net.catalog_io import astropy_unit, read_provenance, write_catalog_fits, write_catalog_parquet
+from yl8c4net.catalog_io import (
+    astropy_unit,
+    frames_digest,
+    read_provenance,
+    write_catalog_fits,
+    write_catalog_parquet,
+)
 from yl8c4net.partition import merge_partitions
 
 PROVENANCE = {
@@ -117,9 +123,12 @@ def test_fits_copy_has_units_comments_extname_and_provenance(tmp_path):
         assert header["CODEVER"] == "0.1.0+merge" and header["RUN1"] == 9101
         assert header["CLSSHA1"] == "c" * 64 and header["DETSHA1"] == "d" * 64
         assert header["NFIELD1"] == 2 and header["MATCHRA1"] == 2.0 and header["NROWS"] == len(rows)
-        frames = Table(hdul["FRAMES"].data)
-        assert sorted(zip(frames["field"], frames["band"])) == [(11, "g"), (11, "r"), (12, "r")]
-    table = Table.read(fits_path, hdu="CATALOG")
+        assert header["FRMSHA1"] == frames_digest(PROVENANCE) and len(hdul) == 2
+        other = frames_digest({"frames_sha256": {**PROVENANCE["frames_sha256"], "9101-3-12": {"r": "f" * 64}}})
+        assert other != header["FRMSHA1"]  # one frame changed: another digest
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one table: no "hdu= was not specified" warning
+        table = Table.read(fits_path)
     assert table["objid"].dtype.kind == "i" and table["objid"].dtype.itemsize == 8
     assert (table["objid"] == rows["objid"]).all()
     assert table["ra"].unit == "deg" and table["r"].unit == "mag"

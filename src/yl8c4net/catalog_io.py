@@ -133,39 +133,31 @@ def _provenance_header(provenance: dict, n_rows: int):
         header[f"CLSSHA{k}"] = prov.get("classifier_sha256", "")
         header[f"NFIELD{k}"] = (len(prov.get("frames_sha256", {})), "fields catalogued in this run")
         header[f"NQUAR{k}"] = (len(prov.get("quarantined", {})), "fields of this run quarantined")
+        header[f"FRMSHA{k}"] = frames_digest(prov)
         for key, (name, comment) in _RUN_CARDS.items():
             if name in prov:
                 header[f"{key[:7]}{k}"] = (prov[name], comment)
     header.add_comment("RUNk, DETSHAk, CLSSHAk, NFIELDk, NQUARk: run, SHA-256 of the detector and")
     header.add_comment("classifier weights, catalogued and quarantined fields of run partition k.")
-    header.add_comment("Frame checksums per field: the FRAMES extension.")
+    header.add_comment("FRMSHAk: SHA-256 of the JSON of every frame's SHA-256 in partition k;")
+    header.add_comment("the per-frame list is in the yl8c4net metadata of catalog.parquet.")
     return header
 
 
-def _frames_hdu(provenance: dict):
-    """A FRAMES table: the SHA-256 of every frame each catalogued field was read from."""
-    from astropy.io import fits
-    from astropy.table import Table
+def frames_digest(prov: dict) -> str:
+    """SHA-256 of a partition's frame checksums (field tag -> band -> SHA-256, as canonical
+    JSON): one header card that pins every frame read; the list itself is in the Parquet
+    file's metadata."""
+    import hashlib
 
-    rows = []
-    for prov in provenance.get("partitions", {}).values():
-        for tag, bands in prov.get("frames_sha256", {}).items():
-            run, camcol, field = (int(v) for v in tag.split("-"))
-            rows.extend((run, camcol, field, band, sha) for band, sha in sorted(bands.items()))
-    table = Table(
-        rows=rows or None,
-        names=("run", "camcol", "field", "band", "sha256"),
-        dtype=("i4", "i2", "i4", "U1", "U64"),
-    )
-    hdu = fits.table_to_hdu(table)
-    hdu.header["EXTNAME"] = ("FRAMES", "frames each catalogued field was read from")
-    return hdu
+    return hashlib.sha256(json.dumps(prov.get("frames_sha256", {}), sort_keys=True).encode()).hexdigest()
 
 
 def write_catalog_fits(parquet_path: str | Path, fits_path: str | Path) -> None:
     """The catalogue Parquet as a FITS binary table (astropy): units as ``TUNITn``,
     descriptions as ``TCOMMn`` (the comment keyword TOPCAT and fv show), ``EXTNAME``
-    CATALOG, the provenance as header cards, frame checksums in a FRAMES extension."""
+    CATALOG, the provenance as header cards. One table extension only, so that
+    ``Table.read`` and TOPCAT open it without being told which."""
     from astropy.io import fits
     from astropy.table import Table
 
@@ -177,6 +169,6 @@ def write_catalog_fits(parquet_path: str | Path, fits_path: str | Path) -> None:
         if table[name].description:
             hdu.header[f"TCOMM{k}"] = table[name].description[:68]
     hdu.header.update(_provenance_header(provenance, len(table)))
-    hdul = fits.HDUList([fits.PrimaryHDU(), hdu, _frames_hdu(provenance)])
+    hdul = fits.HDUList([fits.PrimaryHDU(), hdu])
     with atomic_output(fits_path) as tmp:
         hdul.writeto(tmp)
