@@ -40,34 +40,33 @@ def astropy_unit(unit: str):
 
 def to_schema(df: pd.DataFrame, columns: dict) -> pd.DataFrame:
     """Exactly the columns of ``columns``, in order, with their dtypes. Integer columns with
-    missing values become pandas' nullable integers; the class column becomes plain strings
-    (dictionary-encoded Arrow columns are not readable by astropy)."""
+    missing values become pandas' nullable integers."""
     nullable = {"int16": "Int16", "int32": "Int32", "int64": "Int64"}
     out = {}
     for c, (t, _, _) in columns.items():
-        if isinstance(t, pd.CategoricalDtype):
-            t = "object"
         missing = np.nan if str(t).startswith("float") else pd.NA
         col = df[c] if c in df else pd.Series(missing, index=df.index, dtype=nullable.get(t, t))
         if t in nullable and col.isna().any():
             t = nullable[t]
-        out[c] = col.astype(str) if t in ("object", "str") else col.astype(t)
+        out[c] = col.astype(str) if t == "str" else col.astype(t)
     return pd.DataFrame(out).reset_index(drop=True)
 
 
-def _astropy_metadata(df: pd.DataFrame, columns: dict, provenance: dict) -> dict[bytes, bytes]:
-    """astropy's Parquet metadata (``table_meta_yaml`` and string lengths) for ``df``."""
+def _is_text(arrow_type) -> bool:
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def _astropy_metadata(sample: pd.DataFrame, columns: dict, provenance: dict, lengths: dict) -> dict[bytes, bytes]:
+    """astropy's Parquet metadata (``table_meta_yaml`` and string lengths): column types from
+    a one-row ``sample``, the longest value of each string column from ``lengths``."""
     from astropy.table import Table
     from astropy.table.meta import get_yaml_from_table
 
-    table = Table.from_pandas(df.iloc[:1] if len(df) else df)
-    meta = {}
+    table = Table.from_pandas(sample)
+    meta = {f"table::len::{name}": str(max(1, n)) for name, n in lengths.items()}
     for name, (_, unit, description) in columns.items():
         table[name].unit = astropy_unit(unit)
         table[name].description = description
-        if table[name].dtype.kind == "U":
-            # astropy sizes string columns from this key; the longest value over all rows.
-            meta[f"table::len::{name}"] = str(max(1, int(df[name].str.len().max()) if len(df) else 1))
     table.meta = {"yl8c4net": provenance}
     meta["table_meta_yaml"] = "\n".join(get_yaml_from_table(table))
     return {k.encode(): v.encode() for k, v in meta.items()}
@@ -77,28 +76,41 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
     """Parquet with column units/descriptions (Arrow, pandas and astropy metadata) and the
     provenance in the file metadata.
 
+    Categorical columns (``class``) are written as plain strings: astropy cannot read
+    dictionary-encoded Arrow columns (Parquet still stores the repeated values in dictionary
+    pages). The conversion is an Arrow cast, not a pandas one: 10 M rows stay cheap.
+
     The data pages depend only on the rows, so two builds give byte-identical data; only
     the ``created`` timestamp in the metadata differs.
     """
+    import pyarrow.compute as pc
+
     path = Path(path)
     provenance = {**provenance, "created": datetime.now(timezone.utc).isoformat()}
     frame = to_schema(df, columns)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     fields = [
-        f.with_metadata({b"unit": u.encode(), b"description": d.encode()})
+        f.with_type(pa.string() if pa.types.is_dictionary(f.type) else f.type).with_metadata(
+            {b"unit": u.encode(), b"description": d.encode()}
+        )
         for f, (_, u, d) in zip(table.schema, columns.values())
     ]
+    # What pandas and astropy record of the columns, from one row with the written types.
+    sample = frame.iloc[:1].astype({f.name: object for f in fields if _is_text(f.type)})
+    pandas_meta = pa.Table.from_pandas(sample, preserve_index=False).schema.metadata or {}
+    table = table.cast(pa.schema(fields))
+    lengths = {
+        f.name: int(pc.max(pc.utf8_length(table.column(f.name))).as_py() or 0) for f in fields if _is_text(f.type)
+    }
     meta = {
-        **(table.schema.metadata or {}),  # pandas' own: nullable integers stay nullable
-        **_astropy_metadata(frame, columns, provenance),
+        **pandas_meta,  # nullable integers stay nullable in pandas
+        **_astropy_metadata(sample, columns, provenance, lengths),
         b"yl8c4net": json.dumps(provenance, sort_keys=True).encode(),
     }
-    table = table.cast(pa.schema(fields, metadata=meta))
+    table = table.replace_schema_metadata(meta)
     # Dictionary pages only where values repeat: on float columns they are built and thrown away.
     repeating = [
-        f.name
-        for f in table.schema
-        if pa.types.is_string(f.type) or pa.types.is_int16(f.type) or pa.types.is_int32(f.type)
+        f.name for f in table.schema if _is_text(f.type) or pa.types.is_int16(f.type) or pa.types.is_int32(f.type)
     ]
     with atomic_output(path) as tmp:
         pq.write_table(table, tmp, compression="zstd", write_statistics=True, use_dictionary=repeating)
