@@ -143,21 +143,19 @@ class _SqlBackend(CatalogBackend):
     def _query(self, sql: str) -> pd.DataFrame | None:  # pragma: no cover
         raise NotImplementedError
 
-    def photoobj_field(self, fid: FieldId) -> pd.DataFrame:
-        sql = photoobj_field_sql(fid)
+    def _table(self, sql: str, columns: dict, dtypes: dict, what: str) -> pd.DataFrame:
+        """The answer to ``sql`` renamed and validated; an empty table (logged) for no rows."""
         df = self._query(sql)
         if df is None:
-            log.warning("PhotoObjAll has no rows for %s", fid)
-            return empty_table(PHOTOOBJ_DTYPES)
-        return validate_table(_rename(df, PHOTOOBJ_COLUMNS), PHOTOOBJ_DTYPES, f"PhotoObjAll {fid}")
+            log.warning("%s has no rows", what)
+            return empty_table(dtypes)
+        return validate_table(_rename(df, columns), dtypes, what)
+
+    def photoobj_field(self, fid: FieldId) -> pd.DataFrame:
+        return self._table(photoobj_field_sql(fid), PHOTOOBJ_COLUMNS, PHOTOOBJ_DTYPES, f"PhotoObjAll {fid}")
 
     def specphoto_run(self, run: int, rerun: int = 301) -> pd.DataFrame:
-        sql = specphoto_run_sql(run, rerun)
-        df = self._query(sql)
-        if df is None:
-            log.warning("SpecPhoto has no rows for run %d", run)
-            return empty_table(SPECPHOTO_DTYPES)
-        return validate_table(_rename(df, SPECPHOTO_COLUMNS), SPECPHOTO_DTYPES, f"SpecPhoto run {run}")
+        return self._table(specphoto_run_sql(run, rerun), SPECPHOTO_COLUMNS, SPECPHOTO_DTYPES, f"SpecPhoto run {run}")
 
     def fields_of_run(self, run: int, rerun: int = 301) -> pd.DataFrame:
         sql = field_table_sql(run, rerun)
