@@ -152,3 +152,22 @@ def test_coverage_of_the_catalogue_is_summed_over_partitions(tmp_path):
     write_catalog_fits(tmp_path / "c.parquet", tmp_path / "c.fits")
     header = fits.getheader(tmp_path / "c.fits", "CATALOG")
     assert (header["NQUAR1"], header["NQUAR2"], header["RUN2"]) == (0, 1, 9102)
+
+
+def test_fits_header_of_a_catalogue_of_many_runs_has_valid_keywords(tmp_path):
+    """Keywords stay within FITS's 8 characters for any number of run partitions (a
+    catalogue extended run by run passes 10 and 100 partitions)."""
+    parts = [
+        write_catalog_parquet(
+            _rows(3, seed=k), tmp_path / f"{k}.parquet", PROVENANCE | {"run": 9000 + k}, CATALOG_COLUMNS
+        )
+        for k in range(1, 121)
+    ]
+    merge_partitions(parts, tmp_path / "c.parquet", CATALOG_COLUMNS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no HIERARCH card, no truncated value
+        write_catalog_fits(tmp_path / "c.parquet", tmp_path / "c.fits")
+    header = fits.getheader(tmp_path / "c.fits", "CATALOG")
+    assert header["NRUNS"] == 120 and sorted(header[f"RUN{k}"] for k in range(1, 121)) == list(range(9001, 9121))
+    assert header["DETSHA9"] == "d" * 64 and header["DSHA120"] == "d" * 64 and header["MRAD57"] == 2.0
+    assert all(len(card.keyword) <= 8 for card in header.cards)

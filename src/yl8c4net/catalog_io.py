@@ -29,6 +29,29 @@ _RUN_CARDS = {
     "MERGEIOS": ("merge_min_ios", "same-field box merge: least IoS"),
     "MERGEOFF": ("merge_max_offset_box_fraction", "same-field box merge: most offset / box"),
 }
+#: Four-letter stems of the per-run keywords, used from partition 10 on: a FITS keyword has
+#: at most 8 characters (a HIERARCH card cannot hold a SHA-256 value).
+_SHORT_STEMS = {
+    "DETSHA": "DSHA",
+    "CLSSHA": "CSHA",
+    "NFIELD": "NFLD",
+    "NQUAR": "NQUA",
+    "FRMSHA": "FSHA",
+    "MATCHRAD": "MRAD",
+    "DEDUPRAD": "DRAD",
+    "MERGEIOS": "MIOS",
+    "MERGEOFF": "MOFF",
+}
+
+
+def run_keyword(stem: str, k: int) -> str:
+    """The FITS keyword of run partition ``k`` for ``stem``: ``stem[:7]`` + k for k < 10
+    (MATCHRA1), the four-letter stem + k up to 9999 (MRAD12), RUN + k always."""
+    if stem == "RUN" or k < 10:
+        return f"{stem[:7]}{k}"
+    if k > 9999:
+        raise ValueError(f"FITS header: {k} run partitions, more than 9999")
+    return f"{_SHORT_STEMS[stem]}{k}"
 
 
 def astropy_unit(unit: str):
@@ -139,20 +162,24 @@ def _provenance_header(provenance: dict, n_rows: int):
     parts = provenance.get("partitions", {})
     header["NRUNS"] = (len(parts), "run partitions in this catalogue")
     for k, prov in enumerate(parts.values(), start=1):
-        header[f"RUN{k}"] = (prov.get("run", -1), f"SDSS run of partition {k}")
+        header[run_keyword("RUN", k)] = (prov.get("run", -1), f"SDSS run of partition {k}")
         # A SHA-256 fills a card: the keywords' meaning is in the COMMENT cards below.
-        header[f"DETSHA{k}"] = ",".join(prov.get("detector_sha256", []))
-        header[f"CLSSHA{k}"] = prov.get("classifier_sha256", "")
-        header[f"NFIELD{k}"] = (len(prov.get("frames_sha256", {})), "fields catalogued in this run")
-        header[f"NQUAR{k}"] = (len(prov.get("quarantined", {})), "fields of this run quarantined")
-        header[f"FRMSHA{k}"] = frames_digest(prov)
+        header[run_keyword("DETSHA", k)] = ",".join(prov.get("detector_sha256", []))
+        header[run_keyword("CLSSHA", k)] = prov.get("classifier_sha256", "")
+        header[run_keyword("NFIELD", k)] = (len(prov.get("frames_sha256", {})), "fields catalogued in this run")
+        header[run_keyword("NQUAR", k)] = (len(prov.get("quarantined", {})), "fields of this run quarantined")
+        header[run_keyword("FRMSHA", k)] = frames_digest(prov)
         for key, (name, comment) in _RUN_CARDS.items():
             if name in prov:
-                header[f"{key[:7]}{k}"] = (prov[name], comment)
+                header[run_keyword(key, k)] = (prov[name], comment)
     header.add_comment("RUNk, DETSHAk, CLSSHAk, NFIELDk, NQUARk: run, SHA-256 of the detector and")
     header.add_comment("classifier weights, catalogued and quarantined fields of run partition k.")
     header.add_comment("FRMSHAk: SHA-256 of the JSON of every frame's SHA-256 in partition k;")
     header.add_comment("the per-frame list is in the yl8c4net metadata of catalog.parquet.")
+    if len(parts) >= 10:
+        header.add_comment("From partition 10 on: DSHAk, CSHAk, NFLDk, NQUAk, FSHAk, MRADk, DRADk,")
+        header.add_comment("MIOSk, MOFFk stand for DETSHA, CLSSHA, NFIELD, NQUAR, FRMSHA, MATCHRA,")
+        header.add_comment("DEDUPRA, MERGEIO, MERGEOF (FITS keywords have at most 8 characters).")
     return header
 
 
