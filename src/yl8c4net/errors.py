@@ -41,3 +41,7 @@ class CatalogValidationError(YL8C4NetError):
 
 class BlockManifestError(YL8C4NetError):
     """A field block's manifest (the output of a per-field stage) is missing or malformed."""
+
+
+class ModelFileError(YL8C4NetError):
+    """A model file (weights, fusion model) cannot be read or is not the kind expected."""

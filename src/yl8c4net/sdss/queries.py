@@ -46,6 +46,11 @@ PHOTOOBJ_DTYPES = {
     "r": "float32",
     "i": "float32",
     "z": "float32",
+    "err_u": "float32",
+    "err_g": "float32",
+    "err_r": "float32",
+    "err_i": "float32",
+    "err_z": "float32",
     "psfmag_r": "float32",
     "petror90_r": "float32",
 }

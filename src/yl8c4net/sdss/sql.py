@@ -24,6 +24,11 @@ PHOTOOBJ_COLUMNS = {
     "modelMag_r": "r",
     "modelMag_i": "i",
     "modelMag_z": "z",
+    "modelMagErr_u": "err_u",
+    "modelMagErr_g": "err_g",
+    "modelMagErr_r": "err_r",
+    "modelMagErr_i": "err_i",
+    "modelMagErr_z": "err_z",
     "psfMag_r": "psfmag_r",
     "petroR90_r": "petror90_r",
 }

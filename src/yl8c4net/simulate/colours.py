@@ -61,7 +61,8 @@ def load_colour_model(path: str | Path | None = None) -> dict[str, ClassColourMo
     raw = json.loads(text)
     return {
         cls: ClassColourModel(
-            weights=np.asarray(raw["classes"][cls]["weights"]),
+            # The JSON keeps 6 decimals: renormalise so the weights sum to 1 exactly.
+            weights=np.asarray(raw["classes"][cls]["weights"]) / np.sum(raw["classes"][cls]["weights"]),
             means=np.asarray(raw["classes"][cls]["means"]),
             covariances=np.asarray(raw["classes"][cls]["covariances"]),
         )
@@ -85,8 +86,29 @@ def read_specphoto_csv(csv_path: str | Path):
     return df[good].reset_index(drop=True)
 
 
+#: Share of the SkyServer table held out for validation (never used to fit anything).
+SPECPHOTO_TEST_FRACTION = 0.3
+SPECPHOTO_SPLIT_SEED = 0
+
+
+def specphoto_split(df, test_fraction: float = SPECPHOTO_TEST_FRACTION, seed: int = SPECPHOTO_SPLIT_SEED):
+    """``"train"`` / ``"test"`` per row of a `read_specphoto_csv` table, stratified by class.
+
+    The colour model is fitted to the train part only, so the test part stays untouched for
+    validating the colour classifier trained on the simulated sky.
+    """
+    rng = np.random.default_rng(seed)
+    split = np.full(len(df), "train", dtype=object)
+    for cls in CLASSES:
+        rows = np.flatnonzero((df["class"] == cls).to_numpy())
+        test = rng.choice(rows, size=int(round(test_fraction * len(rows))), replace=False)
+        split[test] = "test"
+    return split
+
+
 def fit_colour_model(csv_path: str | Path, n_components: int = 5, seed: int = 0) -> dict:
-    """Fit the per-class mixtures to a SkyServer table with columns u g r i z class.
+    """Fit the per-class mixtures to the train part (`specphoto_split`) of a SkyServer table
+    with columns u g r i z class.
 
     Rows with any colour more than 5 mag from the class median are outliers (bad photometry)
     and are dropped before the fit.
@@ -94,9 +116,15 @@ def fit_colour_model(csv_path: str | Path, n_components: int = 5, seed: int = 0)
     from sklearn.mixture import GaussianMixture
 
     df = read_specphoto_csv(csv_path)
+    df = df[specphoto_split(df) == "train"].reset_index(drop=True)
     mags = df[list(BANDS)].to_numpy(float)
     colours = -np.diff(mags, axis=1)  # u-g, g-r, r-i, i-z
-    out = {"colours": list(COLOUR_NAMES), "source": str(Path(csv_path).name), "classes": {}}
+    out = {
+        "colours": list(COLOUR_NAMES),
+        "source": str(Path(csv_path).name),
+        "split": {"part": "train", "test_fraction": SPECPHOTO_TEST_FRACTION, "seed": SPECPHOTO_SPLIT_SEED},
+        "classes": {},
+    }
     for cls in CLASSES:
         c = colours[(df["class"] == cls).to_numpy()]
         c = c[np.all(np.abs(c - np.median(c, axis=0)) < 5, axis=1)]

@@ -27,10 +27,11 @@ from ..composite import LuptonStretch, resample_to, lupton_rgb
 from ..errors import ConfigError
 from ..io import write_bytes_atomic, write_parquet
 from ..sdss.queries import PHOTOOBJ_DTYPES, SPECPHOTO_DTYPES, mirror_catalog_relpath
+from .photometry import measure_photometry
 from ..sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
 from .colours import load_colour_model
 from .population import ClassCounts, PopulationParams, sources_in_box
-from .render import BandConditions, add_sky_noise, calib_vector, field_conditions, mag_to_nmgy, render_sources
+from .render import BandConditions, add_sky_noise, calib_vector, field_conditions, render_sources
 from .survey import PIXEL_SCALE_DEG, SimRun, StripeGeometry, band_jitter, frame_footprint, frame_wcs
 
 log = logging.getLogger(__name__)
@@ -191,8 +192,8 @@ def photoobj_from_truth(truth: pd.DataFrame, fid: FieldId, conds: dict, rng: np.
     """PhotoObjAll-like rows of one field from its truth table.
 
     The simulated photometric pipeline catalogues every source with r <= 23 whose centre is
-    on the frame, measures magnitudes with the noise of the sky in a PSF-sized aperture, types
-    resolved galaxies 3 and everything compact (stars, QSOs, tiny galaxies) 6, and marks rows
+    on the frame, measures its magnitudes and types it from them
+    (`yl8c4net.simulate.photometry.measure_photometry`), and marks rows
     in the half of each 128-row overlap that the neighbouring field owns as secondary (mode 2).
     """
     w, h = FRAME_SHAPE_XY
@@ -210,20 +211,12 @@ def photoobj_from_truth(truth: pd.DataFrame, fid: FieldId, conds: dict, rng: np.
         }
     )
     fwhm_r = conds["r"].fwhm_arcsec
-    resolved = t["hlr_arcsec"] > 0.35 * fwhm_r
-    out["type"] = np.where((t["class"] == "GALAXY") & resolved, 3, 6)
+    measured = measure_photometry(t, conds, rng)
+    out["type"] = measured["type"].to_numpy()
     out["mode"] = np.where(t["y"].between(64, h - 64), 1, 2)
     out["flags"] = 0
-    for b in BANDS:
-        cond = conds[b]
-        flux = mag_to_nmgy(t[b].to_numpy())
-        npix = np.pi * (cond.fwhm_arcsec / 0.396) ** 2 + np.pi * (2 * t["hlr_arcsec"].to_numpy() / 0.396) ** 2
-        sigma = cond.sky_rms_nmgy * np.sqrt(npix)
-        measured = flux + rng.normal(0, sigma)
-        # Negative fluxes get SDSS's asinh-magnitude-like floor of a faint value.
-        out[b] = np.where(measured > 0, 22.5 - 2.5 * np.log10(np.clip(measured, 1e-6, None)), 25.0)
-    ext = 2.5 * np.log10(1 + (2 * t["hlr_arcsec"] / fwhm_r) ** 2)
-    out["psfmag_r"] = out["r"] + ext
+    for col in (*BANDS, *(f"err_{b}" for b in BANDS), "psfmag_r"):
+        out[col] = measured[col].to_numpy()
     out["petror90_r"] = np.where(t["hlr_arcsec"] > 0, np.hypot(2.2 * t["hlr_arcsec"], 0.8 * fwhm_r), 0.8 * fwhm_r)
     out["source_id"] = t["source_id"].to_numpy()
     return out

@@ -71,6 +71,15 @@ def _expected_count(c: ClassCounts, area_deg2: float) -> float:
     return c.density_deg2 * area_deg2 * total / to_limit
 
 
+def galaxy_half_light_radius(rng: np.random.Generator, r: np.ndarray, params: PopulationParams) -> np.ndarray:
+    """Half-light radii (arcsec) of galaxies of r magnitudes ``r``: log-normal about the
+    population's size-magnitude relation, kept within 0.15-12"."""
+    hlr = params.hlr_at_r19_arcsec * 10 ** (
+        params.hlr_dex_per_mag * (np.asarray(r) - 19.0) + rng.normal(0, params.hlr_scatter_dex, len(r))
+    )
+    return np.clip(hlr, 0.15, 12.0)
+
+
 def cell_index(ra_deg: float, dec_deg: float) -> tuple[int, int]:
     return int(np.floor(ra_deg / CELL_DEG)), int(np.floor(dec_deg / CELL_DEG))
 
@@ -93,10 +102,7 @@ def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams, col
         for j, b in enumerate("ugriz"):
             part[b] = mags[:, j]
         if cls == "GALAXY":
-            hlr = params.hlr_at_r19_arcsec * 10 ** (
-                params.hlr_dex_per_mag * (r - 19.0) + rng.normal(0, params.hlr_scatter_dex, n)
-            )
-            part["hlr_arcsec"] = np.clip(hlr, 0.15, 12.0)
+            part["hlr_arcsec"] = galaxy_half_light_radius(rng, r, params)
             gr = mags[:, 1] - mags[:, 2]
             # Redder galaxies are more bulge-dominated.
             part["bulge_frac"] = np.clip(0.2 + (gr - 0.5) * 1.2 + rng.normal(0, 0.15, n), 0.0, 1.0)

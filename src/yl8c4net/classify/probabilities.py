@@ -1,0 +1,124 @@
+"""Class probabilities for the sky rather than for the training set: prior correction (fixed
+priors, or estimated by the EM algorithm of Saerens, Latinne & Decaestecker 2002, Neural
+Computation 14, 21), temperature scaling (Guo et al. 2017), and the expected calibration
+error with its reliability table.
+
+All functions take probabilities as arrays of shape (n, k) whose columns follow one class
+order (`yl8c4net.sdss.queries.SPEC_CLASSES` in this package).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_EPS = 1e-12
+
+
+def log_probabilities(p: np.ndarray) -> np.ndarray:
+    """Natural log of probabilities, floored so that a hard 0 stays finite."""
+    return np.log(np.clip(np.asarray(p, float), _EPS, 1.0))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, float)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def shift_priors(p: np.ndarray, train_priors, target_priors) -> np.ndarray:
+    """Bayes' rule for a change of class priors: p'(c|x) ~ p(c|x) pi'(c) / pi(c).
+
+    Parameters
+    ----------
+    p : numpy.ndarray
+        (n, k) posteriors of a classifier trained at ``train_priors``.
+    train_priors, target_priors : sequence of float
+        Class priors (k,) of the training set and of the population the rows come from.
+    """
+    w = np.asarray(target_priors, float) / np.asarray(train_priors, float)
+    q = np.asarray(p, float) * w
+    return q / q.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class PriorEstimate:
+    """The EM estimate of the class priors of an unlabelled set."""
+
+    priors: np.ndarray  # (k,)
+    posteriors: np.ndarray  # (n, k) at those priors
+    iterations: int
+    converged: bool
+
+
+def estimate_priors_em(
+    p: np.ndarray, train_priors, max_iter: int = 1000, tol: float = 1e-6, min_prior: float = 1e-4
+) -> PriorEstimate:
+    """Class priors of an unlabelled set by EM (Saerens et al. 2002).
+
+    E step: the posteriors at the current priors (`shift_priors`); M step: the new priors
+    are their means. Starts from ``train_priors``; stops when no prior moves by more than
+    ``tol``. Priors are kept above ``min_prior`` so a class absent from one run can still
+    be named where the evidence is overwhelming.
+    """
+    p = np.asarray(p, float)
+    train = np.asarray(train_priors, float)
+    if len(p) == 0:
+        return PriorEstimate(train.copy(), p, 0, True)
+    priors = train.copy()
+    for it in range(1, max_iter + 1):
+        post = shift_priors(p, train, priors)
+        new = np.maximum(post.mean(axis=0), min_prior)
+        new /= new.sum()
+        done = np.max(np.abs(new - priors)) < tol
+        priors = new
+        if done:
+            return PriorEstimate(priors, shift_priors(p, train, priors), it, True)
+    return PriorEstimate(priors, shift_priors(p, train, priors), max_iter, False)
+
+
+def nll(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of integer labels under softmax(logits)."""
+    z = np.asarray(logits, float)
+    z = z - z.max(axis=1, keepdims=True)
+    log_norm = np.log(np.exp(z).sum(axis=1))
+    return float(np.mean(log_norm - z[np.arange(len(z)), labels]))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, bounds=(0.05, 20.0)) -> float:
+    """The temperature T that minimises the NLL of softmax(logits / T) on a held-out set."""
+    from scipy.optimize import minimize_scalar
+
+    labels = np.asarray(labels, int)
+    res = minimize_scalar(lambda t: nll(logits / t, labels), bounds=bounds, method="bounded")
+    return float(res.x)
+
+
+@dataclass
+class Reliability:
+    """Reliability table of the top-class confidence, in equal-width bins."""
+
+    edges: np.ndarray  # (n_bins + 1,)
+    count: np.ndarray  # rows per bin
+    confidence: np.ndarray  # mean top-class probability per bin (NaN where empty)
+    accuracy: np.ndarray  # fraction correct per bin (NaN where empty)
+    ece: float  # expected calibration error: sum over bins of count/n * |acc - conf|
+
+
+def reliability(p: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> Reliability:
+    """Expected calibration error (Guo et al. 2017) and its reliability table."""
+    p = np.asarray(p, float)
+    labels = np.asarray(labels, int)
+    conf = p.max(axis=1)
+    correct = p.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
+    count = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(which, conf, n_bins) / count
+        acc = np.bincount(which, correct.astype(float), n_bins) / count
+    gap = np.where(count > 0, np.abs(np.nan_to_num(acc) - np.nan_to_num(mean_conf)), 0.0)
+    ece = float(np.sum(count * gap) / max(len(p), 1))
+    return Reliability(edges, count, mean_conf, acc, ece)

@@ -1,0 +1,171 @@
+"""Colour-aware classification: simulated photometry, prior correction, calibration and the
+fusion of the image and photometric classifiers."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SHARED_SPECPHOTO_CSV
+from yl8c4net.classify.fusion import (
+    COLOUR_FEATURES,
+    PHOTOMETRIC_FEATURES,
+    class_indices,
+    load_fusion,
+    photometric_features,
+    save_fusion,
+    train_fusion,
+    train_photometric_classifier,
+)
+from yl8c4net.classify.probabilities import (
+    estimate_priors_em,
+    fit_temperature,
+    log_probabilities,
+    reliability,
+    shift_priors,
+    softmax,
+)
+from yl8c4net.errors import ModelFileError
+from yl8c4net.sdss.queries import SPEC_CLASSES
+from yl8c4net.simulate.photometry import STAR_GALAXY_CUT_MAG, measure_photometry, photometry_training_table
+from yl8c4net.simulate.render import field_conditions
+
+QSO = SPEC_CLASSES.index("QSO")
+
+
+@pytest.fixture(scope="module")
+def photometric_model():
+    table = photometry_training_table(seed=11, n_per_class=8000)
+    return train_photometric_classifier(table, PHOTOMETRIC_FEATURES, seed=0)
+
+
+def sky_mix(seed: int, n: int, shares: dict) -> pd.DataFrame:
+    """Simulated measurements at a given class mix (drawn from a balanced table)."""
+    pool = photometry_training_table(seed=seed, n_per_class=n)
+    rng = np.random.default_rng(seed)
+    parts = [pool[pool["class"] == c].iloc[rng.permutation(n)[: int(round(share * n))]] for c, share in shares.items()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_measured_type_follows_the_noisy_concentration_not_the_truth():
+    rng = np.random.default_rng(3)
+    n = 4000
+    r = np.repeat([17.0, 21.8], n // 2)
+    truth = pd.DataFrame({b: r + off for b, off in zip("ugriz", (1.2, 0.4, 0.0, -0.2, -0.3))})
+    point = truth.assign(hlr_arcsec=0.0)
+    big = truth.assign(hlr_arcsec=3.0)
+    conds = field_conditions(rng)
+    stars = measure_photometry(point, conds, rng)
+    galaxies = measure_photometry(big, conds, rng)
+    bright, faint = r < 20, r > 20
+    assert (stars["type"][bright] == 6).all() and (galaxies["type"][bright] == 3).all()
+    # Noise types some faint point sources galaxies, exactly where the cut says so.
+    assert 0 < (stars["type"][faint] == 3).mean() < 0.2
+    assert ((stars["psfmag_r"] - stars["r"] > STAR_GALAXY_CUT_MAG) == (stars["type"] == 3)).all()
+    # Errors grow with magnitude and describe the scatter they come with.
+    assert stars["err_r"][faint].median() > 5 * stars["err_r"][bright].median()
+    pull = (stars["r"][faint] - 21.8) / stars["err_r"][faint]
+    assert 0.8 < pull.std() < 1.25
+
+
+def test_shift_priors_is_bayes_rule():
+    p = np.array([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]])
+    q = shift_priors(p, [1 / 3] * 3, [0.8, 0.19, 0.01])
+    expected = p * [0.8, 0.19, 0.01]
+    np.testing.assert_allclose(q, expected / expected.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(shift_priors(q, [0.8, 0.19, 0.01], [1 / 3] * 3), p)
+
+
+def test_balanced_classifier_predicts_one_percent_qso_on_a_one_percent_sky(photometric_model):
+    mix = {"GALAXY": 0.72, "STAR": 0.27, "QSO": 0.01}
+    sky = sky_mix(seed=12, n=10000, shares=mix)
+    p = photometric_model.predict_proba(photometric_features(sky))
+    raw_share = (p.argmax(axis=1) == QSO).mean()
+    est = estimate_priors_em(p, [1 / 3] * 3)
+    assert est.converged
+    np.testing.assert_allclose(est.priors, [mix[c] for c in SPEC_CLASSES], atol=0.02)
+    assert 0.005 < est.priors[QSO] < 0.02
+    corrected_share = (est.posteriors.argmax(axis=1) == QSO).mean()
+    true_share = (sky["class"] == "QSO").mean()
+    # Balanced training calls far too many sources QSO; the corrected answer does not.
+    assert raw_share > 2 * true_share
+    assert abs(corrected_share - true_share) < 0.005
+    # Mean corrected probability of QSO equals the estimated prior (EM's fixed point).
+    assert est.posteriors[:, QSO].mean() == pytest.approx(est.priors[QSO], rel=1e-3)
+
+
+def test_temperature_scaling_repairs_overconfident_probabilities():
+    rng = np.random.default_rng(0)
+    n = 40000  # ECE of a calibrated set is finite-sample noise: ~0.005 at this size
+    logits = rng.normal(0, 1.5, (n, 3))
+    calibrated = softmax(logits)
+    # Labels drawn from the probabilities themselves: calibrated by construction.
+    labels = (rng.random(n)[:, None] > np.cumsum(calibrated, axis=1)).sum(axis=1)
+    over = softmax(logits * 3.0)  # the same ranking, three times too sharp
+    assert reliability(calibrated, labels).ece < 0.015
+    assert reliability(over, labels).ece > 0.1
+    t = fit_temperature(log_probabilities(over), labels)
+    assert t == pytest.approx(3.0, rel=0.1)
+    assert reliability(softmax(log_probabilities(over) / t), labels).ece < 0.015
+
+
+def test_reliability_table_counts_every_row():
+    p = np.array([[0.95, 0.03, 0.02], [0.4, 0.35, 0.25], [0.1, 0.85, 0.05]])
+    rel = reliability(p, np.array([0, 1, 1]), n_bins=10)
+    assert rel.count.sum() == 3
+    assert rel.accuracy[3] == 0.0 and rel.accuracy[8] == 1.0 and rel.accuracy[9] == 1.0
+    assert rel.ece == pytest.approx((0.4 + 0.15 + 0.05) / 3)
+
+
+def test_fusion_beats_both_experts_and_round_trips(tmp_path):
+    photometry = photometry_training_table(seed=21, n_per_class=4000)
+    val = photometry_training_table(seed=22, n_per_class=600)
+    test = photometry_training_table(seed=23, n_per_class=1500)
+    rng = np.random.default_rng(5)
+
+    def image_expert(table):
+        # A weak, independent image classifier: right class favoured by 1 logit.
+        logits = rng.normal(0, 1, (len(table), 3))
+        logits[np.arange(len(table)), class_indices(table["class"])] += 1.0
+        return softmax(logits)
+
+    model = train_fusion(photometry, val, image_expert(val), seed=0)
+    assert model.w_phot > 0 and model.w_image > 0
+    y = class_indices(test["class"])
+    p_img = image_expert(test)
+    acc = {
+        "image": (p_img.argmax(1) == y).mean(),
+        "photometric": (model.photometric_proba(test).argmax(1) == y).mean(),
+        "fused": (model.fused_proba(test, p_img).argmax(1) == y).mean(),
+    }
+    assert acc["fused"] > acc["photometric"] > acc["image"]
+    path = tmp_path / "fusion.joblib"
+    save_fusion(model, path)
+    np.testing.assert_array_equal(load_fusion(path).fused_proba(test, p_img), model.fused_proba(test, p_img))
+    path.write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match="fusion.joblib: not a fusion model"):
+        load_fusion(path)
+
+
+def test_features_treat_sdss_missing_codes_as_missing():
+    table = pd.DataFrame(
+        {"u": [-9999.0, 19.0], "g": [18.0, 18.5], "r": [17.5, 18.0], "i": [17.3, 99.0], "z": [17.2, 17.9]}
+    )
+    f = photometric_features(table, COLOUR_FEATURES)
+    assert np.isnan(f[0, 0]) and np.isnan(f[1, 2]) and np.isnan(f[1, 3])
+    assert f[1, 0] == pytest.approx(0.5)
+
+
+@pytest.mark.skipif(
+    not SHARED_SPECPHOTO_CSV.is_file(), reason=f"real SkyServer table not found at {SHARED_SPECPHOTO_CSV}"
+)
+def test_colour_part_trained_on_the_simulator_classifies_held_out_real_spectra():
+    from yl8c4net.simulate.colours import read_specphoto_csv, specphoto_split
+
+    real = read_specphoto_csv(SHARED_SPECPHOTO_CSV)
+    test = real[specphoto_split(real) == "test"]
+    assert len(test) > 2900 and (test["class"] == "QSO").sum() > 250
+    colour = train_photometric_classifier(photometry_training_table(seed=0, n_per_class=20000), COLOUR_FEATURES)
+    pred = colour.predict_proba(photometric_features(test, COLOUR_FEATURES)).argmax(axis=1)
+    y = class_indices(test["class"])
+    assert (pred == y).mean() >= 0.95
+    assert (pred[y == QSO] == QSO).mean() >= 0.85
