@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from yl8c4net.catalog_quality import score_catalog
+from yl8c4net.catalog_quality import class_scores, score_catalog
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.simulate.mirror import truth_relpath
 
@@ -65,6 +65,22 @@ def main() -> None:
         print(
             f"{label:>10} {b['n_truth']:>8} {fmt(b['completeness'], '.3f'):>9} {b['n_rows']:>7} "
             f"{fmt(b['position_error_median_arcsec'], '.3f'):>8} {fmt(b['class_accuracy'], '.3f'):>9}"
+        )
+    truth = catalogue_truth(args.workdir, cfg)
+    print(
+        f"{'answer':>12} {'n':>6} {'accuracy':>8} {'r<19 acc':>8} {'STAR rec':>8} {'QSO pur':>8} {'QSO comp':>8} {'QSO share':>15} {'ECE':>6}"
+    )
+    score["classes"] = {}
+    for answer in ("", "_image"):
+        if f"class{answer}" not in catalog.columns:
+            continue
+        c = class_scores(catalog, truth, answer)
+        score["classes"][c["answer"]] = c
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        print(
+            f"{c['answer']:>12} {c['n']:>6} {c['accuracy']:8.3f} {fmt(c['accuracy_r_lt_19']):>8} "
+            f"{fmt(c['STAR']['recall']):>8} {fmt(c['QSO']['purity']):>8} {fmt(c['QSO']['recall']):>8} "
+            f"{c['QSO']['called_share']:7.2%} / {c['QSO']['true_share']:.2%} {fmt(c['ece']):>6}"
         )
     out = Path(__file__).resolve().parent / "out" / f"catalog_quality-{args.label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -189,8 +189,9 @@ def demo_config_with_local_models(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def model_checkpoints(tmp_path_factory):
     """Untrained but real-format model files: YOLOv8n detection and classification
-    checkpoints (ultralytics, from the model YAMLs, offline) and a Conv4Net checkpoint as
-    `yl8c4net.classify.train` writes it."""
+    checkpoints (ultralytics, from the model YAMLs, offline), a Conv4Net checkpoint as
+    `yl8c4net.classify.train` writes it, and a small fusion model (trained, with a
+    Conv4Net that knows nothing)."""
     import torch
     from ultralytics import YOLO
 
@@ -209,4 +210,12 @@ def model_checkpoints(tmp_path_factory):
         },
         out / "conv4net.pt",
     )
+    import numpy as np
+
+    from yl8c4net.classify.fusion import save_fusion, train_fusion
+    from yl8c4net.simulate.photometry import photometry_training_table
+
+    val = photometry_training_table(seed=2, n_per_class=100)
+    p_image = np.full((len(val), 3), 1 / 3)
+    save_fusion(train_fusion(photometry_training_table(seed=1, n_per_class=300), val, p_image), out / "fusion.joblib")
     return out

@@ -169,3 +169,73 @@ def test_colour_part_trained_on_the_simulator_classifies_held_out_real_spectra()
     y = class_indices(test["class"])
     assert (pred == y).mean() >= 0.95
     assert (pred[y == QSO] == QSO).mean() >= 0.85
+
+
+def test_rendered_cutouts_are_deterministic_and_look_like_their_sources():
+    from yl8c4net.simulate.cutout_set import render_cutout_set
+
+    images, table = render_cutout_set(seed=4, n_per_class=40)
+    again, table2 = render_cutout_set(seed=4, n_per_class=40)
+    assert images.shape == (120, 48, 48, 3) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images, again)
+    pd.testing.assert_frame_equal(table, table2)
+    assert table["class"].value_counts().to_dict() == {"GALAXY": 40, "STAR": 40, "QSO": 40}
+    assert table["n_neighbours"].mean() > 1  # a crowded sky, not isolated targets
+    # The measured photometry belongs to the target: r within a few errors of the truth.
+    assert (np.abs(table["r"] - table["r_true"]) < 5 * table["err_r"] + 0.05).mean() > 0.95
+    # Brighter targets fill their cut-out with more light.
+    centre = images[:, 20:28, 20:28, :].mean(axis=(1, 2, 3))
+    bright, faint = table["r_true"] < 17, table["r_true"] > 20.5
+    assert centre[bright.to_numpy()].mean() > 1.5 * centre[faint.to_numpy()].mean()
+
+
+def _run_rows(sky: pd.DataFrame, p_image: np.ndarray) -> pd.DataFrame:
+    rows = sky.assign(objid=np.arange(1, len(sky) + 1), class_image="GALAXY")
+    for k, c in enumerate(("p_galaxy_image", "p_star_image", "p_qso_image")):
+        rows[c] = p_image[:, k].astype(np.float32)
+    return rows
+
+
+def test_catalogue_classes_at_the_sky_mix():
+    from yl8c4net.classify.catalog_classes import assign_classes
+
+    rng = np.random.default_rng(9)
+
+    def image_expert(table):
+        logits = rng.normal(0, 1, (len(table), 3))
+        logits[np.arange(len(table)), class_indices(table["class"])] += 1.0
+        return softmax(logits)
+
+    val = photometry_training_table(seed=31, n_per_class=400)
+    model = train_fusion(photometry_training_table(seed=30, n_per_class=4000), val, image_expert(val))
+    sky = sky_mix(seed=32, n=6000, shares={"GALAXY": 0.72, "STAR": 0.27, "QSO": 0.01})
+    sky = sky.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    rows = _run_rows(sky, image_expert(sky))
+    photo = rows.drop(columns=["class"])
+    matched, unmatched = rows.iloc[:5000].reset_index(drop=True), rows.iloc[5000:].reset_index(drop=True)
+    settings = {"prior_mode": "em", "em_min_rows": 200, "sky_priors": {"GALAXY": 0.6, "STAR": 0.3, "QSO": 0.1}}
+    m, u, info = assign_classes(matched, unmatched, photo, model, settings)
+    assert info["class_priors_from"].startswith("em")
+    assert info["class_priors"]["QSO"] == pytest.approx(0.01, abs=0.008)
+    truth = matched["class"].astype(str).to_numpy()
+    called = m["class"].astype(str).to_numpy()
+    assert abs((called == "QSO").mean() - (truth == "QSO").mean()) < 0.006
+    assert (called == truth).mean() > 0.9
+    np.testing.assert_allclose(m[["p_galaxy", "p_star", "p_qso"]].sum(axis=1), 1.0, atol=1e-5)
+    assert not m["class_image_only"].any() and u["class_image_only"].all()
+    # The paper's image answer is kept untouched beside the fused one.
+    np.testing.assert_array_equal(m["p_qso_image"], matched["p_qso_image"])
+    # Unmatched rows: the image answer, moved to the same priors as the run.
+    expected = shift_priors(
+        model.image_proba(unmatched[["p_galaxy_image", "p_star_image", "p_qso_image"]].to_numpy(float)),
+        [1 / 3] * 3,
+        [info["class_priors"][c] for c in SPEC_CLASSES],
+    )
+    np.testing.assert_allclose(u[["p_galaxy", "p_star", "p_qso"]].to_numpy(), expected, atol=1e-5)
+    # Too few rows for EM: the configured sky priors.
+    _, _, few = assign_classes(matched.iloc[:50], unmatched, photo, model, settings)
+    assert few["class_priors"] == {"GALAXY": 0.6, "STAR": 0.3, "QSO": 0.1}
+    # No fusion model: the image answer, flagged, at equal priors.
+    m0, _, _ = assign_classes(matched, unmatched, photo, None, settings)
+    assert m0["class_image_only"].all()
+    np.testing.assert_array_equal(m0["p_star"], matched["p_star_image"])

@@ -124,6 +124,13 @@ def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_pat
     cfg["classifier"]["weights"] = "cls.pt"
     path = tmp_path / "catalog-only.yaml"
     path.write_text(yaml.safe_dump(cfg))
+    # The fusion is fitted on the classifier's validation cut-outs: without them, a model.
+    no_fusion = snakemake("-n", cwd=tmp_path, config_file=path)
+    assert no_fusion.returncode != 0 and "Traceback" not in no_fusion.stderr
+    assert "fusion.model: needed when no run has the role 'classify_train'" in no_fusion.stderr
+    shutil.copyfile(model_checkpoints / "fusion.joblib", tmp_path / "fusion.joblib")
+    cfg["fusion"]["model"] = "fusion.joblib"
+    path.write_text(yaml.safe_dump(cfg))
     dry = snakemake("-n", cwd=tmp_path, config_file=path)
     assert dry.returncode == 0, dry.stderr
     out = dry.stdout
@@ -136,6 +143,8 @@ def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_pat
         "classify_dataset",
         "evaluate_detector",
         "evaluate_classifier",
+        "train_fusion",
+        "evaluate_fusion",
         "training_data_block",
         "cutouts_block",
     ):

@@ -89,3 +89,44 @@ def score_catalog(
     out["class_accuracy"] = float(correct.mean()) if len(correct) else None
     out["n_rows_scored"] = int(len(correct))
     return out
+
+
+def class_scores(catalog: pd.DataFrame, truth: pd.DataFrame, answer: str = "") -> dict:
+    """How right the catalogue's classes are against the truth of the matched sources.
+
+    ``answer`` "" scores ``class`` and ``p_*``; "_image" scores ``class_image`` and
+    ``p_*_image``. Rows whose objID is not a catalogued truth source are left out.
+
+    Returns
+    -------
+    dict
+        ``n``, ``accuracy``, per class ``recall``, ``purity`` and counts (``n_true``,
+        ``n_called``), ``ece`` of the top-class probability, the share of rows called each
+        class against the true share, and ``accuracy_r_lt_19`` with its ``n_r_lt_19``.
+    """
+    from .classify.probabilities import reliability
+    from .sdss.queries import SPEC_CLASSES
+
+    by_objid = truth[(truth["objid"] >= 0) & (truth["mode"] == 1)].drop_duplicates("objid").set_index("objid")
+    rows = catalog[catalog["objid"].isin(by_objid.index)]
+    true = by_objid.loc[rows["objid"].to_numpy()]
+    y_true = true["class"].astype(str).to_numpy()
+    y_pred = rows[f"class{answer}"].astype(str).to_numpy()
+    out = {"answer": f"class{answer}", "n": int(len(rows)), "accuracy": float((y_true == y_pred).mean())}
+    for c in SPEC_CLASSES:
+        is_true, called = y_true == c, y_pred == c
+        out[c] = {
+            "n_true": int(is_true.sum()),
+            "n_called": int(called.sum()),
+            "recall": float((called & is_true).sum() / is_true.sum()) if is_true.any() else None,
+            "purity": float((called & is_true).sum() / called.sum()) if called.any() else None,
+            "true_share": float(is_true.mean()),
+            "called_share": float(called.mean()),
+        }
+    p = rows[[f"p_{c.lower()}{answer}" for c in SPEC_CLASSES]].to_numpy(float)
+    labels = np.array([SPEC_CLASSES.index(c) for c in y_true], dtype=int)
+    out["ece"] = reliability(p, labels).ece if len(p) else None
+    bright = true["r"].to_numpy() < 19
+    out["n_r_lt_19"] = int(bright.sum())
+    out["accuracy_r_lt_19"] = float((y_true[bright] == y_pred[bright]).mean()) if bright.any() else None
+    return out

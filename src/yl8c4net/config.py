@@ -101,6 +101,15 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
         if not any(role in r["roles"] for r in cfg["runs"]):
             hint = f" (or set {model}.weights to a trained model)" if model else ""
             raise ConfigError(f"{source}: runs: no run has the role {role!r}{hint}")
+    fusion = cfg["fusion"]
+    if fusion["enabled"] and fusion["model"]:
+        if not Path(fusion["model"]).is_file():
+            raise ConfigError(f"{source}: fusion.model: {fusion['model']} does not exist")
+    elif fusion["enabled"] and not any("classify_train" in r["roles"] for r in cfg["runs"]):
+        raise ConfigError(
+            f"{source}: fusion.model: needed when no run has the role 'classify_train' (the fusion "
+            "is fitted on the classifier's validation cut-outs), or set fusion.enabled: false"
+        )
     seen = set()
     for k, r in enumerate(cfg["runs"]):
         if r["run"] in seen:

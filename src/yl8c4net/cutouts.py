@@ -132,8 +132,10 @@ def balance_and_split(
         parts.append(table.iloc[pick].assign(split=split, row=pick))
     out = pd.concat(parts, ignore_index=True)
     order = {"train": 0, "val": 1, "test": 2}
+    # Rendered cut-outs have no objID: their row number orders them.
+    within = "objid" if "objid" in out.columns else "row"
     return out.sort_values(
-        ["split", "class", "objid"], key=lambda s: s.map(order) if s.name == "split" else s, kind="stable"
+        ["split", "class", within], key=lambda s: s.map(order) if s.name == "split" else s, kind="stable"
     ).reset_index(drop=True)
 
 

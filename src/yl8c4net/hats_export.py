@@ -26,7 +26,8 @@ def write_hats(catalog_parquet: str | Path, out_dir: str | Path, partition_rows:
     out_dir = Path(out_dir)
     df = pd.read_parquet(catalog_parquet)
     # Plain strings: HATS readers need not know pandas' categorical dtype.
-    df["class"] = df["class"].astype("string")
+    for col in ("class", "class_image"):
+        df[col] = df[col].astype("string")
     catalog = lsdb.from_dataframe(
         df, ra_column="ra", dec_column="dec", partition_rows=partition_rows, margin_threshold=5.0
     )

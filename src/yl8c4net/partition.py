@@ -22,6 +22,8 @@ from .catalog import (
     gather_run,
 )
 from .catalog_io import read_provenance, write_catalog_parquet
+from .classify.catalog_classes import IMAGE_PROBABILITY_COLUMNS, assign_classes, keep_image_answer
+from .classify.fusion import load_fusion
 from .io import sha256_of
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,7 @@ def load_run_detections(classify_manifests, files: dict) -> tuple[pd.DataFrame, 
     -------
     detections : pandas.DataFrame
         All fields' rows with ``run``, ``rerun``, ``camcol``, ``field``, ``box`` (larger box
-        side) and ``det_conf``.
+        side), ``det_conf`` and Conv4Net's answer as ``class_image`` and ``p_*_image``.
     frames : dict
         ``run-camcol-field`` -> {band: frame SHA-256}, for provenance.
     detector_sha256 : set of str
@@ -52,7 +54,7 @@ def load_run_detections(classify_manifests, files: dict) -> tuple[pd.DataFrame, 
         frames[field_tag(fid)] = {band: f["sha256"] for band, f in manifest["frames"].items()}
         meta = pq.read_schema(field_path(files["detections"], fid)).metadata or {}
         detector_sha.add(meta.get(b"model_sha256", b"").decode())
-        d = pd.read_parquet(field_path(files["classified"], fid))
+        d = keep_image_answer(pd.read_parquet(field_path(files["classified"], fid)))
         if len(d):
             parts.append(
                 d.assign(
@@ -62,10 +64,12 @@ def load_run_detections(classify_manifests, files: dict) -> tuple[pd.DataFrame, 
                     field=manifest["field"],
                     box=d[["w", "h"]].max(axis=1),
                     det_conf=d["conf"],
-                    **{"class": d["class"].astype(CLASS_DTYPE)},
+                    class_image=d["class_image"].astype(CLASS_DTYPE),
                 )
             )
-    empty = pd.DataFrame(columns=["ra", "dec", "run", "camcol", "field", "x", "y", "det_conf"])
+    empty = pd.DataFrame(
+        columns=["ra", "dec", "run", "camcol", "field", "x", "y", "det_conf", "class_image", *IMAGE_PROBABILITY_COLUMNS]
+    )
     detections = pd.concat(parts, ignore_index=True) if parts else empty
     return detections, frames, detector_sha, status
 
@@ -81,9 +85,14 @@ def build_run_partition(
     outputs: dict,
     code_version: str = "",
     block_templates: dict | None = None,
+    fusion_model=None,
+    fusion_settings: dict | None = None,
 ) -> RunCatalog:
     """Build and write one run's partition.
 
+    ``fusion_model`` (a path, or None for the image-only answer) and ``fusion_settings``
+    (the config's ``fusion`` section) give the rows their ``class`` and ``p_*``
+    (`yl8c4net.classify.catalog_classes.assign_classes`).
     ``settings`` is the config's ``catalog`` section; ``outputs`` names the ``matched``,
     ``unmatched`` and ``duplicates`` Parquet files; ``block_templates`` (stage -> block
     manifest path template) lets the provenance name the block to force for each
@@ -100,6 +109,10 @@ def build_run_partition(
     )
     catalogued = {(f.run, f.camcol, f.field) for f, reason in status.items() if reason is None}
     result = gather_run(det, photo, earlier, rule, settings["match_radius_arcsec"], catalogued)
+    fusion = load_fusion(fusion_model) if fusion_model else None
+    result.matched, result.unmatched, class_info = assign_classes(
+        result.matched, result.unmatched, photo, fusion, fusion_settings or {}
+    )
     provenance = {
         "code_version": code_version,
         "run": int(run),
@@ -107,6 +120,8 @@ def build_run_partition(
         "quarantined": quarantine_origins(classify_manifests, block_templates) if block_templates else {},
         "detector_sha256": sorted(detector_sha),
         "classifier_sha256": sha256_of(classifier_weights),
+        "fusion_sha256": sha256_of(fusion_model) if fusion_model else None,
+        **class_info,
         "frames_sha256": frames,
         **settings,
         "earlier_partitions": [str(p) for p in earlier_partitions],

@@ -75,6 +75,19 @@ def classifier_table(m: dict) -> str:
     return _table("Conv4Net on the balanced test split (image only)", rows)
 
 
+def fusion_table(m: dict) -> str:
+    """Every answer of the classification on the test split, side by side."""
+    rows = []
+    for name, a in m["answers"].items():
+        interval = f"{a['accuracy_low']:.3f}-{a['accuracy_high']:.3f}" if "accuracy_low" in a else None
+        rows.append((name, a["accuracy"], interval, a["macro_f1"], a.get("ece"), a["n"]))
+    return _table(
+        "Classification answers on the test split (equal class priors; the catalogue moves them to the sky's)",
+        rows,
+        ("answer", "accuracy", "95 % interval", "macro F1", "ECE", "test sources"),
+    )
+
+
 def catalog_table(status: pd.DataFrame, catalog: pd.DataFrame, unmatched: pd.DataFrame) -> str:
     ok = int((status["status"] == "ok").sum())
     rows = [
@@ -86,16 +99,23 @@ def catalog_table(status: pd.DataFrame, catalog: pd.DataFrame, unmatched: pd.Dat
     ]
     for cls, n in catalog["class"].astype(str).value_counts().sort_index().items():
         rows.append((f"rows classified {cls}", int(n), f"{n / max(len(catalog), 1):.1%}"))
+    if "class_image" in catalog.columns:
+        for cls, n in catalog["class_image"].astype(str).value_counts().sort_index().items():
+            rows.append((f"rows {cls} by the image alone (class_image)", int(n), f"{n / max(len(catalog), 1):.1%}"))
     return _table("Catalogue", rows, ("quantity", "value", "share"))
 
 
-def metrics_page(detector: dict | None, classifier: dict | None, status, catalog, unmatched) -> str:
+def metrics_page(
+    detector: dict | None, classifier: dict | None, status, catalog, unmatched, fusion: dict | None = None
+) -> str:
     """The whole HTML page."""
     parts = [catalog_table(status, catalog, unmatched)]
     if detector is not None:
         parts.append(detector_tables(detector))
     if classifier is not None:
         parts.append(classifier_table(classifier))
+    if fusion is not None:
+        parts.append(fusion_table(fusion))
     body = "\n".join(parts)
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>YL8C4Net metrics</title>'

@@ -42,6 +42,7 @@ rule catalog_run:
         photoobj=lambda wc: block_manifests("photoobj", run=wc.run),
         earlier=earlier_partitions,
         classifier=classifier_weights,
+        fusion=fusion_model,
     output:
         matched="results/catalog/runs/{run}.parquet",
         unmatched="results/catalog/runs/{run}-unmatched.parquet",
@@ -62,6 +63,7 @@ rule catalog_run:
             "catalog.merge_min_ios",
             "catalog.merge_max_offset_box_fraction",
             "catalog.match_radius_arcsec",
+            "fusion",
         ),
         code=code_version("catalog_run"),
         files=FIELD_FILES,

@@ -63,3 +63,58 @@ rule evaluate_classifier:
         code=code_version("evaluate_classifier"),
     script:
         "../scripts/evaluate_classifier.py"
+
+
+rule train_fusion:
+    input:
+        images="resources/training/classify/dataset.npy",
+        table="resources/training/classify/dataset.parquet",
+        weights=classifier_weights,
+    output:
+        model="results/models/fusion/fusion.joblib",
+        summary="results/models/fusion/fusion.json",
+    log:
+        "logs/train_fusion.log",
+    benchmark:
+        "results/benchmarks/train_fusion.tsv"
+    conda:
+        "../../envs/ml.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        config=settings("fusion", "classifier.device"),
+        code=code_version("train_fusion"),
+    script:
+        "../scripts/train_fusion.py"
+
+
+rule evaluate_fusion:
+    input:
+        images="resources/training/classify/dataset.npy",
+        table="resources/training/classify/dataset.parquet",
+        weights=classifier_weights,
+        fusion="results/models/fusion/fusion.joblib",
+    output:
+        metrics="results/eval/fusion_metrics.json",
+        reliability=report(
+            "results/report/classifier/reliability.png",
+            caption="../report/classifier_reliability.rst",
+            category="Classifier",
+        ),
+    log:
+        "logs/evaluate_fusion.log",
+    benchmark:
+        "results/benchmarks/evaluate_fusion.tsv"
+    conda:
+        "../../envs/ml.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        config=settings("classifier.device"),
+        code=code_version("evaluate_fusion"),
+    script:
+        "../scripts/evaluate_fusion.py"

@@ -154,6 +154,8 @@ def all_targets(wildcards):
             "results/data/classify_dataset.json",
             "results/eval/classifier_metrics.json",
         ]
+        if config["fusion"]["enabled"]:
+            targets.append("results/eval/fusion_metrics.json")
     if config["catalog"]["hats"]:
         targets.append("results/catalog/hats/yl8c4net/collection.properties")
     return targets
@@ -171,12 +173,22 @@ def metrics_table_inputs(wildcards):
         inputs["detector"] = "results/eval/detector_metrics.json"
     if RUNS_BY_ROLE["classify_train"]:
         inputs["classifier"] = "results/eval/classifier_metrics.json"
+        if config["fusion"]["enabled"]:
+            inputs["fusion"] = "results/eval/fusion_metrics.json"
     return inputs
 
 
 def classifier_weights(wildcards=None):
     """The configured checkpoint, or the one this workflow trains."""
     return config["classifier"]["weights"] or "results/models/classifier/conv4net.pt"
+
+
+def fusion_model(wildcards=None):
+    """The configured fusion model, the one this workflow trains, or none when the
+    catalogue's class is Conv4Net's image-only answer."""
+    if not config["fusion"]["enabled"]:
+        return []
+    return config["fusion"]["model"] or "results/models/fusion/fusion.joblib"
 
 
 def detector_weights(wildcards=None):

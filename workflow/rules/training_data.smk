@@ -133,7 +133,11 @@ rule cutouts_block:
 
 rule classify_dataset:
     input:
-        cutouts=block_manifests("cutouts", role="classify_train"),
+        cutouts=(
+            block_manifests("cutouts", role="classify_train")
+            if config["classify_data"]["source"] == "fields"
+            else []
+        ),
     output:
         images="resources/training/classify/dataset.npy",
         table="resources/training/classify/dataset.parquet",
@@ -149,7 +153,12 @@ rule classify_dataset:
         mem_mb=4000,
         runtime=10,
     params:
-        config=settings("classify_data"),
+        config=settings(
+            "classify_data",
+            "composite",
+            "training_data.box_table",
+            "training_data.use_official_jpeg",
+        ),
         code=code_version("classify_dataset"),
         files=FIELD_FILES,
     script:

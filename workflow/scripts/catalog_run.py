@@ -17,4 +17,6 @@ with step(snakemake.log[0], "catalog_run"):
         dict(snakemake.output.items()),
         snakemake.params.code,
         snakemake.params.blocks,
+        snakemake.input.fusion or None,
+        snakemake.params.config["fusion"],
     )

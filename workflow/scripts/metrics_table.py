@@ -16,8 +16,9 @@ with step(snakemake.log[0], "metrics_table") as log:
         read("detector"),
         read("classifier"),
         pd.read_csv(inputs.field_status, sep="\t"),
-        pd.read_parquet(inputs.catalog, columns=["class"]),
+        pd.read_parquet(inputs.catalog, columns=["class", "class_image"]),
         pd.read_parquet(inputs.unmatched, columns=["ra"]),
+        read("fusion"),
     )
     write_text_atomic(page, snakemake.output[0])
     log.info("metrics table written to %s", snakemake.output[0])

@@ -99,3 +99,46 @@ def plot_history(history: list[dict], out_png: str | Path) -> Path:
     a2.set_xlabel("epoch")
     a2.set_ylabel("validation accuracy")
     return save_figure(fig, out_png, 100)
+
+
+def plot_reliability(curves: dict, out_png: str | Path, n_label: str = "") -> Path:
+    """Reliability diagram: accuracy against top-class confidence per bin, one line per
+    answer, with its expected calibration error in the legend.
+
+    ``curves`` maps a name to a `yl8c4net.classify.probabilities.Reliability`.
+    """
+    plt = pyplot()
+    fig, (ax, ax_n) = plt.subplots(
+        2, 1, figsize=(5.2, 6.0), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, constrained_layout=True
+    )
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", label="perfect calibration")
+    # Okabe-Ito colours, distinguishable with colour-blindness.
+    palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
+    width = None
+    for k, (name, rel) in enumerate(curves.items()):
+        centres = 0.5 * (rel.edges[1:] + rel.edges[:-1])
+        width = rel.edges[1] - rel.edges[0]
+        has = rel.count > 0
+        ax.plot(
+            rel.confidence[has],
+            rel.accuracy[has],
+            marker="o",
+            ms=4,
+            color=palette[k % len(palette)],
+            label=f"{name}: ECE {rel.ece:.3f}",
+        )
+        ax_n.bar(
+            centres + (k - (len(curves) - 1) / 2) * width / (len(curves) + 1),
+            rel.count,
+            width=width / (len(curves) + 1),
+            color=palette[k % len(palette)],
+        )
+    ax.set_ylabel("fraction correct")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Reliability of the top class{n_label}")
+    ax.legend(loc="upper left", fontsize=8)
+    ax_n.set_yscale("log")
+    ax_n.set_xlabel("top-class probability")
+    ax_n.set_ylabel("sources")
+    return save_figure(fig, out_png)

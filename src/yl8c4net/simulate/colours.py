@@ -30,6 +30,15 @@ class ClassColourModel:
     weights: np.ndarray  # (k,)
     means: np.ndarray  # (k, 4)
     covariances: np.ndarray  # (k, 4, 4)
+    #: 0-100th percentiles of r of the class's real spectra (None in older model files).
+    r_quantiles: np.ndarray | None = None
+
+    def sample_spectroscopic_r(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """r magnitudes distributed as those of the class's real spectra (linear
+        interpolation between percentiles)."""
+        if self.r_quantiles is None:
+            raise ValueError("this colour model has no r_quantiles: refit it (python -m yl8c4net.simulate.colours)")
+        return np.interp(rng.random(n), np.linspace(0, 1, len(self.r_quantiles)), self.r_quantiles)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Draw ``n`` colour vectors, shape (n, 4), in magnitudes."""
@@ -65,6 +74,9 @@ def load_colour_model(path: str | Path | None = None) -> dict[str, ClassColourMo
             weights=np.asarray(raw["classes"][cls]["weights"]) / np.sum(raw["classes"][cls]["weights"]),
             means=np.asarray(raw["classes"][cls]["means"]),
             covariances=np.asarray(raw["classes"][cls]["covariances"]),
+            r_quantiles=np.asarray(raw["classes"][cls]["r_quantiles"])
+            if "r_quantiles" in raw["classes"][cls]
+            else None,
         )
         for cls in CLASSES
     }
@@ -129,8 +141,11 @@ def fit_colour_model(csv_path: str | Path, n_components: int = 5, seed: int = 0)
         c = colours[(df["class"] == cls).to_numpy()]
         c = c[np.all(np.abs(c - np.median(c, axis=0)) < 5, axis=1)]
         gmm = GaussianMixture(n_components=n_components, covariance_type="full", random_state=seed).fit(c)
+        r = df.loc[(df["class"] == cls).to_numpy(), "r"].to_numpy(float)
         out["classes"][cls] = {
             "n_rows": int(len(c)),
+            # r magnitudes of real spectra of the class: the rendered cut-out sets draw from them.
+            "r_quantiles": np.quantile(r, np.linspace(0, 1, 101)).round(4).tolist(),
             "weights": gmm.weights_.round(6).tolist(),
             "means": gmm.means_.round(6).tolist(),
             "covariances": gmm.covariances_.round(8).tolist(),

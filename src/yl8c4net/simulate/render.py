@@ -86,13 +86,16 @@ def _profile(row, flux: float, psf: galsim.GSObject) -> tuple[galsim.GSObject, i
     return galsim.Convolve([gal.withFlux(flux), psf], gsparams=_GSPARAMS), size
 
 
-def render_sources(sources: pd.DataFrame, wcs: WCS, band: str, fwhm_arcsec: float) -> np.ndarray:
+def render_sources(
+    sources: pd.DataFrame, wcs: WCS, band: str, fwhm_arcsec: float, shape_xy: tuple[int, int] = FRAME_SHAPE_XY
+) -> np.ndarray:
     """Noiseless image (nanomaggies per pixel, FITS row order) of ``sources`` in ``band``.
 
     Source positions come from ``wcs`` (astropy, 0-based pixels); GalSim's 1-based pixel
-    centres are those plus one.
+    centres are those plus one. ``shape_xy`` is the image's (width, height): a whole frame
+    by default.
     """
-    width, height = FRAME_SHAPE_XY
+    width, height = shape_xy
     image = np.zeros((height, width), dtype=np.float64)
     if len(sources) == 0:
         return image.astype(np.float32)

@@ -1,0 +1,111 @@
+"""Every acceptance number of the classification in one table (issue 13):
+
+1. the balanced test split of a workflow's classification data set: Conv4Net alone, the
+   photometric and colour parts, and the fusion (``results/eval/fusion_metrics.json``);
+2. the colour part of that workflow's fusion model on the held-out part of the real
+   SkyServer table (``specphoto_split``; never used to fit anything);
+3. optionally, the catalogue of a simulated survey against its truth: the fused answer
+   (``class``) and the paper's image-only one (``class_image``).
+
+    python benchmarks/classification_quality.py --workdir . \\
+        [--survey-workdir DIR --survey-configfile DIR/config.yaml] [--label NAME]
+
+Prints the table; writes benchmarks/out/classification_quality-NAME.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from catalog_quality import catalogue_truth  # noqa: E402
+
+from yl8c4net.catalog_quality import class_scores  # noqa: E402
+from yl8c4net.classify.fusion import class_indices, load_fusion  # noqa: E402
+from yl8c4net.sdss.queries import SPEC_CLASSES  # noqa: E402
+from yl8c4net.simulate.colours import read_specphoto_csv, specphoto_split  # noqa: E402
+
+DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared/data/skyserver_dr14_specphoto_10k.csv"
+
+
+def real_colour_scores(fusion, csv: Path) -> dict:
+    real = read_specphoto_csv(csv)
+    test = real[specphoto_split(real) == "test"].reset_index(drop=True)
+    pred = fusion.colour_proba(test).argmax(axis=1)
+    y = class_indices(test["class"])
+    out = {"n": int(len(test)), "accuracy": float((pred == y).mean())}
+    for k, c in enumerate(SPEC_CLASSES):
+        out[c] = {
+            "n_true": int((y == k).sum()),
+            "recall": float((pred[y == k] == k).mean()),
+            "purity": float((y[pred == k] == k).mean()) if (pred == k).any() else None,
+        }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", type=Path, default=Path("."), help="workflow directory with the trained models")
+    ap.add_argument("--survey-workdir", type=Path, help="workflow directory of a simulated survey's catalogue")
+    ap.add_argument("--survey-configfile", type=Path, help="that survey's config")
+    ap.add_argument("--specphoto-csv", type=Path, default=DEFAULT_CSV)
+    ap.add_argument("--label", default="demo")
+    args = ap.parse_args()
+    result = {}
+    lines = [("measure", "value", "sample", "target")]
+    metrics = json.loads((args.workdir / "results/eval/fusion_metrics.json").read_text())["answers"]
+    result["test_split"] = metrics
+    for name, m in metrics.items():
+        target = ">= 0.89" if name == "image (Conv4Net)" else ""
+        ci = f" [{m['accuracy_low']:.3f}, {m['accuracy_high']:.3f}]"
+        lines.append((f"balanced test split, {name}: accuracy [95 %]", f"{m['accuracy']:.3f}{ci}", m["n"], target))
+    fusion = load_fusion(args.workdir / "results/models/fusion/fusion.joblib")
+    if args.specphoto_csv.is_file():
+        real = real_colour_scores(fusion, args.specphoto_csv)
+        result["real_table_colour_part"] = real
+        lines.append(
+            ("real SkyServer held-out part, colour part: accuracy", f"{real['accuracy']:.3f}", real["n"], ">= 0.95")
+        )
+        q = real["QSO"]
+        lines.append(("  ... QSO completeness", f"{q['recall']:.3f}", q["n_true"], ">= 0.85"))
+        lines.append(("  ... STAR recall", f"{real['STAR']['recall']:.3f}", real["STAR"]["n_true"], ""))
+    else:
+        print(f"real SkyServer table not found at {args.specphoto_csv}: its rows are skipped", file=sys.stderr)
+    if args.survey_workdir:
+        cfg = yaml.safe_load(args.survey_configfile.read_text())
+        catalog = pd.read_parquet(args.survey_workdir / "results/catalog/catalog.parquet")
+        truth = catalogue_truth(args.survey_workdir, cfg)
+        for answer, label in (("", "fused (class)"), ("_image", "image only (class_image)")):
+            c = class_scores(catalog, truth, answer)
+            result[f"survey_{c['answer']}"] = c
+            tgt = answer == ""
+            lines += [
+                (f"unseen survey, {label}: accuracy", f"{c['accuracy']:.3f}", c["n"], ">= 0.95" if tgt else ""),
+                ("  ... STAR recall", f"{c['STAR']['recall']:.3f}", c["STAR"]["n_true"], ">= 0.90" if tgt else ""),
+                ("  ... QSO purity", _fmt(c["QSO"]["purity"]), c["QSO"]["n_called"], ">= 0.80" if tgt else ""),
+                ("  ... QSO completeness", _fmt(c["QSO"]["recall"]), c["QSO"]["n_true"], ">= 0.80" if tgt else ""),
+                ("  ... expected calibration error", f"{c['ece']:.3f}", c["n"], "<= 0.03" if tgt else ""),
+                ("  ... accuracy r < 19", _fmt(c["accuracy_r_lt_19"]), c["n_r_lt_19"], ""),
+            ]
+    width = max(len(r[0]) for r in lines)
+    for row in lines:
+        print(f"{row[0]:<{width}}  {str(row[1]):>22}  {str(row[2]):>7}  {row[3]}")
+    out = Path(__file__).resolve().parent / "out" / f"classification_quality-{args.label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=lambda v: v.tolist() if isinstance(v, np.ndarray) else str(v)))
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+if __name__ == "__main__":
+    main()

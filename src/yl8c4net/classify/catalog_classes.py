@@ -1,0 +1,107 @@
+"""The catalogue's classes: Conv4Net's image answer kept as ``class_image`` / ``p_*_image``,
+and ``class`` / ``p_*`` fused with the PhotoObjAll photometry and moved to the sky's class
+priors (`yl8c4net.classify.fusion`, `yl8c4net.classify.probabilities`)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ..sdss.queries import SPEC_CLASSES
+from .probabilities import estimate_priors_em, shift_priors
+
+log = logging.getLogger(__name__)
+
+PROBABILITY_COLUMNS = tuple(f"p_{c.lower()}" for c in SPEC_CLASSES)
+IMAGE_PROBABILITY_COLUMNS = tuple(f"{c}_image" for c in PROBABILITY_COLUMNS)
+#: PhotoObjAll columns the photometric classifier reads.
+FEATURE_COLUMNS = ("u", "g", "r", "i", "z", "err_u", "err_g", "err_r", "err_i", "err_z", "psfmag_r", "type")
+
+
+def keep_image_answer(det: pd.DataFrame) -> pd.DataFrame:
+    """Rename Conv4Net's ``class`` and ``p_*`` of classified detections to the ``*_image`` columns."""
+    return det.rename(columns={"class": "class_image", **dict(zip(PROBABILITY_COLUMNS, IMAGE_PROBABILITY_COLUMNS))})
+
+
+def _set_answer(df: pd.DataFrame, p: np.ndarray, image_only: bool) -> pd.DataFrame:
+    from ..catalog import CLASS_DTYPE
+
+    p = p.astype(np.float32)
+    cls = np.asarray(SPEC_CLASSES, dtype=object)[p.argmax(axis=1)] if len(p) else np.array([], dtype=object)
+    return df.assign(
+        **{"class": pd.Categorical(cls, dtype=CLASS_DTYPE)},
+        **{c: p[:, k] for k, c in enumerate(PROBABILITY_COLUMNS)},
+        class_image_only=image_only,
+    )
+
+
+def run_priors(p_equal: np.ndarray, settings: dict) -> tuple[np.ndarray, str]:
+    """Class priors of one run's rows, and how they were obtained.
+
+    ``p_equal`` are the run's fused probabilities at equal priors; ``settings`` the config's
+    ``fusion`` section.
+    """
+    k = len(SPEC_CLASSES)
+    fixed = np.array([settings["sky_priors"][c] for c in SPEC_CLASSES], float)
+    fixed /= fixed.sum()
+    mode = settings["prior_mode"]
+    if mode == "train":
+        return np.full(k, 1.0 / k), "train (equal)"
+    if mode == "fixed":
+        return fixed, "fixed (fusion.sky_priors)"
+    if len(p_equal) < settings["em_min_rows"]:
+        return fixed, f"fusion.sky_priors ({len(p_equal)} rows < em_min_rows)"
+    est = estimate_priors_em(p_equal, np.full(k, 1.0 / k))
+    if not est.converged:
+        log.warning("EM class priors did not converge in %d iterations; using them anyway", est.iterations)
+    return est.priors, f"em ({est.iterations} iterations)"
+
+
+def assign_classes(
+    matched: pd.DataFrame, unmatched: pd.DataFrame, photo: pd.DataFrame, fusion, settings: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """``class`` and ``p_*`` of one run's catalogue rows and unmatched detections.
+
+    Parameters
+    ----------
+    matched, unmatched : pandas.DataFrame
+        Rows with Conv4Net's ``class_image`` and ``p_*_image``; matched rows have ``objid``.
+    photo : pandas.DataFrame
+        The run's PhotoObjAll rows (``objid`` and `FEATURE_COLUMNS`).
+    fusion : yl8c4net.classify.fusion.FusionModel or None
+        None: ``class`` is the image-only answer at equal priors (the paper).
+    settings : dict
+        The config's ``fusion`` section.
+
+    Returns
+    -------
+    matched, unmatched, info
+        ``info`` records the priors used (for the provenance).
+    """
+    p_img_m = matched[list(IMAGE_PROBABILITY_COLUMNS)].to_numpy(float)
+    p_img_u = unmatched[list(IMAGE_PROBABILITY_COLUMNS)].to_numpy(float)
+    if fusion is None:
+        info = {"class_priors": dict(zip(SPEC_CLASSES, [1 / 3] * 3)), "class_priors_from": "train (fusion off)"}
+        return _set_answer(matched, p_img_m, True), _set_answer(unmatched, p_img_u, True), info
+    features = photo.drop_duplicates("objid").set_index("objid").loc[matched["objid"].to_numpy(), list(FEATURE_COLUMNS)]
+    p_fused = fusion.fused_proba(features.reset_index(drop=True), p_img_m)
+    priors, source = run_priors(p_fused, settings)
+    equal = fusion.train_priors
+    matched = _set_answer(matched, shift_priors(p_fused, equal, priors) if len(p_fused) else p_fused, False)
+    p_u = shift_priors(fusion.image_proba(p_img_u), equal, priors) if len(p_img_u) else np.empty((0, 3))
+    unmatched = _set_answer(unmatched, p_u, True)
+    info = {
+        "class_priors": {c: round(float(v), 6) for c, v in zip(SPEC_CLASSES, priors)},
+        "class_priors_from": source,
+        "fusion_weights": {
+            "w_phot": fusion.w_phot,
+            "w_image": fusion.w_image,
+            "image_temperature": fusion.image_temperature,
+        },
+    }
+    log.info(
+        "class priors of this run (%s): %s", source, ", ".join(f"{c} {v:.4f}" for c, v in zip(SPEC_CLASSES, priors))
+    )
+    return matched, unmatched, info
