@@ -2,7 +2,7 @@
 objIDs on two rows, pairs closer than 0.5", completeness, median position error and class
 accuracy by r magnitude (each with its sample size).
 
-    python benchmarks/catalog_quality.py --workdir DIR --configfile DIR/config.yaml --label NAME
+    python benchmarks/catalog_quality.py --workdir DIR --configfile DIR/config.yaml [OVERLAY.yaml] --label NAME
 
 DIR is the workflow's working directory (results/ and the simulated mirror). Prints a table;
 writes benchmarks/out/catalog_quality-NAME.json.
@@ -18,8 +18,17 @@ import pandas as pd
 import yaml
 
 from yl8c4net.catalog_quality import class_scores, score_catalog
+from yl8c4net.config import merge_configs
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.simulate.mirror import truth_relpath
+
+
+def merged_config(paths) -> dict:
+    """Config files merged in order (Snakemake's rule for several --configfile files)."""
+    cfg = {}
+    for path in paths:
+        cfg = merge_configs(cfg, yaml.safe_load(Path(path).read_text()))
+    return cfg
 
 
 def catalogue_truth(workdir: Path, cfg: dict) -> pd.DataFrame:
@@ -40,7 +49,13 @@ def catalogue_truth(workdir: Path, cfg: dict) -> pd.DataFrame:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=Path("."))
-    ap.add_argument("--configfile", type=Path, default=Path("config.yaml"))
+    ap.add_argument(
+        "--configfile",
+        type=Path,
+        nargs="+",
+        default=[Path("config.yaml")],
+        help="the run's config file(s); later files merge over earlier ones, as in Snakemake",
+    )
     ap.add_argument("--label", default="demo")
     ap.add_argument(
         "--found-radius",
@@ -49,7 +64,7 @@ def main() -> None:
         help="a truth source counts as found with a row within this many arcsec (default 1)",
     )
     args = ap.parse_args()
-    cfg = yaml.safe_load(args.configfile.read_text())
+    cfg = merged_config(args.configfile)
     catalog = pd.read_parquet(args.workdir / "results/catalog/catalog.parquet")
     unmatched = pd.read_parquet(args.workdir / "results/catalog/unmatched.parquet")
     score = score_catalog(catalog, unmatched, catalogue_truth(args.workdir, cfg), args.found_radius)

@@ -8,7 +8,7 @@
    (``class``) and the paper's image-only one (``class_image``).
 
     python benchmarks/classification_quality.py --workdir . \\
-        [--survey-workdir DIR --survey-configfile DIR/config.yaml] [--label NAME]
+        [--survey-workdir DIR --survey-configfile DIR/config.yaml [OVERLAY.yaml]] [--label NAME]
 
 Prints the table; writes benchmarks/out/classification_quality-NAME.json.
 """
@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from catalog_quality import catalogue_truth  # noqa: E402
+from catalog_quality import catalogue_truth, merged_config  # noqa: E402
 
 from yl8c4net.catalog_quality import class_scores  # noqa: E402
 from yl8c4net.classify.fusion import class_indices, load_fusion  # noqa: E402
@@ -55,18 +54,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=Path("."), help="workflow directory with the trained models")
     ap.add_argument("--survey-workdir", type=Path, help="workflow directory of a simulated survey's catalogue")
-    ap.add_argument("--survey-configfile", type=Path, help="that survey's config")
+    ap.add_argument("--survey-configfile", type=Path, nargs="+", help="that survey's config file(s), merged in order")
     ap.add_argument("--specphoto-csv", type=Path, default=DEFAULT_CSV)
     ap.add_argument("--label", default="demo")
     args = ap.parse_args()
     result = {}
     lines = [("measure", "value", "sample", "target")]
-    metrics = json.loads((args.workdir / "results/eval/fusion_metrics.json").read_text())["answers"]
-    result["test_split"] = metrics
+    evaluation = json.loads((args.workdir / "results/eval/fusion_metrics.json").read_text())
+    metrics = evaluation["answers"]
+    result["test_split"] = evaluation
     for name, m in metrics.items():
         target = ">= 0.89" if name == "image (Conv4Net)" else ""
         ci = f" [{m['accuracy_low']:.3f}, {m['accuracy_high']:.3f}]"
         lines.append((f"balanced test split, {name}: accuracy [95 %]", f"{m['accuracy']:.3f}{ci}", m["n"], target))
+        lines.append(("  ... expected calibration error", f"{m['ece']:.3f}", m["n"], ""))
+        for subset, answers in evaluation.get("subsets", {}).items():
+            a = answers[name]
+            lines.append((f"  ... accuracy, {subset} subset", _fmt(a["accuracy"]), a["n"], ""))
     fusion = load_fusion(args.workdir / "results/models/fusion/fusion.joblib")
     if args.specphoto_csv.is_file():
         real = real_colour_scores(fusion, args.specphoto_csv)
@@ -80,7 +84,7 @@ def main() -> None:
     else:
         print(f"real SkyServer table not found at {args.specphoto_csv}: its rows are skipped", file=sys.stderr)
     if args.survey_workdir:
-        cfg = yaml.safe_load(args.survey_configfile.read_text())
+        cfg = merged_config(args.survey_configfile)
         catalog = pd.read_parquet(args.survey_workdir / "results/catalog/catalog.parquet")
         truth = catalogue_truth(args.survey_workdir, cfg)
         for answer, label in (("", "fused (class)"), ("_image", "image only (class_image)")):

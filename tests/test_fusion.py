@@ -214,7 +214,7 @@ def test_catalogue_classes_at_the_sky_mix():
     photo = rows.drop(columns=["class"])
     matched, unmatched = rows.iloc[:5000].reset_index(drop=True), rows.iloc[5000:].reset_index(drop=True)
     settings = {"prior_mode": "em", "em_min_rows": 200, "sky_priors": {"GALAXY": 0.6, "STAR": 0.3, "QSO": 0.1}}
-    m, u, info = assign_classes(matched, unmatched, photo, model, settings)
+    m, (u,), info = assign_classes(matched, [unmatched], photo, model, settings)
     assert info["class_priors_from"].startswith("em")
     assert info["class_priors"]["QSO"] == pytest.approx(0.01, abs=0.008)
     truth = matched["class"].astype(str).to_numpy()
@@ -233,9 +233,9 @@ def test_catalogue_classes_at_the_sky_mix():
     )
     np.testing.assert_allclose(u[["p_galaxy", "p_star", "p_qso"]].to_numpy(), expected, atol=1e-5)
     # Too few rows for EM: the configured sky priors.
-    _, _, few = assign_classes(matched.iloc[:50], unmatched, photo, model, settings)
+    _, _, few = assign_classes(matched.iloc[:50], [unmatched], photo, model, settings)
     assert few["class_priors"] == {"GALAXY": 0.6, "STAR": 0.3, "QSO": 0.1}
     # No fusion model: the image answer, flagged, at equal priors.
-    m0, _, _ = assign_classes(matched, unmatched, photo, None, settings)
+    m0, _, _ = assign_classes(matched, [unmatched], photo, None, settings)
     assert m0["class_image_only"].all()
     np.testing.assert_array_equal(m0["p_star"], matched["p_star_image"])

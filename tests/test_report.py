@@ -91,8 +91,9 @@ def test_metrics_table_holds_every_metric_with_its_sample_size():
         "auc_galaxy": 0.99, "auc_star": 0.95, "auc_qso": 0.96,
     }  # fmt: skip
     status = pd.DataFrame({"status": ["ok", "ok", "quarantined"]})
-    catalog = pd.DataFrame({"class": ["STAR", "GALAXY", "GALAXY"]})
-    page = metrics_page(det, cls, status, catalog, pd.DataFrame({"ra": [1.0]}))
+    catalog = pd.DataFrame({"class": ["STAR", "GALAXY", "GALAXY"], "class_image": ["QSO", "GALAXY", "QSO"]})
+    fusion = {"answers": {"image (Conv4Net)": cls | {"ece": 0.08}, "fused": cls | {"accuracy": 0.97, "ece": 0.01}}}
+    page = metrics_page(det, cls, status, catalog, pd.DataFrame({"ra": [1.0]}), fusion)
     parser = _TableParser()
     parser.feed(page.split("<body>", 1)[1].rsplit("</body>", 1)[0])
     cells = parser.cells
@@ -103,6 +104,8 @@ def test_metrics_table_holds_every_metric_with_its_sample_size():
     assert row("accuracy") == ["0.900", "3000 test cut-outs"]
     assert row("fields quarantined (see field_status.tsv)")[0] == "1"
     assert row("rows classified GALAXY") == ["2", "66.7%"]
+    assert row("rows QSO by the image alone (class_image)") == ["2", "66.7%"]
+    assert cells[cells.index("fused") + 1 : cells.index("fused") + 6] == ["0.970", "0.889-0.910", "0.900", "0.010", "3000"]
     assert "17.0-17.5" in cells and "Detector on the held-out fields (9101-3-12)" in cells
 
 

@@ -62,9 +62,9 @@ def astropy_unit(unit: str):
 
 
 def to_schema(df: pd.DataFrame, columns: dict) -> pd.DataFrame:
-    """Exactly the columns of ``columns``, in order, with their dtypes. Integer columns with
-    missing values become pandas' nullable integers."""
-    nullable = {"int16": "Int16", "int32": "Int32", "int64": "Int64"}
+    """Exactly the columns of ``columns``, in order, with their dtypes. Integer and boolean
+    columns with missing values become pandas' nullable types."""
+    nullable = {"int16": "Int16", "int32": "Int32", "int64": "Int64", "bool": "boolean"}
     out = {}
     for c, (t, _, _) in columns.items():
         missing = np.nan if str(t).startswith("float") else pd.NA

@@ -110,8 +110,8 @@ def build_run_partition(
     catalogued = {(f.run, f.camcol, f.field) for f, reason in status.items() if reason is None}
     result = gather_run(det, photo, earlier, rule, settings["match_radius_arcsec"], catalogued)
     fusion = load_fusion(fusion_model) if fusion_model else None
-    result.matched, result.unmatched, class_info = assign_classes(
-        result.matched, result.unmatched, photo, fusion, fusion_settings or {}
+    result.matched, (result.unmatched, result.duplicates), class_info = assign_classes(
+        result.matched, [result.unmatched, result.duplicates], photo, fusion, fusion_settings or {}
     )
     provenance = {
         "code_version": code_version,

@@ -151,7 +151,7 @@ rule classify_dataset:
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=10,
+        runtime=120,  # rendering: ~30 ms per cut-out on one core
     params:
         config=settings(
             "classify_data",

@@ -37,7 +37,21 @@ with step(snakemake.log[0], "evaluate_fusion") as log:
         m["ece"] = reliability(p, y).ece
         metrics[name] = m
         log.info("%s: accuracy %.4f, ECE %.4f (n = %d)", name, m["accuracy"], m["ece"], m["n"])
-    write_json_atomic({"split": "test (equal class priors)", "answers": metrics}, snakemake.output.metrics)
+    subsets = {}
+    if "faint_draw" in rows.columns:
+        # Rendered cut-outs: at the magnitudes of real SDSS spectra (the paper's test
+        # conditions) and the faint share (r uniform in classify_data.rendered_faint_range).
+        for name, sel in (("spectroscopic r", ~rows["faint_draw"]), ("faint r", rows["faint_draw"])):
+            sel = sel.to_numpy(bool)
+            subsets[name] = {
+                k: {"n": int(sel.sum()), "accuracy": float((p[sel].argmax(1) == y[sel]).mean()) if sel.any() else None}
+                for k, p in answers.items()
+            }
+            log.info(
+                "%s subset (n = %d): %s", name, int(sel.sum()), {k: v["accuracy"] for k, v in subsets[name].items()}
+            )
+    out = {"split": "test (equal class priors)", "answers": metrics, "subsets": subsets}
+    write_json_atomic(out, snakemake.output.metrics)
     plot_reliability(
         {k: reliability(answers[k], y) for k in ("image (Conv4Net)", "image, temperature-scaled", "fused")},
         snakemake.output.reliability,

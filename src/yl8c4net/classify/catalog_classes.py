@@ -60,14 +60,17 @@ def run_priors(p_equal: np.ndarray, settings: dict) -> tuple[np.ndarray, str]:
 
 
 def assign_classes(
-    matched: pd.DataFrame, unmatched: pd.DataFrame, photo: pd.DataFrame, fusion, settings: dict
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """``class`` and ``p_*`` of one run's catalogue rows and unmatched detections.
+    matched: pd.DataFrame, image_only: list, photo: pd.DataFrame, fusion, settings: dict
+) -> tuple[pd.DataFrame, list, dict]:
+    """``class`` and ``p_*`` of one run's catalogue rows and of its other detections
+    (unmatched, duplicates), which get the image answer.
 
     Parameters
     ----------
-    matched, unmatched : pandas.DataFrame
-        Rows with Conv4Net's ``class_image`` and ``p_*_image``; matched rows have ``objid``.
+    matched : pandas.DataFrame
+        Catalogue rows with ``objid`` and Conv4Net's ``class_image`` and ``p_*_image``.
+    image_only : list of pandas.DataFrame
+        Tables of detections without photometry (same image columns).
     photo : pandas.DataFrame
         The run's PhotoObjAll rows (``objid`` and `FEATURE_COLUMNS`).
     fusion : yl8c4net.classify.fusion.FusionModel or None
@@ -77,31 +80,30 @@ def assign_classes(
 
     Returns
     -------
-    matched, unmatched, info
+    matched, image_only, info
         ``info`` records the priors used (for the provenance).
     """
     p_img_m = matched[list(IMAGE_PROBABILITY_COLUMNS)].to_numpy(float)
-    p_img_u = unmatched[list(IMAGE_PROBABILITY_COLUMNS)].to_numpy(float)
+    p_img = [t[list(IMAGE_PROBABILITY_COLUMNS)].to_numpy(float) for t in image_only]
     if fusion is None:
         info = {"class_priors": dict(zip(SPEC_CLASSES, [1 / 3] * 3)), "class_priors_from": "train (fusion off)"}
-        return _set_answer(matched, p_img_m, True), _set_answer(unmatched, p_img_u, True), info
+        return _set_answer(matched, p_img_m, True), [_set_answer(t, p, True) for t, p in zip(image_only, p_img)], info
     features = photo.drop_duplicates("objid").set_index("objid").loc[matched["objid"].to_numpy(), list(FEATURE_COLUMNS)]
     p_fused = fusion.fused_proba(features.reset_index(drop=True), p_img_m)
     priors, source = run_priors(p_fused, settings)
     equal = fusion.train_priors
-    matched = _set_answer(matched, shift_priors(p_fused, equal, priors) if len(p_fused) else p_fused, False)
-    p_u = shift_priors(fusion.image_proba(p_img_u), equal, priors) if len(p_img_u) else np.empty((0, 3))
-    unmatched = _set_answer(unmatched, p_u, True)
+
+    def at_run_priors(p):
+        return shift_priors(p, equal, priors) if len(p) else np.empty((0, len(SPEC_CLASSES)))
+
+    matched = _set_answer(matched, at_run_priors(p_fused), False)
+    others = [_set_answer(t, at_run_priors(fusion.image_proba(p)), True) for t, p in zip(image_only, p_img)]
     info = {
         "class_priors": {c: round(float(v), 6) for c, v in zip(SPEC_CLASSES, priors)},
         "class_priors_from": source,
-        "fusion_weights": {
-            "w_phot": fusion.w_phot,
-            "w_image": fusion.w_image,
-            "image_temperature": fusion.image_temperature,
-        },
+        "fusion_weights": {"w_phot": fusion.w_phot, "w_image": fusion.w_image, "image_temperature": fusion.image_temperature},
     }
     log.info(
         "class priors of this run (%s): %s", source, ", ".join(f"{c} {v:.4f}" for c, v in zip(SPEC_CLASSES, priors))
     )
-    return matched, unmatched, info
+    return matched, others, info
