@@ -97,7 +97,7 @@ def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, mon
     from yl8c4net.composite import field_composite
     from yl8c4net.detect.infer import detect_field
     from yl8c4net.code_version import training_run_key
-    from yl8c4net.detect.train import DetectorParams, dataset_files, train_detector
+    from yl8c4net.detect.train import DetectorParams, dataset_files, train_detector, training_finished
     from yl8c4net.fetch import fetch_field
     from yl8c4net.sdss.queries import MirrorCatalogBackend
     from yl8c4net.sdss.fields import FieldId
@@ -132,8 +132,13 @@ def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, mon
     assert Path(res["weights"]).is_relative_to(run / key)
     # The same key resumes in the same run directory (here: finds the finished run);
     # changed data, settings or code make another key, hence a fresh run beside it.
+    finished = {p: p.read_bytes() for p in (Path(res["weights"]), Path(res["results_csv"]))}
+    assert training_finished(run / key / "train" / "weights" / "last.pt")
     again = train_detector(data_yaml, run, params, key)
     assert again["weights"] == res["weights"] and [d.name for d in run.iterdir()] == [key]
+    # Finished means finished: ultralytics, asked to resume it, would start a new run with
+    # its own defaults (100 epochs) in the same directory.
+    assert {p: p.read_bytes() for p in finished} == finished
     label = next(f for f in files if f.suffix == ".txt" and "labels" in f.parts)
     label.write_text(label.read_text() + "0 0.5 0.5 0.01 0.01\n")
     changed = training_run_key({"detector": {"epochs": 1}}, "0.1.0+abc", dataset_files(data_yaml))

@@ -105,7 +105,13 @@ def test_metrics_table_holds_every_metric_with_its_sample_size():
     assert row("fields quarantined (see field_status.tsv)")[0] == "1"
     assert row("rows classified GALAXY") == ["2", "66.7%"]
     assert row("rows QSO by the image alone (class_image)") == ["2", "66.7%"]
-    assert cells[cells.index("fused") + 1 : cells.index("fused") + 6] == ["0.970", "0.889-0.910", "0.900", "0.010", "3000"]
+    assert cells[cells.index("fused") + 1 : cells.index("fused") + 6] == [
+        "0.970",
+        "0.889-0.910",
+        "0.900",
+        "0.010",
+        "3000",
+    ]
     assert "17.0-17.5" in cells and "Detector on the held-out fields (9101-3-12)" in cells
 
 

@@ -101,7 +101,11 @@ def assign_classes(
     info = {
         "class_priors": {c: round(float(v), 6) for c, v in zip(SPEC_CLASSES, priors)},
         "class_priors_from": source,
-        "fusion_weights": {"w_phot": fusion.w_phot, "w_image": fusion.w_image, "image_temperature": fusion.image_temperature},
+        "fusion_weights": {
+            "w_phot": fusion.w_phot,
+            "w_image": fusion.w_image,
+            "image_temperature": fusion.image_temperature,
+        },
     }
     log.info(
         "class priors of this run (%s): %s", source, ", ".join(f"{c} {v:.4f}" for c, v in zip(SPEC_CLASSES, priors))

@@ -149,6 +149,16 @@ def ultralytics_lines_in_log():
             ultralytics_log.removeHandler(handler)
 
 
+def training_finished(last_pt: str | Path) -> bool:
+    """True when an ultralytics ``last.pt`` is the end of a finished run: ultralytics strips
+    the optimizer state and sets ``epoch`` to -1 when a run ends, and such a checkpoint
+    cannot be resumed."""
+    import torch
+
+    ckpt = torch.load(str(last_pt), map_location="cpu", weights_only=False)
+    return ckpt.get("optimizer") is None or int(ckpt.get("epoch", -1)) < 0
+
+
 def train_detector(
     dataset_yaml: str | Path, run_dir: str | Path, params: DetectorParams = DetectorParams(), run_key: str = ""
 ) -> dict:
@@ -169,7 +179,10 @@ def train_detector(
     disable_telemetry()
     last = run_dir / "train" / "weights" / "last.pt"
     common = dict(data=str(Path(dataset_yaml).resolve()), project=str(run_dir), name="train", exist_ok=True)
-    if last.is_file():
+    if last.is_file() and training_finished(last):
+        # ultralytics would not refuse: it starts a new run with its own defaults instead.
+        log.info("detector training run %s already finished: its weights are reused", run_key)
+    elif last.is_file():
         log.info("resuming detector training run %s from %s", run_key, last)
         model = YOLO(str(last))
         model.add_callback("on_fit_epoch_end", log_epoch)
