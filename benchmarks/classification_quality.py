@@ -7,7 +7,10 @@
 3. optionally (``--render-test N``), a fresh balanced set of N rendered cut-outs per class
    at the r magnitudes of real SDSS spectra (the paper's test conditions), from a seed the
    workflow never used: Conv4Net alone and the fusion;
-4. optionally, the catalogue of a simulated survey against its truth: the fused answer
+4. optionally (``--sky-mix-cells N``), the photometric part alone, with EM priors, on the
+   simulated PhotoObjAll measurements of N sky cells (0.05 deg square, seed 777) at the
+   population's real-sky densities: enough QSOs to measure their purity and completeness;
+5. optionally, the catalogue of a simulated survey against its truth: the fused answer
    (``class``) and the paper's image-only one (``class_image``).
 
     python benchmarks/classification_quality.py --workdir . [--render-test 1200] \\
@@ -79,6 +82,44 @@ def rendered_test_scores(args, fusion) -> dict:
     }
 
 
+def sky_mix_scores(fusion, n_cells: int, seed: int = 777) -> dict:
+    """The photometric part with EM priors on simulated PhotoObjAll rows (r <= 22.2) of
+    ``n_cells`` sky cells at the population model's real-sky densities."""
+    from yl8c4net.classify.probabilities import estimate_priors_em, reliability
+    from yl8c4net.simulate.photometry import measure_photometry
+    from yl8c4net.simulate.population import PopulationParams, cell_sources
+    from yl8c4net.simulate.render import field_conditions
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i in range(n_cells):
+        src = cell_sources(seed, 8000 + i, 100, PopulationParams())
+        src = src[src["r"] <= 22.2].reset_index(drop=True)
+        measured = measure_photometry(src, field_conditions(rng), rng)
+        parts.append(pd.concat([src[["class"]], src[["r"]].rename(columns={"r": "r_true"}), measured], axis=1))
+    sky = pd.concat(parts, ignore_index=True)
+    est = estimate_priors_em(fusion.photometric_proba(sky), fusion.train_priors)
+    y, pred = class_indices(sky["class"]), est.posteriors.argmax(axis=1)
+    qso = SPEC_CLASSES.index("QSO")
+    out = {
+        "n": int(len(sky)),
+        "accuracy": float((pred == y).mean()),
+        "ece": reliability(est.posteriors, y).ece,
+        "priors": est.priors.round(5).tolist(),
+        "QSO": {},
+    }
+    for lo, hi in ((14.0, 22.2), (14.0, 19.0), (19.0, 21.0), (21.0, 22.2)):
+        sel = ((sky["r_true"] >= lo) & (sky["r_true"] < hi)).to_numpy()
+        true, called = sel & (y == qso), sel & (pred == qso)
+        out["QSO"][f"{lo:g}-{hi:g}"] = {
+            "n_true": int(true.sum()),
+            "n_called": int(called.sum()),
+            "recall": float((pred[true] == qso).mean()) if true.any() else None,
+            "purity": float((y[called] == qso).mean()) if called.any() else None,
+        }
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=Path("."), help="workflow directory with the trained models")
@@ -87,6 +128,7 @@ def main() -> None:
     ap.add_argument("--specphoto-csv", type=Path, default=DEFAULT_CSV)
     ap.add_argument("--render-test", type=int, default=0, help="render this many test cut-outs per class")
     ap.add_argument("--render-seed", type=int, default=20261125, help="seed of those cut-outs (not the workflow's)")
+    ap.add_argument("--sky-mix-cells", type=int, default=0, help="photometric part on this many sky cells")
     ap.add_argument("--label", default="demo")
     args = ap.parse_args()
     result = {}
@@ -111,6 +153,20 @@ def main() -> None:
             target = ">= 0.89" if name == "image (Conv4Net)" else ""
             lines.append(
                 (f"fresh test set at spectra's r, {name}: accuracy [95 %]", f"{m['accuracy']:.3f}{ci}", m["n"], target)
+            )
+    if args.sky_mix_cells:
+        mix = sky_mix_scores(fusion, args.sky_mix_cells)
+        result["sky_mix_photometric"] = mix
+        lines.append(("sky mix, photometric part + EM priors: accuracy", f"{mix['accuracy']:.3f}", mix["n"], ""))
+        lines.append(("  ... expected calibration error", f"{mix['ece']:.3f}", mix["n"], ""))
+        for band, q in mix["QSO"].items():
+            lines.append(
+                (
+                    f"  ... QSO purity / completeness, r {band}",
+                    f"{_fmt(q['purity'])} / {_fmt(q['recall'])}",
+                    q["n_true"],
+                    "",
+                )
             )
     if args.specphoto_csv.is_file():
         real = real_colour_scores(fusion, args.specphoto_csv)
