@@ -1,28 +1,20 @@
 """Rule evaluate_fusion: test-split metrics of the image-only, colour-only, photometric and
 fused answers, and the reliability diagram with each answer's expected calibration error."""
 
-import numpy as np
-import pandas as pd
-
 from yl8c4net.classify.fusion import class_indices, load_fusion
 from yl8c4net.classify.metrics import classification_metrics, plot_reliability
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.probabilities import reliability
-from yl8c4net.classify.train import load_classifier, predict_proba
+from yl8c4net.classify.train import predict_split
 from yl8c4net.io import write_json_atomic
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "evaluate_fusion") as log:
     cfg = snakemake.params.config
-    images = np.load(snakemake.input.images)
-    table = pd.read_parquet(snakemake.input.table)
-    test = (table["split"] == "test").to_numpy()
-    rows = table[test].reset_index(drop=True)
-    model, norm, _ = load_classifier(
-        snakemake.input.weights, CLASS_NAMES, images.shape[-1], cfg["classifier"]["device"]
+    rows, p_image = predict_split(
+        snakemake.input.images, snakemake.input.table, snakemake.input.weights, "test", cfg["classifier"]["device"]
     )
     fusion = load_fusion(snakemake.input.fusion)
-    p_image = predict_proba(model, norm, images[test])
     answers = {
         "image (Conv4Net)": p_image,
         "image, temperature-scaled": fusion.image_proba(p_image),

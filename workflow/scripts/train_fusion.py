@@ -1,12 +1,8 @@
 """Rule train_fusion: the photometric classifier (on simulated PhotoObjAll measurements) and
 its fusion with Conv4Net (weights and image temperature fitted on the validation split)."""
 
-import numpy as np
-import pandas as pd
-
 from yl8c4net.classify.fusion import save_fusion, train_fusion
-from yl8c4net.classify.model import CLASS_NAMES
-from yl8c4net.classify.train import load_classifier, predict_proba
+from yl8c4net.classify.train import predict_split
 from yl8c4net.io import sha256_of, write_json_atomic
 from yl8c4net.simulate.photometry import photometry_training_table
 from yl8c4net.steps import step
@@ -14,13 +10,9 @@ from yl8c4net.steps import step
 with step(snakemake.log[0], "train_fusion") as log:
     cfg = snakemake.params.config
     fc = cfg["fusion"]
-    images = np.load(snakemake.input.images)
-    table = pd.read_parquet(snakemake.input.table)
-    val = (table["split"] == "val").to_numpy()
-    model, norm, _ = load_classifier(
-        snakemake.input.weights, CLASS_NAMES, images.shape[-1], cfg["classifier"]["device"]
+    val, p_val = predict_split(
+        snakemake.input.images, snakemake.input.table, snakemake.input.weights, "val", cfg["classifier"]["device"]
     )
-    p_val = predict_proba(model, norm, images[val])
     photometry = photometry_training_table(
         fc["seed"], fc["photometry_per_class"], fwhm_range=tuple(fc["seeing_range_arcsec"])
     )
@@ -29,7 +21,7 @@ with step(snakemake.log[0], "train_fusion") as log:
         len(photometry),
         fc["photometry_per_class"],
     )
-    fusion = train_fusion(photometry, table[val].reset_index(drop=True), p_val, seed=fc["seed"])
+    fusion = train_fusion(photometry, val, p_val, seed=fc["seed"])
     fusion.info["classifier_sha256"] = sha256_of(snakemake.input.weights)
     save_fusion(fusion, snakemake.output.model)
     summary = {
@@ -44,5 +36,5 @@ with step(snakemake.log[0], "train_fusion") as log:
         fusion.w_phot,
         fusion.w_image,
         fusion.image_temperature,
-        int(val.sum()),
+        len(val),
     )

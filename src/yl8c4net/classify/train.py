@@ -238,3 +238,22 @@ def predict_proba(model, norm: Normalisation, images: np.ndarray, batch_size: in
             x = norm.apply(images[k : k + batch_size]).to(device)
             out.append(torch.softmax(model(x), 1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.n_classes), np.float32)
+
+
+def predict_split(images_path, table_path, weights_path, split: str, device: str = "auto"):
+    """Conv4Net's probabilities for one split of a classification data set.
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+        The split's rows of the data set table (index reset).
+    proba : numpy.ndarray
+        (len(rows), n_classes) probabilities, at the training set's equal priors.
+    """
+    import pandas as pd
+
+    images = np.load(images_path)
+    table = pd.read_parquet(table_path)
+    sel = (table["split"] == split).to_numpy()
+    model, norm, _ = load_classifier(weights_path, CLASS_NAMES, images.shape[-1], device)
+    return table[sel].reset_index(drop=True), predict_proba(model, norm, images[sel])
