@@ -222,6 +222,9 @@ def finished_demo(tmp_path_factory):
             {
                 "train_classifier",
                 "evaluate_classifier",
+                # The fusion is fitted on this classifier's answers.
+                "train_fusion",
+                "evaluate_fusion",
                 "classify_block",
                 "catalog_run",
                 "catalog",
@@ -242,20 +245,17 @@ def finished_demo(tmp_path_factory):
             "sdss",
             "download",
             {"retries": 3, "backoff_s": 2.0, "timeout_s": 60},
-            # Everything downstream of the fetch: its outputs count as changed.
+            # Everything downstream of the fetch: its outputs count as changed. The demo's
+            # classification cut-outs are rendered, not cut from the fetched frames.
             {
                 "fetch_block",
                 "composite_block",
                 "training_data_block",
-                "cutouts_block",
                 "detect_dataset",
-                "classify_dataset",
                 "train_detector",
-                "train_classifier",
                 "detect_block",
                 "classify_block",
                 "evaluate_detector",
-                "evaluate_classifier",
                 "field_status",
                 "pasting_figure",
                 "catalog_run",
@@ -267,7 +267,7 @@ def finished_demo(tmp_path_factory):
                 "query_photoobj_block",
                 "query_specphoto",
             },
-            {"simulate_block", "simulate_specphoto"},
+            {"simulate_block", "simulate_specphoto", "classify_dataset", "train_classifier", "train_fusion"},
         ),
     ],
 )
