@@ -181,6 +181,7 @@ def demo_config_with_local_models(tmp_path: Path) -> Path:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["detector"]["weights"] = str(LOCAL_RUN / "models" / "detector" / "yolov8.pt")
     cfg["classifier"]["weights"] = str(LOCAL_RUN / "models" / "classifier" / "conv4net.pt")
+    cfg["fusion"]["model"] = str(LOCAL_RUN / "models" / "fusion" / "fusion.joblib")
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
