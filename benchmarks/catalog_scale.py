@@ -1,5 +1,6 @@
 """Catalogue gather at scale: field ownership of overlaps + dedup (0.5" and the same-field box
-rule) + one-to-one PhotoObjAll crossmatch (2") + Parquet write/read,
+rule) + one-to-one PhotoObjAll crossmatch (2") + the rows' classes (fusion with EM priors,
+as `catalog_run`) + Parquet write/read,
 on synthetic detections and PhotoObjAll tables of N rows; astropy's search_around_sky /
 match_coordinates_sky on the same data for comparison (up to --astropy-max rows).
 
@@ -49,10 +50,10 @@ def synthetic(n: int, seed: int = 0):
             "det_conf": rng.random(m).astype(np.float32),
             "w": rng.uniform(4, 40, m).astype(np.float32),
             "h": rng.uniform(4, 40, m).astype(np.float32),
-            "class": pd.Categorical.from_codes(p.argmax(1), dtype=CLASS_DTYPE),
-            "p_galaxy": p[:, 0],
-            "p_star": p[:, 1],
-            "p_qso": p[:, 2],
+            "class_image": pd.Categorical.from_codes(p.argmax(1), dtype=CLASS_DTYPE),
+            "p_galaxy_image": p[:, 0],
+            "p_star_image": p[:, 1],
+            "p_qso_image": p[:, 2],
         }
     )
     photo = pd.DataFrame(
@@ -66,16 +67,29 @@ def synthetic(n: int, seed: int = 0):
     )
     for b in "ugriz":
         photo[b] = rng.uniform(14, 23, n).astype(np.float32)
+        photo[f"err_{b}"] = rng.uniform(0.01, 0.3, n).astype(np.float32)
+    photo["psfmag_r"] = photo["r"] + rng.uniform(0, 0.5, n).astype(np.float32)
     return det, photo
 
 
-def run_ours(n: int, queue) -> None:
+#: The catalogue's classes as a run gets them: EM priors over the run's rows.
+FUSION_SETTINGS = {"prior_mode": "em", "em_min_rows": 200, "sky_priors": {"GALAXY": 0.72, "STAR": 0.27, "QSO": 0.01}}
+
+
+def run_ours(n: int, queue, fusion_path: str | None = None) -> None:
     from yl8c4net.catalog import CATALOG_COLUMNS, MergeRule, gather_run
     from yl8c4net.catalog_io import write_catalog_parquet
+    from yl8c4net.classify.catalog_classes import assign_classes
+    from yl8c4net.classify.fusion import load_fusion
 
+    fusion = load_fusion(fusion_path) if fusion_path else None
     det, photo = synthetic(n)
     t0 = time.perf_counter()
     result = gather_run(det, photo, [], MergeRule(), 2.0)
+    tg = time.perf_counter()
+    result.matched, (result.unmatched,), _ = assign_classes(
+        result.matched, [result.unmatched], photo, fusion, FUSION_SETTINGS
+    )
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = write_catalog_parquet(result.matched, Path(tmp) / "c.parquet", {"benchmark": True}, CATALOG_COLUMNS)
@@ -85,7 +99,8 @@ def run_ours(n: int, queue) -> None:
     queue.put(
         {
             "n": n,
-            "gather_s": t1 - t0,
+            "gather_s": tg - t0,
+            "classes_s": t1 - tg,
             "io_s": t2 - t1,
             "total_s": t2 - t0,
             "n_unique": result.unique,
@@ -117,9 +132,9 @@ def run_astropy(n: int, queue) -> None:
     )
 
 
-def in_process(fn, n):
+def in_process(fn, n, *extra):
     q = mp.get_context("spawn").Queue()
-    p = mp.get_context("spawn").Process(target=fn, args=(n, q))
+    p = mp.get_context("spawn").Process(target=fn, args=(n, q, *extra))
     p.start()
     out = q.get()
     p.join()
@@ -130,21 +145,30 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     ap.add_argument("--astropy-max", type=int, default=1_000_000)
+    ap.add_argument(
+        "--fusion",
+        default="results/models/fusion/fusion.joblib",
+        help="fusion model for the rows' classes (default: the demo's; missing: the image answer only)",
+    )
     args = ap.parse_args()
+    fusion = args.fusion if Path(args.fusion).is_file() else None
+    print(f"classes: {'fusion ' + args.fusion if fusion else 'image answer only (no fusion model)'}")
     rows = []
     for n in args.sizes:
-        row = in_process(run_ours, n)
+        row = in_process(run_ours, n, fusion)
         if n <= args.astropy_max:
             row.update(in_process(run_astropy, n))
         rows.append(row)
         print(row, flush=True)
-    print("| rows | dedup+match s | Parquet w+r s | total s | peak GB | astropy pairs+match s | astropy peak GB |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| rows | dedup+match s | classes s | Parquet w+r s | total s | peak GB | astropy pairs+match s | astropy peak GB |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         ast = f"{r['astropy_total_s']:.1f}" if "astropy_total_s" in r else "-"
         astm = f"{r['astropy_peak_rss_gb']:.2f}" if "astropy_peak_rss_gb" in r else "-"
         print(
-            f"| {r['n']:,} | {r['gather_s']:.1f} | {r['io_s']:.1f} | {r['total_s']:.1f} | "
+            f"| {r['n']:,} | {r['gather_s']:.1f} | {r['classes_s']:.1f} | {r['io_s']:.1f} | {r['total_s']:.1f} | "
             f"{r['peak_rss_gb']:.2f} | {ast} | {astm} |"
         )
     if len(rows) > 1:

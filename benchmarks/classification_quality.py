@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from catalog_quality import catalogue_truth, merged_config  # noqa: E402
 
-from yl8c4net.catalog_quality import class_scores  # noqa: E402
+from yl8c4net.catalog_quality import class_scores, recall_purity  # noqa: E402
 from yl8c4net.classify.fusion import class_indices, load_fusion  # noqa: E402
 from yl8c4net.sdss.queries import SPEC_CLASSES  # noqa: E402
 from yl8c4net.simulate.colours import read_specphoto_csv, specphoto_split  # noqa: E402
@@ -48,11 +48,7 @@ def real_colour_scores(fusion, csv: Path) -> dict:
     y = class_indices(test["class"])
     out = {"n": int(len(test)), "accuracy": float((pred == y).mean())}
     for k, c in enumerate(SPEC_CLASSES):
-        out[c] = {
-            "n_true": int((y == k).sum()),
-            "recall": float((pred[y == k] == k).mean()),
-            "purity": float((y[pred == k] == k).mean()) if (pred == k).any() else None,
-        }
+        out[c] = recall_purity(y, pred, k)
     return out
 
 
@@ -110,13 +106,7 @@ def sky_mix_scores(fusion, n_cells: int, seed: int = 777) -> dict:
     }
     for lo, hi in ((14.0, 22.2), (14.0, 19.0), (19.0, 21.0), (21.0, 22.2)):
         sel = ((sky["r_true"] >= lo) & (sky["r_true"] < hi)).to_numpy()
-        true, called = sel & (y == qso), sel & (pred == qso)
-        out["QSO"][f"{lo:g}-{hi:g}"] = {
-            "n_true": int(true.sum()),
-            "n_called": int(called.sum()),
-            "recall": float((pred[true] == qso).mean()) if true.any() else None,
-            "purity": float((y[called] == qso).mean()) if called.any() else None,
-        }
+        out["QSO"][f"{lo:g}-{hi:g}"] = recall_purity(y[sel], pred[sel], qso)
     return out
 
 

@@ -91,6 +91,19 @@ def score_catalog(
     return out
 
 
+def recall_purity(y_true: np.ndarray, y_pred: np.ndarray, cls) -> dict:
+    """``n_true``, ``n_called``, ``recall`` (completeness) and ``purity`` of one class
+    (None where undefined)."""
+    is_true, called = np.asarray(y_true) == cls, np.asarray(y_pred) == cls
+    hits = int((called & is_true).sum())
+    return {
+        "n_true": int(is_true.sum()),
+        "n_called": int(called.sum()),
+        "recall": hits / int(is_true.sum()) if is_true.any() else None,
+        "purity": hits / int(called.sum()) if called.any() else None,
+    }
+
+
 def class_scores(catalog: pd.DataFrame, truth: pd.DataFrame, answer: str = "") -> dict:
     """How right the catalogue's classes are against the truth of the matched sources.
 
@@ -114,15 +127,8 @@ def class_scores(catalog: pd.DataFrame, truth: pd.DataFrame, answer: str = "") -
     y_pred = rows[f"class{answer}"].astype(str).to_numpy()
     out = {"answer": f"class{answer}", "n": int(len(rows)), "accuracy": float((y_true == y_pred).mean())}
     for c in SPEC_CLASSES:
-        is_true, called = y_true == c, y_pred == c
-        out[c] = {
-            "n_true": int(is_true.sum()),
-            "n_called": int(called.sum()),
-            "recall": float((called & is_true).sum() / is_true.sum()) if is_true.any() else None,
-            "purity": float((called & is_true).sum() / called.sum()) if called.any() else None,
-            "true_share": float(is_true.mean()),
-            "called_share": float(called.mean()),
-        }
+        out[c] = recall_purity(y_true, y_pred, c)
+        out[c].update(true_share=float((y_true == c).mean()), called_share=float((y_pred == c).mean()))
     p = rows[[f"p_{c.lower()}{answer}" for c in SPEC_CLASSES]].to_numpy(float)
     labels = np.array([SPEC_CLASSES.index(c) for c in y_true], dtype=int)
     out["ece"] = reliability(p, labels).ece if len(p) else None
