@@ -43,6 +43,7 @@ def test_cross_key_rules():
     assert "sdss.bands: must include g, r and i" in _bad(lambda c: c["sdss"].update(bands=["u", "r"]))
     assert "simulate.enabled" in _bad(lambda c: c["sdss"].update(frame_source="sas"))
     assert "first field 14 > last 11" in _bad(lambda c: c["runs"][0].update(fields=[14, 11]))
+    assert "fusion.model: nowhere.joblib does not exist" in _bad(lambda c: c["fusion"].update(model="nowhere.joblib"))
 
 
 def test_unreadable_yaml_is_one_line(tmp_path):
