@@ -48,6 +48,7 @@ def _rows(n=40, seed=1):
             "centroid_flag": 0,
             "box": 12.0,
             "det_conf": rng.random(n),
+            "det_method": (rng.random(n) < 0.1).astype(np.int16),
             "class": pd.Categorical(rng.choice(["GALAXY", "STAR", "QSO"], n)),
             "p_galaxy": 0.2,
             "p_star": 0.3,

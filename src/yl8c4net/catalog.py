@@ -37,7 +37,12 @@ CATALOG_COLUMNS = {
     "y_box": ("float32", "pix", "detector box centre row in the r frame (0-based)"),
     "centroid_flag": ("int16", "", "0 windowed centroid; 2 joint PSF fit of a blend; 1 neither worked: box centre"),
     "box": ("float32", "pix", "box side (larger of width and height)"),
-    "det_conf": ("float32", "", "YOLOv8 confidence"),
+    "det_conf": ("float32", "", "YOLOv8 confidence (1 for rows of the bright-source complement)"),
+    "det_method": (
+        "int16",
+        "",
+        "0 YOLOv8; 1 bright-source complement (photutils segment of the r frame, detector.bright_complement)",
+    ),
     "class": (
         CLASS_DTYPE,
         "",
@@ -170,7 +175,7 @@ class MergeRule:
         return rule if isinstance(rule, MergeRule) else cls(float(rule), 1.0, 0.0)
 
 
-def _box_rule(a: np.ndarray, b: np.ndarray, cols: dict, rule: MergeRule) -> np.ndarray:
+def same_source_boxes(a: np.ndarray, b: np.ndarray, cols: dict, rule: MergeRule) -> np.ndarray:
     """Which candidate pairs (a[k], b[k]) `MergeRule`'s box rule joins: same field,
     intersection over the smaller box >= ``min_ios``, centre distance <= ``max_offset_box_fraction``
     x the smaller box's shorter side."""
@@ -204,11 +209,11 @@ def merge_pairs(det: pd.DataFrame, order: np.ndarray, xyz: np.ndarray, rule: Mer
     pairs = tree.query_pairs(chord(max(rule.radius_arcsec, scale * usual)), output_type="ndarray")
     a, b = pairs[:, 0], pairs[:, 1]
     near = np.linalg.norm(xyz[a] - xyz[b], axis=1) < chord(rule.radius_arcsec)
-    joined = [pairs[near | _box_rule(a, b, cols, rule)]]
+    joined = [pairs[near | same_source_boxes(a, b, cols, rule)]]
     big = np.flatnonzero(short_side > usual)
     if len(big) > 1:
         extra = big[cKDTree(xyz[big]).query_pairs(chord(scale * short_side[big].max()), output_type="ndarray")]
-        joined.append(extra[_box_rule(extra[:, 0], extra[:, 1], cols, rule)])
+        joined.append(extra[same_source_boxes(extra[:, 0], extra[:, 1], cols, rule)])
     return np.concatenate(joined)
 
 

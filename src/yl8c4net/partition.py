@@ -8,6 +8,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -24,6 +25,7 @@ from .catalog import (
 from .catalog_io import read_provenance, write_catalog_parquet
 from .classify.catalog_classes import IMAGE_PROBABILITY_COLUMNS, assign_classes, keep_image_answer
 from .classify.fusion import load_fusion
+from .detect.bright import BRIGHT_TILE
 from .io import sha256_of
 
 log = logging.getLogger(__name__)
@@ -64,11 +66,24 @@ def load_run_detections(classify_manifests, files: dict) -> tuple[pd.DataFrame, 
                     field=manifest["field"],
                     box=d[["w", "h"]].max(axis=1),
                     det_conf=d["conf"],
+                    det_method=np.where(d["tile"].to_numpy() == BRIGHT_TILE, 1, 0).astype(np.int16),
                     class_image=d["class_image"].astype(CLASS_DTYPE),
                 )
             )
     empty = pd.DataFrame(
-        columns=["ra", "dec", "run", "camcol", "field", "x", "y", "det_conf", "class_image", *IMAGE_PROBABILITY_COLUMNS]
+        columns=[
+            "ra",
+            "dec",
+            "run",
+            "camcol",
+            "field",
+            "x",
+            "y",
+            "det_conf",
+            "det_method",
+            "class_image",
+            *IMAGE_PROBABILITY_COLUMNS,
+        ]
     )
     detections = pd.concat(parts, ignore_index=True) if parts else empty
     return detections, frames, detector_sha, status

@@ -59,6 +59,7 @@ rule train_detector:
 rule detect_block:
     input:
         composite=block_input("composite"),
+        frames=block_input("fetch"),
         weights=detector_weights,
     output:
         BLOCK_MANIFESTS["detect"],
@@ -85,7 +86,9 @@ rule detect_block:
             "detector.max_det",
             "detector.device",
             "detector.imgsz",
+            "detector.bright_complement",
             "training_data.tile_px",
+            "training_data.box_table",
         ),
         code=code_version("detect_block"),
         fields=block_fields,

@@ -1,4 +1,5 @@
-"""Rule detect_block: YOLOv8 on the 12 tiles of each field, overlaps merged (GPU when present)."""
+"""Rule detect_block: YOLOv8 on the 12 tiles of each field, overlaps merged (GPU when present);
+with ``detector.bright_complement``, photutils boxes of the brightest sources added."""
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
 from yl8c4net.detect.env import prepare_ultralytics
@@ -13,8 +14,14 @@ with step(snakemake.log[0], "detect_block") as log:
     prepare_ultralytics(snakemake.params.run_dir)
     from ultralytics import YOLO
 
+    from yl8c4net.detect.bright import BrightSourceSettings, bright_sources, merge_bright_sources
     from yl8c4net.detect.infer import detect_field, write_detections
+    from yl8c4net.fetch import r_frame
     from yl8c4net.imageio import load_image
+    from yl8c4net.labels import BoxTable
+
+    bright_settings = BrightSourceSettings.from_config(cfg["bright_complement"])
+    box_table = BoxTable.from_config(snakemake.params.config["training_data"]["box_table"])
 
     checksum = sha256_of(snakemake.input.weights)
     device = pick_device(cfg["device"])
@@ -36,9 +43,22 @@ with step(snakemake.log[0], "detect_block") as log:
             timings=timings,
             imgsz=cfg["imgsz"],
         )
+        if bright_settings.enabled:
+            frame = r_frame(field_path(files["frames"], fid))
+            bright = bright_sources(frame.image, frame.calib, bright_settings, box_table.side)
+            n_yolo = len(table)
+            table = merge_bright_sources(table, bright)
+            timings["n_bright"] = int(len(bright))
+            timings["n_yolo_replaced"] = int(n_yolo - (len(table) - len(bright)))
         write_detections(table, field_path(files["detections"], fid), checksum, timings)
         log.info("%s: %d detections (%s)", fid, len(table), timings)
 
     run_block(
-        "detect", block, snakemake.output[0], [snakemake.input.composite], detect, log, files=snakemake.params.files
+        "detect",
+        block,
+        snakemake.output[0],
+        [snakemake.input.composite, snakemake.input.frames],
+        detect,
+        log,
+        files=snakemake.params.files,
     )
