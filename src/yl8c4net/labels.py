@@ -35,8 +35,8 @@ class BoxTable:
         Box sides in pixels, non-increasing (brighter = larger).
     """
 
-    edges: tuple[float, ...] = (14.0, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0, 21.0, 22.2)
-    sides: tuple[int, ...] = (48, 40, 32, 26, 22, 18, 16, 14, 12)
+    edges: tuple[float, ...] = (10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0, 21.0, 22.2)
+    sides: tuple[int, ...] = (160, 112, 80, 60, 48, 40, 32, 26, 22, 18, 16, 14, 12)
 
     def __post_init__(self):
         if len(self.edges) != len(self.sides):

@@ -13,6 +13,7 @@ Layout below the mirror root (the first two exactly as on the SAS)::
 from __future__ import annotations
 
 import bz2
+import dataclasses
 import io
 import logging
 from dataclasses import dataclass, field
@@ -30,13 +31,14 @@ from ..sdss.queries import PHOTOOBJ_DTYPES, SPECPHOTO_DTYPES, mirror_catalog_rel
 from .photometry import measure_photometry
 from ..sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
 from .colours import load_colour_model
-from .population import ClassCounts, PopulationParams, sources_in_box
-from .render import BandConditions, add_sky_noise, calib_vector, field_conditions, render_sources
+from .population import PopulationParams, sources_in_box
+from .render import BandConditions, add_artefacts, add_sky_noise, calib_vector, field_conditions, render_sources
 from .survey import PIXEL_SCALE_DEG, SimRun, StripeGeometry, band_jitter, frame_footprint, frame_wcs
 
 log = logging.getLogger(__name__)
 PHOTO_R_LIMIT = 23.0  # faintest r the simulated photometric pipeline catalogues
 TRUTH_MARGIN_PX = 40  # sources this far outside the frame still spill light into it
+SATELLITE_TRAIL_FRACTION = 0.08  # fields with a satellite trail
 
 
 @dataclass
@@ -64,14 +66,18 @@ class SimConfig:
             )
             runs[sr.run] = sr
         pop = PopulationParams()
-        if "density_deg2" in cfg:
-            counts = dict(pop.counts)
-            for name, dens in cfg["density_deg2"].items():
-                c = counts[name]
-                counts[name] = ClassCounts(float(dens), c.slope, c.mag_min, c.mag_max)
-            pop = PopulationParams(counts=counts, spec_fraction=cfg.get("spec_fraction", pop.spec_fraction))
-        elif "spec_fraction" in cfg:
-            pop = PopulationParams(spec_fraction=cfg["spec_fraction"])
+        counts = dict(pop.counts)
+        for name, dens in cfg.get("density_deg2", {}).items():
+            counts[name] = dataclasses.replace(counts[name], density_deg2=float(dens))
+        crowding = cfg.get("crowding", {})
+        pop = dataclasses.replace(
+            pop,
+            counts=counts,
+            spec_fraction=cfg.get("spec_fraction", pop.spec_fraction),
+            bright_boost=float(cfg.get("bright_boost", pop.bright_boost)),
+            crowding_max_scale=float(crowding.get("max_scale", pop.crowding_max_scale)),
+            crowding_period_deg=float(crowding.get("period_deg", pop.crowding_period_deg)),
+        )
         return cls(
             seed=int(cfg["seed"]),
             geometry=StripeGeometry(float(cfg.get("ra0_deg", 10.0)), float(cfg.get("dec0_deg", 0.0))),
@@ -236,9 +242,17 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
     x, y = wcs_r.all_world2pix(sources["ra"].to_numpy(), sources["dec"].to_numpy(), 0)
     truth = sources.assign(x=x, y=y)
     images, wcses = {}, {}
+    # Artefacts from their own stream: cosmic rays in every band, and in a few fields a
+    # satellite trail, seen in each band at its own offset (the bands are exposed ~72 s apart).
+    rng_art = np.random.default_rng([sim.seed, fid.run, fid.camcol, fid.field, 2])
+    trail_angle = rng_art.uniform(0, np.pi) if rng_art.random() < SATELLITE_TRAIL_FRACTION else None
     for band in BANDS:
         wcs_b = frame_wcs(sim.geometry, sr.strip, fid.camcol, fid.field, band, band_jitter(sim.seed, fid, band))
         clean = render_sources(sources, wcs_b, band, conds[band].fwhm_arcsec)
+        trail = None
+        if trail_angle is not None:
+            trail = (rng_art.uniform(0, FRAME_SHAPE_XY[0]), rng_art.uniform(0, FRAME_SHAPE_XY[1]), trail_angle)
+        add_artefacts(clean, conds[band], rng_art, trail)
         calib = calib_vector(rng, conds[band].calib)
         noisy = add_sky_noise(clean, conds[band], calib, rng)
         images[band], wcses[band] = noisy, wcs_b

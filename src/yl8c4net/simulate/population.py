@@ -29,6 +29,12 @@ class ClassCounts:
     slope: float  # d log10 N / dm
     mag_min: float
     mag_max: float
+    #: The bright end, drawn apart (its own random stream, so adding it left the fainter
+    #: sources of every cell unchanged): sources per deg^2 brighter than ``mag_min``, from
+    #: ``bright_mag_min``, with their own (steeper) slope.
+    bright_density_deg2: float = 0.0
+    bright_mag_min: float = 9.0
+    bright_slope: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,10 @@ class PopulationParams:
 
     counts: dict = field(
         default_factory=lambda: {
-            "GALAXY": ClassCounts(density_deg2=11000.0, slope=0.36, mag_min=14.5, mag_max=23.5),
-            "STAR": ClassCounts(density_deg2=4000.0, slope=0.12, mag_min=14.5, mag_max=23.5),
+            # Bright ends: high-latitude SDSS fields hold ~45 stars per deg^2 brighter than
+            # r = 14.5 (~1.6 per frame; r saturates near 14) and a few galaxies.
+            "GALAXY": ClassCounts(11000.0, 0.36, 14.5, 23.5, bright_density_deg2=3.0, bright_mag_min=11.5, bright_slope=0.5),
+            "STAR": ClassCounts(4000.0, 0.12, 14.5, 23.5, bright_density_deg2=45.0, bright_mag_min=9.0, bright_slope=0.3),
             "QSO": ClassCounts(density_deg2=150.0, slope=0.45, mag_min=16.0, mag_max=23.5),
         }
     )
@@ -55,6 +63,21 @@ class PopulationParams:
     spec_fraction: dict = field(default_factory=lambda: {"GALAXY": 0.3, "STAR": 0.5, "QSO": 1.0})
     spec_r_max: float = 22.0
     zwarning_fraction: float = 0.03
+    #: Training sets oversample the rare bright sources: the bright ends' densities times this.
+    bright_boost: float = 1.0
+    #: Crowding: star densities times a factor that climbs log-linearly from 1 to
+    #: ``crowding_max_scale`` and back along RA (a triangle wave of period
+    #: ``crowding_period_deg``), so one run sweeps high-latitude to M2-like star fields.
+    crowding_max_scale: float = 1.0
+    crowding_period_deg: float = 6.0
+
+    def star_density_scale(self, ra_deg: float) -> float:
+        """Star-density factor at right ascension ``ra_deg`` (1 without crowding)."""
+        if self.crowding_max_scale <= 1.0:
+            return 1.0
+        phase = (ra_deg / self.crowding_period_deg) % 1.0
+        tri = 1.0 - abs(2.0 * phase - 1.0)  # 0 at phase 0, 1 at half a period
+        return float(self.crowding_max_scale**tri)
 
 
 def _draw_mags(rng: np.random.Generator, n: int, c: ClassCounts) -> np.ndarray:
@@ -62,6 +85,10 @@ def _draw_mags(rng: np.random.Generator, n: int, c: ClassCounts) -> np.ndarray:
     k = c.slope * np.log(10.0)
     lo, hi = np.exp(k * c.mag_min), np.exp(k * c.mag_max)
     return np.log(lo + rng.random(n) * (hi - lo)) / k
+
+
+def _draw_bright_mags(rng: np.random.Generator, n: int, c: ClassCounts) -> np.ndarray:
+    return _draw_mags(rng, n, ClassCounts(0.0, c.bright_slope, c.bright_mag_min, c.mag_min))
 
 
 def _expected_count(c: ClassCounts, area_deg2: float) -> float:
@@ -90,6 +117,10 @@ def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams, col
     rng = np.random.default_rng([seed, i_ra + _CELL_BIAS, i_dec + _CELL_BIAS])
     dec_lo = i_dec * CELL_DEG
     area = CELL_DEG * CELL_DEG * np.cos(np.deg2rad(dec_lo + CELL_DEG / 2))
+    # The bright ends and the crowding come from a second stream: a cell without them draws
+    # exactly the sources it drew before they existed.
+    rng_bright = np.random.default_rng([seed, i_ra + _CELL_BIAS, i_dec + _CELL_BIAS, 2])
+    crowding = params.star_density_scale((i_ra + 0.5) * CELL_DEG)
     parts = []
     for cls in CLASSES:
         c = params.counts[cls]
@@ -98,6 +129,16 @@ def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams, col
         mags = colours_to_mags(r, colour_model[cls].sample(rng, n))
         ra = (i_ra + rng.random(n)) * CELL_DEG
         dec = dec_lo + rng.random(n) * CELL_DEG
+        scale = crowding if cls == "STAR" else 1.0
+        n_extra = rng_bright.poisson(max(scale - 1.0, 0.0) * _expected_count(c, area))
+        n_bright = rng_bright.poisson(c.bright_density_deg2 * params.bright_boost * scale * area)
+        if n_extra or n_bright:
+            r_more = np.concatenate([_draw_mags(rng_bright, n_extra, c), _draw_bright_mags(rng_bright, n_bright, c)])
+            r = np.concatenate([r, r_more])
+            mags = np.vstack([mags, colours_to_mags(r_more, colour_model[cls].sample(rng_bright, len(r_more)))])
+            ra = np.concatenate([ra, (i_ra + rng_bright.random(len(r_more))) * CELL_DEG])
+            dec = np.concatenate([dec, dec_lo + rng_bright.random(len(r_more)) * CELL_DEG])
+            n = len(r)
         part = pd.DataFrame({"class": cls, "ra": ra % 360.0, "dec": dec})
         for j, b in enumerate("ugriz"):
             part[b] = mags[:, j]

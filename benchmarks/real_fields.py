@@ -1,0 +1,207 @@
+"""The detector on the five real SDSS fields of ../shared (issue 12's acceptance):
+
+- recovered: the fraction of photutils 10-sigma sources (the reference below) whose centroid
+  lies inside a detection box, per field;
+- calibObj stars of 4510/4/30 brighter than r = 16 (SDSS's own star catalogue) found;
+- spurious: the fraction of detections whose centre is on no photutils 2-sigma segment
+  (3 px, the pasting step's segmentation);
+- the detector alone and with the bright-source complement (`detector.bright_complement`),
+  side by side from one run;
+- an overlay PNG per field: boxes (green: detector, cyan: complement), missed reference
+  sources (red circles).
+
+The reference (our code, independent of the detector): the r frame minus its clipped
+median, smoothed with a 3-px-FWHM Gaussian, segmented at 1.5 sigma (5 px), deblended
+(photutils ``deblend_sources``, 32 levels, contrast 0.001); a segment is a 10-sigma source
+when its flux / (rms sqrt(area)) > 10.
+
+    python benchmarks/real_fields.py [--weights PATH] [--conf 0.25] [--shared ../shared]
+
+Weights default to the shipped detector (`yl8c4net.model_files`). Prints a Markdown table;
+writes benchmarks/out/real_fields.json and benchmarks/out/real_fields/<field>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from yl8c4net.detect.env import prepare_ultralytics
+
+REAL = [(4510, 4, 30), (1035, 6, 17), (1992, 1, 87), (5405, 6, 99), (2583, 2, 136)]
+CROWDED = {(5405, 6, 99), (2583, 2, 136)}
+SWEEP = "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz"
+TARGET = {"high_latitude": 0.97, "crowded": 0.90, "spurious": 0.05}
+
+
+def reference_sources(image: np.ndarray, snr_min: float = 10.0):
+    """photutils sources of a sky-subtracted frame with S/N > ``snr_min``, and the 2-sigma
+    segmentation that detections are checked against."""
+    from astropy.convolution import Gaussian2DKernel, convolve_fft
+    from astropy.stats import gaussian_fwhm_to_sigma, sigma_clipped_stats
+    from photutils.segmentation import SourceCatalog, deblend_sources, detect_sources
+
+    _, med, rms = sigma_clipped_stats(image, sigma=3.0)
+    data = image - med
+    smooth = convolve_fft(data, Gaussian2DKernel(3.0 * gaussian_fwhm_to_sigma), allow_huge=True)
+    segm = detect_sources(smooth, 1.5 * rms, n_pixels=5)
+    segm = deblend_sources(smooth, segm, n_pixels=5, progress_bar=False)
+    cat = SourceCatalog(data, segm, convolved_data=smooth)
+    snr = np.asarray(cat.segment_flux) / (rms * np.sqrt(np.asarray(cat.area.value)))
+    ok = snr > snr_min
+    ref = pd.DataFrame({"x": np.asarray(cat.x_centroid)[ok], "y": np.asarray(cat.y_centroid)[ok], "snr": snr[ok]})
+    two_sigma = detect_sources(convolve_fft(data, Gaussian2DKernel(1.0), allow_huge=True), 2.0 * rms, n_pixels=3)
+    return ref, two_sigma
+
+
+def inside_any_box(x, y, det: pd.DataFrame) -> np.ndarray:
+    """For each point, whether it lies inside one of the detection boxes (chunked)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    out = np.zeros(len(x), bool)
+    bx, by, bw, bh = (det[k].to_numpy(float) for k in ("x", "y", "w", "h"))
+    for start in range(0, len(bx), 500):
+        sl = slice(start, start + 500)
+        dx = np.abs(x[:, None] - bx[None, sl]) <= bw[None, sl] / 2
+        dy = np.abs(y[:, None] - by[None, sl]) <= bh[None, sl] / 2
+        out |= (dx & dy).any(axis=1)
+    return out
+
+
+def spurious_fraction(det: pd.DataFrame, segm, shape) -> float:
+    if len(det) == 0:
+        return 0.0
+    xi = np.clip(np.round(det["x"].to_numpy()).astype(int), 0, shape[1] - 1)
+    yi = np.clip(np.round(det["y"].to_numpy()).astype(int), 0, shape[0] - 1)
+    seg = segm.data if segm is not None else np.zeros(shape, int)
+    return float((seg[yi, xi] == 0).mean())
+
+
+def overlay(path: Path, composite: np.ndarray, det: pd.DataFrame, ref: pd.DataFrame, found: np.ndarray, title: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    fig, ax = plt.subplots(figsize=(20.48, 14.89), dpi=100)
+    ax.imshow(composite[..., :3], origin="lower", interpolation="nearest")
+    for x, y, w, h, tile in det[["x", "y", "w", "h", "tile"]].itertuples(index=False):
+        colour = "cyan" if tile < 0 else "lime"
+        ax.add_patch(Rectangle((x - w / 2, y - h / 2), w, h, fill=False, lw=0.6, ec=colour))
+    miss = ref[~found]
+    ax.scatter(miss["x"], miss["y"], s=60, facecolors="none", edgecolors="red", lw=0.8)
+    ax.set_title(title)
+    ax.set_axis_off()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default=None, help="YOLO weights (default: the shipped detector)")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    ap.add_argument("--conf", type=float, default=0.25)
+    ap.add_argument("--r-max", type=float, default=16.0, help="bright complement: r_max")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
+    args = ap.parse_args()
+    prepare_ultralytics(Path(tempfile.mkdtemp(prefix="yl8c4net-real-")))
+    from astropy.table import Table
+    from ultralytics import YOLO
+
+    from yl8c4net.composite import field_composite
+    from yl8c4net.detect.bright import BrightSourceSettings, bright_sources, merge_bright_sources
+    from yl8c4net.detect.infer import detect_field
+    from yl8c4net.fetch import fetch_field
+    from yl8c4net.labels import BoxTable
+    from yl8c4net.model_files import shipped_detector
+    from yl8c4net.sdss.fields import FieldId
+    from yl8c4net.sdss.frames import read_frame
+    from yl8c4net.sdss.source import MirrorSource
+
+    weights = Path(args.weights) if args.weights else shipped_detector()
+    model = YOLO(str(weights), task="detect")
+    settings = BrightSourceSettings(enabled=True, r_max=args.r_max)
+    sas = args.shared / "data" / "sas"
+    report = {"weights": str(weights), "conf": args.conf, "bright_r_max": args.r_max, "fields": []}
+    header = (
+        "| field | image | 10-sigma sources | recovered: detector / + complement | target "
+        "| detections | spurious: detector / + complement | calibObj r < 16 found |"
+    )
+    print(header)
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for run, camcol, field in REAL:
+            fid = FieldId(run, camcol, field)
+            d = Path(tmp) / fid.tag
+            manifest = fetch_field(fid, MirrorSource(sas), "gri", d)
+            composite, origin = field_composite(d, manifest)
+            frame = read_frame(d / manifest["frames"]["r"]["file"])
+            t0 = time.perf_counter()
+            det = detect_field(model, composite, conf=args.conf, device="cpu")
+            t_det = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            bright = bright_sources(frame.image, frame.calib, settings, BoxTable().side)
+            combined = merge_bright_sources(det, bright)
+            t_bright = time.perf_counter() - t0
+            ref, segm2 = reference_sources(frame.image)
+            found_det = inside_any_box(ref["x"], ref["y"], det)
+            found_all = inside_any_box(ref["x"], ref["y"], combined)
+            row = {
+                "field": f"{run}/{camcol}/{field}",
+                "image": origin,
+                "crowded": (run, camcol, field) in CROWDED,
+                "n_reference": int(len(ref)),
+                "recovered_detector": float(found_det.mean()) if len(ref) else None,
+                "recovered_combined": float(found_all.mean()) if len(ref) else None,
+                "n_detections": int(len(det)),
+                "n_combined": int(len(combined)),
+                "n_bright": int(len(bright)),
+                "spurious_detector": spurious_fraction(det, segm2, frame.image.shape),
+                "spurious_combined": spurious_fraction(combined, segm2, frame.image.shape),
+                "detect_s": t_det,
+                "complement_s": t_bright,
+            }
+            row["target"] = TARGET["crowded"] if row["crowded"] else TARGET["high_latitude"]
+            stars_txt = "-"
+            if (run, camcol, field) == (4510, 4, 30):
+                stars = Table.read(sas / SWEEP)
+                stars = stars[stars["FIELD"] == field]
+                r = 22.5 - 2.5 * np.log10(np.clip(np.asarray(stars["PSFFLUX"])[:, 2], 1e-3, None))
+                x, y = frame.wcs.all_world2pix(stars["RA"], stars["DEC"], 0)
+                on = (r < 16) & (x >= 0) & (x <= 2047) & (y >= 0) & (y <= 1488)
+                n_det = int(inside_any_box(x[on], y[on], det).sum())
+                n_all = int(inside_any_box(x[on], y[on], combined).sum())
+                row.update(calibobj_r_lt_16=int(on.sum()), calibobj_found_detector=n_det, calibobj_found_combined=n_all)
+                stars_txt = f"{n_det} / {n_all} of {int(on.sum())}"
+            report["fields"].append(row)
+            overlay(
+                args.out / "real_fields" / f"{fid.tag}.png",
+                composite,
+                combined,
+                ref,
+                found_all,
+                f"{row['field']} ({origin}): detector {row['recovered_detector']:.3f}, "
+                f"with complement {row['recovered_combined']:.3f} of {len(ref)} 10-sigma sources",
+            )
+            print(
+                f"| {row['field']} | {origin} | {len(ref)} | {row['recovered_detector']:.3f} / "
+                f"{row['recovered_combined']:.3f} | >= {row['target']:.2f} | {len(det)} (+{len(bright)}) | "
+                f"{row['spurious_detector']:.3f} / {row['spurious_combined']:.3f} | {stars_txt} |",
+                flush=True,
+            )
+    out = args.out / "real_fields.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
