@@ -91,6 +91,18 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     fractions = cfg["classify_data"]["fractions"]
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ConfigError(f"{source}: classify_data.fractions: must sum to 1 (got {sum(fractions):g})")
+    from .model_files import check_detector_weights, resolve_detector_weights
+
+    for key in ("weights", "init_weights"):
+        try:
+            cfg["detector"][key] = resolve_detector_weights(cfg["detector"][key])
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: detector.{key}: {exc}") from None
+    if cfg["detector"]["init_weights"]:
+        try:
+            check_detector_weights(cfg["detector"]["init_weights"])
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {str(exc).replace('detector.weights', 'detector.init_weights')}") from None
     # A model given as weights needs no training data: a catalogue-only config lists
     # only runs with the role 'catalog'.
     needed = {"catalog": None, "detect_train": "detector", "classify_train": "classifier"}

@@ -115,3 +115,24 @@ def check_classifier_weights(path: str | Path, class_names, in_channels: int) ->
             f"classifier.weights: {path} was trained on {info.top.get('in_channels')} channels, the config gives "
             f"{in_channels} (training_data.extra_bands)"
         )
+
+
+#: The config value that names the detector shipped in the package.
+SHIPPED = "shipped"
+
+
+def shipped_detector() -> Path:
+    """Path of the detector weights that ship in the package (``yl8c4net/models``); its model
+    card is ``detector-card.md`` beside it."""
+    from importlib import resources
+
+    path = Path(str(resources.files("yl8c4net").joinpath("models", "detector.pt")))
+    if not path.is_file():
+        raise ConfigError(f"shipped detector: {path} is missing from the package (reinstall yl8c4net)")
+    return path
+
+
+def resolve_detector_weights(value: str | None) -> str | None:
+    """A ``detector.weights`` / ``detector.init_weights`` value as a file path (``shipped``
+    becomes the package's detector)."""
+    return str(shipped_detector()) if value == SHIPPED else value

@@ -191,6 +191,15 @@ def fusion_model(wildcards=None):
     return config["fusion"]["model"] or "results/models/fusion/fusion.joblib"
 
 
+def detector_init_weights(wildcards=None):
+    """The weights detector training starts from, if any (fine-tuning)."""
+    return (
+        [config["detector"]["init_weights"]]
+        if config["detector"]["init_weights"]
+        else []
+    )
+
+
 def detector_weights(wildcards=None):
     """The configured weights, or the ones this workflow trains."""
     return config["detector"]["weights"] or "results/models/detector/yolov8.pt"

@@ -5,6 +5,7 @@
 rule train_detector:
     input:
         dataset="resources/training/detect/dataset.yaml",
+        init_weights=detector_init_weights,
     output:
         weights="results/models/detector/yolov8.pt",
         results="results/models/detector/results.csv",
@@ -28,6 +29,7 @@ rule train_detector:
         config=settings(
             "detector.model",
             "detector.scale",
+            "detector.init_weights",
             "detector.imgsz",
             "detector.epochs",
             "detector.patience",

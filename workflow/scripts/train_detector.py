@@ -10,7 +10,10 @@ from yl8c4net.steps import step
 with step(snakemake.log[0], "train_detector") as log:
     params = DetectorParams.from_config(snakemake.params.config["detector"])
     run_dir = Path(snakemake.params.run_dir)
-    run_key = training_run_key(snakemake.params.config, snakemake.params.code, dataset_files(snakemake.input.dataset))
+    # The run key covers the starting weights' bytes too: other weights under the same path
+    # start a fresh run.
+    inputs = dataset_files(snakemake.input.dataset) + [Path(p) for p in snakemake.input.init_weights]
+    run_key = training_run_key(snakemake.params.config, snakemake.params.code, inputs)
     result = train_detector(snakemake.input.dataset, run_dir, params, run_key)
     shutil.copyfile(result["weights"], snakemake.output.weights)
     shutil.copyfile(result["results_csv"], snakemake.output.results)

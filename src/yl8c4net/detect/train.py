@@ -23,6 +23,8 @@ class DetectorParams:
 
     model: str = "yolov8"
     scale: str = "n"
+    #: Weights to start from (fine-tuning, e.g. the shipped detector); None: from scratch.
+    init_weights: str | None = None
     imgsz: int = 640
     epochs: int = 200
     patience: int = 50
@@ -115,7 +117,9 @@ def training_arguments(params: DetectorParams) -> dict:
         deterministic=True,
         device=ultralytics_device(params.device),
         workers=params.workers,
-        pretrained=False,
+        # A path: ultralytics transfers every matching tensor of those weights into the
+        # model built from the YAML (fine-tuning); False: random initialisation.
+        pretrained=str(params.init_weights) if params.init_weights else False,
         amp=False,
         plots=True,
         single_cls=True,
@@ -192,7 +196,8 @@ def train_detector(
         except AssertionError as exc:  # ultralytics refuses to resume a finished run
             log.info("nothing to resume (%s)", exc)
     else:
-        log.info("new detector training run %s in %s", run_key, run_dir)
+        start = f"from {params.init_weights}" if params.init_weights else "from scratch"
+        log.info("new detector training run %s in %s, %s", run_key, run_dir, start)
         model = YOLO(model_yaml(params, run_dir), task="detect")
         model.add_callback("on_fit_epoch_end", log_epoch)
         with ultralytics_lines_in_log():

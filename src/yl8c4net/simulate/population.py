@@ -49,8 +49,12 @@ class PopulationParams:
         default_factory=lambda: {
             # Bright ends: high-latitude SDSS fields hold ~45 stars per deg^2 brighter than
             # r = 14.5 (~1.6 per frame; r saturates near 14) and a few galaxies.
-            "GALAXY": ClassCounts(11000.0, 0.36, 14.5, 23.5, bright_density_deg2=3.0, bright_mag_min=11.5, bright_slope=0.5),
-            "STAR": ClassCounts(4000.0, 0.12, 14.5, 23.5, bright_density_deg2=45.0, bright_mag_min=9.0, bright_slope=0.3),
+            "GALAXY": ClassCounts(
+                11000.0, 0.36, 14.5, 23.5, bright_density_deg2=3.0, bright_mag_min=11.5, bright_slope=0.5
+            ),
+            "STAR": ClassCounts(
+                4000.0, 0.12, 14.5, 23.5, bright_density_deg2=45.0, bright_mag_min=9.0, bright_slope=0.3
+            ),
             "QSO": ClassCounts(density_deg2=150.0, slope=0.45, mag_min=16.0, mag_max=23.5),
         }
     )
