@@ -70,6 +70,7 @@ class SimConfig:
         for name, dens in cfg.get("density_deg2", {}).items():
             counts[name] = dataclasses.replace(counts[name], density_deg2=float(dens))
         crowding = cfg.get("crowding", {})
+        reddening = cfg.get("reddening", {})
         pop = dataclasses.replace(
             pop,
             counts=counts,
@@ -77,6 +78,8 @@ class SimConfig:
             bright_boost=float(cfg.get("bright_boost", pop.bright_boost)),
             crowding_max_scale=float(crowding.get("max_scale", pop.crowding_max_scale)),
             crowding_period_deg=float(crowding.get("period_deg", pop.crowding_period_deg)),
+            reddening_max_ebv=float(reddening.get("max_ebv", pop.reddening_max_ebv)),
+            reddening_period_deg=float(reddening.get("period_deg", pop.reddening_period_deg)),
         )
         return cls(
             seed=int(cfg["seed"]),

@@ -17,6 +17,8 @@ import pandas as pd
 from .colours import CLASSES, colours_to_mags, load_colour_model
 
 CELL_DEG = 0.05
+#: A_b / E(B-V) of the SDSS bands (Schlafly & Finkbeiner 2011, R_V = 3.1).
+EXTINCTION_PER_EBV = {"u": 4.239, "g": 3.303, "r": 2.285, "i": 1.698, "z": 1.263}
 #: Offset that keeps cell indices positive in the seed sequence (any RA/Dec maps inside).
 _CELL_BIAS = 1 << 16
 
@@ -74,6 +76,12 @@ class PopulationParams:
     #: ``crowding_period_deg``), so one run sweeps high-latitude to M2-like star fields.
     crowding_max_scale: float = 1.0
     crowding_period_deg: float = 6.0
+    #: Dust: every source's magnitudes dimmed by A_b = R_b E(B-V), with E(B-V) climbing
+    #: linearly from 0 to ``reddening_max_ebv`` and back along RA (period
+    #: ``reddening_period_deg``, unlike the crowding's, so that crowded fields come both
+    #: clear, like M2 at high latitude, and reddened, like the low-latitude 5405/6/99).
+    reddening_max_ebv: float = 0.0
+    reddening_period_deg: float = 4.5
 
     def star_density_scale(self, ra_deg: float) -> float:
         """Star-density factor at right ascension ``ra_deg`` (1 without crowding)."""
@@ -82,6 +90,13 @@ class PopulationParams:
         phase = (ra_deg / self.crowding_period_deg) % 1.0
         tri = 1.0 - abs(2.0 * phase - 1.0)  # 0 at phase 0, 1 at half a period
         return float(self.crowding_max_scale**tri)
+
+    def reddening_ebv(self, ra_deg: float) -> float:
+        """E(B-V) (mag) at right ascension ``ra_deg`` (0 without reddening)."""
+        if self.reddening_max_ebv <= 0.0:
+            return 0.0
+        phase = (ra_deg / self.reddening_period_deg) % 1.0
+        return float(self.reddening_max_ebv * (1.0 - abs(2.0 * phase - 1.0)))
 
 
 def _draw_mags(rng: np.random.Generator, n: int, c: ClassCounts) -> np.ndarray:
@@ -165,6 +180,10 @@ def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams, col
         part["zwarning"] = np.where(spec & (rng.random(n) < params.zwarning_fraction), 4, 0).astype(np.int32)
         parts.append(part)
     df = pd.concat(parts, ignore_index=True)
+    ebv = params.reddening_ebv((i_ra + 0.5) * CELL_DEG)
+    if ebv > 0:
+        for band, coeff in EXTINCTION_PER_EBV.items():
+            df[band] = df[band] + coeff * ebv
     cell_key = (np.int64(i_ra + _CELL_BIAS) << 17) | np.int64(i_dec + _CELL_BIAS)
     df.insert(0, "source_id", (cell_key << 20) + np.arange(len(df), dtype=np.int64))
     return df
