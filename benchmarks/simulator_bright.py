@@ -87,7 +87,9 @@ def main() -> None:
     ap.add_argument("--n-sim", type=int, default=3)
     ap.add_argument("--crowding", type=float, nargs="*", default=[25.0])
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "simulator_bright.json")
-    ap.add_argument("--figure", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "figures" / "simulator_bright.png")
+    ap.add_argument(
+        "--figure", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "figures" / "simulator_bright.png"
+    )
     args = ap.parse_args()
     from PIL import Image
 
@@ -109,7 +111,9 @@ def main() -> None:
             # The wave's peak: half a period after RA 0 of the wave; put field 15 there.
             sim = SimConfig.from_dict({**base, "crowding": {"max_scale": scale, "period_deg": 6.0}})
             centre = 3.0 + 6.0 * np.ceil(60.0 / 6.0)
-            sim = dataclasses.replace(sim, geometry=dataclasses.replace(sim.geometry, ra0_deg=centre - 15 * FIELD_STEP_ROWS * PIXEL_SCALE_DEG))
+            sim = dataclasses.replace(
+                sim, geometry=dataclasses.replace(sim.geometry, ra0_deg=centre - 15 * FIELD_STEP_ROWS * PIXEL_SCALE_DEG)
+            )
             sims.append((f"crowded x{scale:g}", sim, 15))
         for k, (kind, sim, field) in enumerate(sims):
             fid = FieldId(9901, 3, field)
@@ -130,7 +134,11 @@ def main() -> None:
             + " | ".join(str(r["counts"][b]) for b in bins)
             + f" | {r['n_saturated_px']} | {r['max_counts']:.0f} |"
         )
-    print("\n| frame | median area of round segments (px), r " + " | ".join(bins) + " | pixel p50 / p90 / p99 / p99.9 (rms) |")
+    print(
+        "\n| frame | median area of round segments (px), r "
+        + " | ".join(bins)
+        + " | pixel p50 / p90 / p99 / p99.9 (rms) |"
+    )
     print("|---|" + "---|" * (len(bins) + 1))
     for r in rows:
         area = " | ".join("-" if r["area"][b] is None else f"{r['area'][b]:.0f}" for b in bins)

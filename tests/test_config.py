@@ -103,3 +103,21 @@ def test_data_release_selects_the_sas_layout(tmp_path):
     assert manifest["status"] == "ok" and set(manifest["frames"]) == set("gri")
     with pytest.raises(DownloadError, match="dr17/eboss/photoObj/frames/301/4510/4/frame-g-004510-4-0030"):
         fetch_field(fid, MirrorSource(mirror), "gri", tmp_path / "dr17", data_release=17)
+
+
+def test_shipped_detector_is_resolved_to_the_package_file_and_checked():
+    from yl8c4net.model_files import shipped_detector
+
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["detector"].update(weights="shipped", init_weights="shipped")
+    out = validate_config(cfg, SCHEMA, source="config.yaml")
+    assert out["detector"]["weights"] == out["detector"]["init_weights"] == str(shipped_detector())
+    assert shipped_detector().stat().st_size < 10 * 2**20  # one file of at most ~10 MB
+    assert (shipped_detector().parent / "detector-card.md").is_file()
+
+
+def test_init_weights_that_are_not_a_detector_are_named(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    msg = _bad(lambda c: c["detector"].update(init_weights=str(junk)))
+    assert msg.startswith("config.yaml: detector.init_weights:") and "junk.pt" in msg
