@@ -85,18 +85,17 @@ class PopulationParams:
 
     def star_density_scale(self, ra_deg: float) -> float:
         """Star-density factor at right ascension ``ra_deg`` (1 without crowding)."""
-        if self.crowding_max_scale <= 1.0:
-            return 1.0
-        phase = (ra_deg / self.crowding_period_deg) % 1.0
-        tri = 1.0 - abs(2.0 * phase - 1.0)  # 0 at phase 0, 1 at half a period
-        return float(self.crowding_max_scale**tri)
+        return float(self.crowding_max_scale ** _triangle_wave(ra_deg, self.crowding_period_deg))
 
     def reddening_ebv(self, ra_deg: float) -> float:
         """E(B-V) (mag) at right ascension ``ra_deg`` (0 without reddening)."""
-        if self.reddening_max_ebv <= 0.0:
-            return 0.0
-        phase = (ra_deg / self.reddening_period_deg) % 1.0
-        return float(self.reddening_max_ebv * (1.0 - abs(2.0 * phase - 1.0)))
+        return float(self.reddening_max_ebv * _triangle_wave(ra_deg, self.reddening_period_deg))
+
+
+def _triangle_wave(ra_deg: float, period_deg: float) -> float:
+    """0 at RA 0 (mod ``period_deg``), rising linearly to 1 at half a period and back."""
+    phase = (ra_deg / period_deg) % 1.0
+    return 1.0 - abs(2.0 * phase - 1.0)
 
 
 def _draw_mags(rng: np.random.Generator, n: int, c: ClassCounts) -> np.ndarray:
