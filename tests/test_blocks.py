@@ -84,7 +84,10 @@ def test_field_status_table_lists_each_field_with_its_files_and_reason(tmp_path)
         "frames": str(tmp_path / "{run}/{camcol}/{field}/manifest.json"),
         "photoobj": str(tmp_path / "{run}/{camcol}/{field}.parquet"),
     }
-    write_json_atomic({"frames": {"r": {}, "g": {}, "i": {}}, "irg_jpeg": "x.jpg"}, tmp_path / "9/1/11/manifest.json")
+    write_json_atomic(
+        {"frames": {"r": {}, "g": {}, "i": {}}, "irg_jpeg": "x.jpg", "bytes": 4_292_092},
+        tmp_path / "9/1/11/manifest.json",
+    )
     write_parquet(pd.DataFrame({"objid": [1, 2, 3]}), tmp_path / "9/1/11.parquet")
     manifest = {
         "stage": "fetch",
@@ -103,6 +106,7 @@ def test_field_status_table_lists_each_field_with_its_files_and_reason(tmp_path)
             "status": "ok",
             "bands": "gri",
             "irg_jpeg": True,
+            "bytes": 4_292_092,
             "n_photoobj": 3,
             "fault": "",
             "reason": "",
@@ -114,6 +118,7 @@ def test_field_status_table_lists_each_field_with_its_files_and_reason(tmp_path)
             "status": "quarantined",
             "bands": "",
             "irg_jpeg": False,
+            "bytes": 0,
             "n_photoobj": 0,
             "fault": "data",
             "reason": "fetch: frame-r is truncated",

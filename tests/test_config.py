@@ -40,7 +40,11 @@ def test_bad_value_is_named():
 
 
 def test_cross_key_rules():
-    assert "sdss.bands: must include g, r and i" in _bad(lambda c: c["sdss"].update(bands=["u", "r"]))
+    assert "sdss.bands: must include r with this config (missing r)" in _bad(
+        lambda c: c["sdss"].update(bands=["u", "g"])
+    )
+    no_jpeg = _bad(lambda c: (c["sdss"].update(bands=["u", "r"]), c["training_data"].update(use_official_jpeg=False)))
+    assert "sdss.bands: must include g, r, i with this config (missing g, i), or be auto" in no_jpeg
     assert "simulate.enabled" in _bad(lambda c: c["sdss"].update(frame_source="sas"))
     assert "first field 14 > last 11" in _bad(lambda c: c["runs"][0].update(fields=[14, 11]))
     assert "fusion.model: nowhere.joblib does not exist" in _bad(lambda c: c["fusion"].update(model="nowhere.joblib"))
@@ -121,3 +125,11 @@ def test_init_weights_that_are_not_a_detector_are_named(tmp_path):
     junk.write_text("not a checkpoint")
     msg = _bad(lambda c: c["detector"].update(init_weights=str(junk)))
     assert msg.startswith("config.yaml: detector.init_weights:") and "junk.pt" in msg
+
+
+def test_auto_bands_are_what_the_stages_read():
+    """Issue 16: the demo's catalogue reads the irg JPEG and the r frame only."""
+    assert validate_config(copy.deepcopy(DEFAULT), SCHEMA)["sdss"]["bands"] == ["r"]
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["training_data"].update(use_official_jpeg=False, extra_bands=["z", "u"])
+    assert validate_config(cfg, SCHEMA)["sdss"]["bands"] == ["u", "g", "r", "i", "z"]

@@ -31,9 +31,34 @@ def test_mirror_fetch_of_a_real_field_gives_verified_frames(tmp_path):
 
 
 @needs_shared
-def test_field_without_official_jpeg_is_fetched_without_it(tmp_path):
+def test_field_without_official_jpeg_fetches_the_composite_bands_instead(tmp_path):
     manifest = fetch_field(FieldId(2583, 2, 136), MirrorSource(SHARED_SAS), "r", tmp_path)
     assert manifest["status"] == "ok" and manifest["irg_jpeg"] is None
+    assert list(manifest["frames"]) == ["g", "r", "i"]
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "bands, use_jpeg, fetched, jpeg",
+    [("auto", True, "r", True), ("auto", False, "gri", False), (["u", "g", "r", "i", "z"], True, "ugriz", True)],
+)
+def test_a_field_fetches_only_what_the_config_reads_and_counts_its_bytes(tmp_path, bands, use_jpeg, fetched, jpeg):
+    """Issue 16: a catalogue run on the official JPEG fetches it and the r frame only."""
+    from yl8c4net.fetch import frame_bands
+
+    fid = FieldId(4510, 4, 30)
+    manifest = fetch_field(
+        fid, MirrorSource(SHARED_SAS), frame_bands(bands, use_jpeg), tmp_path, use_official_jpeg=use_jpeg
+    )
+    assert "".join(manifest["frames"]) == fetched
+    on_disk = sorted(p.name for p in tmp_path.iterdir())
+    expected = [real_frame_path(4510, 4, 30, b).name for b in fetched] + (
+        ["frame-irg-004510-4-0030.jpg"] if jpeg else []
+    )
+    assert on_disk == sorted(expected)
+    assert manifest["bytes"] == sum((tmp_path / name).stat().st_size for name in on_disk)
+    if bands == "auto" and use_jpeg:
+        assert 2.5e6 < manifest["bytes"] < 6e6  # real SDSS: ~1 MB JPEG + ~3.4 MB r frame (not ~17 MB)
 
 
 @needs_shared
@@ -91,7 +116,7 @@ def test_float64_frame_is_rejected(tmp_path):
 
 def test_bad_frame_quarantines_the_field_and_keeps_nothing(tmp_path):
     source, rel = _mirror_with(tmp_path, b"BZh9 this is not a frame")
-    manifest = fetch_field(FieldId(4510, 4, 30), source, "r", tmp_path / "out")
+    manifest = fetch_field(FieldId(4510, 4, 30), source, "r", tmp_path / "out", use_official_jpeg=False)
     assert manifest["status"] == "quarantined"
     assert "frame-r-004510-4-0030.fits.bz2" in manifest["reason"]
     assert not (tmp_path / "out" / rel.name).exists()
@@ -174,7 +199,7 @@ def test_frames_whose_pixels_are_not_sdss_like_quarantine_the_field(tmp_path, mu
     """Well-formed files with broken content (trial 2 of issue 18: an all-NaN r frame passed
     and lost 84 % of the detections) are defects of the data: the field is quarantined."""
     source, rel = _real_frame_with(tmp_path, mutate)
-    manifest = fetch_field(FieldId(4510, 4, 30), source, "r", tmp_path / "out")
+    manifest = fetch_field(FieldId(4510, 4, 30), source, "r", tmp_path / "out", use_official_jpeg=False)
     assert manifest["status"] == "quarantined"
     assert re.search(reason, manifest["reason"]) and rel.name in manifest["reason"]
     assert not (tmp_path / "out" / rel.name).exists()

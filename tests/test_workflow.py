@@ -32,6 +32,8 @@ def test_dry_run_lists_fetch_and_query_jobs_per_field_block(tmp_path):
         assert f"resources/frames/9101/3/block-{block}.json" in out
         assert f"resources/catalogs/photoobj/9101/3/block-{block}.json" in out
         assert f"wildcards: run=9101, camcol=3, block={block}" in out
+        # What each block downloads, derived from the config (issue 16).
+        assert f"Fetch run 9101 camcol 3 fields {block}: frames r + the irg JPEG" in out
     assert "resources/catalogs/specphoto/9101.parquet" in out
     assert "0015" not in out
 

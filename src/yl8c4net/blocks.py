@@ -214,7 +214,8 @@ def block_of_job(job) -> FieldBlock:
 
 def field_status_table(manifest_paths: Iterable[str | Path], files: dict):
     """One row per field of the block manifests: run, camcol, field, status (ok or
-    quarantined), fetched bands, whether the official irg JPEG was used, PhotoObjAll rows,
+    quarantined), fetched bands, whether the official irg JPEG was used, the bytes of the
+    field's files (what a fresh run downloads for it), PhotoObjAll rows,
     the kind of fault ("data" for every quarantine) and the quarantine reason (rule
     ``field_status``)."""
     import pandas as pd
@@ -232,6 +233,7 @@ def field_status_table(manifest_paths: Iterable[str | Path], files: dict):
                 "status": "ok" if reason is None else "quarantined",
                 "bands": "".join(sorted(manifest.get("frames", {}), key="ugriz".index)),
                 "irg_jpeg": bool(manifest.get("irg_jpeg")),
+                "bytes": int(manifest.get("bytes", 0)),
                 "n_photoobj": len(pd.read_parquet(photo, columns=["objid"])) if photo.is_file() else 0,
                 # Only defects of the data quarantine a field; a transient failure (network,
                 # service) fails the job instead and never reaches this table.

@@ -74,9 +74,19 @@ def validate_config(config: dict, schema_path: str | Path | None = None, source:
 
 def _check_cross_keys(cfg: dict, source: str) -> None:
     sdss = cfg["sdss"]
-    missing_bands = {"g", "r", "i"} - set(sdss["bands"])
-    if missing_bands:
-        raise ConfigError(f"{source}: sdss.bands: must include g, r and i (missing {sorted(missing_bands)})")
+    td = cfg["training_data"]
+    if sdss["bands"] != "auto":
+        # A listed set is fetched as listed: say what is missing rather than add it quietly.
+        needed = {"r", *td["extra_bands"], *(() if td["use_official_jpeg"] else ("g", "i"))}
+        missing_bands = needed - set(sdss["bands"])
+        if missing_bands:
+            raise ConfigError(
+                f"{source}: sdss.bands: must include {', '.join(b for b in 'ugriz' if b in needed)} with this "
+                f"config (missing {', '.join(b for b in 'ugriz' if b in missing_bands)}), or be auto"
+            )
+    from .fetch import frame_bands
+
+    sdss["bands"] = list(frame_bands(sdss["bands"], td["use_official_jpeg"], td["extra_bands"]))
     uses_mirror = sdss["frame_source"] == "mirror" or sdss["catalog_source"] == "mirror"
     if uses_mirror and not sdss.get("mirror_root"):
         raise ConfigError(f"{source}: sdss.mirror_root: required when a source is 'mirror'")

@@ -47,14 +47,56 @@ def _fetch_unless_present(source: FileSource, relpath, dest: Path) -> None:
     source.fetch(relpath, dest)
 
 
-def fetch_field(fid: FieldId, source: FileSource, bands, outdir: str | Path, data_release: int = 17) -> dict:
-    """Fetch ``bands`` frames and the irg JPEG (when the archive has one) of a field.
+#: Bands a composite needs from the FITS frames when a field has no usable irg JPEG
+#: (r is always fetched: its WCS and pixels place every detection).
+COMPOSITE_BANDS = ("g", "r", "i")
+
+
+def frame_bands(bands, use_official_jpeg: bool = True, extra_bands=()) -> tuple[str, ...]:
+    """The bands every field of a run fetches, in ugriz order.
+
+    Parameters
+    ----------
+    bands : "auto" or sequence of str
+        ``sdss.bands``. ``"auto"`` is what the stages read: r (WCS, centroids, the bright-source
+        complement), the ``extra_bands`` image channels, and g and i when the composite is
+        built from the FITS frames instead of SDSS's irg JPEG. A list is fetched as given,
+        plus r and the extra bands.
+    use_official_jpeg : bool
+        ``training_data.use_official_jpeg``.
+    extra_bands : sequence of str
+        ``training_data.extra_bands``.
+
+    Fields without an irg JPEG in the archive also fetch g and i (`fetch_field`).
+    """
+    wanted = {"r", *extra_bands}
+    if bands == "auto":
+        if not use_official_jpeg:
+            wanted |= set(COMPOSITE_BANDS)
+    else:
+        wanted |= set(bands)
+    return tuple(b for b in "ugriz" if b in wanted)
+
+
+def fetch_field(
+    fid: FieldId,
+    source: FileSource,
+    bands,
+    outdir: str | Path,
+    data_release: int = 17,
+    use_official_jpeg: bool = True,
+) -> dict:
+    """Fetch the irg JPEG (when used and the archive has one) and the ``bands`` frames of a
+    field. With ``use_official_jpeg``, a field whose archive has no JPEG also gets g, r and i,
+    from which its composite is built; without it, ``bands`` must hold them.
 
     Returns
     -------
     dict
         The manifest: ``status`` ("ok" or "quarantined"), ``reason``, ``frames``
-        ({band: {"file", "sha256"}}), ``irg_jpeg`` (file name or None).
+        ({band: {"file", "sha256", "bytes"}}), ``irg_jpeg`` (file name or None),
+        ``irg_jpeg_bytes`` and ``bytes`` (all the field's files, in bytes: what a fresh
+        run downloads for it).
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -68,20 +110,25 @@ def fetch_field(fid: FieldId, source: FileSource, bands, outdir: str | Path, dat
         "reason": None,
         "frames": {},
         "irg_jpeg": None,
+        "irg_jpeg_bytes": 0,
+        "bytes": 0,
     }
     try:
-        for band in bands:
+        jpeg = irg_jpeg_relpath(fid, data_release)
+        if use_official_jpeg and source.exists(jpeg):
+            _fetch_unless_present(source, jpeg, outdir / jpeg.name)
+            manifest["irg_jpeg"] = jpeg.name
+            manifest["irg_jpeg_bytes"] = (outdir / jpeg.name).stat().st_size
+        elif use_official_jpeg:
+            log.info("%s: no official irg JPEG; its composite will be built from the g, r, i frames", fid)
+        need = set(bands) | (set(COMPOSITE_BANDS) if use_official_jpeg and not manifest["irg_jpeg"] else set())
+        for band in (b for b in "ugriz" if b in need):
             rel = frame_relpath(fid, band, data_release)
             dest = outdir / rel.name
             _fetch_unless_present(source, rel, dest)
-            manifest["frames"][band] = {"file": rel.name, "sha256": sha256_of(dest)}
+            manifest["frames"][band] = {"file": rel.name, "sha256": sha256_of(dest), "bytes": dest.stat().st_size}
             log.info("%s: %s verified", fid, rel.name)
-        jpeg = irg_jpeg_relpath(fid, data_release)
-        if source.exists(jpeg):
-            _fetch_unless_present(source, jpeg, outdir / jpeg.name)
-            manifest["irg_jpeg"] = jpeg.name
-        else:
-            log.info("%s: no official irg JPEG; the composite will be built from the FITS frames", fid)
+        manifest["bytes"] = manifest["irg_jpeg_bytes"] + sum(f["bytes"] for f in manifest["frames"].values())
     except FrameVerificationError as exc:
         manifest["status"] = "quarantined"
         manifest["reason"] = str(exc)

@@ -37,6 +37,12 @@ RUNS_IN_ORDER = RUNS_BY_ROLE["catalog"]
 MIRROR = config["sdss"].get("mirror_root", "")
 SIMULATED = config["simulate"]["enabled"]
 COMPOSITE_SUFFIX = image_suffix(3 + len(config["training_data"]["extra_bands"]))
+# What fetch_block downloads per field, in words (its dry-run message).
+FETCHED_FILES = (
+    f"frames {','.join(config['sdss']['bands'])} + the irg JPEG (g, r, i frames where the archive has none)"
+    if config["training_data"]["use_official_jpeg"]
+    else f"frames {','.join(config['sdss']['bands'])}"
+)
 
 
 # Per-field stages run on blocks of consecutive fields (yl8c4net.blocks): one job per

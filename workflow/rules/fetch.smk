@@ -28,9 +28,14 @@ rule fetch_block:
             "sdss.sas_base_url",
             "sdss.download",
             "sdss.data_release",
+            "training_data.use_official_jpeg",
         ),
         code=code_version("fetch_block"),
+        what=FETCHED_FILES,
         fields=block_fields,
         files=FIELD_FILES,
+    # The dry run shows what each block downloads (issue 16: bytes per field).
+    message:
+        "Fetch run {wildcards.run} camcol {wildcards.camcol} fields {wildcards.block}: {params.what} -> {output}"
     script:
         "../scripts/fetch_block.py"

@@ -1,5 +1,5 @@
-"""Rule fetch_block: verified frames (+ official JPEG) and a manifest for every field of a
-block. Frames already on disk with the right checksum are not fetched again, so a killed
+"""Rule fetch_block: the official irg JPEG and the verified frames the config needs
+(`yl8c4net.fetch.frame_bands`), and a manifest, for every field of a block. Frames already on disk with the right checksum are not fetched again, so a killed
 block job resumes without repeating its downloads."""
 
 from pathlib import Path
@@ -17,7 +17,14 @@ with step(snakemake.log[0], "fetch_block") as log:
 
     def fetch(fid):
         out = Path(field_path(snakemake.params.files["frames"], fid))
-        manifest = fetch_field(fid, source, cfg["sdss"]["bands"], out.parent, cfg["sdss"]["data_release"])
+        manifest = fetch_field(
+            fid,
+            source,
+            cfg["sdss"]["bands"],
+            out.parent,
+            cfg["sdss"]["data_release"],
+            use_official_jpeg=cfg["training_data"]["use_official_jpeg"],
+        )
         write_json_atomic(manifest, out)
         return None if manifest["status"] == "ok" else manifest["reason"]
 
