@@ -1,5 +1,6 @@
 """The offline demo through a real SLURM cluster (snakemake-executor-plugin-slurm), with GPU
-requests as a GPU cluster gets them; the catalogue must equal the local run's.
+requests as a GPU cluster gets them, in each of the profile's two GPU request forms
+(``--gpus`` and ``--gres``); the catalogue must equal the local run's.
 
 Needs: a finished local run (`make demo`: its models and catalogue are reused, so the
 cluster run re-does every per-field stage and the catalogue, not the training) and a running
@@ -27,9 +28,28 @@ def _cluster_up() -> bool:
         return False
 
 
+#: How each GPU request form of profiles/slurm reaches SLURM (profiles/slurm/README.md).
+GPU_REQUEST_SEEN = {"gpus": "TresPerJob=gres/gpu:1", "gres": "TresPerNode=gres/gpu:1"}
+
+
+def slurm_profile(form: str, tmp_path: Path) -> Path:
+    """profiles/slurm as shipped (``gpus``), or with the documented edit to ``--gres``."""
+    shipped = REPO / "profiles" / "slurm"
+    if form == "gpus":
+        return shipped
+    text = (shipped / "config.yaml").read_text()
+    line = next(x for x in text.splitlines() if "GPU-REQUEST-FORM" in x)
+    indent = line[: len(line) - len(line.lstrip())]
+    profile = tmp_path / "profile-gres"
+    profile.mkdir()
+    (profile / "config.yaml").write_text(text.replace(line, f'{indent}gpu: 0\n{indent}gres: "gpu:1"'))
+    return profile
+
+
 @pytest.mark.skipif(not _cluster_up(), reason="no SLURM cluster (start one with .ci/slurm-up)")
 @needs_local_run
-def test_demo_on_slurm_equals_the_local_run(tmp_path):
+@pytest.mark.parametrize("form", ["gpus", "gres"])
+def test_demo_on_slurm_equals_the_local_run(tmp_path, form):
     config = demo_config_with_local_models(tmp_path)
     snakemake = str(Path(sys.executable).parent / "snakemake")
     cmd = [
@@ -46,7 +66,7 @@ def test_demo_on_slurm_equals_the_local_run(tmp_path):
         "--configfile",
         str(config),
         "--profile",
-        str(REPO / "profiles" / "slurm"),
+        str(slurm_profile(form, tmp_path)),
         "--cores",
         "2",
         "--resources",
@@ -57,11 +77,14 @@ def test_demo_on_slurm_equals_the_local_run(tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     log = res.stdout + res.stderr
     assert res.returncode == 0, log[-4000:]
-    # The GPU group jobs reached SLURM with a GPU request (jobs stay listed for MinJobAge).
+    # This run's GPU group jobs reached SLURM with the form's GPU request (jobs stay listed
+    # for MinJobAge; their log paths lie under this test's directory).
     jobs = subprocess.run(["scontrol", "show", "jobs"], capture_output=True, text=True).stdout.split("\n\n")
-    gpu_jobs = [j for j in jobs if "fields_gpu" in j or "detect_block" in j]
+    gpu_jobs = [j for j in jobs if str(tmp_path) in j and ("fields_gpu" in j or "detect_block" in j)]
     assert gpu_jobs, "no detection job was submitted"
-    assert all("gres/gpu=1" in j or "gpu:1" in j for j in gpu_jobs), gpu_jobs[0]
+    assert all(GPU_REQUEST_SEEN[form] in j for j in gpu_jobs), gpu_jobs[0]
+    cpu_jobs = [j for j in jobs if str(tmp_path) in j and j not in gpu_jobs]
+    assert cpu_jobs and not any("gres/gpu" in j for j in cpu_jobs), [j for j in cpu_jobs if "gres/gpu" in j][:1]
     local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
     cluster = pd.read_parquet(tmp_path / "results" / "catalog" / "catalog.parquet")
     assert len(local) > 0
