@@ -27,12 +27,38 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = [(1, 200, 1), (1, 200, 50), (20, 225, 50)]
 
 
+#: DR17's imaging: ~940 k fields; runs cover all six camcols over their own field range.
+DR17_FIELDS = 940_000
+
+
+def dr17_runs(total_fields: int = DR17_FIELDS, seed: int = 17) -> list[dict]:
+    """A generated all-DR17 run list: runs of 6 camcols whose lengths follow a broad
+    distribution (30 to ~1,000 fields, as SDSS runs do), catalogue role only (a survey-wide
+    catalogue run uses given models), adding up to ``total_fields`` fields."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    runs, total, run = [], 0, 94
+    while total < total_fields:
+        n = int(np.clip(rng.lognormal(np.log(170), 0.7), 30, 1000))
+        n = min(n, (total_fields - total + 5) // 6)
+        runs.append({"run": run, "camcols": list(range(1, 7)), "fields": [11, 10 + n], "roles": ["catalog"]})
+        total += 6 * n
+        run += int(rng.integers(1, 12))
+    return runs
+
+
 def dry_run(runs: int, fields_per_camcol: int, fields_per_block: int) -> dict:
+    """One dry run: ``runs`` runs of ``fields_per_camcol`` fields (all roles), or with
+    ``runs`` = 0 the generated all-DR17 catalogue config (`dr17_runs`)."""
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["fields_per_block"] = fields_per_block
-    cfg["runs"] = [
-        {"run": 3700 + k, "camcols": list(range(1, 7)), "fields": [11, 10 + fields_per_camcol]} for k in range(runs)
-    ]
+    if runs:
+        cfg["runs"] = [
+            {"run": 3700 + k, "camcols": list(range(1, 7)), "fields": [11, 10 + fields_per_camcol]} for k in range(runs)
+        ]
+    else:
+        cfg["runs"] = dr17_runs()
     cfg["simulate"]["enabled"] = False
     cfg["sdss"]["frame_source"] = "sas"
     cfg["detector"]["weights"] = "models/yolov8.pt"
@@ -67,7 +93,8 @@ def dry_run(runs: int, fields_per_camcol: int, fields_per_block: int) -> dict:
     if res.returncode:
         print(res.stderr[-2000:])
     return {
-        "fields": runs * 6 * fields_per_camcol,
+        "case": f"{runs} runs x 6 x {fields_per_camcol}" if runs else "all DR17 (generated)",
+        "fields": sum(6 * (r["fields"][1] - r["fields"][0] + 1) for r in cfg["runs"]),
         "fields_per_block": fields_per_block,
         "jobs": int(jobs.group(1)) if jobs else None,
         "wall_s": wall,

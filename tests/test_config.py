@@ -48,6 +48,8 @@ def test_cross_key_rules():
     assert "simulate.enabled" in _bad(lambda c: c["sdss"].update(frame_source="sas"))
     assert "first field 14 > last 11" in _bad(lambda c: c["runs"][0].update(fields=[14, 11]))
     assert "fusion.model: nowhere.joblib does not exist" in _bad(lambda c: c["fusion"].update(model="nowhere.joblib"))
+    onnx_on_gpu = _bad(lambda c: c["detector"].update(runtime="onnx", device="cuda"))
+    assert onnx_on_gpu == "config.yaml: detector.runtime: onnx runs on the CPU; set detector.device to auto or cpu"
 
 
 def test_unreadable_yaml_is_one_line(tmp_path):

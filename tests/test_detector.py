@@ -188,3 +188,23 @@ def test_yolov8_st_has_the_extra_p2_head(tmp_path):
     assert head_st.nl == 4 and head.nl == 3
     assert list(head_st.stride) == [4, 8, 16, 32]
     assert head_st.nc == 1
+
+
+def test_cpu_prediction_keeps_the_jobs_threads(tmp_path):
+    """ultralytics sets torch to cpu_count - 1 threads when it picks the CPU (1 of 2 cores
+    here); use_cpu_threads keeps the job's count through a prediction (issue 16)."""
+    import numpy as np
+    import torch
+
+    from yl8c4net.detect.env import prepare_ultralytics, use_cpu_threads
+
+    prepare_ultralytics(tmp_path)
+    from ultralytics import YOLO
+
+    before = torch.get_num_threads()
+    try:
+        use_cpu_threads(3)
+        YOLO("yolov8n.yaml", task="detect").predict([np.zeros((64, 64, 3), np.uint8)], device="cpu", verbose=False)
+        assert torch.get_num_threads() == 3
+    finally:
+        use_cpu_threads(before)

@@ -1,6 +1,7 @@
 """The Snakemake workflow: dry runs and start-up validation (no jobs are executed)."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -71,10 +72,10 @@ def test_gpu_rules_carry_a_gpu_resource(tmp_path):
 
     res = snakemake("-n", cwd=tmp_path, config_file=REPO / "config.yaml")
     out = res.stdout + res.stderr
-    for rule in ("detect_block", "classify_block", "train_detector", "train_classifier", "fetch_block"):
+    for rule in ("detect_block", "classify_block", "train_detector", "train_classifier", "composite_block"):
         m = re.search(rf"rule {rule}:\n.*?resources: ([^\n]*)", out, re.S)
         assert m, rule
-        assert ("gpu=1" in m.group(1)) == (rule != "fetch_block"), (rule, m.group(1))
+        assert ("gpu=1" in m.group(1)) == (rule != "composite_block"), (rule, m.group(1))
     # Per-field jobs are grouped for the cluster: a CPU group and a GPU group.
     assert "Group job fields " in out.replace("fields (", "fields ") and "Group job fields_gpu" in out
 
@@ -304,3 +305,20 @@ def test_broken_yaml_in_config_yaml_names_the_line(tmp_path):
     res = snakemake("-n", cwd=tmp_path)
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert f"ERROR config.yaml: line {line}, column" in res.stderr and "is not valid YAML" in res.stderr
+
+
+def test_onnx_runtimes_export_each_model_once_and_the_blocks_run_the_copies(tmp_path):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["detector"]["runtime"] = cfg["classifier"]["runtime"] = "onnx"
+    path = tmp_path / "onnx.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    dry = snakemake("-n", cwd=tmp_path, config_file=path)
+    assert dry.returncode == 0, dry.stderr
+    out = dry.stdout
+    assert out.count("rule export_detector_onnx:") == 1 and out.count("rule export_classifier_onnx:") == 1
+    for rule, model in (
+        ("detect_block", "results/models/detector/onnx/detector.onnx"),
+        ("classify_block", "results/models/classifier/onnx/conv4net.onnx"),
+    ):
+        inputs = re.findall(rf"rule {rule}:\n\s+input: ([^\n]*)", out)
+        assert inputs and all(model in line for line in inputs), (rule, inputs[:1])

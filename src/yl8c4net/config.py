@@ -101,6 +101,9 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     fractions = cfg["classify_data"]["fractions"]
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ConfigError(f"{source}: classify_data.fractions: must sum to 1 (got {sum(fractions):g})")
+    for section in ("detector", "classifier"):
+        if cfg[section]["runtime"] == "onnx" and cfg[section]["device"] == "cuda":
+            raise ConfigError(f"{source}: {section}.runtime: onnx runs on the CPU; set {section}.device to auto or cpu")
     from .model_files import check_detector_weights, resolve_detector_weights
 
     for key in ("weights", "init_weights"):

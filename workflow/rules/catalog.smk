@@ -6,7 +6,7 @@ rule classify_block:
         frames=block_input("fetch"),
         composite=block_input("composite"),
         detections=block_input("detect"),
-        weights=classifier_weights,
+        weights=classifier_inference_weights,
     output:
         BLOCK_MANIFESTS["classify"],
     log:
@@ -26,6 +26,7 @@ rule classify_block:
         config=settings(
             "sdss.rerun",
             "classifier.device",
+            "classifier.runtime",
             "training_data.extra_bands",
             "catalog.centroid_window_fwhm_arcsec",
         ),

@@ -118,3 +118,25 @@ rule evaluate_fusion:
         code=code_version("evaluate_fusion"),
     script:
         "../scripts/evaluate_fusion.py"
+
+
+rule export_classifier_onnx:
+    input:
+        classifier_weights,
+    output:
+        ONNX_MODELS["classifier"],
+    log:
+        "logs/export_classifier_onnx.log",
+    benchmark:
+        "results/benchmarks/export_classifier_onnx.tsv"
+    conda:
+        "../../envs/ml.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        config=settings("training_data.extra_bands"),
+        code=code_version("export_classifier_onnx"),
+    script:
+        "../scripts/export_classifier_onnx.py"

@@ -211,6 +211,26 @@ def detector_weights(wildcards=None):
     return config["detector"]["weights"] or "results/models/detector/yolov8.pt"
 
 
+ONNX_MODELS = {
+    "detector": "results/models/detector/onnx/detector.onnx",
+    "classifier": "results/models/classifier/onnx/conv4net.onnx",
+}
+
+
+def detector_inference_weights(wildcards=None):
+    """What detect_block runs: the detector weights, or their ONNX copy (detector.runtime)."""
+    if config["detector"]["runtime"] == "onnx":
+        return ONNX_MODELS["detector"]
+    return detector_weights()
+
+
+def classifier_inference_weights(wildcards=None):
+    """What classify_block runs: the Conv4Net checkpoint, or its ONNX copy (classifier.runtime)."""
+    if config["classifier"]["runtime"] == "onnx":
+        return ONNX_MODELS["classifier"]
+    return classifier_weights()
+
+
 def earlier_partitions(wildcards):
     """Partitions of the runs listed before this one: a later run never changes them."""
     before = RUNS_IN_ORDER[: RUNS_IN_ORDER.index(int(wildcards.run))]

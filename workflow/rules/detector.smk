@@ -62,7 +62,7 @@ rule detect_block:
     input:
         composite=block_input("composite"),
         frames=block_input("fetch"),
-        weights=detector_weights,
+        weights=detector_inference_weights,
     output:
         BLOCK_MANIFESTS["detect"],
     log:
@@ -87,6 +87,7 @@ rule detect_block:
             "detector.merge_iou",
             "detector.max_det",
             "detector.device",
+            "detector.runtime",
             "detector.imgsz",
             "detector.bright_complement",
             "training_data.tile_px",
@@ -98,6 +99,29 @@ rule detect_block:
         run_dir="resources/detector_run",
     script:
         "../scripts/detect_block.py"
+
+
+rule export_detector_onnx:
+    input:
+        detector_weights,
+    output:
+        ONNX_MODELS["detector"],
+    log:
+        "logs/export_detector_onnx.log",
+    benchmark:
+        "results/benchmarks/export_detector_onnx.tsv"
+    conda:
+        "../../envs/ml.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        config=settings("detector.imgsz"),
+        code=code_version("export_detector_onnx"),
+        run_dir="resources/detector_run",
+    script:
+        "../scripts/export_detector_onnx.py"
 
 
 rule evaluate_detector:

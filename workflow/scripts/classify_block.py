@@ -12,6 +12,7 @@ from yl8c4net.fetch import r_frame
 from yl8c4net.imageio import load_image
 from yl8c4net.positions import refine_positions
 from yl8c4net.io import write_parquet
+from yl8c4net.onnx_runtime import load_classifier_onnx
 from yl8c4net.steps import step
 
 with step(snakemake.log[0], "classify_block") as log:
@@ -19,7 +20,10 @@ with step(snakemake.log[0], "classify_block") as log:
     files = snakemake.params.files
     block = block_of_job(snakemake)
     channels = 3 + len(cfg["training_data"]["extra_bands"])
-    model, norm, _ = load_classifier(snakemake.input.weights, CLASS_NAMES, channels, cfg["classifier"]["device"])
+    if cfg["classifier"]["runtime"] == "onnx":
+        model, norm, _ = load_classifier_onnx(snakemake.input.weights, CLASS_NAMES, channels, snakemake.threads)
+    else:
+        model, norm, _ = load_classifier(snakemake.input.weights, CLASS_NAMES, channels, cfg["classifier"]["device"])
 
     def classify(fid):
         det = pd.read_parquet(field_path(files["detections"], fid))

@@ -2,7 +2,7 @@
 with ``detector.bright_complement``, photutils boxes of the brightest sources added."""
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
-from yl8c4net.detect.env import prepare_ultralytics
+from yl8c4net.detect.env import prepare_ultralytics, use_cpu_threads
 from yl8c4net.device import pick_device
 from yl8c4net.io import sha256_of
 from yl8c4net.steps import step
@@ -14,6 +14,8 @@ with step(snakemake.log[0], "detect_block") as log:
     prepare_ultralytics(snakemake.params.run_dir)
     from ultralytics import YOLO
 
+    use_cpu_threads(snakemake.threads)
+
     from yl8c4net.detect.bright import BrightSourceSettings, bright_sources, merge_bright_sources
     from yl8c4net.detect.infer import detect_field, write_detections
     from yl8c4net.fetch import r_frame
@@ -24,8 +26,9 @@ with step(snakemake.log[0], "detect_block") as log:
     box_table = BoxTable.from_config(snakemake.params.config["training_data"]["box_table"])
 
     checksum = sha256_of(snakemake.input.weights)
-    device = pick_device(cfg["device"])
-    model = YOLO(snakemake.input.weights, task="detect")  # loaded once for the whole block
+    # onnxruntime runs on the CPU (detector.runtime: onnx); torch on CUDA when present.
+    device = "cpu" if cfg["runtime"] == "onnx" else pick_device(cfg["device"])
+    model = YOLO(snakemake.input.weights, task="detect")  # loaded once for the whole block (.pt or .onnx)
     log.info("detector %s on %s", snakemake.input.weights, device)
 
     def detect(fid):

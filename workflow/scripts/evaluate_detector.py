@@ -11,6 +11,8 @@ prepare_ultralytics(snakemake.params.run_dir)  # before ultralytics is imported 
 
 from ultralytics import YOLO  # noqa: E402
 
+from yl8c4net.detect.env import use_cpu_threads  # noqa: E402
+
 from yl8c4net.blocks import field_path  # noqa: E402
 from yl8c4net.detect.evaluate import detection_metrics, held_out_pairs  # noqa: E402
 from yl8c4net.detect.infer import detect_field  # noqa: E402
@@ -24,6 +26,7 @@ with step(snakemake.log[0], "evaluate_detector") as log:
     cfg = snakemake.params.config["detector"]
     files = snakemake.params.files
     model = YOLO(snakemake.input.weights, task="detect")
+    use_cpu_threads(snakemake.threads)
     device = str(pick_device(cfg["device"]))
 
     def detect(fid):

@@ -14,7 +14,7 @@ with step(snakemake.log[0], "train_detector") as log:
     # start a fresh run.
     inputs = dataset_files(snakemake.input.dataset) + [Path(p) for p in snakemake.input.init_weights]
     run_key = training_run_key(snakemake.params.config, snakemake.params.code, inputs)
-    result = train_detector(snakemake.input.dataset, run_dir, params, run_key)
+    result = train_detector(snakemake.input.dataset, run_dir, params, run_key, threads=snakemake.threads)
     shutil.copyfile(result["weights"], snakemake.output.weights)
     shutil.copyfile(result["results_csv"], snakemake.output.results)
     curves = result["train_dir"] / "results.png"

@@ -230,7 +230,14 @@ def load_classifier(path: str | Path, class_names=CLASS_NAMES, in_channels: int 
 
 
 def predict_proba(model, norm: Normalisation, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Class probabilities (N, n_classes) of uint8 cut-outs (N, H, W, C)."""
+    """Class probabilities (N, n_classes) of uint8 cut-outs (N, H, W, C), by the torch
+    model or its ONNX copy (`yl8c4net.onnx_runtime.OnnxConv4Net`)."""
+    if not isinstance(model, torch.nn.Module):
+        out = [
+            model.probabilities(norm.apply(images[k : k + batch_size]).numpy())
+            for k in range(0, len(images), batch_size)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, model.n_classes), np.float32)
     device = next(model.parameters()).device
     out = []
     with torch.no_grad():

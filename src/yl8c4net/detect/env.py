@@ -40,3 +40,18 @@ def disable_telemetry() -> None:
 
     off = {k: False for k, v in SETTINGS.items() if isinstance(v, bool)}
     SETTINGS.update(off)
+
+
+def use_cpu_threads(threads: int) -> None:
+    """Run torch on ``threads`` CPU threads, and keep ultralytics from changing that.
+
+    ultralytics sets torch to ``cpu_count - 1`` threads whenever it selects the CPU for a
+    model (``select_device``): on a 2-core machine, 1 thread, half the job's cores. Call
+    after importing ultralytics, with the job's threads.
+    """
+    import torch
+    from ultralytics.utils import torch_utils
+
+    threads = max(1, int(threads))
+    torch_utils.NUM_THREADS = threads
+    torch.set_num_threads(threads)

@@ -164,13 +164,18 @@ def training_finished(last_pt: str | Path) -> bool:
 
 
 def train_detector(
-    dataset_yaml: str | Path, run_dir: str | Path, params: DetectorParams = DetectorParams(), run_key: str = ""
+    dataset_yaml: str | Path,
+    run_dir: str | Path,
+    params: DetectorParams = DetectorParams(),
+    run_key: str = "",
+    threads: int | None = None,
 ) -> dict:
     """Train (or resume) YOLOv8 on a dataset YAML; return paths of best weights and results.
 
     The run lives in ``{run_dir}/{run_key}/train``: an interrupted run resumes from its
     ``last.pt`` only under the same key (settings, code and data; `training_run_key`), and
-    anything else starts a fresh run beside it.
+    anything else starts a fresh run beside it. ``threads``: torch's CPU threads (the job's;
+    default: ultralytics' choice, one less than the machine's cores).
     """
     from .env import prepare_ultralytics
 
@@ -178,9 +183,11 @@ def train_detector(
     prepare_ultralytics(run_dir)
     from ultralytics import YOLO
 
-    from .env import disable_telemetry
+    from .env import disable_telemetry, use_cpu_threads
 
     disable_telemetry()
+    if threads:
+        use_cpu_threads(threads)
     last = run_dir / "train" / "weights" / "last.pt"
     common = dict(data=str(Path(dataset_yaml).resolve()), project=str(run_dir), name="train", exist_ok=True)
     if last.is_file() and training_finished(last):
