@@ -6,7 +6,7 @@ rule classify_block:
         frames=block_input("fetch"),
         composite=block_input("composite"),
         detections=block_input("detect"),
-        weights=classifier_inference_weights,
+        weights=classifier_inference_weights(),
     output:
         BLOCK_MANIFESTS["classify"],
     log:

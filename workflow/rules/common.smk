@@ -84,13 +84,19 @@ wildcard_constraints:
     block=r"\d{4}-\d{4}",
 
 
+BLOCKS_OF_RUN = {}
+for _b in BLOCKS:
+    BLOCKS_OF_RUN.setdefault(_b.run, []).append(_b)
+
+
 def block_manifests(stage, role=None, run=None):
     """The block manifests of `stage` for all blocks, those of runs playing `role`, or one run."""
+    blocks = BLOCKS if run is None else BLOCKS_OF_RUN.get(int(run), [])
+    runs = None if role is None else set(RUNS_BY_ROLE[role])
     return [
         BLOCK_MANIFESTS[stage].format(run=b.run, camcol=b.camcol, block=b.name)
-        for b in BLOCKS
-        if (role is None or b.run in RUNS_BY_ROLE[role])
-        and (run is None or b.run == int(run))
+        for b in blocks
+        if runs is None or b.run in runs
     ]
 
 
@@ -100,11 +106,11 @@ def block_fields(wildcards):
     return list(BLOCK_BY_NAME[key].fields)
 
 
+# Planning cost (issue 16): a block rule's inputs are plain wildcard patterns, not input
+# functions, since Snakemake inspects and calls a function once per job (~100 k jobs for DR17).
 def block_input(stage):
-    """Input function: this block's manifest of an earlier `stage`."""
-    return lambda wc: BLOCK_MANIFESTS[stage].format(
-        run=wc.run, camcol=wc.camcol, block=wc.block
-    )
+    """This block's manifest of an earlier `stage` (a pattern in the block wildcards)."""
+    return BLOCK_MANIFESTS[stage]
 
 
 def field_block_input(stage):
@@ -121,17 +127,9 @@ def fields_of_run(run):
     return [f for f in FIELDS if f.run == int(run)]
 
 
-def sim_block_marker(wildcards):
-    """The simulator's block output when the mirror is simulated, else nothing."""
-    if not SIMULATED:
-        return []
-    return block_input("simulate")(wildcards)
-
-
-def sim_run_marker(wildcards):
-    if not SIMULATED:
-        return []
-    return f"{MIRROR}/sim/specphoto/{wildcards.run}.json"
+# The simulator's outputs when the mirror is simulated, else nothing.
+SIM_BLOCK_MARKER = [BLOCK_MANIFESTS["simulate"]] if SIMULATED else []
+SIM_RUN_MARKER = [f"{MIRROR}/sim/specphoto/{{run}}.json"] if SIMULATED else []
 
 
 def all_targets(wildcards):

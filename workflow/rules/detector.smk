@@ -62,7 +62,7 @@ rule detect_block:
     input:
         composite=block_input("composite"),
         frames=block_input("fetch"),
-        weights=detector_inference_weights,
+        weights=detector_inference_weights(),
     output:
         BLOCK_MANIFESTS["detect"],
     log:

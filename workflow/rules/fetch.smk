@@ -3,7 +3,7 @@
 
 rule fetch_block:
     input:
-        sim_block_marker,
+        SIM_BLOCK_MARKER,
     output:
         BLOCK_MANIFESTS["fetch"],
     log:

@@ -3,7 +3,7 @@
 
 rule query_photoobj_block:
     input:
-        sim_block_marker,
+        SIM_BLOCK_MARKER,
     output:
         BLOCK_MANIFESTS["photoobj"],
     log:
@@ -38,7 +38,7 @@ rule query_photoobj_block:
 
 rule query_specphoto:
     input:
-        sim_run_marker,
+        SIM_RUN_MARKER,
     output:
         "resources/catalogs/specphoto/{run}.parquet",
     log:
