@@ -1,6 +1,8 @@
 """Catalogue positions on a real SDSS frame: the detector on 4510/4/30 (official irg JPEG),
 positions measured on the r frame as the workflow does (`yl8c4net.positions`), compared with
-SDSS's own positions of the calibObj stars of that field; the box centres side by side.
+SDSS's own positions of the calibObj stars of that field; the box centres side by side, and
+lean mode's positions (`sdss.lean`: centroids on the JPEG's r channel, WCS from asTrans, here
+the field's asTrans row in the r frame's HDU 3, the same row as the run's asTrans file).
 
     python benchmarks/positions_real.py --weights results/models/detector/yolov8.pt [--shared ../shared]
 
@@ -25,6 +27,19 @@ SWEEP = "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz"
 R_BINS = (12.0, 16.0, 18.0, 20.0, 21.0, 22.5)
 
 
+def astrans_of_frame(path: Path):
+    """The asTrans row a corrected frame carries in HDU 3."""
+    import bz2
+    import io
+
+    from astropy.io import fits
+
+    from yl8c4net.sdss.astrom import AsTrans
+
+    with fits.open(io.BytesIO(bz2.decompress(path.read_bytes()))) as hdul:
+        return AsTrans.from_row(hdul[3].data[0])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", required=True)
@@ -42,6 +57,7 @@ def main() -> None:
     from yl8c4net.fetch import fetch_field
     from yl8c4net.positions import refine_positions
     from yl8c4net.sdss.fields import FieldId
+    from yl8c4net.sdss.astrom import astrans_wcs
     from yl8c4net.sdss.frames import read_frame
     from yl8c4net.sdss.source import MirrorSource
 
@@ -50,10 +66,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         manifest = fetch_field(fid, MirrorSource(sas), "gri", Path(tmp))
         image, origin = field_composite(Path(tmp), manifest)
-        frame = read_frame(Path(tmp) / manifest["frames"]["r"]["file"])
+        frame_path = Path(tmp) / manifest["frames"]["r"]["file"]
+        frame = read_frame(frame_path)
+        trans = astrans_of_frame(frame_path)
     det = detect_field(YOLO(args.weights), image, conf=args.conf, device="cpu")
     measured = pixels_to_sky(refine_positions(det, frame.image, args.window_fwhm_arcsec), frame.wcs)
     boxes = pixels_to_sky(det, frame.wcs)
+    lean = pixels_to_sky(
+        refine_positions(det, image[..., 1].astype(np.float32), args.window_fwhm_arcsec), astrans_wcs(trans)
+    )
     stars = Table.read(sas / SWEEP)
     stars = stars[stars["FIELD"] == FIELD[2]]
     x, y = frame.wcs.all_world2pix(stars["RA"], stars["DEC"], 0)
@@ -68,7 +89,7 @@ def main() -> None:
         d, _ = tree.query(np.column_stack([ra * scale.mean(), dec]) * 3600, distance_upper_bound=2.0)
         return d
 
-    d_meas, d_box = offsets(measured), offsets(boxes)
+    d_meas, d_box, d_lean = offsets(measured), offsets(boxes), offsets(lean)
     report = {
         "field": "/".join(map(str, FIELD)),
         "composite": origin,
@@ -77,8 +98,8 @@ def main() -> None:
         "by_r": {},
     }
     print(f"field {report['field']} ({origin}): {len(ra)} calibObj stars, {len(det)} detections")
-    print('| r | stars | found within 2" | median offset, measured | median offset, box centre |')
-    print("|---|---|---|---|---|")
+    print('| r | stars | found within 2" | median offset, measured | box centre | lean mode |')
+    print("|---|---|---|---|---|---|")
     for lo, hi in zip(R_BINS[:-1], R_BINS[1:]):
         sel = (r >= lo) & (r < hi)
         found = sel & np.isfinite(d_meas)
@@ -88,20 +109,25 @@ def main() -> None:
             "found": int(found.sum()),
             "median_measured_arcsec": float(np.median(d_meas[found])) if found.any() else None,
             "median_box_arcsec": float(np.median(d_box[found_box])) if found_box.any() else None,
+            "median_lean_arcsec": float(np.median(d_lean[sel & np.isfinite(d_lean)]))
+            if (sel & np.isfinite(d_lean)).any()
+            else None,
         }
         report["by_r"][f"{lo:g}-{hi:g}"] = row
         fmt = lambda v: "-" if v is None else f'{v:.3f}"'  # noqa: E731
         print(
             f"| {lo:g}-{hi:g} | {row['n']} | {row['found']} | {fmt(row['median_measured_arcsec'])} | "
-            f"{fmt(row['median_box_arcsec'])} |"
+            f"{fmt(row['median_box_arcsec'])} | {fmt(row['median_lean_arcsec'])} |"
         )
     bright = (r < 20) & np.isfinite(d_meas)
     report["median_measured_r_lt_20_arcsec"] = float(np.median(d_meas[bright]))
     report["median_box_r_lt_20_arcsec"] = float(np.median(d_box[(r < 20) & np.isfinite(d_box)]))
+    report["median_lean_r_lt_20_arcsec"] = float(np.median(d_lean[(r < 20) & np.isfinite(d_lean)]))
     report["n_r_lt_20"] = int(bright.sum())
     print(
         f'r < 20: median offset {report["median_measured_r_lt_20_arcsec"]:.3f}" measured, '
-        f'{report["median_box_r_lt_20_arcsec"]:.3f}" box centre (n = {report["n_r_lt_20"]})'
+        f'{report["median_box_r_lt_20_arcsec"]:.3f}" box centre, {report["median_lean_r_lt_20_arcsec"]:.3f}" lean mode '
+        f"(n = {report['n_r_lt_20']})"
     )
     out = Path(__file__).resolve().parent / "out" / "positions_real.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -47,15 +47,17 @@ SIM_CONFIG = {
 
 @pytest.fixture(scope="session")
 def sim_mirror(tmp_path_factory):
-    """(SimConfig, mirror root) with fields 9101/3/11-12 and the run's SpecPhoto written."""
+    """(SimConfig, mirror root) with fields 9101/3/11-12 and the run's SpecPhoto and asTrans
+    written."""
     from yl8c4net.sdss.fields import FieldId
-    from yl8c4net.simulate.mirror import SimConfig, simulate_field, simulate_specphoto
+    from yl8c4net.simulate.mirror import SimConfig, simulate_astrans, simulate_field, simulate_specphoto
 
     root = tmp_path_factory.mktemp("sim_mirror")
     sim = SimConfig.from_dict(SIM_CONFIG)
     for field in (11, 12):
         simulate_field(sim, FieldId(9101, 3, field), root)
     simulate_specphoto(sim, 9101, root)
+    simulate_astrans(sim, 9101, root)
     return sim, root
 
 

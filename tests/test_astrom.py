@@ -62,3 +62,48 @@ def test_astrans_places_sdss_stars_where_sdss_does():
     by_astrans = _offsets_arcsec(*trans.pixel_to_sky(x, y), stars["RA"], stars["DEC"])
     by_header = _offsets_arcsec(*frame_wcs.all_pix2world(x, y, 0), stars["RA"], stars["DEC"])
     assert np.median(by_astrans) < 0.005 < np.median(by_header)
+
+
+def test_lean_fetch_takes_the_jpeg_only_and_the_wcs_from_the_run_astrans(sim_mirror, tmp_path):
+    """Issue 16's lean mode on the simulated mirror: under 1 MB per field, and the asTrans
+    WCS lands within a few milliarcseconds of the r frame's own."""
+    from yl8c4net.fetch import fetch_field, field_wcs, frame_bands
+    from yl8c4net.io import write_json_atomic
+    from yl8c4net.sdss.fields import FieldId, astrans_relpath, frame_relpath
+    from yl8c4net.sdss.frames import read_frame
+    from yl8c4net.sdss.source import MirrorSource
+
+    sim, root = sim_mirror
+    fid = FieldId(9101, 3, 11)
+    astrans = root / astrans_relpath(9101)
+    bands = frame_bands("auto", use_official_jpeg=True, lean=True)
+    assert bands == ()
+    manifest = fetch_field(fid, MirrorSource(root), bands, tmp_path / "f", astrans=astrans)
+    assert manifest["status"] == "ok" and manifest["frames"] == {}
+    assert [p.name for p in (tmp_path / "f").iterdir()] == ["frame-irg-009101-3-0011.jpg"]
+    assert manifest["bytes"] < 1_000_000 and manifest["wcs"]["source"] == "asTrans-009101.fit"
+    wcs = field_wcs(write_json_atomic(manifest, tmp_path / "f" / "manifest.json"))
+    truth = read_frame(root / frame_relpath(fid, "r")).wcs
+    y, x = (g.astype(float) for g in np.mgrid[0:1489:53, 0:2048:53])
+    ra, dec = truth.all_pix2world(x, y, 0)
+    assert _offsets_arcsec(*wcs.all_pix2world(x, y, 0), ra, dec).max() < 0.01
+
+
+def test_a_field_missing_from_the_run_astrans_is_quarantined(sim_mirror, tmp_path):
+    from yl8c4net.fetch import fetch_field
+    from yl8c4net.sdss.fields import FieldId, astrans_relpath
+    from yl8c4net.sdss.source import MirrorSource
+
+    sim, root = sim_mirror
+    other = tmp_path / "asTrans-009101.fit"
+    from yl8c4net.sdss.astrom import RUN_FILE_COLUMNS, write_run_astrans
+
+    write_run_astrans(other, 95.0, 0.0, {(3, "r"): {k: [12.0 if k == "field" else 0.0] for k in RUN_FILE_COLUMNS}})
+    manifest = fetch_field(FieldId(9101, 3, 11), MirrorSource(root), (), tmp_path / "f", astrans=other)
+    assert manifest["status"] == "quarantined"
+    assert manifest["reason"] == f"{other}: no asTrans row for camcol 3 band r field 11"
+    junk = tmp_path / "junk.fit"
+    junk.write_bytes(b"SIMPLE  = nonsense")
+    bad = fetch_field(FieldId(9101, 3, 11), MirrorSource(root), (), tmp_path / "g", astrans=junk)
+    assert bad["status"] == "quarantined" and bad["reason"].startswith(f"{junk}: not a readable asTrans file")
+    assert (root / astrans_relpath(9101)).is_file()

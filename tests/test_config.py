@@ -135,3 +135,16 @@ def test_auto_bands_are_what_the_stages_read():
     cfg = copy.deepcopy(DEFAULT)
     cfg["training_data"].update(use_official_jpeg=False, extra_bands=["z", "u"])
     assert validate_config(cfg, SCHEMA)["sdss"]["bands"] == ["u", "g", "r", "i", "z"]
+
+
+def test_lean_mode_refuses_settings_that_read_fits_frames():
+    def lean(**td):
+        return lambda c: (c["sdss"].update(lean=True), c["training_data"].update(**td))
+
+    assert _bad(lean(use_official_jpeg=False)) == (
+        "config.yaml: sdss.lean: fetches no FITS frame, but training_data.use_official_jpeg needs them; change one of the two"
+    )
+    assert "training_data.extra_bands needs them" in _bad(lean(extra_bands=["u"]))
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["sdss"]["lean"] = True
+    assert validate_config(cfg, SCHEMA)["sdss"]["bands"] == []

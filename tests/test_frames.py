@@ -160,11 +160,11 @@ def test_a_resumed_fetch_from_the_archive_skips_verified_files_and_replaces_bad_
 
 @needs_shared
 def test_r_frame_wcs_is_found_through_the_field_manifest(tmp_path):
-    from yl8c4net.fetch import r_frame_wcs
+    from yl8c4net.fetch import field_wcs
     from yl8c4net.io import write_json_atomic
 
     manifest = fetch_field(FieldId(4510, 4, 30), MirrorSource(SHARED_SAS), "gr", tmp_path)
-    wcs = r_frame_wcs(write_json_atomic(manifest, tmp_path / "manifest.json"))
+    wcs = field_wcs(write_json_atomic(manifest, tmp_path / "manifest.json"))
     assert wcs.to_header_string() == read_frame(real_frame_path(4510, 4, 30, "r")).wcs.to_header_string()
 
 

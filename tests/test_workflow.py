@@ -322,3 +322,17 @@ def test_onnx_runtimes_export_each_model_once_and_the_blocks_run_the_copies(tmp_
     ):
         inputs = re.findall(rf"rule {rule}:\n\s+input: ([^\n]*)", out)
         assert inputs and all(model in line for line in inputs), (rule, inputs[:1])
+
+
+def test_lean_mode_fetches_one_astrans_per_run_and_no_frames(tmp_path):
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["sdss"]["lean"] = True
+    path = tmp_path / "lean.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    dry = snakemake("-n", cwd=tmp_path, config_file=path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.count("rule fetch_astrans:") == 1
+    assert "output: resources/astrans/asTrans-9101.fit" in dry.stdout
+    assert (
+        "Fetch run 9101 camcol 3 fields 0011-0012: frames none (WCS from the run asTrans) + the irg JPEG" in dry.stdout
+    )

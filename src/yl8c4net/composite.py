@@ -136,7 +136,10 @@ def field_composite(
     log = logging.getLogger(__name__)
     field_dir = Path(field_dir)
     files = {b: field_dir / m["file"] for b, m in manifest["frames"].items()}
-    need = ({"r"} if use_official_jpeg and manifest.get("irg_jpeg") else {"i", "r", "g"}) | set(extra_bands)
+    # The JPEG needs no frame (lean mode fetches none); extra bands are resampled onto r.
+    need = (set() if use_official_jpeg and manifest.get("irg_jpeg") else {"i", "r", "g"}) | set(extra_bands)
+    if extra_bands:
+        need.add("r")
     frames = {}
     for band in sorted(need):
         if band not in files:
@@ -151,8 +154,8 @@ def field_composite(
     else:
         rgb, origin = irg_composite(frames, stretch), "fits"
     planes = [rgb]
-    ref = frames["r"]
     for band in extra_bands:
+        ref = frames["r"]
         fr = frames[band]
         planes.append(asinh_channel(resample_to(fr.image, fr.wcs, ref.wcs, ref.image.shape), stretch)[..., None])
     return np.concatenate(planes, axis=2), origin

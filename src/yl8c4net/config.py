@@ -84,9 +84,21 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
                 f"{source}: sdss.bands: must include {', '.join(b for b in 'ugriz' if b in needed)} with this "
                 f"config (missing {', '.join(b for b in 'ugriz' if b in missing_bands)}), or be auto"
             )
+    if sdss["lean"]:
+        reads_frames = {
+            "training_data.use_official_jpeg": not td["use_official_jpeg"],
+            "training_data.extra_bands": bool(td["extra_bands"]),
+            "detector.bright_complement.enabled": cfg["detector"]["bright_complement"]["enabled"],
+            "sdss.bands": sdss["bands"] != "auto",
+        }
+        for key, conflict in reads_frames.items():
+            if conflict:
+                raise ConfigError(
+                    f"{source}: sdss.lean: fetches no FITS frame, but {key} needs them; change one of the two"
+                )
     from .fetch import frame_bands
 
-    sdss["bands"] = list(frame_bands(sdss["bands"], td["use_official_jpeg"], td["extra_bands"]))
+    sdss["bands"] = list(frame_bands(sdss["bands"], td["use_official_jpeg"], td["extra_bands"], sdss["lean"]))
     uses_mirror = sdss["frame_source"] == "mirror" or sdss["catalog_source"] == "mirror"
     if uses_mirror and not sdss.get("mirror_root"):
         raise ConfigError(f"{source}: sdss.mirror_root: required when a source is 'mirror'")

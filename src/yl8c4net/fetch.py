@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import FrameVerificationError
 from .io import sha256_of
-from .sdss.fields import FieldId, frame_relpath, irg_jpeg_relpath
+from .sdss.fields import FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
 from .sdss.source import FileSource, verifier_for
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,26 @@ def r_frame(manifest_path: str | Path):
     return read_frame(manifest_path.parent / manifest["frames"]["r"]["file"])
 
 
-def r_frame_wcs(manifest_path: str | Path):
-    """The r-band frame's WCS of a fetched field, found through its manifest."""
-    return r_frame(manifest_path).wcs
+def fetched_r_frame(manifest_path: str | Path) -> bool:
+    """Whether a fetched field has its r frame (not in lean mode, or a field without JPEG)."""
+    return "r" in json.loads(Path(manifest_path).read_text())["frames"]
+
+
+def field_wcs(manifest_path: str | Path):
+    """The WCS of a fetched field's r-band pixel grid: the r frame's own, or, in lean mode
+    (no r frame fetched), the one fitted to the run's asTrans and kept in the manifest."""
+    manifest_path = Path(manifest_path)
+    manifest = json.loads(manifest_path.read_text())
+    if "r" in manifest["frames"]:
+        return r_frame(manifest_path).wcs
+    if not manifest.get("wcs"):
+        raise FrameVerificationError(f"{manifest_path}: neither an r frame nor an asTrans WCS was fetched")
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    wcs = WCS(fits.Header.fromstring(manifest["wcs"]["header"]))
+    wcs.pixel_shape = FRAME_SHAPE_XY
+    return wcs
 
 
 def _fetch_unless_present(source: FileSource, relpath, dest: Path) -> None:
@@ -52,7 +69,7 @@ def _fetch_unless_present(source: FileSource, relpath, dest: Path) -> None:
 COMPOSITE_BANDS = ("g", "r", "i")
 
 
-def frame_bands(bands, use_official_jpeg: bool = True, extra_bands=()) -> tuple[str, ...]:
+def frame_bands(bands, use_official_jpeg: bool = True, extra_bands=(), lean: bool = False) -> tuple[str, ...]:
     """The bands every field of a run fetches, in ugriz order.
 
     Parameters
@@ -66,9 +83,13 @@ def frame_bands(bands, use_official_jpeg: bool = True, extra_bands=()) -> tuple[
         ``training_data.use_official_jpeg``.
     extra_bands : sequence of str
         ``training_data.extra_bands``.
+    lean : bool
+        ``sdss.lean``: no frame at all (the WCS comes from the run's asTrans).
 
-    Fields without an irg JPEG in the archive also fetch g and i (`fetch_field`).
+    Fields without an irg JPEG in the archive also fetch g, r and i (`fetch_field`).
     """
+    if lean and use_official_jpeg:
+        return ()
     wanted = {"r", *extra_bands}
     if bands == "auto":
         if not use_official_jpeg:
@@ -78,6 +99,15 @@ def frame_bands(bands, use_official_jpeg: bool = True, extra_bands=()) -> tuple[
     return tuple(b for b in "ugriz" if b in wanted)
 
 
+def _astrans_wcs_entry(fid: FieldId, astrans) -> dict:
+    from .sdss.astrom import astrans_wcs, read_run_astrans
+
+    if astrans is None:
+        raise FrameVerificationError(f"{fid}: no r frame fetched and no asTrans file given for its WCS")
+    wcs = astrans_wcs(read_run_astrans(astrans, fid.camcol, fid.field, "r"))
+    return {"source": Path(astrans).name, "header": wcs.to_header(relax=True).tostring()}
+
+
 def fetch_field(
     fid: FieldId,
     source: FileSource,
@@ -85,6 +115,7 @@ def fetch_field(
     outdir: str | Path,
     data_release: int = 17,
     use_official_jpeg: bool = True,
+    astrans: str | Path | None = None,
 ) -> dict:
     """Fetch the irg JPEG (when used and the archive has one) and the ``bands`` frames of a
     field. With ``use_official_jpeg``, a field whose archive has no JPEG also gets g, r and i,
@@ -96,7 +127,9 @@ def fetch_field(
         The manifest: ``status`` ("ok" or "quarantined"), ``reason``, ``frames``
         ({band: {"file", "sha256", "bytes"}}), ``irg_jpeg`` (file name or None),
         ``irg_jpeg_bytes`` and ``bytes`` (all the field's files, in bytes: what a fresh
-        run downloads for it).
+        run downloads for it), and, when no r frame was fetched (lean mode), ``wcs``: the
+        TAN-SIP WCS fitted to the field's row of the run's ``astrans`` file
+        (`yl8c4net.sdss.astrom`), as {"source", "header"}.
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -129,6 +162,8 @@ def fetch_field(
             manifest["frames"][band] = {"file": rel.name, "sha256": sha256_of(dest), "bytes": dest.stat().st_size}
             log.info("%s: %s verified", fid, rel.name)
         manifest["bytes"] = manifest["irg_jpeg_bytes"] + sum(f["bytes"] for f in manifest["frames"].values())
+        if "r" not in manifest["frames"]:
+            manifest["wcs"] = _astrans_wcs_entry(fid, astrans)
     except FrameVerificationError as exc:
         manifest["status"] = "quarantined"
         manifest["reason"] = str(exc)

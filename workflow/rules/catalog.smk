@@ -25,6 +25,7 @@ rule classify_block:
     params:
         config=settings(
             "sdss.rerun",
+            "sdss.lean",
             "classifier.device",
             "classifier.runtime",
             "training_data.extra_bands",

@@ -37,9 +37,12 @@ RUNS_IN_ORDER = RUNS_BY_ROLE["catalog"]
 MIRROR = config["sdss"].get("mirror_root", "")
 SIMULATED = config["simulate"]["enabled"]
 COMPOSITE_SUFFIX = image_suffix(3 + len(config["training_data"]["extra_bands"]))
+# Lean mode: one asTrans file per run replaces the r frames' WCS.
+ASTRANS_FILE = "resources/astrans/asTrans-{run}.fit"
+ASTRANS_INPUT = [ASTRANS_FILE] if config["sdss"]["lean"] else []
 # What fetch_block downloads per field, in words (its dry-run message).
 FETCHED_FILES = (
-    f"frames {','.join(config['sdss']['bands'])} + the irg JPEG (g, r, i frames where the archive has none)"
+    f"frames {','.join(config['sdss']['bands']) or 'none (WCS from the run asTrans)'} + the irg JPEG (g, r, i frames where the archive has none)"
     if config["training_data"]["use_official_jpeg"]
     else f"frames {','.join(config['sdss']['bands'])}"
 )

@@ -3,7 +3,8 @@
 
 rule fetch_block:
     input:
-        SIM_BLOCK_MARKER,
+        sim=SIM_BLOCK_MARKER,
+        astrans=ASTRANS_INPUT,
     output:
         BLOCK_MANIFESTS["fetch"],
     log:
@@ -23,6 +24,7 @@ rule fetch_block:
         config=settings(
             "sdss.rerun",
             "sdss.bands",
+            "sdss.lean",
             "sdss.frame_source",
             "sdss.mirror_root",
             "sdss.sas_base_url",
@@ -39,3 +41,34 @@ rule fetch_block:
         "Fetch run {wildcards.run} camcol {wildcards.camcol} fields {wildcards.block}: {params.what} -> {output}"
     script:
         "../scripts/fetch_block.py"
+
+
+# Lean mode (sdss.lean): the run's asTrans file, once per run, gives every field its WCS.
+rule fetch_astrans:
+    input:
+        SIM_RUN_MARKER,
+    output:
+        ASTRANS_FILE,
+    log:
+        "logs/fetch_astrans/{run}.log",
+    benchmark:
+        "results/benchmarks/fetch_astrans/{run}.tsv"
+    retries: 2
+    conda:
+        "../../envs/sdss.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=30,
+    params:
+        config=settings(
+            "sdss.rerun",
+            "sdss.frame_source",
+            "sdss.mirror_root",
+            "sdss.sas_base_url",
+            "sdss.download",
+            "sdss.data_release",
+        ),
+        code=code_version("fetch_astrans"),
+    script:
+        "../scripts/fetch_astrans.py"

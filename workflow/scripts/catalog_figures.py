@@ -5,7 +5,7 @@ import pandas as pd
 from yl8c4net.blocks import field_path, field_status
 from yl8c4net.detect.plots import plot_overlay
 from yl8c4net.errors import BlockManifestError
-from yl8c4net.fetch import r_frame_wcs
+from yl8c4net.fetch import field_wcs
 from yl8c4net.imageio import load_image
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.steps import step
@@ -23,6 +23,6 @@ with step(snakemake.log[0], "catalog_figures") as log:
         det,
         snakemake.output.overlay,
         title=f"run {w.run} camcol {w.camcol} field {w.field}: central 600 x 600 pixels",
-        wcs=r_frame_wcs(field_path(snakemake.params.files["frames"], fid)),
+        wcs=field_wcs(field_path(snakemake.params.files["frames"], fid)),
     )
     log.info("%d detections drawn", len(det))

@@ -8,7 +8,7 @@ from yl8c4net.catalog import pixels_to_sky
 from yl8c4net.classify.infer import classify_detections
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.train import load_classifier
-from yl8c4net.fetch import r_frame
+from yl8c4net.fetch import fetched_r_frame, field_wcs, r_frame
 from yl8c4net.imageio import load_image
 from yl8c4net.positions import refine_positions
 from yl8c4net.io import write_parquet
@@ -27,11 +27,18 @@ with step(snakemake.log[0], "classify_block") as log:
 
     def classify(fid):
         det = pd.read_parquet(field_path(files["detections"], fid))
-        frame = r_frame(field_path(files["frames"], fid))
         image = load_image(field_path(files["composite"], fid), flip=True)
         classified = classify_detections(model, norm, image if image.ndim == 3 else image[..., None], det)
-        measured = refine_positions(classified, frame.image, cfg["catalog"]["centroid_window_fwhm_arcsec"])
-        out = pixels_to_sky(measured, frame.wcs)
+        manifest_path = field_path(files["frames"], fid)
+        if cfg["sdss"]["lean"] and image.ndim == 3 and not fetched_r_frame(manifest_path):
+            # Lean mode: centroids on the irg JPEG's r channel (a monotonic stretch keeps a
+            # symmetric profile's centre), sky through the run's asTrans.
+            pixels, wcs = image[..., 1].astype("float32"), field_wcs(manifest_path)
+        else:
+            frame = r_frame(manifest_path)
+            pixels, wcs = frame.image, frame.wcs
+        measured = refine_positions(classified, pixels, cfg["catalog"]["centroid_window_fwhm_arcsec"])
+        out = pixels_to_sky(measured, wcs)
         write_parquet(out, field_path(files["classified"], fid))
         log.info(
             "%s: %d detections classified: %s; %d centroids measured, %d keep the box centre",

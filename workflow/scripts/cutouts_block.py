@@ -5,7 +5,7 @@ import pandas as pd
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
 from yl8c4net.cutouts import crossmatch_spec, field_cutouts, select_for_classification
-from yl8c4net.fetch import r_frame_wcs
+from yl8c4net.fetch import field_wcs
 from yl8c4net.imageio import load_image
 from yl8c4net.labels import BoxTable
 from yl8c4net.io import write_parquet
@@ -22,7 +22,7 @@ with step(snakemake.log[0], "cutouts_block") as log:
     def cutouts(fid):
         photo = pd.read_parquet(field_path(files["photoobj"], fid))
         matched = select_for_classification(crossmatch_spec(photo, spec, cd["crossmatch_radius_arcsec"]), td["r_limit"])
-        wcs = r_frame_wcs(field_path(files["frames"], fid))
+        wcs = field_wcs(field_path(files["frames"], fid))
         image = load_image(field_path(files["composite"], fid), flip=True)
         crops, table = field_cutouts(
             image if image.ndim == 3 else image[..., None], matched, wcs, box_table, cd["cutout_px"]

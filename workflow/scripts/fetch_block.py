@@ -24,8 +24,9 @@ with step(snakemake.log[0], "fetch_block") as log:
             out.parent,
             cfg["sdss"]["data_release"],
             use_official_jpeg=cfg["training_data"]["use_official_jpeg"],
+            astrans=snakemake.input.astrans[0] if snakemake.input.astrans else None,
         )
         write_json_atomic(manifest, out)
         return None if manifest["status"] == "ok" else manifest["reason"]
 
-    run_block("fetch", block, snakemake.output[0], list(snakemake.input), fetch, log, files=snakemake.params.files)
+    run_block("fetch", block, snakemake.output[0], list(snakemake.input.sim), fetch, log, files=snakemake.params.files)

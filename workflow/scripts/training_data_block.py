@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
-from yl8c4net.fetch import r_frame_wcs
+from yl8c4net.fetch import field_wcs
 from yl8c4net.io import write_json_atomic
 from yl8c4net.imageio import load_image
 from yl8c4net.steps import step
@@ -18,7 +18,7 @@ with step(snakemake.log[0], "training_data_block") as log:
     params = TrainingDataParams.from_config(cfg)
 
     def tiles(fid):
-        wcs = r_frame_wcs(field_path(files["frames"], fid))
+        wcs = field_wcs(field_path(files["frames"], fid))
         photo = pd.read_parquet(field_path(files["photoobj"], fid))
         if len(photo) == 0:
             log.warning("%s: PhotoObjAll has no rows; tiles get empty label files", fid)

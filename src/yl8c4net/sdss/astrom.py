@@ -110,3 +110,95 @@ def astrans_wcs(trans: AsTrans, shape_xy: tuple[int, int] = FRAME_SHAPE_XY, step
     wcs = fit_wcs_from_points((x, y), SkyCoord(ra, dec, unit="deg"), projection="TAN", sip_degree=sip_degree)
     wcs.pixel_shape = shape_xy
     return wcs
+
+
+#: Columns of a run file's tables (SDSS data model, lower case as the files have them).
+RUN_FILE_COLUMNS = (
+    "field", "mjd", "a", "b", "c", "d", "e", "f", "dRow0", "dRow1", "dRow2", "dRow3", "dCol0", "dCol1",
+    "dCol2", "dCol3", "csRow", "csCol", "ccRow", "ccCol", "riCut", "airmass", "muErr", "nuErr",
+)  # fmt: skip
+
+
+def read_run_astrans(path, camcol: int, field: int, band: str = "r") -> AsTrans:
+    """One field's asTrans from a run file ``asTrans-{run}.fit``.
+
+    The primary header names the camcols and bands of the tables (``CAMCOLS``, ``FILTERS``;
+    bands vary fastest) and the scan's ``NODE`` and ``INCL``.
+
+    Raises
+    ------
+    FrameVerificationError
+        The file is not a readable asTrans file, or has no row for this camcol, band, field;
+        the message names the file and what is missing.
+    """
+    from astropy.io import fits
+
+    from ..errors import FrameVerificationError
+
+    try:
+        with fits.open(path) as hdul:
+            head = hdul[0].header
+            camcols = [int(c) for c in str(head["CAMCOLS"]).split()]
+            bands = str(head["FILTERS"]).split()
+            node, incl = float(head["NODE"]), float(head["INCL"])
+            if camcol not in camcols or band not in bands:
+                raise FrameVerificationError(f"{path}: no asTrans table for camcol {camcol} band {band}")
+            table = hdul[1 + camcols.index(camcol) * len(bands) + bands.index(band)].data
+            rows = np.flatnonzero(np.asarray(table["field"]) == field)
+            if len(rows) == 0:
+                raise FrameVerificationError(f"{path}: no asTrans row for camcol {camcol} band {band} field {field}")
+            return AsTrans.from_row(table[rows[0]], node_deg=node, incl_deg=incl)
+    except FrameVerificationError:
+        raise
+    except Exception as exc:
+        raise FrameVerificationError(f"{path}: not a readable asTrans file ({type(exc).__name__}: {exc})") from None
+
+
+def verify_astrans_file(path) -> None:
+    """Check a downloaded run file: FITS, with the primary keys and one table per CCD."""
+    from astropy.io import fits
+
+    from ..errors import FrameVerificationError
+
+    try:
+        with fits.open(path) as hdul:
+            head = hdul[0].header
+            n_ccd = len(str(head["CAMCOLS"]).split()) * len(str(head["FILTERS"]).split())
+            float(head["NODE"]), float(head["INCL"])
+            if len(hdul) != 1 + n_ccd:
+                raise ValueError(f"{len(hdul) - 1} tables for {n_ccd} CCDs")
+    except Exception as exc:
+        raise FrameVerificationError(f"{path}: not a valid asTrans file ({exc})") from None
+
+
+def write_run_astrans(path, node_deg: float, incl_deg: float, tables: dict) -> None:
+    """Write a run file: ``tables`` maps (camcol, band) to a dict of the `RUN_FILE_COLUMNS`
+    arrays (the simulator's runs; real ones come from the SAS)."""
+    from astropy.io import fits
+
+    camcols = sorted({c for c, _ in tables})
+    bands = [b for b in "riuzg" if any(k == (camcols[0], b) for k in tables)]  # SDSS order: r i u z g
+    head = fits.Header()
+    head["CCDARRAY"] = "photo"
+    head["CAMCOLS"] = " ".join(str(c) for c in camcols)
+    head["FILTERS"] = " ".join(bands)
+    head["NODE"] = (node_deg, "deg, node of the scan's great circle")
+    head["INCL"] = (incl_deg, "deg, inclination of the great circle")
+    hdus = [fits.PrimaryHDU(header=head)]
+    for c in camcols:
+        for b in bands:
+            cols = tables[(c, b)]
+            hdus.append(
+                fits.BinTableHDU.from_columns(
+                    [
+                        fits.Column(name, format="J" if name == "field" else "D", array=np.asarray(cols[name]))
+                        for name in RUN_FILE_COLUMNS
+                    ]
+                )
+            )
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(str(path) + ".tmp")
+    fits.HDUList(hdus).writeto(tmp, overwrite=True)
+    tmp.replace(path)

@@ -111,6 +111,22 @@ def irg_jpeg_relpath(fid: FieldId, data_release: int = 17) -> PurePosixPath:
     return _frames_dir(fid, data_release) / f"frame-irg-{fid.tag}.jpg"
 
 
+def astrans_relpath(run: int, rerun: int = 301, data_release: int = 17) -> PurePosixPath:
+    """Path of a run's astrometric transformations relative to the SAS root, e.g.
+    ``dr17/eboss/photo/redux/301/4510/astrom/asTrans-004510.fit`` (one file for all its
+    fields, camcols and bands; `yl8c4net.sdss.astrom`)."""
+    run = _check_int("run", run, 1, 999999)
+    return (
+        sas_release_dir(data_release)
+        / "photo"
+        / "redux"
+        / str(int(rerun))
+        / str(run)
+        / "astrom"
+        / f"asTrans-{run:06d}.fit"
+    )
+
+
 def photoobj_relpath(fid: FieldId, data_release: int = 17) -> PurePosixPath:
     """Path of the per-field photoObj catalogue relative to the SAS root."""
     return (

@@ -29,6 +29,10 @@ def verifier_for(relpath: PurePosixPath) -> Callable[[Path], None]:
         return verify_frame_file
     if name.endswith(".jpg"):
         return verify_jpeg_file
+    if name.startswith("asTrans-") and name.endswith(".fit"):
+        from .astrom import verify_astrans_file
+
+        return verify_astrans_file
     if name.endswith(".fits"):
         from astropy.io import fits
 

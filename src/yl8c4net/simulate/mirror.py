@@ -33,7 +33,7 @@ from ..sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpe
 from .colours import load_colour_model
 from .population import PopulationParams, sources_in_box
 from .render import BandConditions, add_artefacts, add_sky_noise, calib_vector, field_conditions, render_sources
-from .survey import PIXEL_SCALE_DEG, SimRun, StripeGeometry, band_jitter, frame_footprint, frame_wcs
+from .survey import SimRun, StripeGeometry, band_jitter, frame_footprint, frame_wcs
 
 log = logging.getLogger(__name__)
 PHOTO_R_LIMIT = 23.0  # faintest r the simulated photometric pipeline catalogues
@@ -103,6 +103,43 @@ def _truncate_mantissa(a: np.ndarray, bits: int = 10) -> np.ndarray:
     return (u & mask).view(np.float32)
 
 
+ASTRANS_NODE_DEG, ASTRANS_INCL_DEG = 95.0, 0.0
+
+
+def astrans_affine(wcs, step_px: int = 128) -> dict:
+    """asTrans a..f (degrees) of a simulated frame for the great circle of inclination 0
+    (mu = ra, nu = dec): the affine map from asTrans (row, col) (numpy pixel + 0.5, as SDSS)
+    fitted by least squares to the frame's TAN WCS (residuals ~0.005" near the equator)."""
+    xs = np.r_[np.arange(0, FRAME_SHAPE_XY[0], step_px), FRAME_SHAPE_XY[0] - 1]
+    ys = np.r_[np.arange(0, FRAME_SHAPE_XY[1], step_px), FRAME_SHAPE_XY[1] - 1]
+    x, y = (g.ravel().astype(float) for g in np.meshgrid(xs, ys))
+    ra, dec = wcs.all_pix2world(x, y, 0)
+    design = np.column_stack([np.ones_like(x), y + 0.5, x + 0.5])  # 1, row, col
+    (a, b, c), *_ = np.linalg.lstsq(design, ra, rcond=None)
+    (d, e, f), *_ = np.linalg.lstsq(design, dec, rcond=None)
+    return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}
+
+
+def simulate_astrans(sim: "SimConfig", run: int, mirror_root: str | Path) -> Path:
+    """Write the run's ``asTrans-{run}.fit`` into the mirror (r band of each camcol): the WCS
+    source of issue 16's lean mode, which fetches no r frame."""
+    from ..sdss.astrom import RUN_FILE_COLUMNS, write_run_astrans
+    from ..sdss.fields import astrans_relpath
+
+    sr = sim.runs[run]
+    tables = {}
+    for fid in sr.fields(sim.rerun):
+        trans = astrans_affine(frame_wcs(sim.geometry, sr.strip, fid.camcol, fid.field, "r"))
+        row = {k: 0.0 for k in RUN_FILE_COLUMNS} | {k: trans[k] for k in "abcdef"}
+        row.update(field=fid.field, mjd=53000.0 + fid.run / 100.0, riCut=100.0, airmass=1.2, muErr=0.03, nuErr=0.03)
+        table = tables.setdefault((fid.camcol, "r"), {k: [] for k in RUN_FILE_COLUMNS})
+        for k in RUN_FILE_COLUMNS:
+            table[k].append(row[k])
+    path = Path(mirror_root) / Path(*astrans_relpath(run, sim.rerun, sim.data_release).parts)
+    write_run_astrans(path, ASTRANS_NODE_DEG, ASTRANS_INCL_DEG, tables)
+    return path
+
+
 def frame_hdulist(
     image: np.ndarray,
     wcs,
@@ -111,7 +148,6 @@ def frame_hdulist(
     fid: FieldId,
     band: str,
     seed: int,
-    row0_col0_radec: tuple[float, float],
 ) -> fits.HDUList:
     """The four HDUs of a corrected frame, structured like SDSS's."""
     hdr = wcs.to_header()
@@ -143,22 +179,21 @@ def frame_hdulist(
             fits.Column("YINTERP", format="1489E", array=yinterp[None]),
         ]
     )
-    # asTrans for a great circle of inclination 0 (the equator): mu = ra, nu = dec, with
-    # mu = A + B row + C col and nu = D + E row + F col in degrees.
-    ra00, dec00 = row0_col0_radec
+    # asTrans for a great circle of inclination 0 (the equator): mu = ra, nu = dec.
+    trans = astrans_affine(wcs)
     scalar = {
         "RUN": ("J", fid.run),
         "RERUN": ("3A", str(fid.rerun)),
         "CAMCOL": ("J", fid.camcol),
         "FILTER": ("A", band),
-        "NODE": ("D", 95.0),
-        "INCL": ("D", 0.0),
+        "NODE": ("D", ASTRANS_NODE_DEG),
+        "INCL": ("D", ASTRANS_INCL_DEG),
     }
     cols = [fits.Column(k, format=f, array=np.array([v])) for k, (f, v) in scalar.items()]
     cols.append(fits.Column("NAXIS", format="2J", array=np.array([[2048, 1489]], dtype=np.int32)))
     cols.append(fits.Column("FIELD", format="J", array=np.array([fid.field])))
-    for k, v in zip("ABCDEF", (ra00, PIXEL_SCALE_DEG, 0.0, dec00, 0.0, PIXEL_SCALE_DEG)):
-        cols.append(fits.Column(k, format="D", array=np.array([v])))
+    for k in "ABCDEF":
+        cols.append(fits.Column(k, format="D", array=np.array([trans[k.lower()]])))
     for k in (
         "DROW0",
         "DROW1",
@@ -259,9 +294,7 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
         calib = calib_vector(rng, conds[band].calib)
         noisy = add_sky_noise(clean, conds[band], calib, rng)
         images[band], wcses[band] = noisy, wcs_b
-        hdul = frame_hdulist(
-            noisy, wcs_b, calib, conds[band], fid, band, sim.seed, tuple(float(v) for v in wcs_b.all_pix2world(0, 0, 0))
-        )
+        hdul = frame_hdulist(noisy, wcs_b, calib, conds[band], fid, band, sim.seed)
         buf = io.BytesIO()
         hdul.writeto(buf)
         write_bytes_atomic(
