@@ -3,7 +3,7 @@
 A survey of 20 runs is ~27 k fields; seven per-field rules would make a DAG of ~190 k jobs,
 which Snakemake needs many minutes to build (benchmarks/dryrun_scale.py). The per-field
 rules therefore run on *blocks* of consecutive fields of one run and camcol (config
-``fields_per_block``, 50 by default): the DAG has one job per block and stage, while every
+``fields_per_block``, 100 by default): the DAG has one job per block and stage, while every
 field still gets its own output files at its own path.
 
 Each block job writes a small JSON manifest, its declared output, that lists every field of
