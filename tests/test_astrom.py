@@ -82,6 +82,9 @@ def test_lean_fetch_takes_the_jpeg_only_and_the_wcs_from_the_run_astrans(sim_mir
     assert manifest["status"] == "ok" and manifest["frames"] == {}
     assert [p.name for p in (tmp_path / "f").iterdir()] == ["frame-irg-009101-3-0011.jpg"]
     assert manifest["bytes"] < 1_000_000 and manifest["wcs"]["source"] == "asTrans-009101.fit"
+    from yl8c4net.io import sha256_of
+
+    assert manifest["irg_jpeg_sha256"] == sha256_of(tmp_path / "f" / "frame-irg-009101-3-0011.jpg")  # provenance
     wcs = field_wcs(write_json_atomic(manifest, tmp_path / "f" / "manifest.json"))
     truth = read_frame(root / frame_relpath(fid, "r")).wcs
     y, x = (g.astype(float) for g in np.mgrid[0:1489:53, 0:2048:53])

@@ -126,7 +126,7 @@ def fetch_field(
     dict
         The manifest: ``status`` ("ok" or "quarantined"), ``reason``, ``frames``
         ({band: {"file", "sha256", "bytes"}}), ``irg_jpeg`` (file name or None),
-        ``irg_jpeg_bytes`` and ``bytes`` (all the field's files, in bytes: what a fresh
+        ``irg_jpeg_sha256``, ``irg_jpeg_bytes`` and ``bytes`` (all the field's files, in bytes: what a fresh
         run downloads for it), and, when no r frame was fetched (lean mode), ``wcs``: the
         TAN-SIP WCS fitted to the field's row of the run's ``astrans`` file
         (`yl8c4net.sdss.astrom`), as {"source", "header"}.
@@ -152,6 +152,7 @@ def fetch_field(
             _fetch_unless_present(source, jpeg, outdir / jpeg.name)
             manifest["irg_jpeg"] = jpeg.name
             manifest["irg_jpeg_bytes"] = (outdir / jpeg.name).stat().st_size
+            manifest["irg_jpeg_sha256"] = sha256_of(outdir / jpeg.name)
         elif use_official_jpeg:
             log.info("%s: no official irg JPEG; its composite will be built from the g, r, i frames", fid)
         need = set(bands) | (set(COMPOSITE_BANDS) if use_official_jpeg and not manifest["irg_jpeg"] else set())

@@ -40,7 +40,7 @@ def load_run_detections(classify_manifests, files: dict) -> tuple[pd.DataFrame, 
         All fields' rows with ``run``, ``rerun``, ``camcol``, ``field``, ``box`` (larger box
         side), ``det_conf`` and Conv4Net's answer as ``class_image`` and ``p_*_image``.
     frames : dict
-        ``run-camcol-field`` -> {band: frame SHA-256}, for provenance.
+        ``run-camcol-field`` -> {band: frame SHA-256, "irg": JPEG SHA-256}, for provenance.
     detector_sha256 : set of str
         Checksums of the detector weights the detections were made with.
     status : dict
@@ -53,7 +53,11 @@ def load_run_detections(classify_manifests, files: dict) -> tuple[pd.DataFrame, 
             log.warning("%s not in the catalogue: %s", fid, reason)
             continue
         manifest = json.loads(Path(field_path(files["frames"], fid)).read_text())
+        # The pixels the catalogue came from: the frames, and the irg JPEG (the composite; in
+        # lean mode the only image a field has).
         frames[field_tag(fid)] = {band: f["sha256"] for band, f in manifest["frames"].items()}
+        if manifest.get("irg_jpeg_sha256"):
+            frames[field_tag(fid)]["irg"] = manifest["irg_jpeg_sha256"]
         meta = pq.read_schema(field_path(files["detections"], fid)).metadata or {}
         detector_sha.add(meta.get(b"model_sha256", b"").decode())
         d = keep_image_answer(pd.read_parquet(field_path(files["classified"], fid)))
