@@ -24,8 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-RUNTIMES = ("torch", "onnx")
-
 
 def export_detector_onnx(weights: str | Path, out: str | Path, imgsz: int = 640) -> Path:
     """Export YOLOv8 ``weights`` (.pt) to ONNX at ``out`` (dynamic batch, CPU, float32).
@@ -77,7 +75,7 @@ def export_classifier_onnx(checkpoint: str | Path, out: str | Path, class_names,
     from .classify.train import load_classifier
     from .cutouts import CUTOUT_PX
 
-    model, norm, meta = load_classifier(checkpoint, class_names, in_channels, "cpu")
+    model, norm, _ = load_classifier(checkpoint, class_names, in_channels, "cpu")
     net = torch.nn.Sequential(model, torch.nn.Softmax(dim=1)).eval()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -83,6 +83,14 @@ class AsTrans:
         return ra, np.degrees(np.arcsin(np.clip(z1, -1.0, 1.0)))
 
 
+def frame_pixel_grid(step_px: int = 64, shape_xy: tuple[int, int] = FRAME_SHAPE_XY) -> tuple[np.ndarray, np.ndarray]:
+    """0-based pixel (x, y) of a grid over a frame every ``step_px``, last row and column
+    included: the points a WCS or an asTrans is fitted on."""
+    xs = np.r_[np.arange(0, shape_xy[0], step_px), shape_xy[0] - 1]
+    ys = np.r_[np.arange(0, shape_xy[1], step_px), shape_xy[1] - 1]
+    return tuple(g.ravel().astype(float) for g in np.meshgrid(xs, ys))
+
+
 def astrans_wcs(trans: AsTrans, shape_xy: tuple[int, int] = FRAME_SHAPE_XY, step_px: int = 64, sip_degree: int = 3):
     """An astropy TAN-SIP WCS fitted to ``trans`` on a grid over the frame.
 
@@ -103,9 +111,7 @@ def astrans_wcs(trans: AsTrans, shape_xy: tuple[int, int] = FRAME_SHAPE_XY, step
     from astropy.coordinates import SkyCoord
     from astropy.wcs.utils import fit_wcs_from_points
 
-    xs = np.r_[np.arange(0, shape_xy[0], step_px), shape_xy[0] - 1]
-    ys = np.r_[np.arange(0, shape_xy[1], step_px), shape_xy[1] - 1]
-    x, y = (g.ravel().astype(float) for g in np.meshgrid(xs, ys))
+    x, y = frame_pixel_grid(step_px, shape_xy)
     ra, dec = trans.pixel_to_sky(x, y)
     wcs = fit_wcs_from_points((x, y), SkyCoord(ra, dec, unit="deg"), projection="TAN", sip_degree=sip_degree)
     wcs.pixel_shape = shape_xy
@@ -174,6 +180,8 @@ def verify_astrans_file(path) -> None:
 def write_run_astrans(path, node_deg: float, incl_deg: float, tables: dict) -> None:
     """Write a run file: ``tables`` maps (camcol, band) to a dict of the `RUN_FILE_COLUMNS`
     arrays (the simulator's runs; real ones come from the SAS)."""
+    from pathlib import Path
+
     from astropy.io import fits
 
     camcols = sorted({c for c, _ in tables})
@@ -196,8 +204,6 @@ def write_run_astrans(path, node_deg: float, incl_deg: float, tables: dict) -> N
                     ]
                 )
             )
-    from pathlib import Path
-
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(str(path) + ".tmp")
     fits.HDUList(hdus).writeto(tmp, overwrite=True)

@@ -110,11 +110,11 @@ def astrans_affine(wcs, step_px: int = 128) -> dict:
     """asTrans a..f (degrees) of a simulated frame for the great circle of inclination 0
     (mu = ra, nu = dec): the affine map from asTrans (row, col) (numpy pixel + 0.5, as SDSS)
     fitted by least squares to the frame's TAN WCS (residuals ~0.005" near the equator)."""
-    xs = np.r_[np.arange(0, FRAME_SHAPE_XY[0], step_px), FRAME_SHAPE_XY[0] - 1]
-    ys = np.r_[np.arange(0, FRAME_SHAPE_XY[1], step_px), FRAME_SHAPE_XY[1] - 1]
-    x, y = (g.ravel().astype(float) for g in np.meshgrid(xs, ys))
+    from ..sdss.astrom import PIXEL_CENTRE, frame_pixel_grid
+
+    x, y = frame_pixel_grid(step_px)
     ra, dec = wcs.all_pix2world(x, y, 0)
-    design = np.column_stack([np.ones_like(x), y + 0.5, x + 0.5])  # 1, row, col
+    design = np.column_stack([np.ones_like(x), y + PIXEL_CENTRE, x + PIXEL_CENTRE])  # 1, row, col
     (a, b, c), *_ = np.linalg.lstsq(design, ra, rcond=None)
     (d, e, f), *_ = np.linalg.lstsq(design, dec, rcond=None)
     return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}
