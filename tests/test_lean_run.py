@@ -1,0 +1,47 @@
+"""Lean mode end to end (issue 16): the demo's fields catalogued from their irg JPEGs and the
+run's asTrans only, with the local run's models; compared with the local run's catalogue."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import LOCAL_RUN, REPO, demo_config_with_local_models, needs_local_run
+
+pytestmark = pytest.mark.slow
+
+
+@needs_local_run
+def test_lean_catalogue_matches_the_local_run_within_a_fraction_of_an_arcsecond(tmp_path):
+    config = demo_config_with_local_models(tmp_path)
+    cfg = yaml.safe_load(config.read_text())
+    cfg["sdss"]["lean"] = True
+    config.write_text(yaml.safe_dump(cfg))
+    snakemake = str(Path(sys.executable).parent / "snakemake")
+    targets = ["results/catalog/catalog.parquet", "results/data/field_status.tsv"]
+    cmd = [snakemake, *targets, "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
+    res = subprocess.run(
+        [*cmd, "--configfile", str(config), "--cores", "2"],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        env={**os.environ, "YOLO_OFFLINE": "1"},
+    )
+    assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
+    status = pd.read_csv(tmp_path / "results" / "data" / "field_status.tsv", sep="\t", keep_default_na=False)
+    assert (status["status"] == "ok").all() and (status["bands"] == "").all()
+    assert (status["bytes"] < 1_000_000).all()  # the JPEG only
+    assert not list((tmp_path / "resources" / "frames").rglob("frame-r-*"))
+    local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
+    lean = pd.read_parquet(tmp_path / "results" / "catalog" / "catalog.parquet")
+    assert abs(len(lean) - len(local)) <= 0.01 * len(local)
+    both = local.merge(lean, on="objid", suffixes=("", "_lean"))
+    assert len(both) >= 0.98 * len(local)
+    off = np.hypot((both.ra - both.ra_lean) * np.cos(np.radians(both.dec)), both.dec - both.dec_lean) * 3600
+    assert np.median(off) < 0.1 and np.percentile(off, 90) < 0.4
+    assert (both["class"] == both["class_lean"]).mean() > 0.98
