@@ -18,8 +18,10 @@ from yl8c4net.classify.fusion import (
 )
 from yl8c4net.classify.probabilities import (
     estimate_priors_em,
+    estimate_priors_em_by_magnitude,
     fit_temperature,
     log_probabilities,
+    nll,
     reliability,
     shift_priors,
     softmax,
@@ -91,6 +93,30 @@ def test_balanced_classifier_predicts_one_percent_qso_on_a_one_percent_sky(photo
     assert abs(corrected_share - true_share) < 0.005
     # Mean corrected probability of QSO equals the estimated prior (EM's fixed point).
     assert est.posteriors[:, QSO].mean() == pytest.approx(est.priors[QSO], rel=1e-3)
+
+
+def test_magnitude_dependent_priors_follow_the_sky_and_beat_one_prior_per_run():
+    """Quasars are rarer among bright sources than among faint ones: EM with priors that are
+    a logistic function of r finds that trend from unlabelled rows."""
+    rng = np.random.default_rng(21)
+    n = 30000
+    r = rng.uniform(16, 22.2, n)
+    true_priors = softmax(np.column_stack([np.zeros(n), -0.4 * (r - 20), -4.5 + 0.8 * (r - 20)]))
+    y = np.array([rng.choice(3, p=pi) for pi in true_priors])
+    # A calibrated expert at equal priors whose likelihoods do not depend on r: features
+    # x ~ N(2 e_y, 1), so p(y | x) = softmax(2 x).
+    x = rng.normal(0, 1.0, (n, 3))
+    x[np.arange(n), y] += 2.0
+    p = softmax(2.0 * x)
+    one = estimate_priors_em(p, [1 / 3] * 3)
+    by_r = estimate_priors_em_by_magnitude(p, [1 / 3] * 3, r)
+    assert by_r.converged
+    for m in (17.0, 19.0, 21.0):
+        expected = softmax(np.array([[0.0, -0.4 * (m - 20), -4.5 + 0.8 * (m - 20)]]))[0]
+        np.testing.assert_allclose(by_r.priors_at(m)[0], expected, rtol=0.2, atol=0.003)
+    np.testing.assert_allclose(by_r.row_priors.mean(axis=0), by_r.priors)
+    assert nll(log_probabilities(by_r.posteriors), y) < nll(log_probabilities(one.posteriors), y) - 0.01
+    assert reliability(by_r.posteriors, y).ece < 0.02
 
 
 def test_temperature_scaling_repairs_overconfident_probabilities():
@@ -165,8 +191,14 @@ def test_colour_part_trained_on_the_simulator_classifies_held_out_real_spectra()
     test = real[specphoto_split(real) == "test"]
     assert len(test) > 2900 and (test["class"] == "QSO").sum() > 250
     colour = train_photometric_classifier(photometry_training_table(seed=0, n_per_class=20000), COLOUR_FEATURES)
-    pred = colour.predict_proba(photometric_features(test, COLOUR_FEATURES)).argmax(axis=1)
+    p = colour.predict_proba(photometric_features(test, COLOUR_FEATURES))
     y = class_indices(test["class"])
+    # At the table's own priors, estimated by EM as the catalogue does for a run: the
+    # simulated sky's stars are photometric ones, and SDSS targeted blue, quasar-like stars
+    # for spectra, so at equal priors some of those are called QSO.
+    est = estimate_priors_em(p, [1 / 3] * 3)
+    pred = est.posteriors.argmax(axis=1)
+    np.testing.assert_allclose(est.priors, np.bincount(y, minlength=3) / len(y), atol=0.03)
     assert (pred == y).mean() >= 0.95
     assert (pred[y == QSO] == QSO).mean() >= 0.85
 
@@ -196,7 +228,8 @@ def _run_rows(sky: pd.DataFrame, p_image: np.ndarray) -> pd.DataFrame:
     return rows
 
 
-def test_catalogue_classes_at_the_sky_mix():
+@pytest.mark.parametrize("prior_mode", ["em", "em_r"])
+def test_catalogue_classes_at_the_sky_mix(prior_mode):
     from yl8c4net.classify.catalog_classes import assign_classes
 
     rng = np.random.default_rng(9)
@@ -213,9 +246,14 @@ def test_catalogue_classes_at_the_sky_mix():
     rows = _run_rows(sky, image_expert(sky))
     photo = rows.drop(columns=["class"])
     matched, unmatched = rows.iloc[:5000].reset_index(drop=True), rows.iloc[5000:].reset_index(drop=True)
-    settings = {"prior_mode": "em", "em_min_rows": 200, "sky_priors": {"GALAXY": 0.6, "STAR": 0.3, "QSO": 0.1}}
+    settings = {"prior_mode": prior_mode, "em_min_rows": 200, "sky_priors": {"GALAXY": 0.6, "STAR": 0.3, "QSO": 0.1}}
     m, (u,), info = assign_classes(matched, [unmatched], photo, model, settings)
-    assert info["class_priors_from"].startswith("em")
+    assert info["class_priors_from"].startswith(f"{prior_mode} (")
+    if prior_mode == "em_r":
+        # This mix has the same classes at every r: the priors found do not move with r.
+        at_r = info["class_priors_at_r"]
+        assert set(at_r) == {"16", "18", "20", "22"}
+        assert all(v["QSO"] == pytest.approx(0.01, abs=0.008) for v in at_r.values())
     assert info["class_priors"]["QSO"] == pytest.approx(0.01, abs=0.008)
     truth = matched["class"].astype(str).to_numpy()
     called = m["class"].astype(str).to_numpy()

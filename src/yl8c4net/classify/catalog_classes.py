@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..sdss.queries import SPEC_CLASSES
-from .probabilities import estimate_priors_em, shift_priors
+from .probabilities import estimate_priors_em, estimate_priors_em_by_magnitude, shift_priors
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,8 @@ PROBABILITY_COLUMNS = tuple(f"p_{c.lower()}" for c in SPEC_CLASSES)
 IMAGE_PROBABILITY_COLUMNS = tuple(f"{c}_image" for c in PROBABILITY_COLUMNS)
 #: PhotoObjAll columns the photometric classifier reads.
 FEATURE_COLUMNS = ("u", "g", "r", "i", "z", "err_u", "err_g", "err_r", "err_i", "err_z", "psfmag_r", "type")
+#: r magnitudes at which the provenance records magnitude-dependent priors.
+PRIOR_REPORT_R = (16.0, 18.0, 20.0, 22.0)
 
 
 def keep_image_answer(det: pd.DataFrame) -> pd.DataFrame:
@@ -37,26 +39,40 @@ def _set_answer(df: pd.DataFrame, p: np.ndarray, image_only: bool) -> pd.DataFra
     )
 
 
-def run_priors(p_equal: np.ndarray, settings: dict) -> tuple[np.ndarray, str]:
-    """Class priors of one run's rows, and how they were obtained.
+def run_priors(p_equal: np.ndarray, settings: dict, r_mag: np.ndarray | None = None) -> tuple[np.ndarray, str, dict]:
+    """Class priors of one run's rows, how they were obtained, and what the provenance records.
 
     ``p_equal`` are the run's fused probabilities at equal priors; ``settings`` the config's
-    ``fusion`` section.
+    ``fusion`` section; ``r_mag`` the rows' r model magnitudes (``prior_mode: em_r``).
+    Returns (k,) priors, or (n, k) priors per row for ``em_r``.
     """
     k = len(SPEC_CLASSES)
     fixed = np.array([settings["sky_priors"][c] for c in SPEC_CLASSES], float)
     fixed /= fixed.sum()
     mode = settings["prior_mode"]
     if mode == "train":
-        return np.full(k, 1.0 / k), "train (equal)"
+        return np.full(k, 1.0 / k), "train (equal)", {}
     if mode == "fixed":
-        return fixed, "fixed (fusion.sky_priors)"
+        return fixed, "fixed (fusion.sky_priors)", {}
     if len(p_equal) < settings["em_min_rows"]:
-        return fixed, f"fusion.sky_priors ({len(p_equal)} rows < em_min_rows)"
-    est = estimate_priors_em(p_equal, np.full(k, 1.0 / k))
+        return fixed, f"fusion.sky_priors ({len(p_equal)} rows < em_min_rows)", {}
+    if mode == "em_r":
+        degree = settings.get("prior_r_degree", 1)
+        est = estimate_priors_em_by_magnitude(p_equal, np.full(k, 1.0 / k), r_mag, degree=degree)
+        at = {f"{m:g}": est.priors_at(m)[0] for m in PRIOR_REPORT_R}
+        extra = {
+            "class_priors_at_r": {
+                m: {c: round(float(v), 6) for c, v in zip(SPEC_CLASSES, pri)} for m, pri in at.items()
+            }
+        }
+        source = f"em_r (degree {degree}, {est.iterations} iterations)"
+        priors = est.row_priors
+    else:
+        est = estimate_priors_em(p_equal, np.full(k, 1.0 / k))
+        source, priors, extra = f"em ({est.iterations} iterations)", est.priors, {}
     if not est.converged:
         log.warning("EM class priors did not converge in %d iterations; using them anyway", est.iterations)
-    return est.priors, f"em ({est.iterations} iterations)"
+    return priors, source, extra
 
 
 def assign_classes(
@@ -90,17 +106,20 @@ def assign_classes(
         return _set_answer(matched, p_img_m, True), [_set_answer(t, p, True) for t, p in zip(image_only, p_img)], info
     features = photo.drop_duplicates("objid").set_index("objid").loc[matched["objid"].to_numpy(), list(FEATURE_COLUMNS)]
     p_fused = fusion.fused_proba(features.reset_index(drop=True), p_img_m)
-    priors, source = run_priors(p_fused, settings)
+    row_priors, source, extra = run_priors(p_fused, settings, features["r"].to_numpy(float))
+    # Rows without photometry have no r: they take the run's mean prior.
+    priors = row_priors if row_priors.ndim == 1 else row_priors.mean(axis=0)
     equal = fusion.train_priors
 
-    def at_run_priors(p):
-        return shift_priors(p, equal, priors) if len(p) else np.empty((0, len(SPEC_CLASSES)))
+    def at_priors(p, target):
+        return shift_priors(p, equal, target) if len(p) else np.empty((0, len(SPEC_CLASSES)))
 
-    matched = _set_answer(matched, at_run_priors(p_fused), False)
-    others = [_set_answer(t, at_run_priors(fusion.image_proba(p)), True) for t, p in zip(image_only, p_img)]
+    matched = _set_answer(matched, at_priors(p_fused, row_priors), False)
+    others = [_set_answer(t, at_priors(fusion.image_proba(p), priors), True) for t, p in zip(image_only, p_img)]
     info = {
         "class_priors": {c: round(float(v), 6) for c, v in zip(SPEC_CLASSES, priors)},
         "class_priors_from": source,
+        **extra,
         "fusion_weights": {
             "w_phot": fusion.w_phot,
             "w_image": fusion.w_image,

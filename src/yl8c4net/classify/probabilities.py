@@ -35,8 +35,10 @@ def shift_priors(p: np.ndarray, train_priors, target_priors) -> np.ndarray:
     ----------
     p : numpy.ndarray
         (n, k) posteriors of a classifier trained at ``train_priors``.
-    train_priors, target_priors : sequence of float
-        Class priors (k,) of the training set and of the population the rows come from.
+    train_priors : sequence of float
+        Class priors (k,) of the training set.
+    target_priors : array_like
+        Class priors (k,) of the population the rows come from, or (n, k), one per row.
     """
     w = np.asarray(target_priors, float) / np.asarray(train_priors, float)
     q = np.asarray(p, float) * w
@@ -47,10 +49,14 @@ def shift_priors(p: np.ndarray, train_priors, target_priors) -> np.ndarray:
 class PriorEstimate:
     """The EM estimate of the class priors of an unlabelled set."""
 
-    priors: np.ndarray  # (k,)
+    priors: np.ndarray  # (k,); with magnitude-dependent priors, their mean over the rows
     posteriors: np.ndarray  # (n, k) at those priors
     iterations: int
     converged: bool
+    #: (n, k) priors of each row (magnitude-dependent estimate only).
+    row_priors: np.ndarray | None = None
+    #: Magnitude-dependent estimate only: ``priors_at(mag) -> (m, k)``.
+    priors_at: object = None
 
 
 def estimate_priors_em(
@@ -77,6 +83,76 @@ def estimate_priors_em(
         if done:
             return PriorEstimate(priors, shift_priors(p, train, priors), it, True)
     return PriorEstimate(priors, shift_priors(p, train, priors), max_iter, False)
+
+
+def _magnitude_features(mag: np.ndarray, degree: int) -> np.ndarray:
+    # Centred and scaled so the logistic fit is well conditioned; clipped so a stray
+    # magnitude cannot drive the polynomial.
+    x = (np.clip(np.asarray(mag, float), 12.0, 24.0) - 20.0) / 2.0
+    return np.column_stack([x**d for d in range(1, degree + 1)])
+
+
+def estimate_priors_em_by_magnitude(
+    p: np.ndarray,
+    train_priors,
+    mag: np.ndarray,
+    degree: int = 1,
+    max_iter: int = 200,
+    tol: float = 1e-5,
+    min_prior: float = 1e-4,
+) -> PriorEstimate:
+    """Class priors that change with magnitude, by EM (Saerens et al. 2002 with a
+    covariate-dependent prior).
+
+    The sky's class mix changes with magnitude (quasars are ~0.3 % of sources at r < 19 and
+    ~3 % at r 21-22), so one prior per run is too high for bright rows and too low for faint
+    ones. Here the prior is a multinomial logistic function of magnitude,
+    pi_k(m) = softmax_k(a_k + sum_d b_kd x^d) with x = (m - 20) / 2; the E step is as in
+    `estimate_priors_em`, and the M step fits the logistic function to the posteriors (soft
+    labels, as sample weights). Starts from the magnitude-independent EM estimate.
+
+    Parameters
+    ----------
+    p : numpy.ndarray
+        (n, k) posteriors of a classifier trained at ``train_priors`` whose features carry
+        no class prior through magnitude (trained with magnitudes uniform per class).
+    train_priors : sequence of float
+        (k,) priors of the training set.
+    mag : numpy.ndarray
+        (n,) magnitude of each row (r, mag); NaN rows take the median.
+    degree : int
+        Degree of the polynomial in magnitude (1: log-linear priors).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    p = np.asarray(p, float)
+    train = np.asarray(train_priors, float)
+    start = estimate_priors_em(p, train, min_prior=min_prior)
+    n, k = p.shape
+    if n == 0:
+        return start
+    mag = np.asarray(mag, float)
+    mag = np.where(np.isfinite(mag), mag, np.nanmedian(mag) if np.isfinite(mag).any() else 20.0)
+    x = _magnitude_features(mag, degree)
+    x_rep, y_rep = np.repeat(x, k, axis=0), np.tile(np.arange(k), n)
+    model = LogisticRegression(C=1e4, max_iter=1000)
+    priors = np.tile(start.priors, (n, 1))
+    converged = False
+    for it in range(1, max_iter + 1):
+        post = shift_priors(p, train, priors)
+        model.fit(x_rep, y_rep, sample_weight=post.ravel())
+        new = np.maximum(model.predict_proba(x), min_prior)
+        new /= new.sum(axis=1, keepdims=True)
+        converged = np.max(np.abs(new - priors)) < tol
+        priors = new
+        if converged:
+            break
+
+    def priors_at(m):
+        out = np.maximum(model.predict_proba(_magnitude_features(np.atleast_1d(m), degree)), min_prior)
+        return out / out.sum(axis=1, keepdims=True)
+
+    return PriorEstimate(priors.mean(axis=0), shift_priors(p, train, priors), it, converged, priors, priors_at)
 
 
 def nll(logits: np.ndarray, labels: np.ndarray) -> float:

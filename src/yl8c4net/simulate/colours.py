@@ -1,9 +1,14 @@
 """Colour model of GALAXY / STAR / QSO sources: a Gaussian mixture per class in
-(u-g, g-r, r-i, i-z), fitted to real SkyServer spectroscopic photometry.
+(u-g, g-r, r-i, i-z), fitted to real SDSS photometry.
+
+GALAXY and QSO colours come from the SkyServer table's spectroscopic sources. STAR colours
+come from SDSS's photometric star catalogue (a calibObj sweep, `star_colours`), because
+SDSS's spectroscopic stars are biased towards the quasar locus; the spectroscopic stars
+still give the STAR class's r distribution of real spectra.
 
 The fitted model ships with the package (``data/colour_model.json``) so the simulator needs
-no data at run time; `fit_colour_model` refits it from the 10k-row SkyServer table
-(``python -m yl8c4net.simulate.colours CSV OUT.json``).
+no data at run time; `fit_colour_model` refits it
+(``python -m yl8c4net.simulate.colours CSV OUT.json --star-sweep CALIBOBJ``).
 """
 
 from __future__ import annotations
@@ -68,18 +73,17 @@ def load_colour_model(path: str | Path | None = None) -> dict[str, ClassColourMo
     else:
         text = Path(path).read_text()
     raw = json.loads(text)
-    return {
-        cls: ClassColourModel(
-            # The JSON keeps 6 decimals: renormalise so the weights sum to 1 exactly.
-            weights=np.asarray(raw["classes"][cls]["weights"]) / np.sum(raw["classes"][cls]["weights"]),
-            means=np.asarray(raw["classes"][cls]["means"]),
-            covariances=np.asarray(raw["classes"][cls]["covariances"]),
-            r_quantiles=np.asarray(raw["classes"][cls]["r_quantiles"])
-            if "r_quantiles" in raw["classes"][cls]
-            else None,
-        )
-        for cls in CLASSES
-    }
+    return {cls: _class_model(raw["classes"][cls]) for cls in CLASSES}
+
+
+def _class_model(entry: dict) -> ClassColourModel:
+    return ClassColourModel(
+        # The JSON keeps 6 decimals: renormalise so the weights sum to 1 exactly.
+        weights=np.asarray(entry["weights"]) / np.sum(entry["weights"]),
+        means=np.asarray(entry["means"]),
+        covariances=np.asarray(entry["covariances"]),
+        r_quantiles=np.asarray(entry["r_quantiles"]) if "r_quantiles" in entry else None,
+    )
 
 
 def read_specphoto_csv(csv_path: str | Path):
@@ -118,12 +122,17 @@ def specphoto_split(df, test_fraction: float = SPECPHOTO_TEST_FRACTION, seed: in
     return split
 
 
-def fit_colour_model(csv_path: str | Path, n_components: int = 5, seed: int = 0) -> dict:
+def fit_colour_model(
+    csv_path: str | Path, n_components: int = 5, seed: int = 0, star_sweep: str | Path | None = None
+) -> dict:
     """Fit the per-class mixtures to the train part (`specphoto_split`) of a SkyServer table
     with columns u g r i z class.
 
     Rows with any colour more than 5 mag from the class median are outliers (bad photometry)
-    and are dropped before the fit.
+    and are dropped before the fit. With ``star_sweep`` (a calibObj star sweep), the STAR
+    colours are refitted to its photometric stars (`star_colours.fit_star_colours`, with the
+    GALAXY and QSO mixtures as the contaminants); the STAR entry keeps the r quantiles of
+    the table's spectroscopic stars.
     """
     from sklearn.mixture import GaussianMixture
 
@@ -150,6 +159,16 @@ def fit_colour_model(csv_path: str | Path, n_components: int = 5, seed: int = 0)
             "means": gmm.means_.round(6).tolist(),
             "covariances": gmm.covariances_.round(8).tolist(),
         }
+    if star_sweep is not None:
+        from .star_colours import fit_star_colours
+
+        contaminants = {c: _class_model(out["classes"][c]) for c in CLASSES if c != "STAR"}
+        stars = fit_star_colours(star_sweep, contaminants, seed=seed)
+        entry = out["classes"]["STAR"]
+        entry.update({k: stars.pop(k) for k in ("weights", "means", "covariances")})
+        entry["n_rows_spectra"] = entry.pop("n_rows")
+        entry["n_rows"] = stars["n_rows"]
+        entry["colours_from"] = stars
     return out
 
 
@@ -163,13 +182,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m yl8c4net.simulate.colours",
         description="Fit the simulator's per-class colour model to a SkyServer table of model "
-        "magnitudes with spectroscopic classes (columns u, g, r, i, z, class).",
+        "magnitudes with spectroscopic classes (columns u, g, r, i, z, class), the STAR colours "
+        "optionally to a calibObj star sweep.",
     )
     ap.add_argument("csv", help="SkyServer CSV, e.g. ../shared/data/skyserver_dr14_specphoto_10k.csv")
     ap.add_argument("out", help="where to write the model JSON (the package ships data/colour_model.json)")
+    ap.add_argument(
+        "--star-sweep",
+        help="calibObj star sweep for the STAR colours, e.g. "
+        "../shared/data/sas/dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz",
+    )
     args = ap.parse_args(argv)
     try:
-        model = fit_colour_model(args.csv)
+        model = fit_colour_model(args.csv, star_sweep=args.star_sweep)
     except (OSError, YL8C4NetError) as exc:
         print(f"ERROR {args.csv}: {exc}", file=sys.stderr)
         return 1
