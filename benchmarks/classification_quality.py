@@ -3,11 +3,13 @@
 1. the balanced test split of a workflow's classification data set: Conv4Net alone, the
    photometric and colour parts, and the fusion (``results/eval/fusion_metrics.json``);
 2. the colour part of that workflow's fusion model on the held-out part of the real
-   SkyServer table (``specphoto_split``; never used to fit anything);
+   SkyServer table (``specphoto_split``; never used to fit anything), at equal priors and at
+   the priors EM finds in those rows (as the catalogue does per run);
 3. optionally (``--render-test N``), a fresh balanced set of N rendered cut-outs per class
    at the r magnitudes of real SDSS spectra (the paper's test conditions), from a seed the
    workflow never used: Conv4Net alone and the fusion;
-4. optionally (``--sky-mix-cells N``), the photometric part alone, with EM priors, on the
+4. optionally (``--sky-mix-cells N``), the photometric part alone, with EM priors (one per
+   set, ``em``, and a logistic function of r, ``em_r``), on the
    simulated PhotoObjAll measurements of N sky cells (0.05 deg square, seed 777) at the
    population's real-sky densities: enough QSOs to measure their purity and completeness;
 5. optionally, the catalogue of a simulated survey against its truth: the fused answer
@@ -42,13 +44,21 @@ DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared/data/skyserver_dr14_
 
 
 def real_colour_scores(fusion, csv: Path) -> dict:
+    """The colour part on the table's held-out part, at equal priors and at the priors EM
+    finds in those rows (what the catalogue does for a run)."""
+    from yl8c4net.classify.probabilities import estimate_priors_em
+
     real = read_specphoto_csv(csv)
     test = real[specphoto_split(real) == "test"].reset_index(drop=True)
-    pred = fusion.colour_proba(test).argmax(axis=1)
+    p = fusion.colour_proba(test)
     y = class_indices(test["class"])
-    out = {"n": int(len(test)), "accuracy": float((pred == y).mean())}
-    for k, c in enumerate(SPEC_CLASSES):
-        out[c] = recall_purity(y, pred, k)
+    est = estimate_priors_em(p, fusion.train_priors)
+    out = {"n": int(len(test)), "em_priors": est.priors.round(4).tolist()}
+    for priors, probs in (("equal", p), ("em", est.posteriors)):
+        pred = probs.argmax(axis=1)
+        out[priors] = {"accuracy": float((pred == y).mean())}
+        for k, c in enumerate(SPEC_CLASSES):
+            out[priors][c] = recall_purity(y, pred, k)
     return out
 
 
@@ -81,7 +91,8 @@ def rendered_test_scores(args, fusion) -> dict:
 def sky_mix_scores(fusion, n_cells: int, seed: int = 777) -> dict:
     """The photometric part with EM priors on simulated PhotoObjAll rows (r <= 22.2) of
     ``n_cells`` sky cells at the population model's real-sky densities."""
-    from yl8c4net.classify.probabilities import estimate_priors_em, reliability
+    from yl8c4net.classify.catalog_classes import run_priors
+    from yl8c4net.classify.probabilities import reliability, shift_priors
     from yl8c4net.simulate.photometry import measure_photometry
     from yl8c4net.simulate.population import PopulationParams, cell_sources
     from yl8c4net.simulate.render import field_conditions
@@ -94,19 +105,21 @@ def sky_mix_scores(fusion, n_cells: int, seed: int = 777) -> dict:
         measured = measure_photometry(src, field_conditions(rng), rng)
         parts.append(pd.concat([src[["class"]], src[["r"]].rename(columns={"r": "r_true"}), measured], axis=1))
     sky = pd.concat(parts, ignore_index=True)
-    est = estimate_priors_em(fusion.photometric_proba(sky), fusion.train_priors)
-    y, pred = class_indices(sky["class"]), est.posteriors.argmax(axis=1)
+    p = fusion.photometric_proba(sky)
+    y = class_indices(sky["class"])
     qso = SPEC_CLASSES.index("QSO")
-    out = {
-        "n": int(len(sky)),
-        "accuracy": float((pred == y).mean()),
-        "ece": reliability(est.posteriors, y).ece,
-        "priors": est.priors.round(5).tolist(),
-        "QSO": {},
-    }
-    for lo, hi in ((14.0, 22.2), (14.0, 19.0), (19.0, 21.0), (21.0, 22.2)):
-        sel = ((sky["r_true"] >= lo) & (sky["r_true"] < hi)).to_numpy()
-        out["QSO"][f"{lo:g}-{hi:g}"] = recall_purity(y[sel], pred[sel], qso)
+    out = {"n": int(len(sky))}
+    for mode in ("em", "em_r"):
+        settings = {"prior_mode": mode, "em_min_rows": 200, "sky_priors": {"GALAXY": 0.72, "STAR": 0.27, "QSO": 0.01}}
+        priors, _, _ = run_priors(p, settings, sky["r"].to_numpy(float))
+        post = shift_priors(p, fusion.train_priors, priors)
+        pred = post.argmax(axis=1)
+        res = {"accuracy": float((pred == y).mean()), "ece": reliability(post, y).ece, "QSO": {}}
+        res["mean_priors"] = (priors if priors.ndim == 1 else priors.mean(axis=0)).round(5).tolist()
+        for lo, hi in ((14.0, 22.2), (14.0, 19.0), (19.0, 21.0), (21.0, 22.2)):
+            sel = ((sky["r_true"] >= lo) & (sky["r_true"] < hi)).to_numpy()
+            res["QSO"][f"{lo:g}-{hi:g}"] = recall_purity(y[sel], pred[sel], qso)
+        out[mode] = res
     return out
 
 
@@ -147,26 +160,43 @@ def main() -> None:
     if args.sky_mix_cells:
         mix = sky_mix_scores(fusion, args.sky_mix_cells)
         result["sky_mix_photometric"] = mix
-        lines.append(("sky mix, photometric part + EM priors: accuracy", f"{mix['accuracy']:.3f}", mix["n"], ""))
-        lines.append(("  ... expected calibration error", f"{mix['ece']:.3f}", mix["n"], ""))
-        for band, q in mix["QSO"].items():
+        for mode, res in ((m, mix[m]) for m in ("em", "em_r")):
             lines.append(
-                (
-                    f"  ... QSO purity / completeness, r {band}",
-                    f"{_fmt(q['purity'])} / {_fmt(q['recall'])}",
-                    q["n_true"],
-                    "",
-                )
+                (f"sky mix, photometric part, {mode} priors: accuracy", f"{res['accuracy']:.3f}", mix["n"], "")
             )
+            lines.append(("  ... expected calibration error", f"{res['ece']:.3f}", mix["n"], ""))
+            for band, q in res["QSO"].items():
+                lines.append(
+                    (
+                        f"  ... QSO purity / completeness, r {band}",
+                        f"{_fmt(q['purity'])} / {_fmt(q['recall'])}",
+                        q["n_true"],
+                        "",
+                    )
+                )
     if args.specphoto_csv.is_file():
         real = real_colour_scores(fusion, args.specphoto_csv)
         result["real_table_colour_part"] = real
-        lines.append(
-            ("real SkyServer held-out part, colour part: accuracy", f"{real['accuracy']:.3f}", real["n"], ">= 0.95")
-        )
-        q = real["QSO"]
-        lines.append(("  ... QSO completeness", f"{q['recall']:.3f}", q["n_true"], ">= 0.85"))
-        lines.append(("  ... STAR recall", f"{real['STAR']['recall']:.3f}", real["STAR"]["n_true"], ""))
+        for priors, target in (("equal", ""), ("em", ">= 0.95")):
+            r = real[priors]
+            lines.append(
+                (
+                    f"real SkyServer held-out part, colour part, {priors} priors: accuracy",
+                    f"{r['accuracy']:.3f}",
+                    real["n"],
+                    target,
+                )
+            )
+            q = r["QSO"]
+            lines.append(
+                (
+                    "  ... QSO completeness / purity",
+                    f"{q['recall']:.3f} / {_fmt(q['purity'])}",
+                    q["n_true"],
+                    ">= 0.85" if target else "",
+                )
+            )
+            lines.append(("  ... STAR recall", f"{r['STAR']['recall']:.3f}", r["STAR"]["n_true"], ""))
     else:
         print(f"real SkyServer table not found at {args.specphoto_csv}: its rows are skipped", file=sys.stderr)
     if args.survey_workdir:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from yl8c4net.detect.evaluate import detection_metrics, match_field
+from yl8c4net.detect.evaluate import detection_metrics, match_field, operating_point
 from yl8c4net.detect.infer import TileBoxes, merge_tile_boxes, owner_tile, to_frame_table
 from yl8c4net.tiling import tile_origins
 
@@ -77,8 +77,9 @@ def test_metrics_on_known_matches():
     assert correct[0].all()  # identical box: correct at every IoU threshold
     assert correct[1, 0] and not correct[1, -1]  # 1 px off: IoU 0.82
     assert not correct[2].any()
-    m = detection_metrics([(truth, pred)], conf_threshold=0.5)
+    m = detection_metrics([(truth, pred)], conf_threshold=0.5, target_purity=0.9)
     assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert m["operating_point"]["conf"] == pytest.approx(0.8)
     assert m["f1"] == pytest.approx(2 / 3)
     bins = {b["r_min"]: b["recall"] for b in m["recall_by_r_mag"] if b["n"]}
     assert bins == {16.0: 1.0, 19.0: 1.0, 21.5: 0.0}
@@ -90,6 +91,20 @@ def test_metrics_on_known_matches():
     assert len(rec) == 100 and prec[rec < 0.66].min() == pytest.approx(1.0)
     assert prec[rec > 0.67].max() < 0.01
     assert np.trapezoid(prec, rec) == pytest.approx(m["ap50"], abs=0.02)
+
+
+def test_operating_point_is_the_lowest_confidence_that_keeps_the_purity():
+    # Ranked by confidence: right, right, wrong, right, wrong, wrong, right (7 detections, 5 truths).
+    conf = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
+    correct = np.array([1, 1, 0, 1, 0, 0, 1], bool)
+    op = operating_point(correct[::-1], conf[::-1], 5, 0.7)  # any input order
+    assert op["conf"] == pytest.approx(0.6)  # 3 of the 4 above 0.6 are right; below, purity < 0.7
+    assert op["precision"] == pytest.approx(0.75) and op["recall"] == pytest.approx(0.6)
+    assert operating_point(correct, conf, 5, 0.5)["conf"] == pytest.approx(0.3)  # 4/7 >= 0.5
+    assert operating_point(np.zeros(3, bool), conf[:3], 5, 0.5)["conf"] is None
+    # A cut cannot split detections of equal confidence.
+    tied = operating_point(np.array([1, 1, 0]), np.array([0.9, 0.5, 0.5]), 2, 0.9)
+    assert tied["conf"] == pytest.approx(0.9) and tied["recall"] == pytest.approx(0.5)
 
 
 def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, monkeypatch):

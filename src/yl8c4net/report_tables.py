@@ -48,6 +48,10 @@ def detector_tables(m: dict) -> str:
         ("F1 at the best confidence", m["f1_max"], n),
         ("recall r < 21 (catalogue)", m["recall_r_lt_21"], n),
     ]
+    op = m.get("operating_point")
+    if op and op["conf"] is not None:
+        label = f"operating point for precision >= {op['target_purity']:g}: confidence (P {_fmt(op['precision'])}, R {_fmt(op['recall'])})"
+        rows.append((label, op["conf"], n))
     fields = ", ".join(m.get("fields", []))
     bins = [
         (f"{b['r_min']:.1f}-{b['r_max']:.1f}", b["recall"], b["recall_low"], b["recall_high"], b["n"])

@@ -157,6 +157,7 @@ rule evaluate_detector:
         config=settings(
             "detector.conf",
             "detector.eval_conf",
+            "detector.target_purity",
             "detector.iou",
             "detector.merge",
             "detector.merge_iou",

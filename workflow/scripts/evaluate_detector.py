@@ -38,7 +38,7 @@ with step(snakemake.log[0], "evaluate_detector") as log:
     split = json.loads(Path(snakemake.input.split).read_text())["split"]
     manifests = list(snakemake.input.detections) + list(snakemake.input.tiles)
     pairs, names = held_out_pairs(manifests, split, files, detect)
-    metrics = detection_metrics(pairs, cfg["conf"])
+    metrics = detection_metrics(pairs, cfg["conf"], target_purity=cfg["target_purity"])
     metrics["fields"] = names
     metrics["truth"] = "labels of PhotoObjAll rows with r <= r_limit (simulated: exact positions)"
     write_json_atomic(metrics, snakemake.output.metrics)
@@ -59,3 +59,15 @@ with step(snakemake.log[0], "evaluate_detector") as log:
         metrics["ap50_95"],
         metrics["recall_r_lt_21"],
     )
+    op = metrics["operating_point"]
+    if op["conf"] is None:
+        log.warning("no confidence reaches precision %.2f on the held-out fields", op["target_purity"])
+    else:
+        log.info(
+            "operating point for precision >= %.2f: conf %.3f (P %.3f, R %.3f); detector.conf is %g",
+            op["target_purity"],
+            op["conf"],
+            op["precision"],
+            op["recall"],
+            cfg["conf"],
+        )

@@ -62,15 +62,57 @@ def match_field(truth: pd.DataFrame, pred: pd.DataFrame) -> tuple[np.ndarray, np
     return correct, truth_iou
 
 
+def operating_point(correct: np.ndarray, conf: np.ndarray, n_truth: int, target_purity: float) -> dict:
+    """The confidence that gives the most complete detections at a stated purity.
+
+    Parameters
+    ----------
+    correct : numpy.ndarray
+        (n,) whether each detection is a true positive (IoU >= 0.5, greedy matching).
+    conf : numpy.ndarray
+        (n,) their confidences, ranked down to a low floor.
+    n_truth : int
+        Truth boxes.
+    target_purity : float
+        Least precision wanted.
+
+    Returns
+    -------
+    dict
+        ``conf`` (the lowest confidence at which the detections above it still have
+        precision >= ``target_purity``; None when no confidence reaches it), with the
+        ``precision`` and ``recall`` there.
+    """
+    out = {"target_purity": float(target_purity), "conf": None, "precision": None, "recall": None}
+    if len(conf) == 0 or n_truth == 0:
+        return out
+    order = np.argsort(-conf, kind="stable")
+    tp = np.cumsum(correct[order])
+    precision = tp / np.arange(1, len(conf) + 1)
+    # Detections tie on confidence: a cut can only fall after the last of a tie.
+    last_of_tie = np.r_[conf[order][1:] < conf[order][:-1], True]
+    ok = np.flatnonzero((precision >= target_purity) & last_of_tie)
+    if len(ok) == 0:
+        return out
+    k = ok[-1]
+    out.update(conf=float(conf[order][k]), precision=float(precision[k]), recall=float(tp[k] / n_truth))
+    return out
+
+
 def detection_metrics(
-    fields: list[tuple[pd.DataFrame, pd.DataFrame]], conf_threshold: float = 0.25, r_bins=np.arange(14.0, 23.01, 0.5)
+    fields: list[tuple[pd.DataFrame, pd.DataFrame]],
+    conf_threshold: float = 0.25,
+    r_bins=np.arange(14.0, 23.01, 0.5),
+    target_purity: float | None = None,
 ) -> dict:
     """Metrics over fields of (truth labels with ``r``, predictions with ``conf``).
 
     Returns a dict with precision, recall, f1 at ``conf_threshold`` (IoU >= 0.5), ap50 and
     ap50_95 (ultralytics' ``ap_per_class``, with its max-F1 P / R / F1 as ``*_maxf1``)
     and ``recall_by_r_mag``: for each 0.5-mag bin of truth r, the fraction of truth boxes
-    matched at IoU >= 0.5 by a detection with confidence >= ``conf_threshold``.
+    matched at IoU >= 0.5 by a detection with confidence >= ``conf_threshold``. With
+    ``target_purity``, ``operating_point`` is the confidence of most recall at that
+    precision (`operating_point`), for choosing ``detector.conf`` on validation data.
     """
     from ultralytics.utils.metrics import ap_per_class
 
@@ -131,6 +173,8 @@ def detection_metrics(
             ap50_95=0.0,
             pr_curve_iou50={"recall": [], "precision": []},
         )
+    if target_purity is not None:
+        out["operating_point"] = operating_point(correct[:, 0], conf, n_truth, target_purity)
     r_all = np.concatenate(r_all) if r_all else np.zeros(0)
     found = np.concatenate(found_all) if found_all else np.zeros(0, bool)
     out["recall_by_r_mag"] = recall_bins(r_all, found, r_bins)
