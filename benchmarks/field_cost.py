@@ -14,6 +14,9 @@ field so that both see the same machine load:
 - classify: Conv4Net on every detection's cut-out, windowed centroids on the r frame, WCS;
 - catalogue: the one-to-one PhotoObjAll crossmatch of the field's rows.
 
+Then detect again with 4 fields' tiles (48) per batch (``detector.batch_tiles: 48``), to
+compare with one field per batch.
+
 Models are loaded once (as a block job does) and the first field is a warm-up, left out.
 Prints a table of median seconds per field and the ONNX/torch ratios, and writes
 benchmarks/out/field_cost.json. Without ``--classifier`` a Conv4Net with seeded random
@@ -35,6 +38,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("composite", "read", "detect", "classify", "catalogue")
 RUN, CAMCOL, FIRST_FIELD = 9301, 3, 11
+#: Fields per batch of the batched-detection comparison (12 tiles each).
+BATCH_FIELDS = 4
 
 
 def benchmark_config(n_fields: int) -> dict:
@@ -140,6 +145,28 @@ def field_stages(fid, field_dir: Path, manifest: dict, photo, models: dict, cfg:
     return seconds, len(det)
 
 
+def batched_detect_seconds(models: dict, fields: list, cfg: dict, work: Path, batch_fields: int) -> dict:
+    """Median detect seconds per field when ``batch_fields`` fields' tiles go in one batch
+    (detect_block's ``detector.batch_tiles``), per runtime, batches alternated."""
+    from yl8c4net.detect.infer import detect_fields
+    from yl8c4net.imageio import load_image
+
+    composites = [load_image(work / "composite" / f"{f.run}-{f.camcol}-{f.field}.png", flip=True) for f, _, _ in fields]
+    det_cfg = cfg["detector"]
+    settings = dict(
+        tile=cfg["training_data"]["tile_px"], conf=det_cfg["conf"], iou=det_cfg["iou"], merge=det_cfg["merge"],
+        merge_iou=det_cfg["merge_iou"], max_det=det_cfg["max_det"], device="cpu", imgsz=det_cfg["imgsz"],
+    )  # fmt: skip
+    per_field = {rt: [] for rt in models}
+    batches = [composites[i : i + batch_fields] for i in range(0, len(composites) - batch_fields + 1, batch_fields)]
+    for k, batch in enumerate(batches):
+        for rt in ("torch", "onnx") if k % 2 == 0 else ("onnx", "torch"):
+            t = time.perf_counter()
+            detect_fields(models[rt]["detector"], batch, **settings)
+            per_field[rt].append((time.perf_counter() - t) / len(batch))
+    return {rt: float(np.median(v)) for rt, v in per_field.items()}
+
+
 def load_models(runtime: str, detector_pt: Path, classifier_pt: Path, work: Path) -> dict:
     from ultralytics import YOLO
 
@@ -199,6 +226,7 @@ def main() -> None:
             else f"{fid}: warm-up"
         )
 
+    batched = batched_detect_seconds(models, fields[1:], cfg, work, BATCH_FIELDS)
     bytes_per_field = [m["bytes"] for _, _, m in fields[1:]]
     summary = {}
     for rt, rows in per_field.items():
@@ -213,6 +241,7 @@ def main() -> None:
         "detections_per_field": {rt: float(np.mean(v)) for rt, v in n_det.items()},
         "same_detection_counts": n_det["torch"] == n_det["onnx"],
         "fetched_mb_per_field_median": float(np.median(bytes_per_field)) / 1e6,
+        f"detect_s_per_field_batches_of_{BATCH_FIELDS}_fields": batched,
         "bands": cfg["sdss"]["bands"],
     }
     print(
@@ -225,6 +254,11 @@ def main() -> None:
         f"detections per field {result['detections_per_field']['torch']:.0f} (same count with ONNX on every field: "
         f"{result['same_detection_counts']}); fetched {result['fetched_mb_per_field_median']:.2f} MB per field "
         f"(frames {','.join(result['bands'])} + irg JPEG)"
+    )
+    print(
+        f"detect with {BATCH_FIELDS} fields' tiles ({12 * BATCH_FIELDS}) per batch: torch {batched['torch']:.3f} s, "
+        f"onnx {batched['onnx']:.3f} s per field (one field per batch above: torch {summary['torch']['detect']:.3f}, "
+        f"onnx {summary['onnx']['detect']:.3f})"
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))

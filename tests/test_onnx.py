@@ -1,4 +1,5 @@
-"""ONNX copies of the detector and Conv4Net give torch's answers (issue 16).
+"""Fast inference (issue 16): ONNX copies of the detector and Conv4Net give torch's answers,
+and tiles batched across fields give each field's own detections.
 
 Tolerances: the same detections (count, boxes to IoU >= 0.999, confidences to 1e-4) on a
 real SDSS field, and Conv4Net probabilities to 1e-5; both are float32 rounding, not
@@ -99,3 +100,60 @@ def test_onnx_detector_gives_torchs_detections_on_a_real_field(tmp_path):
     best = iou.argmax(axis=1)
     assert iou.max(axis=1).min() >= 0.999
     assert np.abs(by_torch["conf"].to_numpy() - by_onnx["conf"].to_numpy()[best]).max() <= 1e-4
+
+
+@needs_shared
+def test_tiles_batched_across_fields_give_each_fields_own_detections(tmp_path):
+    """detect_block's batching (detector.batch_tiles): three real fields' 36 tiles in one
+    batch give the detections of three separate passes; a field that fails to load is
+    raised for that field alone."""
+    import torchvision
+
+    from yl8c4net.composite import field_composite
+    from yl8c4net.detect.env import prepare_ultralytics
+    from yl8c4net.detect.infer import BatchedFieldDetector, detect_field
+    from yl8c4net.errors import FrameVerificationError
+    from yl8c4net.fetch import fetch_field
+    from yl8c4net.model_files import shipped_detector
+    from yl8c4net.sdss.fields import FieldId
+    from yl8c4net.sdss.source import MirrorSource
+
+    prepare_ultralytics(tmp_path / "yolo")
+    from ultralytics import YOLO
+
+    model = YOLO(str(shipped_detector()), task="detect")
+    fields = [FieldId(4510, 4, 30), FieldId(1035, 6, 17), FieldId(9999, 1, 11), FieldId(1992, 1, 87)]
+    composites = {}
+    for fid in fields[:2] + fields[3:]:
+        manifest = fetch_field(fid, MirrorSource(SHARED_SAS), "r", tmp_path / str(fid.run))
+        composites[fid] = field_composite(tmp_path / str(fid.run), manifest)[0]
+    loads = []
+
+    def load(fid):
+        loads.append(fid)
+        if fid not in composites:
+            raise FrameVerificationError(f"{fid}: no composite")
+        return composites[fid]
+
+    batched = BatchedFieldDetector(model, fields, load, batch_tiles=48, device="cpu")
+    assert batched.fields_per_batch == 4
+    tables = {}
+    for fid in fields:
+        if fid in composites:
+            tables[fid], timings = batched(fid)
+            assert timings["n_fields_in_batch"] == 3 and timings["n_tiles"] == 12
+        else:
+            with pytest.raises(FrameVerificationError, match="no composite"):
+                batched(fid)
+    assert loads == fields  # each field loaded once, all in the first batch
+
+    def xyxy(d):
+        return torch.tensor(np.c_[d.x - d.w / 2, d.y - d.h / 2, d.x + d.w / 2, d.y + d.h / 2])
+
+    for fid, composite in composites.items():
+        alone = detect_field(model, composite, device="cpu")
+        assert len(alone) > 200 and len(tables[fid]) == len(alone)
+        iou = torchvision.ops.box_iou(xyxy(alone), xyxy(tables[fid])).numpy()
+        assert iou.max(axis=1).min() >= 0.999
+        best = iou.argmax(axis=1)
+        assert np.abs(alone["conf"].to_numpy() - tables[fid]["conf"].to_numpy()[best]).max() <= 1e-4

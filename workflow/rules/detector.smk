@@ -82,6 +82,7 @@ rule detect_block:
         config=settings(
             "sdss.rerun",
             "detector.conf",
+            "detector.batch_tiles",
             "detector.iou",
             "detector.merge",
             "detector.merge_iou",

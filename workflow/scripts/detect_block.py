@@ -1,4 +1,5 @@
-"""Rule detect_block: YOLOv8 on the 12 tiles of each field, overlaps merged (GPU when present);
+"""Rule detect_block: YOLOv8 on the 12 tiles of each field, the tiles of detector.batch_tiles /
+12 fields predicted in one batch, overlaps merged (GPU when present);
 with ``detector.bright_complement``, photutils boxes of the brightest sources added."""
 
 from yl8c4net.blocks import block_of_job, field_path, run_block
@@ -17,7 +18,7 @@ with step(snakemake.log[0], "detect_block") as log:
     use_cpu_threads(snakemake.threads)
 
     from yl8c4net.detect.bright import BrightSourceSettings, bright_sources, merge_bright_sources
-    from yl8c4net.detect.infer import detect_field, write_detections
+    from yl8c4net.detect.infer import BatchedFieldDetector, batch_tiles, write_detections
     from yl8c4net.fetch import r_frame
     from yl8c4net.imageio import load_image
     from yl8c4net.labels import BoxTable
@@ -31,21 +32,23 @@ with step(snakemake.log[0], "detect_block") as log:
     model = YOLO(snakemake.input.weights, task="detect")  # loaded once for the whole block (.pt or .onnx)
     log.info("detector %s on %s", snakemake.input.weights, device)
 
+    detections = BatchedFieldDetector(
+        model,
+        block.field_ids(),
+        lambda fid: load_image(field_path(files["composite"], fid), flip=True),
+        batch_tiles(cfg["batch_tiles"], device),
+        tile=snakemake.params.config["training_data"]["tile_px"],
+        conf=cfg["conf"],
+        iou=cfg["iou"],
+        merge=cfg["merge"],
+        merge_iou=cfg["merge_iou"],
+        max_det=cfg["max_det"],
+        device=str(device),
+        imgsz=cfg["imgsz"],
+    )
+
     def detect(fid):
-        timings = {}
-        table = detect_field(
-            model,
-            load_image(field_path(files["composite"], fid), flip=True),
-            snakemake.params.config["training_data"]["tile_px"],
-            cfg["conf"],
-            cfg["iou"],
-            cfg["merge"],
-            cfg["merge_iou"],
-            cfg["max_det"],
-            device=str(device),
-            timings=timings,
-            imgsz=cfg["imgsz"],
-        )
+        table, timings = detections(fid)
         if bright_settings.enabled:
             frame = r_frame(field_path(files["frames"], fid))
             bright = bright_sources(frame.image, frame.calib, bright_settings, box_table.side)

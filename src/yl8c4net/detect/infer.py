@@ -1,5 +1,6 @@
-"""Tiled inference on a whole frame: the 12 tiles of training, predicted in one batch, boxes
-shifted to frame pixels, duplicates in the tile overlaps merged.
+"""Tiled inference on a whole frame: the 12 tiles of training, predicted in one batch (with
+the tiles of other fields of the block: `BatchedFieldDetector`), boxes shifted to frame
+pixels, duplicates in the tile overlaps merged.
 
 Merging (``merge`` in the config):
 
@@ -178,30 +179,123 @@ def detect_field(
     ``tile`` is the tile side cut from the frame (the training tiles'); ``imgsz`` the size
     the network sees them at (``detector.imgsz``; default: the tile side).
     """
+    settings = dict(tile=tile, conf=conf, iou=iou, merge=merge, merge_iou=merge_iou, max_det=max_det, imgsz=imgsz)
+    tables, field_timings = detect_fields(model, [composite], device=device, **settings)
+    if timings is not None:
+        timings.update(field_timings[0])
+    return tables[0]
+
+
+def detect_fields(
+    model,
+    composites: list[np.ndarray],
+    tile: int = 640,
+    conf: float = 0.25,
+    iou: float = 0.7,
+    merge: str = "owned_nms",
+    merge_iou: float = 0.5,
+    max_det: int = 3000,
+    device=None,
+    imgsz: int | None = None,
+) -> tuple[list[pd.DataFrame], list[dict]]:
+    """Detections of several fields, their tiles predicted in one batch (so a GPU is fed
+    ``len(composites)`` x 12 tiles at a time); each field's boxes are merged on their own.
+
+    Returns the fields' detection tables and their stage timings (the batch's prediction
+    time shared out by tile count).
+    """
     import time
 
     t0 = time.perf_counter()
-    display = composite[::-1]
-    tiles, origins = cut_tiles(display, tile)
+    cut = [cut_tiles(c[::-1], tile) for c in composites]
+    all_tiles = [t for tiles, _ in cut for t in tiles]
+    all_origins = [o for _, origins in cut for o in origins]
     t1 = time.perf_counter()
-    boxes = predict_tiles(model, tiles, origins, conf, iou, imgsz or tile, max_det, device)
+    boxes = predict_tiles(model, all_tiles, all_origins, conf, iou, imgsz or tile, max_det, device)
     t2 = time.perf_counter()
-    if merge == "sahi":
-        boxes = sahi_merge(boxes)
-        kept = np.arange(len(boxes.conf))
-    else:
-        kept = merge_tile_boxes(boxes, origins, tile, merge, merge_iou)
-    table = to_frame_table(boxes, kept, composite.shape[0])
-    if timings is not None:
-        timings.update(
-            tile_s=t1 - t0,
-            predict_s=t2 - t1,
-            merge_s=time.perf_counter() - t2,
-            n_tiles=len(tiles),
-            n_raw=int(len(boxes.conf)),
-            n_kept=int(len(kept)),
+    tables, timings, first = [], [], 0
+    for composite, (tiles, origins) in zip(composites, cut):
+        t3 = time.perf_counter()
+        sel = (boxes.tile >= first) & (boxes.tile < first + len(tiles))
+        own = TileBoxes(boxes.xyxy[sel], boxes.conf[sel], boxes.tile[sel] - first)
+        first += len(tiles)
+        if merge == "sahi":
+            own = sahi_merge(own)
+            kept = np.arange(len(own.conf))
+        else:
+            kept = merge_tile_boxes(own, origins, tile, merge, merge_iou)
+        tables.append(to_frame_table(own, kept, composite.shape[0]))
+        share = len(tiles) / max(len(all_tiles), 1)
+        timings.append(
+            dict(
+                tile_s=(t1 - t0) * share,
+                predict_s=(t2 - t1) * share,
+                merge_s=time.perf_counter() - t3,
+                n_tiles=len(tiles),
+                n_fields_in_batch=len(composites),
+                n_raw=int(len(own.conf)),
+                n_kept=int(len(kept)),
+            )
         )
-    return table
+    return tables, timings
+
+
+#: ``detector.batch_tiles: auto``: one SDSS frame's tiles on the CPU (larger batches are no
+#: faster there), eight frames' on CUDA.
+AUTO_BATCH_TILES = {"cpu": 12, "cuda": 96}
+
+
+def batch_tiles(setting, device) -> int:
+    """Tiles per detect batch for the ``detector.batch_tiles`` setting on ``device``."""
+    if setting != "auto":
+        return int(setting)
+    return AUTO_BATCH_TILES["cuda" if str(device).startswith("cuda") else "cpu"]
+
+
+class BatchedFieldDetector:
+    """Detects a block's fields one by one, for `yl8c4net.blocks.run_block`, while predicting
+    the tiles of several fields in one batch.
+
+    Asked for a field whose detections are not ready, it loads that field and the next ones
+    of ``fields`` until ``batch_tiles`` tiles of an SDSS frame's (12 at 640 px) are
+    gathered, and detects them together. A field that fails to load keeps its error, raised
+    only when that field is asked for: one bad field is still quarantined alone, and a field
+    the block skips (quarantined upstream) costs nothing but the failed load.
+    """
+
+    def __init__(self, model, fields, load_composite, batch_tiles: int, **settings):
+        from ..sdss.fields import FRAME_SHAPE_XY
+        from ..tiling import tile_origins
+
+        self.model, self.fields, self.load = model, list(fields), load_composite
+        tiles_per_field = len(tile_origins(*FRAME_SHAPE_XY, settings.get("tile", 640)))
+        self.fields_per_batch = max(1, batch_tiles // tiles_per_field)
+        self.settings = settings
+        self.ready: dict = {}
+
+    def __call__(self, fid):
+        if fid not in self.ready:
+            self._detect_from(fid)
+        result = self.ready.pop(fid)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _detect_from(self, fid) -> None:
+        start = self.fields.index(fid) if fid in self.fields else None
+        batch_fields = [fid] if start is None else self.fields[start : start + self.fields_per_batch]
+        loaded = []
+        for f in batch_fields:
+            if f in self.ready:
+                continue
+            try:
+                loaded.append((f, self.load(f)))
+            except Exception as exc:  # re-raised for that field alone, as if loaded there
+                self.ready[f] = exc
+        if loaded:
+            tables, timings = detect_fields(self.model, [c for _, c in loaded], **self.settings)
+            for (f, _), table, t in zip(loaded, tables, timings):
+                self.ready[f] = (table, t)
 
 
 def write_detections(table: pd.DataFrame, path, model_sha256: str, timings: dict | None = None) -> None:
