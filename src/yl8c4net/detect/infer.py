@@ -161,26 +161,10 @@ def predict_tiles(
     return TileBoxes(np.concatenate(xyxy), np.concatenate(confs), np.concatenate(tile_ids))
 
 
-def detect_field(
-    model,
-    composite: np.ndarray,
-    tile: int = 640,
-    conf: float = 0.25,
-    iou: float = 0.7,
-    merge: str = "owned_nms",
-    merge_iou: float = 0.5,
-    max_det: int = 3000,
-    device=None,
-    timings: dict | None = None,
-    imgsz: int | None = None,
-) -> pd.DataFrame:
-    """Detections of one field from its composite (FITS row order, as `field_composite`).
-
-    ``tile`` is the tile side cut from the frame (the training tiles'); ``imgsz`` the size
-    the network sees them at (``detector.imgsz``; default: the tile side).
-    """
-    settings = dict(tile=tile, conf=conf, iou=iou, merge=merge, merge_iou=merge_iou, max_det=max_det, imgsz=imgsz)
-    tables, field_timings = detect_fields(model, [composite], device=device, **settings)
+def detect_field(model, composite: np.ndarray, *settings, timings: dict | None = None, **kw) -> pd.DataFrame:
+    """Detections of one field from its composite (FITS row order, as `field_composite`);
+    the settings are `detect_fields`'. ``timings``, when given, receives the stage timings."""
+    tables, field_timings = detect_fields(model, [composite], *settings, **kw)
     if timings is not None:
         timings.update(field_timings[0])
     return tables[0]
@@ -200,6 +184,9 @@ def detect_fields(
 ) -> tuple[list[pd.DataFrame], list[dict]]:
     """Detections of several fields, their tiles predicted in one batch (so a GPU is fed
     ``len(composites)`` x 12 tiles at a time); each field's boxes are merged on their own.
+
+    ``tile`` is the tile side cut from the frame (the training tiles'); ``imgsz`` the size
+    the network sees them at (``detector.imgsz``; default: the tile side).
 
     Returns the fields' detection tables and their stage timings (the batch's prediction
     time shared out by tile count).
