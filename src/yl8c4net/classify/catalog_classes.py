@@ -57,6 +57,8 @@ def run_priors(p_equal: np.ndarray, settings: dict, r_mag: np.ndarray | None = N
     if len(p_equal) < settings["em_min_rows"]:
         return fixed, f"fusion.sky_priors ({len(p_equal)} rows < em_min_rows)", {}
     if mode == "em_r":
+        if r_mag is None:
+            raise ValueError("fusion.prior_mode em_r needs the rows' r magnitudes")
         degree = settings.get("prior_r_degree", 1)
         est = estimate_priors_em_by_magnitude(p_equal, np.full(k, 1.0 / k), r_mag, degree=degree)
         at = {f"{m:g}": est.priors_at(m)[0] for m in PRIOR_REPORT_R}
