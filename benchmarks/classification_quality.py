@@ -215,6 +215,12 @@ def main() -> None:
                 ("  ... expected calibration error", f"{c['ece']:.3f}", c["n"], "<= 0.03" if tgt else ""),
                 ("  ... accuracy r < 19", _fmt(c["accuracy_r_lt_19"]), c["n_r_lt_19"], ""),
             ]
+            lim = c["within_r_limit"]
+            q = lim["QSO"]
+            lines += [
+                (f"  ... rows with true r <= {lim['r_limit']:g}: accuracy", _fmt(lim["accuracy"]), lim["n"], ""),
+                ("  ... ... QSO purity / completeness", f"{_fmt(q['purity'])} / {_fmt(q['recall'])}", q["n_true"], ""),
+            ]
     width = max(len(r[0]) for r in lines)
     for row in lines:
         print(f"{row[0]:<{width}}  {str(row[1]):>22}  {str(row[2]):>7}  {row[3]}")

@@ -277,3 +277,33 @@ def test_catalogue_classes_at_the_sky_mix(prior_mode):
     m0, _, _ = assign_classes(matched, [unmatched], photo, None, settings)
     assert m0["class_image_only"].all()
     np.testing.assert_array_equal(m0["p_star"], matched["p_star_image"])
+
+
+def test_class_scores_count_every_matched_row_and_those_within_the_survey_depth():
+    from yl8c4net.catalog_quality import class_scores
+
+    truth = pd.DataFrame(
+        {
+            "objid": [1, 2, 3, 4, 5, -1],
+            "mode": [1, 1, 1, 1, 2, 1],
+            "class": ["QSO", "QSO", "STAR", "QSO", "GALAXY", "STAR"],
+            "r": [18.0, 21.0, 22.0, 22.9, 20.0, 19.0],
+        }
+    )
+    catalog = pd.DataFrame(
+        {
+            "objid": [1, 2, 3, 4, 5, 9],
+            "class": ["QSO", "STAR", "STAR", "STAR", "GALAXY", "QSO"],
+            "p_galaxy": [0.0, 0.1, 0.1, 0.2, 0.9, 0.0],
+            "p_star": [0.1, 0.8, 0.8, 0.7, 0.1, 0.1],
+            "p_qso": [0.9, 0.1, 0.1, 0.1, 0.0, 0.9],
+        }
+    )
+    s = class_scores(catalog, truth)
+    # objID 5 is a secondary (mode 2) and 9 is no truth source: three of four QSO-or-star rows scored.
+    assert s["n"] == 4 and s["accuracy"] == pytest.approx(0.5)
+    assert s["QSO"]["n_true"] == 3 and s["QSO"]["recall"] == pytest.approx(1 / 3) and s["QSO"]["purity"] == 1.0
+    within = s["within_r_limit"]
+    assert within["n"] == 3 and within["accuracy"] == pytest.approx(2 / 3)
+    assert within["QSO"]["n_true"] == 2 and within["QSO"]["recall"] == pytest.approx(0.5)
+    assert s["accuracy_r_lt_19"] == 1.0 and s["n_r_lt_19"] == 1

@@ -104,7 +104,7 @@ def recall_purity(y_true: np.ndarray, y_pred: np.ndarray, cls) -> dict:
     }
 
 
-def class_scores(catalog: pd.DataFrame, truth: pd.DataFrame, answer: str = "") -> dict:
+def class_scores(catalog: pd.DataFrame, truth: pd.DataFrame, answer: str = "", r_limit: float = 22.2) -> dict:
     """How right the catalogue's classes are against the truth of the matched sources.
 
     ``answer`` "" scores ``class`` and ``p_*``; "_image" scores ``class_image`` and
@@ -115,7 +115,10 @@ def class_scores(catalog: pd.DataFrame, truth: pd.DataFrame, answer: str = "") -
     dict
         ``n``, ``accuracy``, per class ``recall``, ``purity`` and counts (``n_true``,
         ``n_called``), ``ece`` of the top-class probability, the share of rows called each
-        class against the true share, and ``accuracy_r_lt_19`` with its ``n_r_lt_19``.
+        class against the true share, ``accuracy_r_lt_19`` with its ``n_r_lt_19``, and
+        ``within_r_limit``: accuracy and QSO purity / completeness of the rows whose true r
+        is at most ``r_limit`` (the depth at which the survey's class densities are given;
+        a deep detector also catalogues fainter sources).
     """
     from .classify.probabilities import reliability
     from .sdss.queries import SPEC_CLASSES
@@ -135,4 +138,11 @@ def class_scores(catalog: pd.DataFrame, truth: pd.DataFrame, answer: str = "") -
     bright = true["r"].to_numpy() < 19
     out["n_r_lt_19"] = int(bright.sum())
     out["accuracy_r_lt_19"] = float((y_true[bright] == y_pred[bright]).mean()) if bright.any() else None
+    within = true["r"].to_numpy() <= r_limit
+    out["within_r_limit"] = {
+        "r_limit": r_limit,
+        "n": int(within.sum()),
+        "accuracy": float((y_true[within] == y_pred[within]).mean()) if within.any() else None,
+        "QSO": recall_purity(y_true[within], y_pred[within], "QSO"),
+    }
     return out
