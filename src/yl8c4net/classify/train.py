@@ -123,7 +123,9 @@ def train_classifier(
     history, best_acc, best_epoch, start = [], -1.0, -1, 0
     last = outdir / "last.pt"
     if last.is_file():
-        state = torch.load(last, map_location=device, weights_only=False)
+        # On the CPU: the RNG states must stay CPU tensors (set_rng_state refuses CUDA ones);
+        # load_state_dict moves weights and optimizer state onto the model's device.
+        state = torch.load(last, map_location="cpu", weights_only=False)
         if state.get("run_key") == run_key and state.get("class_names") == list(class_names):
             model.load_state_dict(state["model_state"])
             opt.load_state_dict(state["optimizer_state"])
