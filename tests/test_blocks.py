@@ -201,3 +201,42 @@ def test_a_transient_failure_fails_the_block_job_and_quarantines_nothing(tmp_pat
     assert not (tmp_path / "fetch.json").exists()
     m = run_block("fetch", block, tmp_path / "fetch.json", [], lambda f: None, LOG)  # the archive is back
     assert [e["status"] for e in m["fields"].values()] == ["ok", "ok"]
+
+
+def test_fields_of_a_block_run_at_the_same_time_with_the_same_manifest(tmp_path):
+    import threading
+
+    block = FieldBlock(752, 1, (11, 12, 13, 14), 301)
+    # Fields 11, 13 and 14 only get past the barrier if three are in work() at once.
+    barrier = threading.Barrier(3, timeout=10)
+
+    def work(fid):
+        if fid.field == 12:
+            raise FrameVerificationError("frame-r-000752-1-0012.fits.bz2: truncated")
+        barrier.wait()
+        return "no JPEG" if fid.field == 14 else None
+
+    parallel = run_block("fetch", block, tmp_path / "p.json", [], work, LOG, workers=3)
+    barrier = threading.Barrier(1)  # serial: nobody waits
+    serial = run_block("fetch", block, tmp_path / "s.json", [], work, LOG)
+    assert parallel == serial and list(parallel["fields"]) == ["11", "12", "13", "14"]
+    assert parallel["fields"]["14"] == {"status": "quarantined", "reason": "no JPEG"}
+    assert (tmp_path / "p.json").read_text() == (tmp_path / "s.json").read_text()
+
+
+def test_a_bug_in_one_parallel_field_fails_the_job_and_cancels_the_fields_not_started(tmp_path):
+    import time
+
+    started = []
+
+    def work(fid):
+        started.append(fid.field)
+        if fid.field == 11:
+            raise KeyError("detector")
+        time.sleep(0.05)  # the other fields take time, as real ones do
+
+    block = FieldBlock(752, 1, tuple(range(11, 41)), 301)
+    with pytest.raises(KeyError):
+        run_block("composite", block, tmp_path / "c.json", [], work, LOG, workers=2)
+    assert not (tmp_path / "c.json").exists()
+    assert len(started) < 30

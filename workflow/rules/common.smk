@@ -51,6 +51,8 @@ FETCHED_FILES = (
 # Per-field stages run on blocks of consecutive fields (yl8c4net.blocks): one job per
 # block and stage keeps the DAG of a 27k-field survey small; outputs stay per field.
 BLOCKS = field_blocks(FIELDS, config["fields_per_block"])
+# Fields a CPU block job works on at once (its threads; yl8c4net.blocks.run_block).
+FIELD_THREADS = config["field_workers"]["cpu"]
 BLOCK_BY_NAME = {(b.run, b.camcol, b.name): b for b in BLOCKS}
 BLOCK_OF_FIELD = {(b.run, b.camcol, f): b for b in BLOCKS for f in b.fields}
 

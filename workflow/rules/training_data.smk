@@ -14,9 +14,9 @@ rule composite_block:
         "fields"
     conda:
         "../../envs/images.yaml"
-    threads: 1
+    threads: FIELD_THREADS
     resources:
-        mem_mb=2000,
+        mem_mb=2000 * FIELD_THREADS,
         runtime=120,
     params:
         config=settings(
@@ -47,9 +47,9 @@ rule training_data_block:
         "fields"
     conda:
         "../../envs/images.yaml"
-    threads: 1
+    threads: FIELD_THREADS
     resources:
-        mem_mb=3000,
+        mem_mb=3000 * FIELD_THREADS,
         runtime=240,
     params:
         config=settings(
@@ -113,9 +113,9 @@ rule cutouts_block:
         "fields"
     conda:
         "../../envs/images.yaml"
-    threads: 1
+    threads: FIELD_THREADS
     resources:
-        mem_mb=2000,
+        mem_mb=2000 * FIELD_THREADS,
         runtime=120,
     params:
         config=settings(

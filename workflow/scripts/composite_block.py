@@ -27,5 +27,12 @@ with step(snakemake.log[0], "composite_block") as log:
         log.info("%s: composite from %s, shape %s", fid, origin, image.shape)
 
     run_block(
-        "composite", block, snakemake.output[0], [snakemake.input.frames], composite, log, files=snakemake.params.files
+        "composite",
+        block,
+        snakemake.output[0],
+        [snakemake.input.frames],
+        composite,
+        log,
+        files=snakemake.params.files,
+        workers=snakemake.threads,
     )

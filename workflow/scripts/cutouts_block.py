@@ -40,4 +40,5 @@ with step(snakemake.log[0], "cutouts_block") as log:
         cutouts,
         log,
         files=snakemake.params.files,
+        workers=snakemake.threads,
     )

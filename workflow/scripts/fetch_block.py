@@ -29,4 +29,15 @@ with step(snakemake.log[0], "fetch_block") as log:
         write_json_atomic(manifest, out)
         return None if manifest["status"] == "ok" else manifest["reason"]
 
-    run_block("fetch", block, snakemake.output[0], list(snakemake.input.sim), fetch, log, files=snakemake.params.files)
+    # Downloads: connections, not cores (the rule keeps threads 1; not a param, so changing
+    # it reruns nothing).
+    run_block(
+        "fetch",
+        block,
+        snakemake.output[0],
+        list(snakemake.input.sim),
+        fetch,
+        log,
+        files=snakemake.params.files,
+        workers=snakemake.config["field_workers"]["downloads"],
+    )

@@ -38,4 +38,5 @@ with step(snakemake.log[0], "training_data_block") as log:
         tiles,
         log,
         files=snakemake.params.files,
+        workers=snakemake.threads,
     )
