@@ -52,6 +52,7 @@ class SimConfig:
     rerun: int = 301
     stretch: LuptonStretch = field(default_factory=LuptonStretch)
     data_release: int = 17  # the SAS layout the frames are written in
+    seeing_range_arcsec: tuple[float, float] = (0.9, 2.0)  # r FWHM drawn uniformly per field
 
     @classmethod
     def from_dict(cls, cfg: dict, stretch: LuptonStretch | None = None) -> "SimConfig":
@@ -87,6 +88,7 @@ class SimConfig:
             runs=runs,
             population=pop,
             stretch=stretch or LuptonStretch(),
+            seeing_range_arcsec=tuple(float(v) for v in cfg.get("seeing_range_arcsec", (0.9, 2.0))),
         )
 
     def run_of(self, fid: FieldId) -> SimRun:
@@ -274,7 +276,7 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
     root = Path(mirror_root)
     sr = sim.run_of(fid)
     rng = np.random.default_rng([sim.seed, fid.run, fid.camcol, fid.field, 1])
-    conds = field_conditions(rng)
+    conds = field_conditions(rng, fwhm_range=sim.seeing_range_arcsec)
     wcs_r = frame_wcs(sim.geometry, sr.strip, fid.camcol, fid.field, "r")
     sources = sources_in_box(sim.seed, *frame_footprint(wcs_r, TRUTH_MARGIN_PX), sim.population, load_colour_model())
     x, y = wcs_r.all_world2pix(sources["ra"].to_numpy(), sources["dec"].to_numpy(), 0)
