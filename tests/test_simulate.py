@@ -170,3 +170,24 @@ def test_colour_model_reproduces_the_skyserver_colours():
         )
         medians[cls] = np.median(sample, axis=0)
     assert medians["QSO"][0] < medians["STAR"][0] - 0.5  # the QSO UV excess in u-g
+
+
+def test_the_seeing_range_is_a_setting_and_reaches_the_frames(sim_mirror, tmp_path):
+    import dataclasses
+
+    sim, root = sim_mirror
+    default_fwhm = fits.getheader(root / frame_relpath(F11, "r"), 0)["SIMFWHM"]
+    assert 0.9 <= default_fwhm <= 2.0
+    bad_seeing = dataclasses.replace(sim, seeing_range_arcsec=(2.4, 2.5))
+    summary = simulate_field(bad_seeing, F11, tmp_path)
+    header_fwhm = fits.getheader(tmp_path / frame_relpath(F11, "r"), 0)["SIMFWHM"]
+    assert 2.4 <= summary["fwhm_r"] <= 2.5 and header_fwhm == pytest.approx(summary["fwhm_r"], abs=1e-4)
+    # The stars really are broader: the same bright star's peak is lower for the same flux.
+    truth = _truth(root, F11)
+    star = truth[(truth["class"] == "STAR") & truth["r"].between(16, 17.5)].iloc[0]
+    x, y = int(round(star["x"])), int(round(star["y"]))
+    peak = {
+        name: read_frame(base / frame_relpath(F11, "r")).image[y - 3 : y + 4, x - 3 : x + 4].max()
+        for name, base in (("default", root), ("bad", tmp_path))
+    }
+    assert peak["bad"] < 0.8 * peak["default"]
