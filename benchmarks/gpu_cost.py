@@ -15,6 +15,9 @@ cycles through them for ``--passes`` field passes. With the shipped detector and
 - classify: cut-outs per second, Conv4Net on CUDA and on the CPU.
 - block: read + detect + classify as a block job runs them (each composite read from disk,
   `BatchedFieldDetector` at ``batch_tiles: auto``), fields per second on CUDA and on the CPU.
+- network: the detector network's forward pass alone on random tiles (12 and 96 per batch,
+  float32, already on the device), to set against detect's seconds per field
+  (``--network-only`` measures just this).
 - train: seconds per epoch of Conv4Net's training loop (`train_classifier`, batch 128, as
   configured) on ``--train-cutouts`` seeded random cut-outs (default 10,800 + 1,800 for
   validation: benchmarks/configs/classification-large.yaml's splits), CUDA and CPU.
@@ -117,6 +120,25 @@ def classifier_epoch_seconds(device: str, n_train: int, work: Path) -> dict:
     }
 
 
+def network_seconds(weights: Path, device: str, batches=(12, 96), repeats: int = 10) -> dict:
+    """Median seconds per tile of the detector network's forward pass alone."""
+    import torch
+    from ultralytics import YOLO
+
+    # The network exactly as ultralytics' predictor runs it (fused, on its device): a fresh
+    # .model is slower on the CPU than the predictor's copy.
+    yolo = YOLO(str(weights), task="detect")
+    yolo.predict(np.zeros((640, 640, 3), np.uint8), device=0 if device == "cuda" else "cpu", verbose=False)
+    model = yolo.predictor.model.model
+    out = {}
+    for n in batches:
+        x = torch.rand(n, 3, 640, 640, device=device, generator=None)
+        with torch.inference_mode():
+            seconds = timed(lambda x=x: model(x), repeats if device == "cuda" else 1)
+        out[str(n)] = {"s_per_tile": seconds / n, "s_per_field_of_12": 12 * seconds / n}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default=str(REPO / "benchmarks" / "out" / "field_cost"))
@@ -125,6 +147,7 @@ def main() -> None:
     ap.add_argument("--cpu-passes", type=int, default=8, help="field passes per CPU measurement")
     ap.add_argument("--classifier", help="a Conv4Net checkpoint (default: seeded random weights)")
     ap.add_argument("--train-cutouts", type=int, default=10_800, help="training cut-outs per epoch timed")
+    ap.add_argument("--network-only", action="store_true", help="measure the network's forward pass only")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "gpu_cost.json"))
     args = ap.parse_args()
     work = Path(args.work)
@@ -152,6 +175,19 @@ def main() -> None:
         tile=cfg["training_data"]["tile_px"], conf=det_cfg["conf"], iou=det_cfg["iou"], merge=det_cfg["merge"],
         merge_iou=det_cfg["merge_iou"], max_det=det_cfg["max_det"], imgsz=det_cfg["imgsz"],
     )  # fmt: skip
+    if args.network_only:
+        import torch
+
+        devices = ("cuda", "cpu") if torch.cuda.is_available() else ("cpu",)
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        result = {"gpu": gpu, "network": {d: network_seconds(shipped_detector(), d) for d in devices}}
+        for dev, rows in result["network"].items():
+            for n, row in rows.items():
+                print(f"network {dev} batch {n}: {row['s_per_tile'] * 1e3:.2f} ms per tile, "
+                      f"{row['s_per_field_of_12']:.4f} s per field of 12 tiles ({gpu or 'no GPU'})")  # fmt: skip
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2))
+        return
     paths = sorted((work / "composite").glob("*.png"))[: args.fields]
     if not paths:
         sys.exit(f"gpu_cost: no composites under {work / 'composite'} (run benchmarks/field_cost.py first)")
