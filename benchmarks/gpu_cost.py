@@ -44,21 +44,16 @@ REPO = Path(__file__).resolve().parents[1]
 BATCH_TILES = (12, 48, 96, 192, 384)
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix of (N, 4) and (M, 4) centre-size boxes (x, y, w, h)."""
-    a0, a1 = a[:, None, :2] - a[:, None, 2:] / 2, a[:, None, :2] + a[:, None, 2:] / 2
-    b0, b1 = b[None, :, :2] - b[None, :, 2:] / 2, b[None, :, :2] + b[None, :, 2:] / 2
-    inter = np.clip(np.minimum(a1, b1) - np.maximum(a0, b0), 0, None).prod(-1)
-    union = a[:, None, 2:].prod(-1) + b[None, :, 2:].prod(-1) - inter
-    return inter / np.maximum(union, 1e-9)
-
-
 def compare_detections(cpu, gpu) -> dict:
     """How far one field's CUDA detections are from its CPU detections."""
-    cols = ["x", "y", "w", "h"]
+    import torch
+    from torchvision.ops import box_iou
+
+    from yl8c4net.detect.evaluate import xyxy
+
     if len(cpu) == 0 or len(gpu) == 0:
         return {"n_cpu": len(cpu), "n_cuda": len(gpu), "matched_iou90": float(len(cpu) == len(gpu))}
-    iou = box_iou(cpu[cols].to_numpy(float), gpu[cols].to_numpy(float))
+    iou = box_iou(torch.as_tensor(xyxy(cpu)), torch.as_tensor(xyxy(gpu))).numpy()
     best = iou.argmax(1)
     matched = iou[np.arange(len(cpu)), best] >= 0.9
     dconf = np.abs(cpu["conf"].to_numpy(float)[matched] - gpu["conf"].to_numpy(float)[best[matched]])
