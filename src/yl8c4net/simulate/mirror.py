@@ -88,7 +88,7 @@ class SimConfig:
             runs=runs,
             population=pop,
             stretch=stretch or LuptonStretch(),
-            seeing_range_arcsec=tuple(float(v) for v in cfg.get("seeing_range_arcsec", (0.9, 2.0))),
+            seeing_range_arcsec=tuple(float(v) for v in cfg.get("seeing_range_arcsec", cls.seeing_range_arcsec)),
         )
 
     def run_of(self, fid: FieldId) -> SimRun:
