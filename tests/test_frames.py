@@ -6,7 +6,7 @@ import pytest
 from yl8c4net.errors import FrameVerificationError
 from yl8c4net.fetch import fetch_field
 from yl8c4net.sdss.fields import FieldId, frame_relpath
-from yl8c4net.sdss.frames import read_frame, read_irg_jpeg
+from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame, read_irg_jpeg
 from yl8c4net.sdss.source import MirrorSource
 from conftest import SHARED_SAS, make_frame_bytes, needs_shared, real_frame_path
 
@@ -19,6 +19,26 @@ def test_real_frame_reads_with_wcs_and_calibration():
     # The r frame's reference pixel sits at the recorded sky position.
     ra, dec = frame.wcs.all_pix2world(1024.0, 744.0, 0)
     assert ra == pytest.approx(200.454501361, abs=1e-6) and dec == pytest.approx(36.8083361051, abs=1e-6)
+
+
+@needs_shared
+@pytest.mark.parametrize(
+    "run, camcol, field, crowded",
+    [(4510, 4, 30, False), (1035, 6, 17, False), (1992, 1, 87, False), (5405, 6, 99, True), (2583, 2, 136, True)],
+)
+def test_r_frame_noise_from_sky_and_gain_ignores_crowding(run, camcol, field, crowded):
+    from astropy.stats import sigma_clipped_stats
+
+    frame = read_frame(real_frame_path(run, camcol, field, "r"))
+    noise = r_frame_pixel_noise(frame, camcol)
+    # Blank sky between sources scatters as the recipe says (median absolute pixel-to-pixel
+    # difference, which unresolved stars barely inflate, over sqrt 2) ...
+    diff = np.diff(frame.image, axis=1)
+    scatter = 1.4826 * np.median(np.abs(diff - np.median(diff))) / np.sqrt(2)
+    assert scatter == pytest.approx(noise, rel=0.5 if crowded else 0.1)
+    # ... while the clipped rms of a crowded frame is dominated by its unresolved stars.
+    _, _, clipped = sigma_clipped_stats(frame.image, sigma=3.0)
+    assert (clipped / noise > 2.0) if crowded else (clipped / noise == pytest.approx(1.0, abs=0.1))
 
 
 @needs_shared

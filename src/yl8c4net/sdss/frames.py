@@ -162,6 +162,29 @@ def read_frame(path: str | Path) -> Frame:
     )
 
 
+#: r-band gain (electrons per count) and dark variance (counts^2) per camera column 1-6, from
+#: SDSS's frame data model ("calculating the noise in the image"); r only, the band the
+#: benchmarks measure noise in.
+R_GAIN = (4.71, 4.6, 4.72, 4.76, 4.725, 4.895)
+R_DARK_VARIANCE = (1.8225, 1.00, 1.3225, 1.3225, 0.81, 0.9025)
+
+
+def r_frame_pixel_noise(frame: Frame, camcol: int) -> float:
+    """Typical noise of one pixel of an r frame, in nanomaggies, from SDSS's own recipe:
+    sqrt(sky counts / gain + dark variance) x nanomaggies per count, at the frame's median
+    sky and calibration (sources' own photon noise left out: this is the noise of blank sky).
+
+    Unlike the clipped rms of the image, it does not grow with crowding: on the crowded
+    real fields in ../shared the clipped rms is 2.2-2.4 times this (unresolved stars), on
+    high-latitude fields within 5 % of it.
+    """
+    if not 1 <= camcol <= 6:
+        raise ValueError(f"camcol {camcol} is not 1-6")
+    calib = float(np.median(frame.calib))
+    sky_counts = float(np.median(frame.sky)) / calib
+    return float(np.sqrt(sky_counts / R_GAIN[camcol - 1] + R_DARK_VARIANCE[camcol - 1]) * calib)
+
+
 def verify_frame_file(path: str | Path) -> None:
     """Raise `FrameVerificationError` unless ``path`` is a well-formed corrected frame."""
     read_frame(path)
