@@ -88,11 +88,11 @@ def rendered_test_scores(args, fusion) -> dict:
     }
 
 
-def sky_mix_scores(fusion, n_cells: int, seed: int = 777) -> dict:
-    """The photometric part with EM priors on simulated PhotoObjAll rows (r <= 22.2) of
-    ``n_cells`` sky cells at the population model's real-sky densities."""
-    from yl8c4net.classify.catalog_classes import run_priors
-    from yl8c4net.classify.probabilities import reliability, shift_priors
+def sky_mix_table(n_cells: int, seed: int = 777, **conditions) -> pd.DataFrame:
+    """Simulated PhotoObjAll rows (r <= 22.2) of ``n_cells`` sky cells (0.05 deg square) at
+    the population model's real-sky densities, each cell measured under its own field
+    conditions (``conditions``: `~yl8c4net.simulate.render.field_conditions`' ranges):
+    ``class``, true ``r_true`` and the columns of `measure_photometry`."""
     from yl8c4net.simulate.photometry import measure_photometry
     from yl8c4net.simulate.population import PopulationParams, cell_sources
     from yl8c4net.simulate.render import field_conditions
@@ -102,9 +102,17 @@ def sky_mix_scores(fusion, n_cells: int, seed: int = 777) -> dict:
     for i in range(n_cells):
         src = cell_sources(seed, 8000 + i, 100, PopulationParams())
         src = src[src["r"] <= 22.2].reset_index(drop=True)
-        measured = measure_photometry(src, field_conditions(rng), rng)
+        measured = measure_photometry(src, field_conditions(rng, **conditions), rng)
         parts.append(pd.concat([src[["class"]], src[["r"]].rename(columns={"r": "r_true"}), measured], axis=1))
-    sky = pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True)
+
+
+def sky_mix_scores(fusion, n_cells: int, seed: int = 777) -> dict:
+    """The photometric part with EM priors on `sky_mix_table`'s rows."""
+    from yl8c4net.classify.catalog_classes import run_priors
+    from yl8c4net.classify.probabilities import reliability, shift_priors
+
+    sky = sky_mix_table(n_cells, seed)
     p = fusion.photometric_proba(sky)
     y = class_indices(sky["class"])
     qso = SPEC_CLASSES.index("QSO")
