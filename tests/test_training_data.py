@@ -10,7 +10,7 @@ import yaml
 from astropy.io import fits
 from photutils.centroids import centroid_quadratic
 
-from yl8c4net.composite import field_composite, resample_to
+from yl8c4net.composite import field_composite, irg_composite, resample_to, subtract_background
 from yl8c4net.cutouts import balance_and_split, crop_cutouts
 from yl8c4net.fetch import fetch_field
 from yl8c4net.labels import BoxTable, make_labels
@@ -249,6 +249,38 @@ def test_nan_pixels_are_reported_and_filled(sim_field, tmp_path, caplog):
         image, origin = field_composite(work, manifest, use_official_jpeg=False)
     assert origin == "fits" and image.shape == (1489, 2048, 3)
     assert any("10 NaN/inf pixels set to 0" in r.message and src.name in r.message for r in caplog.records)
+
+
+def test_background_subtraction_takes_out_diffuse_light_and_keeps_stars():
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:600, 0:800]
+    glow = 5.0 * np.exp(-((xx - 400.0) ** 2 + (yy - 300.0) ** 2) / (2 * 150.0**2))  # a cluster's unresolved light
+    stars = np.zeros_like(glow)
+    positions = [(100 + 60 * k, 80 + 45 * k) for k in range(10)]
+    for x, y in positions:
+        stars += 3.0 * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.5**2))
+    image = (glow + stars + rng.normal(0, 0.03, glow.shape)).astype(np.float32)
+    out = subtract_background(image, 64)
+    mask = stars < 0.01
+    under_glow = mask & (glow > 2)
+    before, after = np.median(image[under_glow]), np.median(out[under_glow])
+    assert before > 2 and abs(after) < 0.1 * before  # 90 % of the glow goes (the rest: its curvature within a mesh)
+    assert abs(np.median(out[mask & (glow < 0.05)])) < 0.1  # blank sky stays within 2 % of the glow's peak
+    for x, y in positions:  # each star keeps its peak over the local level
+        assert out[y, x] - np.median(out[y - 10 : y + 11, x - 10 : x + 11]) > 0.9 * 3.0
+    assert subtract_background(image, None) is image
+
+
+@needs_shared
+def test_fits_composite_of_m2_shows_the_cluster_core_instead_of_a_saturated_blob():
+    from conftest import real_frame_path
+
+    frames = {b: read_frame(real_frame_path(2583, 2, 136, b)) for b in "gri"}
+    core = (slice(800, 1000), slice(125, 325))  # M2's core on the r grid
+    as_sdss = irg_composite(frames)[core]
+    cleaned = irg_composite(frames, background_box_px=64)[core]
+    assert (as_sdss.max(axis=2) == 255).mean() > 0.99
+    assert (cleaned.max(axis=2) == 255).mean() < 0.6
 
 
 def _to_bytes(hdul):

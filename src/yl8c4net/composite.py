@@ -72,7 +72,41 @@ def lupton_rgb(i: np.ndarray, r: np.ndarray, g: np.ndarray, stretch: LuptonStret
     )
 
 
-def irg_composite(frames: dict, stretch: LuptonStretch = LuptonStretch(), reference: str = "r") -> np.ndarray:
+#: Mesh of the background taken out of FITS frames before the stretch (pixels;
+#: ``composite.background_box_px``): SExtractor's default BACK_SIZE, with its BACK_FILTERSIZE.
+BACKGROUND_BOX_PX = 64
+BACKGROUND_FILTER_MESHES = 3
+
+
+def subtract_background(image: np.ndarray, box_px: int | None) -> np.ndarray:
+    """``image`` (nanomaggies per pixel) minus its diffuse light on scales above ``box_px``:
+    photutils' `~photutils.background.Background2D`, the 3-sigma-clipped median of each
+    ``box_px`` mesh, median-filtered over 3 x 3 meshes, as SExtractor estimates the
+    background before it detects. SDSS's frames have only a coarse sky (a 256 x 192 grid)
+    taken out, so a globular cluster's unresolved stars or a bright star's scattered light
+    stay in them and saturate the stretch, hiding the stars on top. ``None``: unchanged."""
+    if not box_px:
+        return image
+    from astropy.stats import SigmaClip
+    from photutils.background import Background2D, MedianBackground
+
+    # Mirrored out to whole meshes: a partial mesh at the edge (SDSS's 1489 rows are 23 x 64
+    # + 17) makes the interpolated background overshoot there, by ~4 % of a steep glow.
+    rows, cols = image.shape
+    padded = np.pad(image, ((0, -rows % box_px), (0, -cols % box_px)), mode="reflect")
+    background = Background2D(
+        padded,
+        box_px,
+        filter_size=BACKGROUND_FILTER_MESHES,
+        sigma_clip=SigmaClip(sigma=3.0),
+        bkg_estimator=MedianBackground(),
+    ).background[:rows, :cols]
+    return (image - background).astype(np.float32)
+
+
+def irg_composite(
+    frames: dict, stretch: LuptonStretch = LuptonStretch(), reference: str = "r", background_box_px: int | None = None
+) -> np.ndarray:
     """Composite of the i, r, g `~yl8c4net.sdss.frames.Frame` objects of one field on the
     grid of the ``reference`` band.
 
@@ -80,13 +114,17 @@ def irg_composite(frames: dict, stretch: LuptonStretch = LuptonStretch(), refere
     ----------
     frames : dict
         Band name -> Frame; must hold ``i``, ``r`` and ``g``.
+    background_box_px : int or None
+        Take each band's diffuse light out first (`subtract_background`); None keeps the
+        frames as they are (what SDSS's own JPEGs show).
     """
     ref = frames[reference]
     shape = ref.image.shape
     planes = []
     for band in ("i", "r", "g"):
         fr = frames[band]
-        planes.append(fr.image if band == reference else resample_to(fr.image, fr.wcs, ref.wcs, shape))
+        image = subtract_background(fr.image, background_box_px)
+        planes.append(image if band == reference else resample_to(image, fr.wcs, ref.wcs, shape))
     return lupton_rgb(*planes, stretch=stretch)
 
 
@@ -106,7 +144,12 @@ def asinh_channel(image: np.ndarray, stretch: LuptonStretch = LuptonStretch()) -
 
 
 def field_composite(
-    field_dir, manifest: dict, stretch: LuptonStretch = LuptonStretch(), use_official_jpeg: bool = True, extra_bands=()
+    field_dir,
+    manifest: dict,
+    stretch: LuptonStretch = LuptonStretch(),
+    use_official_jpeg: bool = True,
+    extra_bands=(),
+    background_box_px: int | None = BACKGROUND_BOX_PX,
 ) -> tuple[np.ndarray, str]:
     """The training / inference image of one field on the r-band pixel grid.
 
@@ -121,6 +164,10 @@ def field_composite(
         build the i, r, g composite from the FITS frames.
     extra_bands : sequence of str
         Optional ``"u"``, ``"z"``: appended as extra channels (asinh-stretched, resampled).
+    background_box_px : int or None
+        Composites built from FITS frames (and the extra channels) have their diffuse light
+        on scales above this many pixels taken out first (`subtract_background`); None
+        keeps it. The official JPEG is used as SDSS made it.
 
     Returns
     -------
@@ -152,10 +199,11 @@ def field_composite(
     if use_official_jpeg and manifest.get("irg_jpeg"):
         rgb, origin = read_irg_jpeg(field_dir / manifest["irg_jpeg"]), "official-jpeg"
     else:
-        rgb, origin = irg_composite(frames, stretch), "fits"
+        rgb, origin = irg_composite(frames, stretch, background_box_px=background_box_px), "fits"
     planes = [rgb]
     for band in extra_bands:
         ref = frames["r"]
         fr = frames[band]
-        planes.append(asinh_channel(resample_to(fr.image, fr.wcs, ref.wcs, ref.image.shape), stretch)[..., None])
+        image = subtract_background(fr.image, background_box_px)
+        planes.append(asinh_channel(resample_to(image, fr.wcs, ref.wcs, ref.image.shape), stretch)[..., None])
     return np.concatenate(planes, axis=2), origin

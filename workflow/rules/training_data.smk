@@ -155,7 +155,10 @@ rule classify_dataset:
     params:
         config=settings(
             "classify_data",
-            "composite",
+            "composite.scales",
+            "composite.q",
+            "composite.stretch",
+            "composite.minimum",
             "training_data.box_table",
             "training_data.use_official_jpeg",
         ),

@@ -20,7 +20,12 @@ with step(snakemake.log[0], "composite_block") as log:
         manifest_path = Path(field_path(files["frames"], fid))
         manifest = json.loads(manifest_path.read_text())
         image, origin = field_composite(
-            manifest_path.parent, manifest, lupton_stretch(cfg), td["use_official_jpeg"], td["extra_bands"]
+            manifest_path.parent,
+            manifest,
+            lupton_stretch(cfg),
+            td["use_official_jpeg"],
+            td["extra_bands"],
+            background_box_px=cfg["composite"]["background_box_px"],
         )
         save_image(image if image.shape[2] != 1 else image[..., 0], field_path(files["composite"], fid), flip=True)
         write_json_atomic({"origin": origin, "channels": image.shape[2]}, field_path(files["composite_info"], fid))
