@@ -15,12 +15,16 @@
 - an overlay PNG per field: boxes (green: detector, cyan: complement), missed reference
   sources (red circles).
 
-The reference (our code, independent of the detector): the r frame minus its clipped
-median, smoothed with a 3-px-FWHM Gaussian, segmented at 1.5 sigma (5 px), deblended
+The reference (our code, independent of the detector): the r frame minus its photutils
+``Background2D`` (64-px meshes; ``--reference-background 0``: minus its clipped median only,
+the reference before the tenth session, which counted the fragments of diffuse features,
+like a faint streak on 1035/6/17, as sources and left M2's core stars in its unresolved
+light), smoothed with a 3-px-FWHM Gaussian, segmented at 1.5 sigma (5 px), deblended
 (photutils ``deblend_sources``, 32 levels, contrast 0.001); a segment is a 10-sigma source
 when its flux / (rms sqrt(area)) > 10.
 
     python benchmarks/real_fields.py [--weights PATH] [--conf 0.25] [--shared ../shared]
+        [--background-box 64] [--no-official-jpeg] [--reference-background 64] [--fields 1035/6/17 ...]
 
 Weights default to the shipped detector (`yl8c4net.model_files`). Prints a Markdown table;
 writes benchmarks/out/real_fields.json and benchmarks/out/real_fields/<field>.png.
@@ -37,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from yl8c4net.composite import BACKGROUND_BOX_PX, subtract_background
 from yl8c4net.detect.env import prepare_ultralytics
 
 REAL = [(4510, 4, 30), (1035, 6, 17), (1992, 1, 87), (5405, 6, 99), (2583, 2, 136)]
@@ -45,15 +50,25 @@ SWEEP = "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz"
 TARGET = {"high_latitude": 0.97, "crowded": 0.90, "spurious": 0.05}
 
 
-def reference_sources(image: np.ndarray, snr_min: float = 10.0, pixel_noise: float | None = None):
+def reference_sources(
+    image: np.ndarray,
+    snr_min: float = 10.0,
+    pixel_noise: float | None = None,
+    background_box_px: int | None = BACKGROUND_BOX_PX,
+):
     """photutils sources of a sky-subtracted frame with S/N > ``snr_min``, and the 2-sigma
     segmentations that detections are checked against: at 2 x the smoothed frame's clipped
     rms, and (when ``pixel_noise``, the frame's own noise per pixel, is given) at 2 x that
-    noise smoothed by the same kernel (None otherwise)."""
+    noise smoothed by the same kernel (None otherwise).
+
+    The frame first loses its photutils ``Background2D`` (``background_box_px`` meshes, the
+    composite's `~yl8c4net.composite.subtract_background`), as photutils' own segmentation
+    recipe does; None: only its clipped median (the reference before the tenth session)."""
     from astropy.convolution import Gaussian2DKernel, convolve_fft
     from astropy.stats import gaussian_fwhm_to_sigma, sigma_clipped_stats
     from photutils.segmentation import SourceCatalog, deblend_sources, detect_sources
 
+    image = subtract_background(image, background_box_px)
     _, med, rms = sigma_clipped_stats(image, sigma=3.0)
     data = image - med
     smooth = convolve_fft(data, Gaussian2DKernel(3.0 * gaussian_fwhm_to_sigma), allow_huge=True)
@@ -128,6 +143,24 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     ap.add_argument("--conf", type=float, default=0.25)
     ap.add_argument("--r-max", type=float, default=16.0, help="bright complement: r_max")
+    ap.add_argument(
+        "--background-box",
+        type=int,
+        default=BACKGROUND_BOX_PX,
+        help="composite.background_box_px for FITS composites (0: none)",
+    )
+    ap.add_argument(
+        "--no-official-jpeg",
+        action="store_true",
+        help="FITS composites for every field (training_data.use_official_jpeg: false)",
+    )
+    ap.add_argument(
+        "--reference-background",
+        type=int,
+        default=BACKGROUND_BOX_PX,
+        help="mesh (px) of the Background2D taken out of the r frame before the reference segmentation (0: none)",
+    )
+    ap.add_argument("--fields", nargs="+", metavar="RUN/CAMCOL/FIELD", help="a subset of the five (default: all)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     args = ap.parse_args()
     prepare_ultralytics(Path(tempfile.mkdtemp(prefix="yl8c4net-real-")))
@@ -148,7 +181,15 @@ def main() -> None:
     model = YOLO(str(weights), task="detect")
     settings = BrightSourceSettings(enabled=True, r_max=args.r_max)
     sas = args.shared / "data" / "sas"
-    report = {"weights": str(weights), "conf": args.conf, "bright_r_max": args.r_max, "fields": []}
+    report = {
+        "weights": str(weights),
+        "conf": args.conf,
+        "bright_r_max": args.r_max,
+        "background_box_px": args.background_box or None,
+        "official_jpeg": not args.no_official_jpeg,
+        "reference_background_box_px": args.reference_background or None,
+        "fields": [],
+    }
     header = (
         "| field | image | 10-sigma sources | recovered: detector / + complement | target "
         "| detections | spurious: detector / + complement (segments cover) "
@@ -157,11 +198,16 @@ def main() -> None:
     print(header)
     print("|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
-        for run, camcol, field in REAL:
+        chosen = [f for f in REAL if not args.fields or "/".join(map(str, f)) in args.fields]
+        if not chosen:
+            raise SystemExit(f"--fields {' '.join(args.fields)}: none of {['/'.join(map(str, f)) for f in REAL]}")
+        for run, camcol, field in chosen:
             fid = FieldId(run, camcol, field)
             d = Path(tmp) / fid.tag
             manifest = fetch_field(fid, MirrorSource(sas), "gri", d)
-            composite, origin = field_composite(d, manifest)
+            composite, origin = field_composite(
+                d, manifest, use_official_jpeg=not args.no_official_jpeg, background_box_px=args.background_box or None
+            )
             frame = read_frame(d / manifest["frames"]["r"]["file"])
             t0 = time.perf_counter()
             det = detect_field(model, composite, conf=args.conf, device="cpu")
@@ -171,7 +217,9 @@ def main() -> None:
             combined = merge_bright_sources(det, bright)
             t_bright = time.perf_counter() - t0
             noise = r_frame_pixel_noise(frame, camcol)
-            ref, segm2, segm2_noise = reference_sources(frame.image, pixel_noise=noise)
+            ref, segm2, segm2_noise = reference_sources(
+                frame.image, pixel_noise=noise, background_box_px=args.reference_background or None
+            )
             found_det = inside_any_box(ref["x"], ref["y"], det)
             found_all = inside_any_box(ref["x"], ref["y"], combined)
             row = {
