@@ -82,9 +82,10 @@ def subtract_background(image: np.ndarray, box_px: int | None) -> np.ndarray:
     """``image`` (nanomaggies per pixel) minus its diffuse light on scales above ``box_px``:
     photutils' `~photutils.background.Background2D`, the 3-sigma-clipped median of each
     ``box_px`` mesh, median-filtered over 3 x 3 meshes, as SExtractor estimates the
-    background before it detects. SDSS's frames have only a coarse sky (a 256 x 192 grid)
-    taken out, so a globular cluster's unresolved stars or a bright star's scattered light
-    stay in them and saturate the stretch, hiding the stars on top. ``None``: unchanged."""
+    background before it detects. SDSS's frames have only photo's smooth sky (estimated
+    over large boxes) taken out, so a globular cluster's unresolved stars or a bright star's
+    scattered light stay in them and saturate the stretch, hiding the stars on top.
+    ``None``: unchanged."""
     if not box_px:
         return image
     from astropy.stats import SigmaClip
