@@ -119,13 +119,13 @@ def main() -> None:
         shares = np.bincount(y, minlength=len(SPEC_CLASSES)) / len(y)
         res = {"n": int(len(sky)), "n_qso": int((y == QSO).sum()), "n_star": int((y == STAR).sum()), "answers": {}}
         answers = {}
+        point = (y == STAR) | (y == QSO)
         for per_class in (20000, 100000):
             fwhm = cond.get("fwhm_range", (0.9, 2.0))
             train = photometry_training_table(0, per_class, fwhm_range=fwhm)
             clf = train_photometric_classifier(train, PHOTOMETRIC_FEATURES, seed=0)
             post = shift_priors(clf.predict_proba(photometric_features(sky)), np.full(3, 1 / 3), shares)
             answers[f"photometric part, {per_class:,} per class: all rows"] = (post[:, QSO], y, r_true, post.argmax(1))
-            point = (y == STAR) | (y == QSO)
             ratio = np.log(post[point, QSO] + 1e-300) - np.log(post[point, STAR] + 1e-300)
             answers[f"photometric part, {per_class:,} per class: stars and QSOs only"] = (
                 ratio,
@@ -133,7 +133,6 @@ def main() -> None:
                 r_true[point],
                 None,
             )
-        point = (y == STAR) | (y == QSO)
         loglike = xd_log_likelihoods(sky[point], colour_model)
         answers["XD colour likelihood (the simulator's own colour model): stars and QSOs only"] = (
             loglike[:, 1] - loglike[:, 0],

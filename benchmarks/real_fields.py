@@ -71,7 +71,8 @@ def reference_sources(
     image = subtract_background(image, background_box_px)
     _, med, rms = sigma_clipped_stats(image, sigma=3.0)
     data = image - med
-    smooth = convolve_fft(data, Gaussian2DKernel(3.0 * gaussian_fwhm_to_sigma), allow_huge=True)
+    kernel = Gaussian2DKernel(3.0 * gaussian_fwhm_to_sigma)
+    smooth = convolve_fft(data, kernel, allow_huge=True)
     segm = detect_sources(smooth, 1.5 * rms, n_pixels=5)
     segm = deblend_sources(smooth, segm, n_pixels=5, progress_bar=False)
     cat = SourceCatalog(data, segm, convolved_data=smooth)
@@ -84,7 +85,6 @@ def reference_sources(
     two_sigma = detect_sources(smooth, 2.0 * rms_smooth, n_pixels=3)
     two_sigma_noise = None
     if pixel_noise is not None:
-        kernel = Gaussian2DKernel(3.0 * gaussian_fwhm_to_sigma)
         smoothed_noise = pixel_noise * float(np.sqrt((kernel.array**2).sum()))
         two_sigma_noise = detect_sources(smooth, 2.0 * smoothed_noise, n_pixels=3)
     return ref, two_sigma, two_sigma_noise
