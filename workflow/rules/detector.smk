@@ -91,6 +91,7 @@ rule detect_block:
             "detector.runtime",
             "detector.imgsz",
             "detector.bright_complement",
+            "detector.verify",
             "training_data.tile_px",
             "training_data.box_table",
         ),
