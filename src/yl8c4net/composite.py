@@ -95,14 +95,25 @@ def subtract_background(image: np.ndarray, box_px: int | None) -> np.ndarray:
     # + 17) makes the interpolated background overshoot there, by ~4 % of a steep glow.
     rows, cols = image.shape
     padded = np.pad(image, ((0, -rows % box_px), (0, -cols % box_px)), mode="reflect")
-    background = Background2D(
-        padded,
-        box_px,
-        filter_size=BACKGROUND_FILTER_MESHES,
-        sigma_clip=SigmaClip(sigma=3.0),
-        bkg_estimator=MedianBackground(),
-    ).background[:rows, :cols]
-    return (image - background).astype(np.float32)
+
+    def background(exclude_percentile: float) -> np.ndarray:
+        return Background2D(
+            padded,
+            box_px,
+            filter_size=BACKGROUND_FILTER_MESHES,
+            sigma_clip=SigmaClip(sigma=3.0),
+            bkg_estimator=MedianBackground(),
+            exclude_percentile=exclude_percentile,
+        ).background[:rows, :cols]
+
+    try:
+        diffuse = background(10.0)  # photutils' default
+    except ValueError:
+        # photutils gives up when every mesh has over 10 % of its pixels clipped (large
+        # meshes on a crowded field: 5405/6/99 with 256 px); every mesh's clipped median
+        # is then the best estimate there is.
+        diffuse = background(100.0)
+    return (image - diffuse).astype(np.float32)
 
 
 def irg_composite(
