@@ -10,8 +10,9 @@
   cover (a box centre thrown at random lands on a segment that often). On crowded fields
   the clipped rms is 2.2-2.4 x the noise (unresolved stars), so its "2 sigma" is ~5 sigma
   and faint real stars count as spurious; on high-latitude fields the two agree;
-- the detector alone and with the bright-source complement (`detector.bright_complement`),
-  side by side from one run;
+- three stages side by side from one run: the network's boxes; the boxes that pass the flux
+  verification (`detector.verify`, on by default: what the workflow's detections hold); and
+  those with the bright-source complement (`detector.bright_complement`) added;
 - an overlay PNG per field: boxes (green: detector, cyan: complement), missed reference
   sources (red circles).
 
@@ -24,7 +25,8 @@ light), smoothed with a 3-px-FWHM Gaussian, segmented at 1.5 sigma (5 px), deble
 when its flux / (rms sqrt(area)) > 10.
 
     python benchmarks/real_fields.py [--weights PATH] [--conf 0.25] [--shared ../shared]
-        [--background-box 64] [--no-official-jpeg] [--reference-background 64] [--fields 1035/6/17 ...]
+        [--background-box 64] [--no-official-jpeg] [--reference-background 64] [--verify-min-snr 3]
+        [--fields 1035/6/17 ...]
 
 Weights default to the shipped detector (`yl8c4net.model_files`). Prints a Markdown table;
 writes benchmarks/out/real_fields.json and benchmarks/out/real_fields/<field>.png.
@@ -43,6 +45,7 @@ import pandas as pd
 
 from yl8c4net.composite import BACKGROUND_BOX_PX, subtract_background
 from yl8c4net.detect.env import prepare_ultralytics
+from yl8c4net.detect.verify import VerifySettings, verify_detections
 
 REAL = [(4510, 4, 30), (1035, 6, 17), (1992, 1, 87), (5405, 6, 99), (2583, 2, 136)]
 CROWDED = {(5405, 6, 99), (2583, 2, 136)}
@@ -160,6 +163,12 @@ def main() -> None:
         default=BACKGROUND_BOX_PX,
         help="mesh (px) of the Background2D taken out of the r frame before the reference segmentation (0: none)",
     )
+    ap.add_argument(
+        "--verify-min-snr",
+        type=float,
+        default=VerifySettings().min_snr,
+        help="detector.verify.min_snr for the verified column (0: no verification)",
+    )
     ap.add_argument("--fields", nargs="+", metavar="RUN/CAMCOL/FIELD", help="a subset of the five (default: all)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     args = ap.parse_args()
@@ -188,12 +197,13 @@ def main() -> None:
         "background_box_px": args.background_box or None,
         "official_jpeg": not args.no_official_jpeg,
         "reference_background_box_px": args.reference_background or None,
+        "verify_min_snr": args.verify_min_snr or None,
         "fields": [],
     }
     header = (
-        "| field | image | 10-sigma sources | recovered: detector / + complement | target "
-        "| detections | spurious: detector / + complement (segments cover) "
-        "| ... vs the frame's noise | calibObj r < 16 found |"
+        "| field | image | 10-sigma sources | recovered: boxes / verified / + complement | target "
+        "| detections: boxes / verified (+ complement) | spurious vs the frame's noise: boxes / verified / "
+        "+ complement (segments cover) | ... vs the clipped rms | calibObj r < 16 found: verified / + complement |"
     )
     print(header)
     print("|---|---|---|---|---|---|---|---|---|")
@@ -210,36 +220,43 @@ def main() -> None:
             )
             frame = read_frame(d / manifest["frames"]["r"]["file"])
             t0 = time.perf_counter()
-            det = detect_field(model, composite, conf=args.conf, device="cpu")
+            boxes = detect_field(model, composite, conf=args.conf, device="cpu")
             t_det = time.perf_counter() - t0
+            noise = r_frame_pixel_noise(frame, camcol)
+            t0 = time.perf_counter()
+            verify = VerifySettings(min_snr=args.verify_min_snr or None)
+            det, n_dropped = verify_detections(boxes, frame.image, noise, verify)
+            t_verify = time.perf_counter() - t0
             t0 = time.perf_counter()
             bright = bright_sources(frame.image, frame.calib, settings, BoxTable().side)
             combined = merge_bright_sources(det, bright)
             t_bright = time.perf_counter() - t0
-            noise = r_frame_pixel_noise(frame, camcol)
             ref, segm2, segm2_noise = reference_sources(
                 frame.image, pixel_noise=noise, background_box_px=args.reference_background or None
             )
-            found_det = inside_any_box(ref["x"], ref["y"], det)
-            found_all = inside_any_box(ref["x"], ref["y"], combined)
+            chains = {"boxes": boxes, "verified": det, "combined": combined}
+            found = {k: inside_any_box(ref["x"], ref["y"], v) for k, v in chains.items()}
+            found_all = found["combined"]
             row = {
                 "field": f"{run}/{camcol}/{field}",
                 "image": origin,
                 "crowded": (run, camcol, field) in CROWDED,
                 "n_reference": int(len(ref)),
-                "recovered_detector": float(found_det.mean()) if len(ref) else None,
-                "recovered_combined": float(found_all.mean()) if len(ref) else None,
-                "n_detections": int(len(det)),
+                **{f"recovered_{k}": float(v.mean()) if len(ref) else None for k, v in found.items()},
+                "n_boxes": int(len(boxes)),
+                "n_verified": int(len(det)),
                 "n_combined": int(len(combined)),
                 "n_bright": int(len(bright)),
-                "spurious_detector": spurious_fraction(det, segm2, frame.image.shape),
-                "spurious_combined": spurious_fraction(combined, segm2, frame.image.shape),
+                **{f"spurious_{k}": spurious_fraction(v, segm2, frame.image.shape) for k, v in chains.items()},
                 "pixel_noise_nmgy": noise,
-                "spurious_detector_frame_noise": spurious_fraction(det, segm2_noise, frame.image.shape),
-                "spurious_combined_frame_noise": spurious_fraction(combined, segm2_noise, frame.image.shape),
+                **{
+                    f"spurious_{k}_frame_noise": spurious_fraction(v, segm2_noise, frame.image.shape)
+                    for k, v in chains.items()
+                },
                 "segment_cover": float((segm2.data > 0).mean()),
                 "segment_cover_frame_noise": float((segm2_noise.data > 0).mean()),
                 "detect_s": t_det,
+                "verify_s": t_verify,
                 "complement_s": t_bright,
             }
             row["target"] = TARGET["crowded"] if row["crowded"] else TARGET["high_latitude"]
@@ -252,7 +269,7 @@ def main() -> None:
                 on = (r < 16) & (x >= 0) & (x <= 2047) & (y >= 0) & (y <= 1488)
                 n_det = int(inside_any_box(x[on], y[on], det).sum())
                 n_all = int(inside_any_box(x[on], y[on], combined).sum())
-                row.update(calibobj_r_lt_16=int(on.sum()), calibobj_found_detector=n_det, calibobj_found_combined=n_all)
+                row.update(calibobj_r_lt_16=int(on.sum()), calibobj_found_verified=n_det, calibobj_found_combined=n_all)
                 stars_txt = f"{n_det} / {n_all} of {int(on.sum())}"
             report["fields"].append(row)
             overlay(
@@ -261,15 +278,17 @@ def main() -> None:
                 combined,
                 ref,
                 found_all,
-                f"{row['field']} ({origin}): detector {row['recovered_detector']:.3f}, "
+                f"{row['field']} ({origin}): verified boxes {row['recovered_verified']:.3f}, "
                 f"with complement {row['recovered_combined']:.3f} of {len(ref)} 10-sigma sources",
             )
             print(
-                f"| {row['field']} | {origin} | {len(ref)} | {row['recovered_detector']:.3f} / "
-                f"{row['recovered_combined']:.3f} | >= {row['target']:.2f} | {len(det)} (+{len(bright)}) | "
-                f"{row['spurious_detector']:.3f} / {row['spurious_combined']:.3f} ({row['segment_cover']:.2f}) | "
-                f"{row['spurious_detector_frame_noise']:.3f} / {row['spurious_combined_frame_noise']:.3f} "
-                f"({row['segment_cover_frame_noise']:.2f}) | {stars_txt} |",
+                f"| {row['field']} | {origin} | {len(ref)} | {row['recovered_boxes']:.3f} / "
+                f"{row['recovered_verified']:.3f} / {row['recovered_combined']:.3f} | >= {row['target']:.2f} | "
+                f"{len(boxes)} / {len(det)} (+{len(bright)}) | "
+                f"{row['spurious_boxes_frame_noise']:.3f} / {row['spurious_verified_frame_noise']:.3f} / "
+                f"{row['spurious_combined_frame_noise']:.3f} ({row['segment_cover_frame_noise']:.2f}) | "
+                f"{row['spurious_boxes']:.3f} / {row['spurious_verified']:.3f} / {row['spurious_combined']:.3f} "
+                f"({row['segment_cover']:.2f}) | {stars_txt} |",
                 flush=True,
             )
     out = args.out / "real_fields.json"
