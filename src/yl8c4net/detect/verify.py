@@ -4,7 +4,7 @@ excess at its centre.
 The detector sees an 8-bit stretched composite, not the calibrated pixels. On crowded real
 fields it also draws boxes where the frame holds nothing: on the low-latitude field
 5405/6/99 7 % of its boxes have their centre on no segment of the r frame at 2 x its
-noise, most with an aperture S/N under 3. (On the simulated sky the detector draws
+noise, 90 % of those with an aperture S/N under 3. (On the simulated sky the detector draws
 almost no box without a true source, so these answer to something the simulator lacks.)
 SDSS's own pipeline keeps an object only where the smoothed frame rises above its noise: a
 PSF-matched pass for compact objects, and binned passes for faint extended ones. This step
