@@ -11,6 +11,7 @@ field so that both see the same machine load:
 - composite: the irg JPEG to the composite on the r grid, written as the pipeline's PNG;
 - read: that PNG and the r frame read back (as detect/classify blocks read them);
 - detect: YOLOv8's 12 tiles in one batch, overlaps merged (the shipped detector);
+- verify: the flux verification of the boxes on the r frame (`detector.verify`, on by default);
 - classify: Conv4Net on every detection's cut-out, windowed centroids on the r frame, WCS;
 - catalogue: the one-to-one PhotoObjAll crossmatch of the field's rows.
 
@@ -36,7 +37,7 @@ import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("composite", "read", "detect", "classify", "catalogue")
+STAGES = ("composite", "read", "detect", "verify", "classify", "catalogue")
 RUN, CAMCOL, FIRST_FIELD = 9301, 3, 11
 #: Fields per batch of the batched-detection comparison (12 tiles each).
 BATCH_FIELDS = 4
@@ -109,9 +110,10 @@ def field_stages(fid, field_dir: Path, manifest: dict, photo, models: dict, cfg:
     from yl8c4net.composite import field_composite
     from yl8c4net.config import lupton_stretch
     from yl8c4net.detect.infer import detect_field
+    from yl8c4net.detect.verify import VerifySettings, verify_detections
     from yl8c4net.imageio import load_image, save_image
     from yl8c4net.positions import refine_positions
-    from yl8c4net.sdss.frames import read_frame
+    from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame
 
     seconds = {}
     t = time.perf_counter()
@@ -131,6 +133,11 @@ def field_stages(fid, field_dir: Path, manifest: dict, photo, models: dict, cfg:
         det_cfg["merge"], det_cfg["merge_iou"], det_cfg["max_det"], device="cpu", imgsz=det_cfg["imgsz"],
     )  # fmt: skip
     seconds["detect"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    noise = r_frame_pixel_noise(frame, fid.camcol)
+    det, _ = verify_detections(det, frame.image, noise, VerifySettings.from_config(det_cfg["verify"]))
+    seconds["verify"] = time.perf_counter() - t
 
     t = time.perf_counter()
     model, norm = models["classifier"]
