@@ -1,6 +1,7 @@
 """Lean mode end to end (issue 16): the demo's fields catalogued from their irg JPEGs and the
 run's asTrans only, with the local run's models; compared with the local run's catalogue."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -37,6 +39,12 @@ def test_lean_catalogue_matches_the_local_run_within_a_fraction_of_an_arcsecond(
     assert (status["status"] == "ok").all() and (status["bands"] == "").all()
     assert (status["bytes"] < 1_000_000).all()  # the JPEG only
     assert not list((tmp_path / "resources" / "frames").rglob("frame-r-*"))
+    # No r frame, so no flux verification, and every detections file says so.
+    detection_files = list((tmp_path / "results" / "detections").rglob("*.parquet"))
+    assert detection_files
+    for path in detection_files:
+        timings = json.loads(pq.read_schema(path).metadata[b"timings"])
+        assert "verify_min_snr" in timings and timings["verify_min_snr"] is None, path
     local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
     lean = pd.read_parquet(tmp_path / "results" / "catalog" / "catalog.parquet")
     assert abs(len(lean) - len(local)) <= 0.01 * len(local)
