@@ -103,13 +103,16 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
     dictionary-encoded Arrow columns (Parquet still stores the repeated values in dictionary
     pages). The conversion is an Arrow cast, not a pandas one: 10 M rows stay cheap.
 
+    The provenance also names the package version that wrote the file (``package_version``).
     The data pages depend only on the rows, so two builds give byte-identical data; only
     the ``created`` timestamp in the metadata differs.
     """
     import pyarrow.compute as pc
 
+    from . import __version__
+
     path = Path(path)
-    provenance = {**provenance, "created": datetime.now(timezone.utc).isoformat()}
+    provenance = {**provenance, "package_version": __version__, "created": datetime.now(timezone.utc).isoformat()}
     frame = to_schema(df, columns)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     fields = [

@@ -14,8 +14,12 @@ from .errors import YL8C4NetError
 BASE_CONFIG = "config.yaml"
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The ``yl8c4net`` argument parser (also read by the documentation's CLI reference)."""
+    from . import __version__
+
     ap = argparse.ArgumentParser(prog="yl8c4net", description=__doc__)
+    ap.add_argument("--version", action="version", version=f"yl8c4net {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     fi = sub.add_parser("field-index", help="cache each run's field list (SkyServer Field table, or the mirror)")
     fi.add_argument(
@@ -35,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--configfile", nargs="+", default=[], metavar="FILE", help="as for field-index")
     docs = sub.add_parser("config-docs", help="write the config reference (Markdown) generated from the schema")
     docs.add_argument("--out", default="-", help="output file (default: standard output)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "config-docs":
         return write_config_docs(args.out)
     try:

@@ -1,4 +1,4 @@
-"""PhotoObjAll and SpecPhoto tables: SkyServer (astroquery), CasJobs, or a local mirror.
+"""PhotoObjAll and SpecPhoto tables: SkyServer (SqlSearch, as astroquery asks it), CasJobs, or a local mirror.
 
 Every backend returns a `pandas.DataFrame` with the pipeline's column names (see
 `yl8c4net.sdss.sql`), validated by `validate_table`. Results are cached by the caller as
@@ -171,7 +171,13 @@ class _SqlBackend(CatalogBackend):
 
 
 class SkyServerBackend(_SqlBackend):
-    """SkyServer SqlSearch through `astroquery.sdss.SDSS.query_sql`.
+    """SkyServer SqlSearch, the request as astroquery's `astroquery.sdss.SDSSClass` forms it.
+
+    The query string and the endpoint come from astroquery's public API
+    (``query_sql_async(..., get_query_payload=True)``, ``QUERY_URL_SUFFIX_DR_NEW``); the
+    request goes through this project's retry policy (`yl8c4net.sdss.http.RetryPolicy`),
+    which astroquery's own session has no public hook for, and the CSV answer is read by
+    astropy as astroquery reads it.
 
     Parameters
     ----------
@@ -179,8 +185,8 @@ class SkyServerBackend(_SqlBackend):
         SDSS data release, 17 by default.
     base_url : str, optional
         SkyServer root; astroquery's configured one (``https://skyserver.sdss.org``) if None.
-    timeout_s : float
-        Time limit of one query.
+    policy : RetryPolicy, optional
+        Retries and the time limit of one query (120 s by default).
     """
 
     def __init__(self, data_release: int = 17, base_url: str | None = None, policy: RetryPolicy | None = None):
@@ -188,36 +194,36 @@ class SkyServerBackend(_SqlBackend):
         self.base_url = base_url
         self.policy = policy or RetryPolicy(timeout_s=120.0)
 
-    def _query(self, sql: str) -> pd.DataFrame | None:
-        import warnings
-
-        import requests
-        from astroquery.exceptions import NoResultsWarning, RemoteServiceError
+    def query_url(self) -> str:
+        """The SqlSearch endpoint of this data release."""
         from astroquery.sdss import SDSSClass, conf
 
-        client = SDSSClass()
-        self.policy.session(client._session)  # astroquery's own session, with our retries
+        root = (self.base_url or conf.skyserver_baseurl).rstrip("/")
+        return root + SDSSClass.QUERY_URL_SUFFIX_DR_NEW.format(dr=self.data_release)
+
+    def _query(self, sql: str) -> pd.DataFrame | None:
+        import requests
+        from astropy.table import Table
+        from astroquery.sdss import SDSS
+
+        payload = SDSS.query_sql_async(sql, data_release=self.data_release, get_query_payload=True)
         try:
-            with conf.set_temp("skyserver_baseurl", self.base_url or conf.skyserver_baseurl):
-                response = client.query_sql_async(
-                    sql, timeout=self.policy.timeout_s, data_release=self.data_release, cache=False
-                )
+            with self.policy.session() as session:
+                response = session.get(self.query_url(), params=payload, timeout=self.policy.timeout_s)
         except requests.RequestException as exc:
             raise TransientError(
                 f"SkyServer unreachable after {self.policy.retries + 1} attempts ({exc}): {sql}"
             ) from None
         check_answer(response, f"SkyServer query {sql}", QueryError)
+        if "error_message" in response.text:
+            raise QueryError(f"SkyServer rejected the query ({skyserver_error_line(response.text)}): {sql}")
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NoResultsWarning)
-                table = client._parse_result(response)
-        except RemoteServiceError as exc:
-            raise QueryError(f"SkyServer rejected the query ({skyserver_error_line(str(exc))}): {sql}") from None
+            table = Table.read(response.text, format="ascii.csv", comment="#")
         except Exception as exc:  # astropy's CSV parser on a page that is not a table
             raise QueryError(
                 f"SkyServer answer is not a table ({type(exc).__name__}: {str(exc)[:200]}): {sql}"
             ) from None
-        return None if table is None else table.to_pandas()
+        return table.to_pandas() if len(table) else None
 
 
 class CasJobsBackend(_SqlBackend):
