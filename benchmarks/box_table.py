@@ -10,7 +10,6 @@ median per bin. Prints a Markdown table; writes benchmarks/out/box_table.json.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from astropy.io import fits
 from yl8c4net.labels import BoxTable
 from yl8c4net.sdss.fields import FieldId, frame_relpath
 from yl8c4net.sdss.frames import read_frame
+from record import write_record
 
 BINS = [(14, 16), (16, 18), (18, 19), (19, 20), (20, 21), (21, 22.2)]
 REF_SIDE = 40
@@ -92,7 +92,7 @@ def main():
         print(f"| {lo}-{hi} | {side} | " + " | ".join(cells) + " |")
     out = Path(__file__).resolve().parent / "out" / "box_table.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=1))
+    write_record(out, res)
 
 
 if __name__ == "__main__":

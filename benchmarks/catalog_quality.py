@@ -11,7 +11,6 @@ writes benchmarks/out/catalog_quality-NAME.json.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +20,7 @@ from yl8c4net.catalog_quality import class_scores, score_catalog
 from yl8c4net.config import merge_configs
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.simulate.mirror import truth_relpath
+from record import write_record
 
 
 def merged_config(paths) -> dict:
@@ -99,7 +99,7 @@ def main() -> None:
         )
     out = Path(__file__).resolve().parent / "out" / f"catalog_quality-{args.label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(score, indent=1))
+    write_record(out, score)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ writes benchmarks/out/catalog_scale.json. Target (issue 6): 10 M rows in <= 30 s
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import resource
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from record import write_record
 
 
 def synthetic(n: int, seed: int = 0):
@@ -179,7 +179,7 @@ def main() -> None:
         )
     out = Path(__file__).resolve().parent / "out" / "catalog_scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=1))
+    write_record(out, rows)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from yl8c4net.catalog_quality import class_scores, recall_purity  # noqa: E402
 from yl8c4net.classify.fusion import class_indices, load_fusion  # noqa: E402
 from yl8c4net.sdss.queries import SPEC_CLASSES  # noqa: E402
 from yl8c4net.simulate.colours import read_specphoto_csv, specphoto_split  # noqa: E402
+from record import write_record
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared/data/skyserver_dr14_specphoto_10k.csv"
 
@@ -234,7 +235,7 @@ def main() -> None:
         print(f"{row[0]:<{width}}  {str(row[1]):>22}  {str(row[2]):>7}  {row[3]}")
     out = Path(__file__).resolve().parent / "out" / f"classification_quality-{args.label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, default=lambda v: v.tolist() if isinstance(v, np.ndarray) else str(v)))
+    write_record(out, result)
 
 
 def _fmt(v) -> str:

@@ -9,7 +9,6 @@ reports Conv4Net 11.00% faster than AlexNet with 46.26% fewer parameters (on an 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import torch
 
 from yl8c4net.classify import AlexNet48, Conv4Net, count_parameters
+from record import write_record
 
 
 def images_per_second(model, batch: int, device, seconds: float) -> float:
@@ -73,7 +73,7 @@ def main() -> None:
         print(f"| {r['batch']} | {r['conv4net_ips']:.0f} | {r['alexnet_ips']:.0f} | {r['speedup']:.2f} |")
     out = Path(__file__).resolve().parent / "out" / f"classifier_throughput_{device.type}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"device": str(device), "torch": torch.__version__, "rows": rows}, indent=1))
+    write_record(out, {"device": str(device), "torch": torch.__version__, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from yl8c4net.detect.env import prepare_ultralytics
+from record import write_record
 
 
 def main() -> None:
@@ -66,7 +67,7 @@ def main() -> None:
         )
     out = Path(__file__).resolve().parent / "out" / "detector_eval.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1, default=float))
+    write_record(out, report)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ rendered. Prints a table and writes benchmarks/out/detector_throughput_{device}.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from yl8c4net.detect.env import prepare_ultralytics
+from record import write_record
 
 
 def main() -> None:
@@ -80,7 +80,7 @@ def main() -> None:
     print(f"| total | {total:.3f} | tiles/s {12 / total:.1f}, predict-only tiles/s {12 / med['predict_s']:.1f} |")
     out = Path(__file__).resolve().parent / "out" / f"detector_throughput_{device}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"device": device, "median": med, "rows": rows, "tiles_per_s": 12 / total}, indent=1))
+    write_record(out, {"device": device, "median": med, "rows": rows, "tiles_per_s": 12 / total})
 
 
 if __name__ == "__main__":

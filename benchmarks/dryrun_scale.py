@@ -17,7 +17,6 @@ and all of DR17 (~940 k fields) in blocks of 50 and 100. Targets: 27 k fields in
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import time
 from pathlib import Path
 
 import yaml
+from record import write_record
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CASES = [(1, 200, 1), (1, 200, 50), (20, 225, 50)]
@@ -145,7 +145,7 @@ def main() -> None:
         )
     out = REPO / "benchmarks" / "out" / "dryrun_scale.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=1))
+    write_record(out, rows)
 
 
 if __name__ == "__main__":

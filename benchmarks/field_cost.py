@@ -27,7 +27,6 @@ weights is timed (its speed does not depend on its weights).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from record import write_record
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("composite", "read", "detect", "verify", "classify", "catalogue")
@@ -268,7 +268,7 @@ def main() -> None:
         f"onnx {summary['onnx']['detect']:.3f})"
     )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_record(args.out, result)
     print(f"written {args.out}")
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from record import write_record
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH_TILES = (12, 48, 96, 192, 384)
@@ -181,7 +182,7 @@ def main() -> None:
                 print(f"network {dev} batch {n}: {row['s_per_tile'] * 1e3:.2f} ms per tile, "
                       f"{row['s_per_field_of_12']:.4f} s per field of 12 tiles ({gpu or 'no GPU'})")  # fmt: skip
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(result, indent=2))
+        write_record(args.out, result)
         return
     paths = sorted((work / "composite").glob("*.png"))[: args.fields]
     if not paths:
@@ -297,7 +298,7 @@ def main() -> None:
     for dev, row in result["train"].items():
         print(f"{'Conv4Net training, s/epoch ' + dev:<36} {row['s_per_epoch']:>9.1f} ({row['n_train']} cut-outs)")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_record(args.out, result)
     print(f"written {args.out}")
 
 

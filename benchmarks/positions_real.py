@@ -12,7 +12,6 @@ Prints a table by r magnitude; writes benchmarks/out/positions_real.json.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from yl8c4net.detect.env import prepare_ultralytics
+from record import write_record
 
 FIELD = (4510, 4, 30)
 SWEEP = "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz"
@@ -131,7 +131,7 @@ def main() -> None:
     )
     out = Path(__file__).resolve().parent / "out" / "positions_real.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    write_record(out, report)
 
 
 if __name__ == "__main__":

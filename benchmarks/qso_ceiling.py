@@ -26,7 +26,6 @@ Prints a table; writes benchmarks/out/qso_ceiling.json. ~3 min on 2 cores.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from yl8c4net.classify.probabilities import shift_priors  # noqa: E402
 from yl8c4net.sdss.queries import SPEC_CLASSES  # noqa: E402
 from yl8c4net.simulate.colours import load_colour_model  # noqa: E402
 from yl8c4net.simulate.photometry import photometry_training_table  # noqa: E402
+from record import write_record
 
 QSO, STAR = SPEC_CLASSES.index("QSO"), SPEC_CLASSES.index("STAR")
 CONDITIONS = {
@@ -152,7 +152,7 @@ def main() -> None:
         print(f"{name}: {len(sky):,} rows, {res['n_qso']} QSOs, {res['n_star']:,} stars", flush=True)
     print("\n".join(lines))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+    write_record(args.out, report)
     print(f"written {args.out}")
 
 

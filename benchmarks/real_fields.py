@@ -35,7 +35,6 @@ writes benchmarks/out/real_fields.json and benchmarks/out/real_fields/<field>.pn
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +45,7 @@ import pandas as pd
 from yl8c4net.composite import BACKGROUND_BOX_PX, subtract_background
 from yl8c4net.detect.env import prepare_ultralytics
 from yl8c4net.detect.verify import VerifySettings, verify_detections
+from record import write_record
 
 REAL = [(4510, 4, 30), (1035, 6, 17), (1992, 1, 87), (5405, 6, 99), (2583, 2, 136)]
 CROWDED = {(5405, 6, 99), (2583, 2, 136)}
@@ -313,7 +313,7 @@ def main() -> None:
             )
     out = args.out / "real_fields.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
+    write_record(out, report)
     print(f"written {out}")
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from yl8c4net.sdss.fields import FieldId, frame_relpath, irg_jpeg_relpath
 from yl8c4net.sdss.frames import read_frame
 from yl8c4net.simulate.mirror import SimConfig, simulate_field
 from yl8c4net.simulate.survey import FIELD_STEP_ROWS, PIXEL_SCALE_DEG
+from record import write_record
 
 REAL = [(4510, 4, 30), (1035, 6, 17), (1992, 1, 87), (5405, 6, 99), (2583, 2, 136)]
 MAG_BINS = [(5.0, 14.0), (14.0, 16.0), (16.0, 18.0), (18.0, 20.0), (20.0, 22.0)]
@@ -145,7 +145,7 @@ def main() -> None:
         pct = " / ".join(f"{v:.2f}" for v in r["pixel_pct_rms"].values())
         print(f"| {r['frame']} | {area} | {pct} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1))
+    write_record(args.out, rows)
     import matplotlib
 
     matplotlib.use("Agg")

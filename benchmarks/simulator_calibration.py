@@ -10,7 +10,6 @@ Prints a Markdown table and writes benchmarks/out/simulator_calibration.json.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from yl8c4net.sdss.fields import BANDS, FieldId, frame_relpath
 from yl8c4net.sdss.frames import read_frame
 from yl8c4net.simulate.calibration import frame_statistics
 from yl8c4net.simulate.mirror import SimConfig, simulate_field
+from record import write_record
 
 REAL = [(1035, 6, 17), (1992, 1, 87), (4510, 4, 30), (2583, 2, 136), (5405, 6, 99)]
 ORDINARY = {(1035, 6, 17), (1992, 1, 87), (4510, 4, 30)}
@@ -77,7 +77,7 @@ def main() -> None:
                 f"{f(np.median(simv))} ({f(min(simv))}-{f(max(simv))}) |"
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
+    write_record(args.out, {"rows": rows, "summary": summary})
 
 
 if __name__ == "__main__":
