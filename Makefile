@@ -7,7 +7,7 @@ export YOLO_OFFLINE := 1
 export YOLO_CONFIG_DIR := $(CURDIR)/.yolo
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-slow test-slurm lint clean-results
+.PHONY: demo test test-slow test-slurm lint docs clean-results
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check src workflow/scripts tests benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+
+## The documentation site (Sphinx), warnings as errors, into docs/_build/html.
+docs: $(VENV)/.installed-test
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 clean-results:
 	rm -rf results resources logs .snakemake

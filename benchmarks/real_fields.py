@@ -18,7 +18,7 @@
 
 The reference (our code, independent of the detector): the r frame minus its photutils
 ``Background2D`` (64-px meshes; ``--reference-background 0``: minus its clipped median only,
-the reference before the tenth session, which counted the fragments of diffuse features,
+a reference that counts the fragments of diffuse features,
 like a faint streak on 1035/6/17, as sources and left M2's core stars in its unresolved
 light), smoothed with a 3-px-FWHM Gaussian, segmented at 1.5 sigma (5 px), deblended
 (photutils ``deblend_sources``, 32 levels, contrast 0.001); a segment is a 10-sigma source
@@ -64,12 +64,12 @@ def reference_sources(
     segmentations that detections are checked against: at 2 x the smoothed frame's clipped
     rms, and (when ``pixel_noise``, the frame's own noise per pixel, is given) at 2 x that
     noise smoothed by the same kernel (None otherwise), counted from the Background2D
-    (``noise_zero="background"``) or, as before the eleventh session, from the clipped median
+    (``noise_zero="background"``) or from the clipped median
     of what the Background2D leaves (``"median"``).
 
     The frame first loses its photutils ``Background2D`` (``background_box_px`` meshes, the
     composite's `~yl8c4net.composite.subtract_background`), as photutils' own segmentation
-    recipe does; None: only its clipped median (the reference before the tenth session)."""
+    recipe does; None: only its clipped median."""
     from astropy.convolution import Gaussian2DKernel, convolve_fft
     from astropy.stats import gaussian_fwhm_to_sigma, sigma_clipped_stats
     from photutils.segmentation import SourceCatalog, deblend_sources, detect_sources
@@ -95,7 +95,7 @@ def reference_sources(
         # A threshold in units of the noise counts from the background, which is the
         # Background2D when there is one. The clipped median of what it leaves is starlight
         # on a crowded field (0.014 nanomaggies on 5405/6/99, 2.4 sigma of the smoothed
-        # noise), and taking it out too, as before the eleventh session, put these
+        # noise), and taking it out too puts these
         # "2-sigma" segments at ~4.4 sigma there (`--noise-zero median` keeps that).
         if background_box_px and noise_zero == "background":
             smooth = convolve_fft(image, kernel, allow_huge=True)

@@ -31,7 +31,7 @@ def test_every_schema_key_has_a_description_and_only_known_keywords():
 
 
 def test_every_key_of_the_demo_config_is_in_the_reference():
-    reference = (REPO / "docs" / "config.md").read_text()
+    reference = (REPO / "docs" / "reference" / "config.md").read_text()
 
     def walk(d, prefix=""):
         for k, v in d.items():
@@ -44,8 +44,8 @@ def test_every_key_of_the_demo_config_is_in_the_reference():
 
 
 def test_generated_reference_is_current():
-    """docs/config.md is what `yl8c4net config-docs --out docs/config.md` writes now."""
-    assert (REPO / "docs" / "config.md").read_text() == render_config_reference(load_schema())
+    """docs/reference/config.md is what `yl8c4net config-docs --out docs/reference/config.md` writes now."""
+    assert (REPO / "docs" / "reference" / "config.md").read_text() == render_config_reference(load_schema())
 
 
 def test_field_index_takes_a_partial_config_on_top_of_config_yaml(tmp_path, monkeypatch, capsys):

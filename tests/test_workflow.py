@@ -163,7 +163,7 @@ def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_pat
     missing = snakemake("-n", cwd=tmp_path, config_file=path)
     assert missing.returncode != 0 and "detector.weights: missing.pt does not exist" in missing.stderr
     # Trial 8 of issue 18: classifier weights given as detector weights stop the planning
-    # with one line (they used to fail inside the jobs, with the job's log empty).
+    # with one line, not inside the jobs with the job's log empty.
     cfg["detector"]["weights"] = "cls.pt"
     path.write_text(yaml.safe_dump(cfg))
     swapped = snakemake("-n", cwd=tmp_path, config_file=path)

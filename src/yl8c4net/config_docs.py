@@ -1,5 +1,5 @@
-"""The config reference (``docs/config.md``), generated from the config schema so the two
-cannot drift apart: ``yl8c4net config-docs --out docs/config.md``."""
+"""The config reference (``docs/reference/config.md``), generated from the config schema so the two
+cannot drift apart: ``yl8c4net config-docs --out docs/reference/config.md``."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def render_config_reference(schema: dict) -> str:
         "# Configuration reference",
         "",
         "Generated from `src/yl8c4net/schemas/config.schema.yaml` by",
-        "`yl8c4net config-docs --out docs/config.md`; do not edit by hand (a test compares them).",
+        "`yl8c4net config-docs --out docs/reference/config.md`; do not edit by hand (a test compares them).",
         "`config.yaml` is the offline demo; a file given with `--configfile` overrides its keys.",
         "",
         "| key | type | default | description |",

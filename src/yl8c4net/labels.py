@@ -4,7 +4,7 @@ WCS, one square box per source whose side is chosen from its r magnitude.
 The paper's Table 1 (box side per magnitude) is lost. `BoxTable` is our monotone
 reconstruction (brighter = larger), chosen from the fraction of a point source's flux that
 each box encloses, measured on the real frame 4510/4/30 and on simulated frames by
-``benchmarks/box_table.py`` (recorded in docs/box_table.md). Resolved galaxies grow their box
+``benchmarks/box_table.py`` (recorded in docs/reference/box-table.md). Resolved galaxies grow their box
 with their catalogue size (``petroR90_r``), which is what the paper fixed by hand in LabelImg.
 """
 
