@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
-from yl8c4net.labels import BoxTable
+from yl8c4net.images.labels import BoxTable
 from yl8c4net.sdss.fields import FieldId, frame_relpath
 from yl8c4net.sdss.frames import read_frame
 from record import write_record

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from yl8c4net.catalog_quality import class_scores, score_catalog
+from yl8c4net.catalog.quality import class_scores, score_catalog
 from yl8c4net.config import merge_configs
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.simulate.mirror import truth_relpath

@@ -7,7 +7,7 @@ match_coordinates_sky on the same data for comparison (up to --astropy-max rows)
     python benchmarks/catalog_scale.py [--sizes 1000000 3000000 10000000] [--astropy-max 1000000]
 
 Each size runs in its own process so peak memory (ru_maxrss) is per size. Prints a table and
-writes benchmarks/out/catalog_scale.json. Target (issue 6): 10 M rows in <= 30 s, <= 6 GB.
+writes benchmarks/out/catalog_scale.json. Target: 10 M rows in <= 30 s, <= 6 GB.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from record import write_record
 
 def synthetic(n: int, seed: int = 0):
     """Detections with the catalogue's columns and a PhotoObjAll table, ``n`` rows each."""
-    from yl8c4net.catalog import CLASS_DTYPE
+    from yl8c4net.catalog.columns import CLASS_DTYPE
 
     rng = np.random.default_rng(seed)
     # An SDSS-like strip: 2.5 deg wide, as long as needed for ~60k sources per deg^2.
@@ -77,8 +77,9 @@ FUSION_SETTINGS = {"prior_mode": "em", "em_min_rows": 200, "sky_priors": {"GALAX
 
 
 def run_ours(n: int, queue, fusion_path: str | None = None) -> None:
-    from yl8c4net.catalog import CATALOG_COLUMNS, MergeRule, gather_run
-    from yl8c4net.catalog_io import write_catalog_parquet
+    from yl8c4net.catalog.build import MergeRule, gather_run
+    from yl8c4net.catalog.columns import CATALOG_COLUMNS
+    from yl8c4net.catalog.files import write_catalog_parquet
     from yl8c4net.classify.catalog_classes import assign_classes
     from yl8c4net.classify.fusion import load_fusion
 

@@ -1,4 +1,4 @@
-"""Every acceptance number of the classification in one table (issue 13):
+"""Every acceptance number of the classification in one table:
 
 1. the balanced test split of a workflow's classification data set: Conv4Net alone, the
    photometric and colour parts, and the fusion (``results/eval/fusion_metrics.json``);
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from catalog_quality import catalogue_truth, merged_config  # noqa: E402
 
-from yl8c4net.catalog_quality import class_scores, recall_purity  # noqa: E402
+from yl8c4net.catalog.quality import class_scores, recall_purity  # noqa: E402
 from yl8c4net.classify.fusion import class_indices, load_fusion  # noqa: E402
 from yl8c4net.sdss.queries import SPEC_CLASSES  # noqa: E402
 from yl8c4net.simulate.colours import read_specphoto_csv, specphoto_split  # noqa: E402
@@ -68,7 +68,7 @@ def rendered_test_scores(args, fusion) -> dict:
     from yl8c4net.classify.metrics import classification_metrics
     from yl8c4net.classify.train import load_classifier, predict_proba
     from yl8c4net.config import load_config, lupton_stretch
-    from yl8c4net.labels import BoxTable
+    from yl8c4net.images.labels import BoxTable
     from yl8c4net.simulate.cutout_set import render_cutout_set
 
     cfg = load_config([args.workdir / "config.yaml"])

@@ -34,8 +34,8 @@ def main() -> None:
     from yl8c4net.detect.evaluate import detection_metrics
     from yl8c4net.detect.infer import detect_field
     from yl8c4net.detect.verify import VerifySettings, verify_detections
-    from yl8c4net.fetch import r_frame
-    from yl8c4net.imageio import load_image
+    from yl8c4net.sdss.fetch import r_frame
+    from yl8c4net.images.imageio import load_image
     from yl8c4net.sdss.frames import r_frame_pixel_noise
 
     model = YOLO(args.weights)

@@ -33,16 +33,16 @@ def main() -> None:
     from ultralytics import YOLO
 
     from yl8c4net.detect.infer import cut_tiles, merge_tile_boxes, predict_tiles, to_frame_table
-    from yl8c4net.imageio import load_image
+    from yl8c4net.images.imageio import load_image
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = YOLO(args.weights) if args.weights else YOLO("yolov8n.yaml", task="detect")
     if args.composite:
         path = Path(args.composite)
     else:
-        from yl8c4net.composite import field_composite
-        from yl8c4net.fetch import fetch_field
-        from yl8c4net.imageio import save_image
+        from yl8c4net.images.composite import field_composite
+        from yl8c4net.sdss.fetch import fetch_field
+        from yl8c4net.images.imageio import save_image
         from yl8c4net.sdss.fields import FieldId
         from yl8c4net.sdss.source import MirrorSource
         from yl8c4net.simulate.mirror import SimConfig, simulate_field

@@ -11,7 +11,7 @@ camcols, catalogue role only, given models) of FIELDS fields. Each runs
 benchmarks/out/dryrun_scale.json. The default cases put per-field jobs (blocks of 1) beside
 blocks of 50 on the same 1,200 fields, the paper's 20 runs (~27 k fields) in blocks of 50,
 and all of DR17 (~940 k fields) in blocks of 50 and 100. Targets: 27 k fields in <= 60 s and
-<= 4 GB (issue 7); all DR17 in <= 3 min and <= 8 GB (issue 16).
+<= 4 GB; all DR17 in <= 3 min and <= 8 GB.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@
 Simulates ``--fields`` fields (the demo's simulator at the real sky's densities, run 9301,
 cached under ``--work``), fetches each as a catalogue run does (`sdss.bands: auto`: the irg
 JPEG and the r frame), and then runs every per-field stage of the catalogue on each field,
-once with torch and once with the ONNX copies (`yl8c4net.onnx_runtime`), alternating per
+once with torch and once with the ONNX copies (`yl8c4net.runtime.onnx`), alternating per
 field so that both see the same machine load:
 
 - composite: the irg JPEG to the composite on the r grid, written as the pipeline's PNG;
@@ -55,7 +55,7 @@ def benchmark_config(n_fields: int) -> dict:
 def prepare_fields(cfg: dict, work: Path, log=print) -> list:
     """Simulate (once) and fetch the fields; returns [(fid, field_dir, manifest)]."""
     from yl8c4net.config import field_ids, sim_config
-    from yl8c4net.fetch import fetch_field
+    from yl8c4net.sdss.fetch import fetch_field
     from yl8c4net.simulate.mirror import simulate_field, truth_relpath
     from yl8c4net.sdss.source import MirrorSource
 
@@ -105,14 +105,15 @@ def classifier_checkpoint(path: str | None, work: Path) -> Path:
 
 def field_stages(fid, field_dir: Path, manifest: dict, photo, models: dict, cfg: dict, work: Path) -> tuple[dict, int]:
     """Seconds of each stage on one field with one runtime's models, and the detections."""
-    from yl8c4net.catalog import crossmatch_photoobj, pixels_to_sky
+    from yl8c4net.catalog.build import crossmatch_photoobj
+    from yl8c4net.catalog.sky import pixels_to_sky
     from yl8c4net.classify.infer import classify_detections
-    from yl8c4net.composite import field_composite
+    from yl8c4net.images.composite import field_composite
     from yl8c4net.config import lupton_stretch
     from yl8c4net.detect.infer import detect_field
     from yl8c4net.detect.verify import VerifySettings, verify_detections
-    from yl8c4net.imageio import load_image, save_image
-    from yl8c4net.positions import refine_positions
+    from yl8c4net.images.imageio import load_image, save_image
+    from yl8c4net.catalog.positions import refine_positions
     from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame
 
     seconds = {}
@@ -156,7 +157,7 @@ def batched_detect_seconds(models: dict, fields: list, cfg: dict, work: Path, ba
     """Median detect seconds per field when ``batch_fields`` fields' tiles go in one batch
     (detect_block's ``detector.batch_tiles``), per runtime, batches alternated."""
     from yl8c4net.detect.infer import detect_fields
-    from yl8c4net.imageio import load_image
+    from yl8c4net.images.imageio import load_image
 
     composites = [load_image(work / "composite" / f"{f.run}-{f.camcol}-{f.field}.png", flip=True) for f, _, _ in fields]
     det_cfg = cfg["detector"]
@@ -179,7 +180,7 @@ def load_models(runtime: str, detector_pt: Path, classifier_pt: Path, work: Path
 
     from yl8c4net.classify.model import CLASS_NAMES
     from yl8c4net.classify.train import load_classifier
-    from yl8c4net.onnx_runtime import export_classifier_onnx, export_detector_onnx, load_classifier_onnx
+    from yl8c4net.runtime.onnx import export_classifier_onnx, export_detector_onnx, load_classifier_onnx
 
     if runtime == "torch":
         model, norm, _ = load_classifier(classifier_pt, CLASS_NAMES, 3, "cpu")
@@ -207,7 +208,7 @@ def main() -> None:
     use_cpu_threads(os.cpu_count())  # as detect_block does with its threads (ultralytics would use one less)
 
     from yl8c4net.config import catalog_backend
-    from yl8c4net.model_files import shipped_detector
+    from yl8c4net.pipeline.model_files import shipped_detector
     from yl8c4net.sdss.queries import checked_photoobj_field
 
     cfg = benchmark_config(args.fields + 1)  # +1: the warm-up field

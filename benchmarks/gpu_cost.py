@@ -162,8 +162,8 @@ def main() -> None:
     from yl8c4net.classify.model import CLASS_NAMES
     from yl8c4net.classify.train import load_classifier
     from yl8c4net.detect.infer import BatchedFieldDetector, batch_tiles, detect_fields
-    from yl8c4net.imageio import load_image
-    from yl8c4net.model_files import shipped_detector
+    from yl8c4net.images.imageio import load_image
+    from yl8c4net.pipeline.model_files import shipped_detector
 
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     det_cfg = cfg["detector"]

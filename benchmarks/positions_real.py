@@ -1,5 +1,5 @@
 """Catalogue positions on a real SDSS frame: the detector on 4510/4/30 (official irg JPEG),
-positions measured on the r frame as the workflow does (`yl8c4net.positions`), compared with
+positions measured on the r frame as the workflow does (`yl8c4net.catalog.positions`), compared with
 SDSS's own positions of the calibObj stars of that field; the box centres side by side, and
 lean mode's positions (`sdss.lean`: centroids on the JPEG's r channel, WCS from asTrans, here
 the field's asTrans row in the r frame's HDU 3, the same row as the run's asTrans file).
@@ -51,11 +51,11 @@ def main() -> None:
     from astropy.table import Table
     from ultralytics import YOLO
 
-    from yl8c4net.catalog import pixels_to_sky
-    from yl8c4net.composite import field_composite
+    from yl8c4net.catalog.sky import pixels_to_sky
+    from yl8c4net.images.composite import field_composite
     from yl8c4net.detect.infer import detect_field
-    from yl8c4net.fetch import fetch_field
-    from yl8c4net.positions import refine_positions
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.catalog.positions import refine_positions
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.astrom import astrans_wcs
     from yl8c4net.sdss.frames import read_frame

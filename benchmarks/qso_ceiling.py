@@ -1,5 +1,5 @@
 """How well single-epoch SDSS photometry can separate quasars from stars at the sky's mix
-(issue 13's target: QSO purity and completeness >= 0.80), measured where the truth is
+(target: QSO purity and completeness >= 0.80), measured where the truth is
 known: simulated PhotoObjAll rows of `classification_quality.sky_mix_table` (real-sky
 densities, r <= 22.2).
 
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from classification_quality import sky_mix_table  # noqa: E402
 
-from yl8c4net.catalog_quality import recall_purity  # noqa: E402
+from yl8c4net.catalog.quality import recall_purity  # noqa: E402
 from yl8c4net.classify.fusion import PHOTOMETRIC_FEATURES, class_indices, photometric_features  # noqa: E402
 from yl8c4net.classify.fusion import train_photometric_classifier  # noqa: E402
 from yl8c4net.classify.probabilities import shift_priors  # noqa: E402

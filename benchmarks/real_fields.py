@@ -1,4 +1,4 @@
-"""The detector on the five real SDSS fields of ../shared (issue 12's acceptance):
+"""The detector on the five real SDSS fields of ../shared:
 
 - recovered: the fraction of photutils 10-sigma sources (the reference below) whose centroid
   lies inside a detection box, per field;
@@ -28,7 +28,7 @@ when its flux / (rms sqrt(area)) > 10.
         [--background-box 64] [--no-official-jpeg] [--reference-background 64] [--verify-min-snr 3.15]
         [--noise-zero background|median] [--fields 1035/6/17 ...]
 
-Weights default to the shipped detector (`yl8c4net.model_files`). Prints a Markdown table;
+Weights default to the shipped detector (`yl8c4net.pipeline.model_files`). Prints a Markdown table;
 writes benchmarks/out/real_fields.json and benchmarks/out/real_fields/<field>.png.
 """
 
@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from yl8c4net.composite import BACKGROUND_BOX_PX, subtract_background
+from yl8c4net.images.composite import BACKGROUND_BOX_PX, subtract_background
 from yl8c4net.detect.env import prepare_ultralytics
 from yl8c4net.detect.verify import VerifySettings, verify_detections
 from record import write_record
@@ -68,7 +68,7 @@ def reference_sources(
     of what the Background2D leaves (``"median"``).
 
     The frame first loses its photutils ``Background2D`` (``background_box_px`` meshes, the
-    composite's `~yl8c4net.composite.subtract_background`), as photutils' own segmentation
+    composite's `~yl8c4net.images.composite.subtract_background`), as photutils' own segmentation
     recipe does; None: only its clipped median."""
     from astropy.convolution import Gaussian2DKernel, convolve_fft
     from astropy.stats import gaussian_fwhm_to_sigma, sigma_clipped_stats
@@ -192,12 +192,12 @@ def main() -> None:
     from astropy.table import Table
     from ultralytics import YOLO
 
-    from yl8c4net.composite import field_composite
+    from yl8c4net.images.composite import field_composite
     from yl8c4net.detect.bright import BrightSourceSettings, bright_sources, merge_bright_sources
     from yl8c4net.detect.infer import detect_field
-    from yl8c4net.fetch import fetch_field
-    from yl8c4net.labels import BoxTable
-    from yl8c4net.model_files import shipped_detector
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.images.labels import BoxTable
+    from yl8c4net.pipeline.model_files import shipped_detector
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame
     from yl8c4net.sdss.source import MirrorSource

@@ -3,7 +3,7 @@ machine and the command that produced them, and the Markdown table it printed.
 
 Each benchmark calls `write_record(path, results)` where it writes its JSON. The table is
 every printed line that starts with ``|`` (the Markdown tables the scripts print), caught
-by a tee on standard output that `write_record`'s module installs when imported. The
+by a tee on standard output that this module installs when a benchmark script imports it. The
 documentation renders the records under ``docs/measurements/data/``
 (``python benchmarks/publish.py benchmarks/out/NAME.json`` copies one there after checking it).
 """
@@ -45,8 +45,15 @@ class _Tee(io.TextIOBase):
         self.stream.flush()
 
 
-_tee = sys.stdout if isinstance(sys.stdout, _Tee) else _Tee(sys.stdout)
-sys.stdout = _tee
+def _run_as_benchmark() -> bool:
+    """Whether the running script is one of the benchmarks (not a test importing them)."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return bool(main_file) and Path(main_file).resolve().parent == Path(__file__).resolve().parent
+
+
+_tee = sys.stdout if isinstance(sys.stdout, _Tee) else _Tee(sys.stdout) if _run_as_benchmark() else None
+if _tee is not None:
+    sys.stdout = _tee
 
 
 def git_commit() -> str:
@@ -105,7 +112,7 @@ def write_record(path: str | Path, results, name: str | None = None) -> Path:
         "commit": git_commit(),
         "machine": machine(),
         "command": " ".join(["python", *sys.argv]),
-        "table": [ln for ln in _tee.lines if ln.startswith("|")],
+        "table": [ln for ln in _tee.lines if ln.startswith("|")] if _tee is not None else [],
         "results": results,
     }
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""Simulated versus real r frames where detectors fail (issue 12): bright and saturated
+"""Simulated versus real r frames where detectors fail: bright and saturated
 sources, their sizes, crowding, pixel statistics, and the composites side by side.
 
 Real: the five fields of ../shared/data/sas. Simulated: ``--n-sim`` high-latitude fields of

@@ -59,11 +59,11 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def write_columns_page() -> None:
     """The catalogue's columns with dtype, unit and description, from the code's own schema."""
-    from yl8c4net.catalog import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
+    from yl8c4net.catalog.columns import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
 
     parts = [
         "# Catalogue columns\n",
-        "Generated from `yl8c4net.catalog` (the schema every catalogue file is written with: the same\n"
+        "Generated from `yl8c4net.catalog.build` (the schema every catalogue file is written with: the same\n"
         "units and descriptions are in the Parquet field metadata and the FITS `TUNITn` / `TCOMMn`\n"
         "cards).\n",
     ]

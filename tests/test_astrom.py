@@ -67,7 +67,7 @@ def test_astrans_places_sdss_stars_where_sdss_does():
 def test_lean_fetch_takes_the_jpeg_only_and_the_wcs_from_the_run_astrans(sim_mirror, tmp_path):
     """Issue 16's lean mode on the simulated mirror: under 1 MB per field, and the asTrans
     WCS lands within a few milliarcseconds of the r frame's own."""
-    from yl8c4net.fetch import fetch_field, field_wcs, frame_bands
+    from yl8c4net.sdss.fetch import fetch_field, field_wcs, frame_bands
     from yl8c4net.io import write_json_atomic
     from yl8c4net.sdss.fields import FieldId, astrans_relpath, frame_relpath
     from yl8c4net.sdss.frames import read_frame
@@ -93,7 +93,7 @@ def test_lean_fetch_takes_the_jpeg_only_and_the_wcs_from_the_run_astrans(sim_mir
 
 
 def test_a_field_missing_from_the_run_astrans_is_quarantined(sim_mirror, tmp_path):
-    from yl8c4net.fetch import fetch_field
+    from yl8c4net.sdss.fetch import fetch_field
     from yl8c4net.sdss.fields import FieldId, astrans_relpath
     from yl8c4net.sdss.source import MirrorSource
 

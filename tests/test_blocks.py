@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from yl8c4net.blocks import FieldBlock, field_blocks, field_status, ok_fields, read_block_manifest, run_block
+from yl8c4net.pipeline.blocks import FieldBlock, field_blocks, field_status, ok_fields, read_block_manifest, run_block
 from yl8c4net.errors import BlockManifestError, FrameVerificationError
 from yl8c4net.sdss.fields import FieldId
 
@@ -77,7 +77,7 @@ def test_malformed_manifests_are_refused_with_the_file_named(tmp_path):
 def test_field_status_table_lists_each_field_with_its_files_and_reason(tmp_path):
     import pandas as pd
 
-    from yl8c4net.blocks import field_status_table
+    from yl8c4net.pipeline.blocks import field_status_table
     from yl8c4net.io import write_json_atomic, write_parquet
 
     files = {
@@ -130,7 +130,7 @@ def test_densest_window_sits_on_the_crowded_corner():
     import numpy as np
     import pandas as pd
 
-    from yl8c4net.pasting import densest_window
+    from yl8c4net.images.pasting import densest_window
 
     rng = np.random.default_rng(0)
     labels = pd.DataFrame({"x": rng.uniform(1700, 2000, 50), "y": rng.uniform(1100, 1450, 50)})
@@ -168,7 +168,7 @@ def test_block_manifest_records_the_checksum_of_every_field_file(tmp_path):
 
 
 def test_a_quarantine_is_traced_to_the_stage_and_block_to_retry(tmp_path):
-    from yl8c4net.blocks import quarantine_origins
+    from yl8c4net.pipeline.blocks import quarantine_origins
 
     templates = {s: str(tmp_path / s / "{run}-{camcol}-block-{block}.json") for s in ("fetch", "composite", "detect")}
     block = FieldBlock(752, 1, (11, 12, 13), 301)

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from yl8c4net.detect.bright import BRIGHT_TILE, BrightSourceSettings, bright_sources, merge_bright_sources
-from yl8c4net.labels import BoxTable
+from yl8c4net.images.labels import BoxTable
 from conftest import SHARED_SAS, needs_shared, real_frame_path
 
 CALIB = 0.005  # nanomaggies per count

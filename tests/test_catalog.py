@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from yl8c4net.blocks import FIELD_ERRORS
+from yl8c4net.pipeline.blocks import FIELD_ERRORS
 from yl8c4net.errors import BadFieldError, CatalogValidationError, QueryError, TransientError
 from yl8c4net.sdss.http import RetryPolicy
 from yl8c4net.sdss.queries import (

@@ -5,17 +5,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from yl8c4net.catalog import (
-    CATALOG_COLUMNS,
-    crossmatch_photoobj,
-    deduplicate,
-    exclude_existing,
-    gather_run,
-    is_sky_sorted,
-    pixels_to_sky,
-    sky_sort,
-)
-from yl8c4net.catalog_io import read_provenance, write_catalog_parquet
+from yl8c4net.catalog.build import crossmatch_photoobj, deduplicate, exclude_existing, gather_run
+
+from yl8c4net.catalog.columns import CATALOG_COLUMNS
+
+from yl8c4net.catalog.sky import is_sky_sorted, pixels_to_sky, sky_sort
+from yl8c4net.catalog.files import read_provenance, write_catalog_parquet
 from yl8c4net.sdss.frames import read_frame
 from conftest import needs_shared, real_frame_path
 
@@ -288,7 +283,7 @@ def test_gather_run_equals_the_steps_one_by_one_and_keeps_sky_order(tmp_path):
 
 def test_hats_export_reads_back_through_lsdb_with_every_row(tmp_path):
     lsdb = pytest.importorskip("lsdb", reason="the `hats` extra (lsdb) is not installed")
-    from yl8c4net.hats_export import write_hats
+    from yl8c4net.catalog.hats import write_hats
 
     rows = sky_sort(_catalog_rows(300, seed=4))
     path = write_catalog_parquet(rows, tmp_path / "catalog.parquet", {}, CATALOG_COLUMNS)

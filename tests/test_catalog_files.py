@@ -9,15 +9,15 @@ import pyarrow.parquet as pq
 from astropy.io import fits
 from astropy.table import Table
 
-from yl8c4net.catalog import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
-from yl8c4net.catalog_io import (
+from yl8c4net.catalog.columns import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
+from yl8c4net.catalog.files import (
     astropy_unit,
     frames_digest,
     read_provenance,
     write_catalog_fits,
     write_catalog_parquet,
 )
-from yl8c4net.partition import merge_partitions
+from yl8c4net.catalog.partition import merge_partitions
 
 PROVENANCE = {
     "run": 9101,
@@ -141,7 +141,7 @@ def test_fits_copy_has_units_comments_extname_and_provenance(tmp_path):
 
 
 def test_coverage_of_the_catalogue_is_summed_over_partitions(tmp_path):
-    from yl8c4net.partition import coverage_summary
+    from yl8c4net.catalog.partition import coverage_summary
 
     lost = {
         "9102-1-5": {"stage": "fetch", "reason": "all NaN", "retry": "resources/frames/9102/1/block-0005-0006.json"}

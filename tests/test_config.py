@@ -88,7 +88,7 @@ def test_data_release_selects_the_sas_layout(tmp_path):
     from conftest import SHARED_SAS, needs_shared  # noqa: F401
 
     from yl8c4net.errors import DownloadError
-    from yl8c4net.fetch import fetch_field
+    from yl8c4net.sdss.fetch import fetch_field
     from yl8c4net.sdss.fields import FieldId, frame_relpath, frame_url
     from yl8c4net.sdss.source import MirrorSource
 
@@ -112,7 +112,7 @@ def test_data_release_selects_the_sas_layout(tmp_path):
 
 
 def test_shipped_detector_is_resolved_to_the_package_file_and_checked():
-    from yl8c4net.model_files import shipped_detector
+    from yl8c4net.pipeline.model_files import shipped_detector
 
     cfg = copy.deepcopy(DEFAULT)
     cfg["detector"].update(weights="shipped", init_weights="shipped")

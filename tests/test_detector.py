@@ -9,7 +9,7 @@ import pytest
 
 from yl8c4net.detect.evaluate import detection_metrics, match_field, operating_point
 from yl8c4net.detect.infer import TileBoxes, merge_tile_boxes, owner_tile, to_frame_table
-from yl8c4net.tiling import tile_origins
+from yl8c4net.images.tiling import tile_origins
 
 ORIGINS = tile_origins(2048, 1489)
 
@@ -109,16 +109,16 @@ def test_operating_point_is_the_lowest_confidence_that_keeps_the_purity():
 
 def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, monkeypatch):
     """Two fields -> tiles -> 1 epoch of YOLOv8n on the CPU -> detect a whole field."""
-    from yl8c4net.composite import field_composite
+    from yl8c4net.images.composite import field_composite
     from yl8c4net.detect.infer import detect_field
-    from yl8c4net.code_version import training_run_key
+    from yl8c4net.pipeline.code_version import training_run_key
     from yl8c4net.detect.train import DetectorParams, dataset_files, train_detector, training_finished
-    from yl8c4net.fetch import fetch_field
+    from yl8c4net.sdss.fetch import fetch_field
     from yl8c4net.sdss.queries import MirrorCatalogBackend
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.frames import read_frame
     from yl8c4net.sdss.source import MirrorSource
-    from yl8c4net.training_data import TrainingDataParams, build_field_tiles, write_dataset_yaml
+    from yl8c4net.images.training_data import TrainingDataParams, build_field_tiles, write_dataset_yaml
 
     _, root = sim_mirror
     dirs = {}

@@ -69,7 +69,7 @@ def test_api_reference_has_every_module_and_the_columns_page_every_column(built_
     import pkgutil
 
     import yl8c4net
-    from yl8c4net.catalog import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
+    from yl8c4net.catalog.columns import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
 
     api = page_text(built_docs / "reference" / "api.html")
     modules = [m.name for m in pkgutil.walk_packages(yl8c4net.__path__, "yl8c4net.")]

@@ -8,7 +8,7 @@ import yaml
 from yl8c4net.cli import main as cli_main
 from yl8c4net.config import field_ids, load_config
 from yl8c4net.errors import CatalogValidationError, ConfigError
-from yl8c4net.field_index import read_field_index, write_field_index
+from yl8c4net.sdss.field_index import read_field_index, write_field_index
 from yl8c4net.sdss.queries import MirrorCatalogBackend, SkyServerBackend
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.sdss.sql import field_table_sql

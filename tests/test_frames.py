@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from yl8c4net.errors import FrameVerificationError
-from yl8c4net.fetch import fetch_field
+from yl8c4net.sdss.fetch import fetch_field
 from yl8c4net.sdss.fields import FieldId, frame_relpath
 from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame, read_irg_jpeg
 from yl8c4net.sdss.source import MirrorSource
@@ -64,7 +64,7 @@ def test_field_without_official_jpeg_fetches_the_composite_bands_instead(tmp_pat
 )
 def test_a_field_fetches_only_what_the_config_reads_and_counts_its_bytes(tmp_path, bands, use_jpeg, fetched, jpeg):
     """Issue 16: a catalogue run on the official JPEG fetches it and the r frame only."""
-    from yl8c4net.fetch import frame_bands
+    from yl8c4net.sdss.fetch import frame_bands
 
     fid = FieldId(4510, 4, 30)
     manifest = fetch_field(
@@ -180,7 +180,7 @@ def test_a_resumed_fetch_from_the_archive_skips_verified_files_and_replaces_bad_
 
 @needs_shared
 def test_r_frame_wcs_is_found_through_the_field_manifest(tmp_path):
-    from yl8c4net.fetch import field_wcs
+    from yl8c4net.sdss.fetch import field_wcs
     from yl8c4net.io import write_json_atomic
 
     manifest = fetch_field(FieldId(4510, 4, 30), MirrorSource(SHARED_SAS), "gr", tmp_path)

@@ -280,7 +280,7 @@ def test_catalogue_classes_at_the_sky_mix(prior_mode):
 
 
 def test_class_scores_count_every_matched_row_and_those_within_the_survey_depth():
-    from yl8c4net.catalog_quality import class_scores
+    from yl8c4net.catalog.quality import class_scores
 
     truth = pd.DataFrame(
         {

@@ -4,7 +4,7 @@ trial 8): complete, the right kind of model, the config's classes and channels."
 import pytest
 
 from yl8c4net.errors import ConfigError
-from yl8c4net.model_files import check_classifier_weights, check_detector_weights
+from yl8c4net.pipeline.model_files import check_classifier_weights, check_detector_weights
 
 CLASSES = ("GALAXY", "STAR", "QSO")
 

@@ -39,7 +39,7 @@ def conv4net_checkpoint(tmp_path_factory):
 
 def test_onnx_conv4net_gives_torchs_probabilities(tmp_path, conv4net_checkpoint):
     from yl8c4net.classify.train import load_classifier, predict_proba
-    from yl8c4net.onnx_runtime import export_classifier_onnx, load_classifier_onnx
+    from yl8c4net.runtime.onnx import export_classifier_onnx, load_classifier_onnx
 
     onnx_path = export_classifier_onnx(conv4net_checkpoint, tmp_path / "conv4net.onnx", CLASS_NAMES, 3)
     cutouts = np.random.default_rng(0).integers(0, 256, (300, 48, 48, 3), dtype=np.uint8)
@@ -56,7 +56,7 @@ def test_onnx_conv4net_gives_torchs_probabilities(tmp_path, conv4net_checkpoint)
 
 def test_onnx_conv4net_made_for_other_channels_or_classes_is_refused(tmp_path, conv4net_checkpoint):
     from yl8c4net.classify.train import CheckpointError
-    from yl8c4net.onnx_runtime import export_classifier_onnx, load_classifier_onnx
+    from yl8c4net.runtime.onnx import export_classifier_onnx, load_classifier_onnx
 
     onnx_path = export_classifier_onnx(conv4net_checkpoint, tmp_path / "conv4net.onnx", CLASS_NAMES, 3)
     with pytest.raises(CheckpointError, match="made for 3 input channels, the config gives 5"):
@@ -73,12 +73,12 @@ def test_onnx_conv4net_made_for_other_channels_or_classes_is_refused(tmp_path, c
 def test_onnx_detector_gives_torchs_detections_on_a_real_field(tmp_path):
     import torchvision
 
-    from yl8c4net.composite import field_composite
+    from yl8c4net.images.composite import field_composite
     from yl8c4net.detect.env import prepare_ultralytics
     from yl8c4net.detect.infer import detect_field
-    from yl8c4net.fetch import fetch_field
-    from yl8c4net.model_files import shipped_detector
-    from yl8c4net.onnx_runtime import export_detector_onnx
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.pipeline.model_files import shipped_detector
+    from yl8c4net.runtime.onnx import export_detector_onnx
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.source import MirrorSource
 
@@ -109,12 +109,12 @@ def test_tiles_batched_across_fields_give_each_fields_own_detections(tmp_path):
     raised for that field alone."""
     import torchvision
 
-    from yl8c4net.composite import field_composite
+    from yl8c4net.images.composite import field_composite
     from yl8c4net.detect.env import prepare_ultralytics
     from yl8c4net.detect.infer import BatchedFieldDetector, detect_field
     from yl8c4net.errors import FrameVerificationError
-    from yl8c4net.fetch import fetch_field
-    from yl8c4net.model_files import shipped_detector
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.pipeline.model_files import shipped_detector
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.source import MirrorSource
 

@@ -5,10 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from yl8c4net.catalog import MergeRule, crossmatch_photoobj, deduplicate, gather_run, pixels_to_sky
-from yl8c4net.labels import BoxTable
-from yl8c4net.ownership import split_by_owner
-from yl8c4net.positions import (
+from yl8c4net.catalog.build import MergeRule, crossmatch_photoobj, deduplicate, gather_run
+
+from yl8c4net.catalog.sky import pixels_to_sky
+from yl8c4net.images.labels import BoxTable
+from yl8c4net.catalog.ownership import split_by_owner
+from yl8c4net.catalog.positions import (
     CENTROID_BLEND_FIT,
     CENTROID_WINDOWED,
     refine_positions,
@@ -214,7 +216,7 @@ def test_crossmatch_is_one_to_one():
 
 
 def test_catalogue_score_counts_repeats_pairs_completeness_and_position_error():
-    from yl8c4net.catalog_quality import score_catalog
+    from yl8c4net.catalog.quality import score_catalog
 
     truth = pd.DataFrame(
         {

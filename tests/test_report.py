@@ -13,7 +13,7 @@ from astropy.wcs import WCS
 
 from yl8c4net.detect.evaluate import detection_metrics, recall_bins
 from yl8c4net.detect.plots import plot_overlay, plot_pr_curve, plot_recall_by_mag, sky_directions
-from yl8c4net.report_tables import metrics_page
+from yl8c4net.report.tables import metrics_page
 from yl8c4net.sdss.frames import read_frame
 from conftest import needs_shared, real_frame_path
 

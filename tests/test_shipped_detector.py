@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _real_fields_module():
+    # The benchmarks import their shared helpers (record.py) from their own folder.
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
     spec = importlib.util.spec_from_file_location("real_fields", REPO / "benchmarks" / "real_fields.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["real_fields"] = module
@@ -24,13 +27,13 @@ def _real_fields_module():
 def test_shipped_detector_recovers_a_real_high_latitude_field(tmp_path):
     from astropy.table import Table
 
-    from yl8c4net.composite import field_composite
+    from yl8c4net.images.composite import field_composite
     from yl8c4net.detect.bright import BrightSourceSettings, bright_sources, merge_bright_sources
     from yl8c4net.detect.env import prepare_ultralytics
     from yl8c4net.detect.infer import detect_field
-    from yl8c4net.fetch import fetch_field
-    from yl8c4net.labels import BoxTable
-    from yl8c4net.model_files import shipped_detector
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.images.labels import BoxTable
+    from yl8c4net.pipeline.model_files import shipped_detector
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame
     from yl8c4net.sdss.source import MirrorSource
@@ -75,12 +78,12 @@ def test_verified_detections_on_a_crowded_real_field_are_on_sources(tmp_path):
     """Issue 12 on the low-latitude field 5405/6/99 (~12,000 10-sigma sources): the flux
     verification drops the network's boxes that sit on no flux (12 % of them are off the
     frame's 2-sigma-noise segments) and loses no reference source doing so (15 s)."""
-    from yl8c4net.composite import field_composite
+    from yl8c4net.images.composite import field_composite
     from yl8c4net.detect.env import prepare_ultralytics
     from yl8c4net.detect.infer import detect_field
     from yl8c4net.detect.verify import VerifySettings, verify_detections
-    from yl8c4net.fetch import fetch_field
-    from yl8c4net.model_files import shipped_detector
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.pipeline.model_files import shipped_detector
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame
     from yl8c4net.sdss.source import MirrorSource

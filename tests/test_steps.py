@@ -10,7 +10,7 @@ def _run_step(tmp_path, body):
     script.write_text(
         textwrap.dedent(
             f"""
-            from yl8c4net.steps import step
+            from yl8c4net.pipeline.steps import step
             from yl8c4net.errors import FrameVerificationError
 
             def failing_helper(field):

@@ -10,18 +10,18 @@ import yaml
 from astropy.io import fits
 from photutils.centroids import centroid_quadratic
 
-from yl8c4net.composite import field_composite, irg_composite, resample_to, subtract_background
-from yl8c4net.cutouts import balance_and_split, crop_cutouts
-from yl8c4net.fetch import fetch_field
-from yl8c4net.labels import BoxTable, make_labels
-from yl8c4net.pasting import box_mask, paste_sources, source_mask
+from yl8c4net.images.composite import field_composite, irg_composite, resample_to, subtract_background
+from yl8c4net.images.cutouts import balance_and_split, crop_cutouts
+from yl8c4net.sdss.fetch import fetch_field
+from yl8c4net.images.labels import BoxTable, make_labels
+from yl8c4net.images.pasting import box_mask, paste_sources, source_mask
 from yl8c4net.sdss.queries import MirrorCatalogBackend
 from yl8c4net.sdss.fields import FieldId
 from yl8c4net.sdss.frames import read_frame
 from yl8c4net.sdss.source import MirrorSource
 from yl8c4net.simulate.mirror import truth_relpath
-from yl8c4net.tiling import labels_in_tile, tile_origins, yolo_label_lines
-from yl8c4net.training_data import build_field_tiles, split_fields, write_dataset_yaml
+from yl8c4net.images.tiling import labels_in_tile, tile_origins, yolo_label_lines
+from yl8c4net.images.training_data import build_field_tiles, split_fields, write_dataset_yaml
 from conftest import SHARED_SAS, needs_shared
 
 REAL = FieldId(4510, 4, 30)

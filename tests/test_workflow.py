@@ -35,7 +35,9 @@ def test_dry_run_lists_fetch_and_query_jobs_per_field_block(tmp_path):
         assert f"wildcards: run=9101, camcol=3, block={block}" in out
         # What each block downloads, derived from the config (issue 16).
         assert f"Fetch run 9101 camcol 3 fields {block}: frames r + the irg JPEG" in out
-    assert "resources/catalogs/specphoto/9101.parquet" in out
+        # The demo trains Conv4Net on rendered cut-outs (classify_data.source: rendered): no job
+    # asks for the run's spectra.
+    assert "specphoto/9101.parquet" not in out and "rule query_specphoto" not in out
     assert "0015" not in out
 
 
@@ -150,6 +152,8 @@ def test_catalog_only_config_with_given_models_dry_runs_without_training(tmp_pat
         "evaluate_fusion",
         "training_data_block",
         "cutouts_block",
+        # A catalogue needs no spectra: most runs a user catalogues have few or none.
+        "query_specphoto",
     ):
         assert f"rule {rule}:" not in out, rule
     # Without the detector's weights the same config is refused, naming what is missing.
@@ -268,7 +272,6 @@ def finished_demo(tmp_path_factory):
                 "metrics_table",
                 # The queries use the same retry policy.
                 "query_photoobj_block",
-                "query_specphoto",
             },
             {"simulate_block", "simulate_specphoto", "classify_dataset", "train_classifier", "train_fusion"},
         ),
@@ -287,11 +290,11 @@ def test_changing_one_key_reruns_exactly_the_jobs_that_read_it(finished_demo, se
 
 
 def test_code_version_follows_the_modules_a_script_imports():
-    from yl8c4net.code_version import _closure, script_code_version
+    from yl8c4net.pipeline.code_version import _closure, script_code_version
 
     detect = _closure("yl8c4net.detect.infer")
-    assert "yl8c4net.tiling" in detect and "yl8c4net.simulate.render" not in detect
-    assert "yl8c4net.ownership" in _closure("yl8c4net.catalog")
+    assert "yl8c4net.images.tiling" in detect and "yl8c4net.simulate.render" not in detect
+    assert "yl8c4net.catalog.ownership" in _closure("yl8c4net.catalog.build")
     scripts = REPO / "workflow" / "scripts"
     a, b = script_code_version(scripts / "detect_block.py"), script_code_version(scripts / "catalog_run.py")
     assert a.startswith("0.") and a != b and a == script_code_version(scripts / "detect_block.py")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from .composite import LuptonStretch
-from .errors import ConfigError
-from .sdss.fields import FieldId
+from yl8c4net.images.composite import LuptonStretch
+from yl8c4net.errors import ConfigError
+from yl8c4net.sdss.fields import FieldId
 
 #: The config schema ships inside the package (workflow/schemas/ links to it), so a
 #: non-editable install validates configs too.
@@ -96,7 +96,7 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
                 raise ConfigError(
                     f"{source}: sdss.lean: fetches no FITS frame, but {key} needs them; change one of the two"
                 )
-    from .fetch import frame_bands
+    from yl8c4net.sdss.fetch import frame_bands
 
     sdss["bands"] = list(frame_bands(sdss["bands"], td["use_official_jpeg"], td["extra_bands"], sdss["lean"]))
     uses_mirror = sdss["frame_source"] == "mirror" or sdss["catalog_source"] == "mirror"
@@ -105,7 +105,7 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     if cfg["simulate"]["enabled"] and (sdss["frame_source"], sdss["catalog_source"]) != ("mirror", "mirror"):
         raise ConfigError(f"{source}: simulate.enabled: needs sdss.frame_source and sdss.catalog_source 'mirror'")
     try:
-        from .labels import BoxTable
+        from yl8c4net.images.labels import BoxTable
 
         BoxTable.from_config(cfg["training_data"]["box_table"])
     except ValueError as exc:
@@ -116,7 +116,7 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     for section in ("detector", "classifier"):
         if cfg[section]["runtime"] == "onnx" and cfg[section]["device"] == "cuda":
             raise ConfigError(f"{source}: {section}.runtime: onnx runs on the CPU; set {section}.device to auto or cpu")
-    from .model_files import check_detector_weights, resolve_detector_weights
+    from yl8c4net.pipeline.model_files import check_detector_weights, resolve_detector_weights
 
     for key in ("weights", "init_weights"):
         try:
@@ -160,8 +160,8 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
 
 def _check_weights(cfg: dict, model: str, source: str) -> None:
     """A model file given in the config is complete and of the right kind (at planning)."""
-    from .model_files import check_classifier_weights, check_detector_weights
-    from .sdss.queries import SPEC_CLASSES
+    from yl8c4net.pipeline.model_files import check_classifier_weights, check_detector_weights
+    from yl8c4net.sdss.queries import SPEC_CLASSES
 
     weights = cfg[model]["weights"]
     try:
@@ -217,7 +217,7 @@ def load_config(paths: str | Path | list, schema_path: str | Path | None = None)
 def field_ids(cfg: dict) -> list[FieldId]:
     """Every field the config asks for, in run / camcol / field order: a run's ``fields``
     range, or, where it has none, the fields of its cached field index."""
-    from .field_index import indexed_fields
+    from yl8c4net.sdss.field_index import indexed_fields
 
     rerun = cfg["sdss"]["rerun"]
     out = []
@@ -240,7 +240,7 @@ def lupton_stretch(cfg: dict) -> LuptonStretch:
 
 def sim_config(cfg: dict):
     """The simulator's `~yl8c4net.simulate.mirror.SimConfig` for this config's runs."""
-    from .simulate.mirror import SimConfig
+    from yl8c4net.simulate.mirror import SimConfig
 
     from dataclasses import replace
 
@@ -257,7 +257,7 @@ def config_hash(cfg: dict) -> str:
 
 def frame_source(cfg: dict):
     """The frame backend (`~yl8c4net.sdss.source.FileSource`) the config names."""
-    from .sdss.source import make_source
+    from yl8c4net.sdss.source import make_source
 
     s = cfg["sdss"]
     d = s.get("download", {})
@@ -273,8 +273,8 @@ def frame_source(cfg: dict):
 
 def catalog_backend(cfg: dict):
     """The catalogue backend (`~yl8c4net.sdss.queries.CatalogBackend`) the config names."""
-    from .sdss.http import RetryPolicy
-    from .sdss.queries import make_catalog_backend
+    from yl8c4net.sdss.http import RetryPolicy
+    from yl8c4net.sdss.queries import make_catalog_backend
 
     s = cfg["sdss"]
     return make_catalog_backend(

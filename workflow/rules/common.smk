@@ -5,11 +5,11 @@ import sys
 
 from pathlib import Path
 
-from yl8c4net.blocks import field_blocks
-from yl8c4net.code_version import script_code_version
+from yl8c4net.pipeline.blocks import field_blocks
+from yl8c4net.pipeline.code_version import script_code_version
 from yl8c4net.config import field_ids, validate_config
 from yl8c4net.errors import ConfigError, YL8C4NetError
-from yl8c4net.imageio import image_suffix
+from yl8c4net.images.imageio import image_suffix
 
 # One line naming the bad key, instead of a schema dump or a traceback.
 try:
@@ -48,10 +48,10 @@ FETCHED_FILES = (
 )
 
 
-# Per-field stages run on blocks of consecutive fields (yl8c4net.blocks): one job per
+# Per-field stages run on blocks of consecutive fields (yl8c4net.pipeline.blocks): one job per
 # block and stage keeps the DAG of a 27k-field survey small; outputs stay per field.
 BLOCKS = field_blocks(FIELDS, config["fields_per_block"])
-# Fields a CPU block job works on at once (its threads; yl8c4net.blocks.run_block).
+# Fields a CPU block job works on at once (its threads; yl8c4net.pipeline.blocks.run_block).
 FIELD_THREADS = config["field_workers"]["cpu"]
 BLOCK_BY_NAME = {(b.run, b.camcol, b.name): b for b in BLOCKS}
 BLOCK_OF_FIELD = {(b.run, b.camcol, f): b for b in BLOCKS for f in b.fields}

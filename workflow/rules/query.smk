@@ -71,7 +71,6 @@ rule field_status:
     input:
         frames=block_manifests("fetch"),
         photoobj=block_manifests("photoobj"),
-        specphoto=expand("resources/catalogs/specphoto/{run}.parquet", run=RUNS),
     output:
         "results/data/field_status.tsv",
     log:

@@ -2,13 +2,13 @@
 
 import pandas as pd
 
-from yl8c4net.blocks import field_path, field_status
+from yl8c4net.pipeline.blocks import field_path, field_status
 from yl8c4net.detect.plots import plot_overlay
 from yl8c4net.errors import BlockManifestError
-from yl8c4net.fetch import field_wcs
-from yl8c4net.imageio import load_image
+from yl8c4net.sdss.fetch import field_wcs
+from yl8c4net.images.imageio import load_image
 from yl8c4net.sdss.fields import FieldId
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "catalog_figures") as log:
     w = snakemake.wildcards

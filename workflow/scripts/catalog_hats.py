@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from yl8c4net.hats_export import write_hats
-from yl8c4net.steps import step
+from yl8c4net.catalog.hats import write_hats
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "catalog_hats") as log:
     out = Path(snakemake.output.collection).parent

@@ -1,9 +1,9 @@
 """Rule catalog: the whole catalogue from the per-run partitions (Parquet and FITS)."""
 
-from yl8c4net.catalog import CATALOG_COLUMNS, UNMATCHED_COLUMNS
-from yl8c4net.catalog_io import write_catalog_fits
-from yl8c4net.partition import coverage_summary, merge_partitions
-from yl8c4net.steps import step
+from yl8c4net.catalog.columns import CATALOG_COLUMNS, UNMATCHED_COLUMNS
+from yl8c4net.catalog.files import write_catalog_fits
+from yl8c4net.catalog.partition import coverage_summary, merge_partitions
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "catalog") as log:
     for kind, partitions, out, columns in (

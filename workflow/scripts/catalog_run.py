@@ -2,8 +2,8 @@
 exclusion of sources already in earlier runs' partitions, one-to-one PhotoObjAll crossmatch),
 sorted by sky position."""
 
-from yl8c4net.partition import build_run_partition
-from yl8c4net.steps import step
+from yl8c4net.catalog.partition import build_run_partition
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "catalog_run"):
     build_run_partition(

@@ -3,17 +3,17 @@ its windowed centroid on the r frame, and that position on the sky through the r
 
 import pandas as pd
 
-from yl8c4net.blocks import block_of_job, field_path, run_block
-from yl8c4net.catalog import pixels_to_sky
+from yl8c4net.pipeline.blocks import block_of_job, field_path, run_block
+from yl8c4net.catalog.sky import pixels_to_sky
 from yl8c4net.classify.infer import classify_detections
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.train import load_classifier
-from yl8c4net.fetch import fetched_r_frame, field_wcs, r_frame
-from yl8c4net.imageio import load_image
-from yl8c4net.positions import refine_positions
+from yl8c4net.sdss.fetch import fetched_r_frame, field_wcs, r_frame
+from yl8c4net.images.imageio import load_image
+from yl8c4net.catalog.positions import refine_positions
 from yl8c4net.io import write_parquet
-from yl8c4net.onnx_runtime import load_classifier_onnx
-from yl8c4net.steps import step
+from yl8c4net.runtime.onnx import load_classifier_onnx
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "classify_block") as log:
     cfg = snakemake.params.config

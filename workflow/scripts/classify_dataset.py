@@ -4,10 +4,10 @@ simulator), class-balanced, stratified 8:1:1 split."""
 import numpy as np
 
 from yl8c4net.config import lupton_stretch
-from yl8c4net.cutouts import balance_and_split, gather_field_cutouts
+from yl8c4net.images.cutouts import balance_and_split, gather_field_cutouts
 from yl8c4net.io import atomic_output, write_json_atomic, write_parquet
-from yl8c4net.labels import BoxTable
-from yl8c4net.steps import step
+from yl8c4net.images.labels import BoxTable
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "classify_dataset") as log:
     cfg = snakemake.params.config

@@ -3,12 +3,12 @@
 import json
 from pathlib import Path
 
-from yl8c4net.blocks import block_of_job, field_path, run_block
-from yl8c4net.composite import field_composite
+from yl8c4net.pipeline.blocks import block_of_job, field_path, run_block
+from yl8c4net.images.composite import field_composite
 from yl8c4net.config import lupton_stretch
 from yl8c4net.io import write_json_atomic
-from yl8c4net.imageio import save_image
-from yl8c4net.steps import step
+from yl8c4net.images.imageio import save_image
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "composite_block") as log:
     cfg = snakemake.params.config

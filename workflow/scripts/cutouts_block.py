@@ -3,13 +3,13 @@
 import numpy as np
 import pandas as pd
 
-from yl8c4net.blocks import block_of_job, field_path, run_block
-from yl8c4net.cutouts import crossmatch_spec, field_cutouts, select_for_classification
-from yl8c4net.fetch import field_wcs
-from yl8c4net.imageio import load_image
-from yl8c4net.labels import BoxTable
+from yl8c4net.pipeline.blocks import block_of_job, field_path, run_block
+from yl8c4net.images.cutouts import crossmatch_spec, field_cutouts, select_for_classification
+from yl8c4net.sdss.fetch import field_wcs
+from yl8c4net.images.imageio import load_image
+from yl8c4net.images.labels import BoxTable
 from yl8c4net.io import write_parquet
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "cutouts_block") as log:
     cfg = snakemake.params.config

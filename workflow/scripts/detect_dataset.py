@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from yl8c4net.blocks import field_path, field_tag, ok_fields
+from yl8c4net.pipeline.blocks import field_path, field_tag, ok_fields
 from yl8c4net.io import write_json_atomic
-from yl8c4net.steps import step
-from yl8c4net.training_data import write_dataset_yaml
+from yl8c4net.pipeline.steps import step
+from yl8c4net.images.training_data import write_dataset_yaml
 
 with step(snakemake.log[0], "detect_dataset") as log:
     cfg = snakemake.params.config["training_data"]

@@ -4,7 +4,7 @@ from yl8c4net.classify.metrics import classification_metrics, plot_confusion, pl
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.train import predict_split
 from yl8c4net.io import sha256_of, write_json_atomic
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "evaluate_classifier") as log:
     cfg = snakemake.params.config

@@ -13,14 +13,14 @@ from ultralytics import YOLO  # noqa: E402
 
 from yl8c4net.detect.env import use_cpu_threads  # noqa: E402
 
-from yl8c4net.blocks import field_path  # noqa: E402
+from yl8c4net.pipeline.blocks import field_path  # noqa: E402
 from yl8c4net.detect.evaluate import detection_metrics, held_out_pairs  # noqa: E402
 from yl8c4net.detect.infer import detect_field  # noqa: E402
 from yl8c4net.detect.plots import plot_pr_curve, plot_recall_by_mag  # noqa: E402
-from yl8c4net.device import pick_device  # noqa: E402
-from yl8c4net.imageio import load_image  # noqa: E402
+from yl8c4net.runtime.device import pick_device  # noqa: E402
+from yl8c4net.images.imageio import load_image  # noqa: E402
 from yl8c4net.io import write_json_atomic  # noqa: E402
-from yl8c4net.steps import step  # noqa: E402
+from yl8c4net.pipeline.steps import step  # noqa: E402
 
 with step(snakemake.log[0], "evaluate_detector") as log:
     cfg = snakemake.params.config["detector"]

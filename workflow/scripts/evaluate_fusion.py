@@ -7,7 +7,7 @@ from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.probabilities import reliability
 from yl8c4net.classify.train import predict_split
 from yl8c4net.io import write_json_atomic
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "evaluate_fusion") as log:
     cfg = snakemake.params.config

@@ -1,8 +1,8 @@
 """Rule export_classifier_onnx: Conv4Net's ONNX copy for classifier.runtime: onnx."""
 
 from yl8c4net.classify.model import CLASS_NAMES
-from yl8c4net.onnx_runtime import export_classifier_onnx
-from yl8c4net.steps import step
+from yl8c4net.runtime.onnx import export_classifier_onnx
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "export_classifier_onnx") as log:
     channels = 3 + len(snakemake.params.config["training_data"]["extra_bands"])

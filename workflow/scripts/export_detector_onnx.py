@@ -1,8 +1,8 @@
 """Rule export_detector_onnx: the detector's ONNX copy for detector.runtime: onnx."""
 
 from yl8c4net.detect.env import prepare_ultralytics
-from yl8c4net.onnx_runtime import export_detector_onnx
-from yl8c4net.steps import step
+from yl8c4net.runtime.onnx import export_detector_onnx
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "export_detector_onnx") as log:
     prepare_ultralytics(snakemake.params.run_dir)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from yl8c4net.config import frame_source
 from yl8c4net.sdss.fields import astrans_relpath
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "fetch_astrans") as log:
     cfg = snakemake.params.config["sdss"]

@@ -1,14 +1,14 @@
 """Rule fetch_block: the official irg JPEG and the verified frames the config needs
-(`yl8c4net.fetch.frame_bands`), and a manifest, for every field of a block. Frames already on disk with the right checksum are not fetched again, so a killed
+(`yl8c4net.sdss.fetch.frame_bands`), and a manifest, for every field of a block. Frames already on disk with the right checksum are not fetched again, so a killed
 block job resumes without repeating its downloads."""
 
 from pathlib import Path
 
-from yl8c4net.blocks import block_of_job, field_path, run_block
+from yl8c4net.pipeline.blocks import block_of_job, field_path, run_block
 from yl8c4net.config import frame_source
-from yl8c4net.fetch import fetch_field
+from yl8c4net.sdss.fetch import fetch_field
 from yl8c4net.io import write_json_atomic
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "fetch_block") as log:
     cfg = snakemake.params.config

@@ -1,7 +1,7 @@
 """Rule field_status: one line per field (frames status, catalogue rows), quarantine listed."""
 
-from yl8c4net.blocks import field_status_table
-from yl8c4net.steps import step
+from yl8c4net.pipeline.blocks import field_status_table
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "field_status") as log:
     table = field_status_table(list(snakemake.input.frames) + list(snakemake.input.photoobj), snakemake.params.files)

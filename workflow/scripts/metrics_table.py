@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 
 from yl8c4net.io import write_text_atomic
-from yl8c4net.report_tables import metrics_page
-from yl8c4net.steps import step
+from yl8c4net.report.tables import metrics_page
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "metrics_table") as log:
     inputs = snakemake.input

@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from yl8c4net.blocks import field_path, field_status
-from yl8c4net.figures import pasting_figure
-from yl8c4net.imageio import load_image
-from yl8c4net.pasting import densest_window, paste_sources
+from yl8c4net.pipeline.blocks import field_path, field_status
+from yl8c4net.report.figures import pasting_figure
+from yl8c4net.images.imageio import load_image
+from yl8c4net.images.pasting import densest_window, paste_sources
 from yl8c4net.sdss.fields import FieldId
-from yl8c4net.steps import step
-from yl8c4net.training_data import TrainingDataParams
+from yl8c4net.pipeline.steps import step
+from yl8c4net.images.training_data import TrainingDataParams
 
 with step(snakemake.log[0], "pasting_figure") as log:
     cfg = snakemake.params.config

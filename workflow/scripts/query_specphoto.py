@@ -3,7 +3,7 @@
 from yl8c4net.config import catalog_backend
 from yl8c4net.io import write_parquet
 from yl8c4net.sdss.queries import checked_specphoto_run
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "query_specphoto") as log:
     cfg = snakemake.params.config

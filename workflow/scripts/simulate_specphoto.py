@@ -4,7 +4,7 @@ asTrans file (the WCS of sdss.lean runs)."""
 from yl8c4net.config import sim_config
 from yl8c4net.io import write_json_atomic
 from yl8c4net.simulate.mirror import simulate_astrans, simulate_specphoto
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "simulate_specphoto") as log:
     cfg = snakemake.params.config

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from yl8c4net.detect.plots import plot_sky_map
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "sky_map") as log:
     run = snakemake.wildcards.run

@@ -8,9 +8,9 @@ import pandas as pd
 
 from yl8c4net.classify.metrics import plot_history
 from yl8c4net.classify.train import TrainParams, train_classifier
-from yl8c4net.code_version import training_run_key
+from yl8c4net.pipeline.code_version import training_run_key
 from yl8c4net.io import write_json_atomic
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "train_classifier") as log:
     cfg = snakemake.params.config

@@ -3,9 +3,9 @@
 import shutil
 from pathlib import Path
 
-from yl8c4net.code_version import training_run_key
+from yl8c4net.pipeline.code_version import training_run_key
 from yl8c4net.detect.train import DetectorParams, dataset_files, train_detector
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "train_detector") as log:
     params = DetectorParams.from_config(snakemake.params.config["detector"])

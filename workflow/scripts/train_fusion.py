@@ -5,7 +5,7 @@ from yl8c4net.classify.fusion import save_fusion, train_fusion
 from yl8c4net.classify.train import predict_split
 from yl8c4net.io import sha256_of, write_json_atomic
 from yl8c4net.simulate.photometry import photometry_training_table
-from yl8c4net.steps import step
+from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "train_fusion") as log:
     cfg = snakemake.params.config

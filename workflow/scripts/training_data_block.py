@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from yl8c4net.blocks import block_of_job, field_path, run_block
-from yl8c4net.fetch import field_wcs
+from yl8c4net.pipeline.blocks import block_of_job, field_path, run_block
+from yl8c4net.sdss.fetch import field_wcs
 from yl8c4net.io import write_json_atomic
-from yl8c4net.imageio import load_image
-from yl8c4net.steps import step
-from yl8c4net.training_data import TrainingDataParams, build_field_tiles
+from yl8c4net.images.imageio import load_image
+from yl8c4net.pipeline.steps import step
+from yl8c4net.images.training_data import TrainingDataParams, build_field_tiles
 
 with step(snakemake.log[0], "training_data_block") as log:
     cfg = snakemake.params.config

@@ -1,5 +1,5 @@
 """Source classification: Conv4Net (GALAXY / STAR / QSO) on 48 x 48 cut-outs."""
 
-from .model import CBAM, AlexNet48, Conv4Net, count_parameters
+from yl8c4net.classify.model import CBAM, AlexNet48, Conv4Net, count_parameters
 
 __all__ = ["CBAM", "AlexNet48", "Conv4Net", "count_parameters"]

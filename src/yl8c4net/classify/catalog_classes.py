@@ -9,8 +9,8 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ..sdss.queries import SPEC_CLASSES
-from .probabilities import estimate_priors_em, estimate_priors_em_by_magnitude, shift_priors
+from yl8c4net.sdss.queries import SPEC_CLASSES
+from yl8c4net.classify.probabilities import estimate_priors_em, estimate_priors_em_by_magnitude, shift_priors
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def keep_image_answer(det: pd.DataFrame) -> pd.DataFrame:
 
 
 def _set_answer(df: pd.DataFrame, p: np.ndarray, image_only: bool) -> pd.DataFrame:
-    from ..catalog import CLASS_DTYPE
+    from yl8c4net.catalog.columns import CLASS_DTYPE
 
     p = p.astype(np.float32)
     cls = np.asarray(SPEC_CLASSES, dtype=object)[p.argmax(axis=1)] if len(p) else np.array([], dtype=object)

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..sdss.queries import SPEC_CLASSES
-from .probabilities import fit_temperature, log_probabilities, nll, softmax
+from yl8c4net.sdss.queries import SPEC_CLASSES
+from yl8c4net.classify.probabilities import fit_temperature, log_probabilities, nll, softmax
 
 COLOUR_FEATURES = ("u-g", "g-r", "r-i", "i-z", "r")
 PHOTOMETRIC_FEATURES = (*COLOUR_FEATURES, "psf_minus_model_r", "type", "err_u", "err_g", "err_r", "err_i", "err_z")
@@ -165,7 +165,7 @@ def save_fusion(model: FusionModel, path) -> None:
     this workflow wrote."""
     import joblib
 
-    from ..io import atomic_output
+    from yl8c4net.io import atomic_output
 
     with atomic_output(path) as tmp:
         joblib.dump(model, tmp)
@@ -174,7 +174,7 @@ def save_fusion(model: FusionModel, path) -> None:
 def load_fusion(path) -> FusionModel:
     import joblib
 
-    from ..errors import ModelFileError
+    from yl8c4net.errors import ModelFileError
 
     try:
         model = joblib.load(path)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..cutouts import CUTOUT_PX, crop_cutouts
-from .model import CLASS_NAMES
-from .train import predict_proba
+from yl8c4net.images.cutouts import CUTOUT_PX, crop_cutouts
+from yl8c4net.classify.model import CLASS_NAMES
+from yl8c4net.classify.train import predict_proba
 
 
 def classify_detections(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..figures import pyplot, save_figure
+from yl8c4net.report.figures import pyplot, save_figure
 
 
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, class_names) -> dict:

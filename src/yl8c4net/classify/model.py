@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..sdss.queries import SPEC_CLASSES as CLASS_NAMES  # noqa: F401  (re-exported)
+from yl8c4net.sdss.queries import SPEC_CLASSES as CLASS_NAMES  # noqa: F401  (re-exported)
 
 
 class CBAM(nn.Module):

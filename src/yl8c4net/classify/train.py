@@ -12,11 +12,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ..device import pick_device
-from ..io import atomic_output
-from ..errors import YL8C4NetError
-from .data import CutoutDataset, Normalisation
-from .model import CLASS_NAMES, Conv4Net
+from yl8c4net.runtime.device import pick_device
+from yl8c4net.io import atomic_output
+from yl8c4net.errors import YL8C4NetError
+from yl8c4net.classify.data import CutoutDataset, Normalisation
+from yl8c4net.classify.model import CLASS_NAMES, Conv4Net
 
 log = logging.getLogger(__name__)
 CHECKPOINT_VERSION = 1
@@ -233,7 +233,7 @@ def load_classifier(path: str | Path, class_names=CLASS_NAMES, in_channels: int 
 
 def predict_proba(model, norm: Normalisation, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
     """Class probabilities (N, n_classes) of uint8 cut-outs (N, H, W, C), by the torch
-    model or its ONNX copy (`yl8c4net.onnx_runtime.OnnxConv4Net`)."""
+    model or its ONNX copy (`yl8c4net.runtime.onnx.OnnxConv4Net`)."""
     if not isinstance(model, torch.nn.Module):
         out = [
             model.probabilities(norm.apply(images[k : k + batch_size]).numpy())

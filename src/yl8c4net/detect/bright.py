@@ -15,7 +15,7 @@ so that the detector's own recall stays what the catalogue reports).
    box: its bounding box, at least the box table's side for its magnitude, at most
    ``max_side_px``.
 4. Merging (`merge_bright_sources`): a detector box that is the same source as a complement
-   box by the catalogue's box rule (`yl8c4net.catalog.MergeRule`: overlap over the smaller
+   box by the catalogue's box rule (`yl8c4net.catalog.build.MergeRule`: overlap over the smaller
    box >= 0.7 and centres within 0.15 of its side) gives way to it; detector boxes of
    neighbours inside a bright star's box stay.
 
@@ -92,7 +92,7 @@ def bright_sources(
         gives the counts that saturation is judged on.
     settings : BrightSourceSettings
     box_side : callable, optional
-        r magnitude -> smallest box side (pixels); `yl8c4net.labels.BoxTable.side` in the
+        r magnitude -> smallest box side (pixels); `yl8c4net.images.labels.BoxTable.side` in the
         workflow, so that a complement box is never smaller than the label of its magnitude.
 
     Returns
@@ -180,11 +180,11 @@ def bright_sources(
 def merge_bright_sources(detections: pd.DataFrame, bright: pd.DataFrame, rule=None) -> pd.DataFrame:
     """The detector's boxes and the complement's, one box per source.
 
-    A detector box that `yl8c4net.catalog.MergeRule`'s box rule joins to a complement box is
+    A detector box that `yl8c4net.catalog.build.MergeRule`'s box rule joins to a complement box is
     dropped (the complement box covers the whole bright source); all others are kept.
     Returns the detection columns of ``detections``, complement rows last.
     """
-    from ..catalog import MergeRule, same_source_boxes
+    from yl8c4net.catalog.build import MergeRule, same_source_boxes
 
     rule = rule or MergeRule()
     cols = list(detections.columns)

@@ -215,7 +215,7 @@ def held_out_pairs(manifest_paths, split: dict, files: dict, detect=None) -> tup
     read from the field's detection file (cut at the operating confidence)."""
     from pathlib import Path
 
-    from ..blocks import field_path, field_tag, ok_fields
+    from yl8c4net.pipeline.blocks import field_path, field_tag, ok_fields
 
     pairs, names = [], []
     for fid in ok_fields(manifest_paths):

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 import torchvision
 
-from ..tiling import tile_origins
+from yl8c4net.images.tiling import tile_origins
 
 DETECTION_COLUMNS = ["x", "y", "w", "h", "conf", "tile"]
 OWNERSHIP_TOLERANCE_PX = 8.0
@@ -240,7 +240,7 @@ def batch_tiles(setting, device) -> int:
 
 
 class BatchedFieldDetector:
-    """Detects a block's fields one by one, for `yl8c4net.blocks.run_block`, while predicting
+    """Detects a block's fields one by one, for `yl8c4net.pipeline.blocks.run_block`, while predicting
     the tiles of several fields in one batch.
 
     Asked for a field whose detections are not ready, it loads that field and the next ones
@@ -251,8 +251,8 @@ class BatchedFieldDetector:
     """
 
     def __init__(self, model, fields, load_composite, batch_tiles: int, **settings):
-        from ..sdss.fields import FRAME_SHAPE_XY
-        from ..tiling import tile_origins
+        from yl8c4net.sdss.fields import FRAME_SHAPE_XY
+        from yl8c4net.images.tiling import tile_origins
 
         self.model, self.fields, self.load = model, list(fields), load_composite
         tiles_per_field = len(tile_origins(*FRAME_SHAPE_XY, settings.get("tile", 640)))
@@ -293,7 +293,7 @@ def write_detections(table: pd.DataFrame, path, model_sha256: str, timings: dict
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..io import atomic_output
+    from yl8c4net.io import atomic_output
 
     t = pa.Table.from_pandas(table, preserve_index=False)
     meta = {b"model_sha256": model_sha256.encode(), b"timings": json.dumps(timings or {}).encode()}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..figures import pyplot, save_figure
+from yl8c4net.report.figures import pyplot, save_figure
 
 
 def plot_recall_by_mag(bins: list[dict], out_png: str | Path, conf: float | None = None) -> Path:

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..device import ultralytics_device
-from ..errors import ConfigError
+from yl8c4net.runtime.device import ultralytics_device
+from yl8c4net.errors import ConfigError
 
 log = logging.getLogger(__name__)
 MODELS = ("yolov8", "yolov8-st")
@@ -177,13 +177,13 @@ def train_detector(
     anything else starts a fresh run beside it. ``threads``: torch's CPU threads (the job's;
     default: ultralytics' choice, one less than the machine's cores).
     """
-    from .env import prepare_ultralytics
+    from yl8c4net.detect.env import prepare_ultralytics
 
     run_dir = Path(run_dir).resolve() / (run_key or "default")
     prepare_ultralytics(run_dir)
     from ultralytics import YOLO
 
-    from .env import disable_telemetry, use_cpu_threads
+    from yl8c4net.detect.env import disable_telemetry, use_cpu_threads
 
     disable_telemetry()
     if threads:

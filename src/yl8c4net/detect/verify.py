@@ -11,7 +11,7 @@ PSF-matched pass for compact objects, and binned passes for faint extended ones.
 asks the same of each box, at the position the detector reports:
 
 1. the r frame (nanomaggies, sky already subtracted by SDSS) loses its diffuse light on
-   scales above ``background_box_px`` (`yl8c4net.composite.subtract_background`, the
+   scales above ``background_box_px`` (`yl8c4net.images.composite.subtract_background`, the
    composite's own recipe);
 2. it is smoothed by a Gaussian of each FWHM in ``smooth_fwhm_px`` (3 px = 1.2", near SDSS's
    median seeing: close to the matched filter of a point source; 5 px = 2" for faint
@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .bright import BRIGHT_TILE
+from yl8c4net.detect.bright import BRIGHT_TILE
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def smoothed_snr_maps(
     smooth_fwhm_px : sequence of float
         Smoothing FWHMs (pixels).
     background_box_px : int or None
-        Mesh of the diffuse light subtracted first (`~yl8c4net.composite.subtract_background`).
+        Mesh of the diffuse light subtracted first (`~yl8c4net.images.composite.subtract_background`).
 
     Returns
     -------
@@ -103,7 +103,7 @@ def smoothed_snr_maps(
     from astropy.stats import gaussian_fwhm_to_sigma
     from scipy.ndimage import gaussian_filter
 
-    from ..composite import subtract_background
+    from yl8c4net.images.composite import subtract_background
 
     if not pixel_noise_nmgy > 0:
         raise ValueError(f"pixel noise {pixel_noise_nmgy} nmgy is not positive")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fields import FRAME_SHAPE_XY
+from yl8c4net.sdss.fields import FRAME_SHAPE_XY
 
 #: Half a pixel: asTrans coordinates of numpy pixel centres (see the module docstring).
 PIXEL_CENTRE = 0.5
@@ -139,7 +139,7 @@ def read_run_astrans(path, camcol: int, field: int, band: str = "r") -> AsTrans:
     """
     from astropy.io import fits
 
-    from ..errors import FrameVerificationError
+    from yl8c4net.errors import FrameVerificationError
 
     try:
         with fits.open(path) as hdul:
@@ -164,7 +164,7 @@ def verify_astrans_file(path) -> None:
     """Check a downloaded run file: FITS, with the primary keys and one table per CCD."""
     from astropy.io import fits
 
-    from ..errors import FrameVerificationError
+    from yl8c4net.errors import FrameVerificationError
 
     try:
         with fits.open(path) as hdul:

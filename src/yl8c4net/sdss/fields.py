@@ -14,7 +14,7 @@ import numbers
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from ..errors import BadFieldError
+from yl8c4net.errors import BadFieldError
 
 #: Base URL of the SDSS Science Archive Server; a mirror reproduces everything below it.
 SAS_BASE_URL = "https://data.sdss.org/sas"

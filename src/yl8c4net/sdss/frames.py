@@ -18,8 +18,8 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 
-from ..errors import FrameVerificationError
-from .fields import FRAME_SHAPE_XY
+from yl8c4net.errors import FrameVerificationError
+from yl8c4net.sdss.fields import FRAME_SHAPE_XY
 
 
 @dataclass

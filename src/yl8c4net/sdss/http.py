@@ -87,7 +87,7 @@ def check_answer(response, what: str, definite_error) -> None:
     """Raise unless ``response`` is HTTP 200: a retryable status (still failing after the
     retries) is `~yl8c4net.errors.TransientError`, anything else ``definite_error`` (the
     caller's: a missing file or a refused query is a fault of the field)."""
-    from ..errors import TransientError
+    from yl8c4net.errors import TransientError
 
     status = response.status_code
     if status in RETRYABLE_STATUS:

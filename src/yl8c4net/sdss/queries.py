@@ -16,10 +16,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import pandas as pd
 
-from ..errors import CatalogValidationError, QueryError, TransientError
-from .fields import DATA_RELEASE, FieldId, _check_int, frame_relpath
-from .http import RETRYABLE_STATUS, RetryPolicy, check_answer
-from .sql import (
+from yl8c4net.errors import CatalogValidationError, QueryError, TransientError
+from yl8c4net.sdss.fields import DATA_RELEASE, FieldId, _check_int, frame_relpath
+from yl8c4net.sdss.http import RETRYABLE_STATUS, RetryPolicy, check_answer
+from yl8c4net.sdss.sql import (
     FIELD_COLUMNS,
     PHOTOOBJ_COLUMNS,
     SPECPHOTO_COLUMNS,

@@ -14,10 +14,10 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
-from ..errors import DownloadError, FrameVerificationError, TransientError
-from .fields import SAS_BASE_URL, sas_url
-from .frames import verify_frame_file, verify_jpeg_file
-from .http import RetryPolicy, check_answer
+from yl8c4net.errors import DownloadError, FrameVerificationError, TransientError
+from yl8c4net.sdss.fields import SAS_BASE_URL, sas_url
+from yl8c4net.sdss.frames import verify_frame_file, verify_jpeg_file
+from yl8c4net.sdss.http import RetryPolicy, check_answer
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def verifier_for(relpath: PurePosixPath) -> Callable[[Path], None]:
     if name.endswith(".jpg"):
         return verify_jpeg_file
     if name.startswith("asTrans-") and name.endswith(".fit"):
-        from .astrom import verify_astrans_file
+        from yl8c4net.sdss.astrom import verify_astrans_file
 
         return verify_astrans_file
     if name.endswith(".fits"):

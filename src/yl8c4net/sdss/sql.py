@@ -4,8 +4,8 @@ whitelisted column names (never from free text).
 
 from __future__ import annotations
 
-from ..errors import BadFieldError
-from .fields import FieldId, _check_int
+from yl8c4net.errors import BadFieldError
+from yl8c4net.sdss.fields import FieldId, _check_int
 
 #: PhotoObjAll columns we ask for, mapped to the names the pipeline uses.
 PHOTOOBJ_COLUMNS = {

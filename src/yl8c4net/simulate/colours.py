@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CatalogValidationError
-from ..sdss.queries import SPEC_CLASSES as CLASSES
+from yl8c4net.errors import CatalogValidationError
+from yl8c4net.sdss.queries import SPEC_CLASSES as CLASSES
 
 COLOUR_NAMES = ("u-g", "g-r", "r-i", "i-z")
 BANDS = ("u", "g", "r", "i", "z")
@@ -160,7 +160,7 @@ def fit_colour_model(
             "covariances": gmm.covariances_.round(8).tolist(),
         }
     if star_sweep is not None:
-        from .star_colours import fit_star_colours
+        from yl8c4net.simulate.star_colours import fit_star_colours
 
         contaminants = {c: _class_model(out["classes"][c]) for c in CLASSES if c != "STAR"}
         stars = fit_star_colours(star_sweep, contaminants, seed=seed)
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from ..errors import YL8C4NetError
+    from yl8c4net.errors import YL8C4NetError
 
     ap = argparse.ArgumentParser(
         prog="python -m yl8c4net.simulate.colours",

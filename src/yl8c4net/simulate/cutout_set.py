@@ -6,7 +6,7 @@ chosen class, with its neighbours drawn from the population model at the patch's
 position (so blends and crowding are as frequent as on the simulated frames), rendered in
 g, r, i with one field's conditions (seeing, sky, noise; as `simulate_field`), made into an
 irg composite by the same asinh stretch and JPEG coding as the simulated mirror, and cropped
-and resized exactly as the pipeline crops detections (`yl8c4net.cutouts.crop_cutouts`).
+and resized exactly as the pipeline crops detections (`yl8c4net.images.cutouts.crop_cutouts`).
 
 The target's r magnitude comes, per class, either from the r distribution of real SDSS
 spectra of that class (what the paper's classifier saw) or, for a ``faint_fraction`` of the
@@ -23,14 +23,14 @@ import pandas as pd
 from astropy.wcs import WCS
 from PIL import Image
 
-from ..composite import LuptonStretch, lupton_rgb
-from ..cutouts import CUTOUT_PX, crop_cutouts
-from ..labels import BoxTable
-from .colours import CLASSES, colours_to_mags, load_colour_model
-from .photometry import measure_photometry
-from .population import PopulationParams, galaxy_half_light_radius, sources_in_box
-from .render import add_sky_noise, field_conditions, render_sources
-from .survey import PIXEL_SCALE_DEG
+from yl8c4net.images.composite import LuptonStretch, lupton_rgb
+from yl8c4net.images.cutouts import CUTOUT_PX, crop_cutouts
+from yl8c4net.images.labels import BoxTable
+from yl8c4net.simulate.colours import CLASSES, colours_to_mags, load_colour_model
+from yl8c4net.simulate.photometry import measure_photometry
+from yl8c4net.simulate.population import PopulationParams, galaxy_half_light_radius, sources_in_box
+from yl8c4net.simulate.render import add_sky_noise, field_conditions, render_sources
+from yl8c4net.simulate.survey import PIXEL_SCALE_DEG
 
 log = logging.getLogger(__name__)
 

@@ -24,16 +24,23 @@ import pandas as pd
 from astropy.io import fits
 from PIL import Image
 
-from ..composite import LuptonStretch, resample_to, lupton_rgb
-from ..errors import ConfigError
-from ..io import write_bytes_atomic, write_parquet
-from ..sdss.queries import PHOTOOBJ_DTYPES, SPECPHOTO_DTYPES, mirror_catalog_relpath
-from .photometry import measure_photometry
-from ..sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
-from .colours import load_colour_model
-from .population import PopulationParams, sources_in_box
-from .render import BandConditions, add_artefacts, add_sky_noise, calib_vector, field_conditions, render_sources
-from .survey import SimRun, StripeGeometry, band_jitter, frame_footprint, frame_wcs
+from yl8c4net.images.composite import LuptonStretch, resample_to, lupton_rgb
+from yl8c4net.errors import ConfigError
+from yl8c4net.io import write_bytes_atomic, write_parquet
+from yl8c4net.sdss.queries import PHOTOOBJ_DTYPES, SPECPHOTO_DTYPES, mirror_catalog_relpath
+from yl8c4net.simulate.photometry import measure_photometry
+from yl8c4net.sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
+from yl8c4net.simulate.colours import load_colour_model
+from yl8c4net.simulate.population import PopulationParams, sources_in_box
+from yl8c4net.simulate.render import (
+    BandConditions,
+    add_artefacts,
+    add_sky_noise,
+    calib_vector,
+    field_conditions,
+    render_sources,
+)
+from yl8c4net.simulate.survey import SimRun, StripeGeometry, band_jitter, frame_footprint, frame_wcs
 
 log = logging.getLogger(__name__)
 PHOTO_R_LIMIT = 23.0  # faintest r the simulated photometric pipeline catalogues
@@ -112,7 +119,7 @@ def astrans_affine(wcs, step_px: int = 128) -> dict:
     """asTrans a..f (degrees) of a simulated frame for the great circle of inclination 0
     (mu = ra, nu = dec): the affine map from asTrans (row, col) (numpy pixel + 0.5, as SDSS)
     fitted by least squares to the frame's TAN WCS (residuals ~0.005" near the equator)."""
-    from ..sdss.astrom import PIXEL_CENTRE, frame_pixel_grid
+    from yl8c4net.sdss.astrom import PIXEL_CENTRE, frame_pixel_grid
 
     x, y = frame_pixel_grid(step_px)
     ra, dec = wcs.all_pix2world(x, y, 0)
@@ -125,8 +132,8 @@ def astrans_affine(wcs, step_px: int = 128) -> dict:
 def simulate_astrans(sim: "SimConfig", run: int, mirror_root: str | Path) -> Path:
     """Write the run's ``asTrans-{run}.fit`` into the mirror (r band of each camcol): the WCS
     source of issue 16's lean mode, which fetches no r frame."""
-    from ..sdss.astrom import RUN_FILE_COLUMNS, write_run_astrans
-    from ..sdss.fields import astrans_relpath
+    from yl8c4net.sdss.astrom import RUN_FILE_COLUMNS, write_run_astrans
+    from yl8c4net.sdss.fields import astrans_relpath
 
     sr = sim.runs[run]
     tables = {}

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..sdss.fields import BANDS
-from .render import mag_to_nmgy
+from yl8c4net.sdss.fields import BANDS
+from yl8c4net.simulate.render import mag_to_nmgy
 
 PIXEL_ARCSEC = 0.396
 #: SDSS types an object a galaxy (3) when psfMag - modelMag > 0.145 mag, else a star (6).
@@ -111,9 +111,9 @@ def photometry_training_table(
         ``class``, true ``r_true`` and ``hlr_arcsec``, and the columns of
         `measure_photometry`.
     """
-    from .colours import CLASSES, colours_to_mags, load_colour_model
-    from .population import PopulationParams, galaxy_half_light_radius
-    from .render import field_conditions
+    from yl8c4net.simulate.colours import CLASSES, colours_to_mags, load_colour_model
+    from yl8c4net.simulate.population import PopulationParams, galaxy_half_light_radius
+    from yl8c4net.simulate.render import field_conditions
 
     colour_model = colour_model or load_colour_model()
     params = params or PopulationParams()

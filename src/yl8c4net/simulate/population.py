@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .colours import CLASSES, colours_to_mags, load_colour_model
+from yl8c4net.simulate.colours import CLASSES, colours_to_mags, load_colour_model
 
 CELL_DEG = 0.05
 #: A_b / E(B-V) of the SDSS bands (Schlafly & Finkbeiner 2011, R_V = 3.1).

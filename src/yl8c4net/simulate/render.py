@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from astropy.wcs import WCS
 
-from ..sdss.fields import BANDS, FRAME_SHAPE_XY
+from yl8c4net.sdss.fields import BANDS, FRAME_SHAPE_XY
 
 PIXEL_ARCSEC = 0.396
 _GSPARAMS = galsim.GSParams(maximum_fft_size=16384)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CatalogValidationError
+from yl8c4net.errors import CatalogValidationError
 
 #: calibObj FLAGS bits (photo's flags1) that make any band's flux unusable:
 #: EDGE, PEAKCENTER, SATURATED, NOTCHECKED.

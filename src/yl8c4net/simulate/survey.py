@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.wcs import WCS
 
-from ..sdss.fields import BANDS, FIELD_STEP_ROWS, FRAME_SHAPE_XY, FieldId
+from yl8c4net.sdss.fields import BANDS, FIELD_STEP_ROWS, FRAME_SHAPE_XY, FieldId
 
 PIXEL_SCALE_DEG = 0.396 / 3600.0
 CAMCOL_SPACING_DEG = 25.1 / 60.0

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .io import atomic_output
+from yl8c4net.io import atomic_output
 
 #: Header keyword -> provenance key of a run partition, for the FITS header.
 _RUN_CARDS = {
@@ -109,7 +109,7 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
     """
     import pyarrow.compute as pc
 
-    from . import __version__
+    from yl8c4net import __version__
 
     path = Path(path)
     provenance = {**provenance, "package_version": __version__, "created": datetime.now(timezone.utc).isoformat()}
@@ -153,7 +153,7 @@ def _provenance_header(provenance: dict, n_rows: int):
     """FITS header cards for a merged catalogue's provenance (one set per partition)."""
     from astropy.io import fits
 
-    from . import __version__
+    from yl8c4net import __version__
 
     header = fits.Header()
     header["EXTNAME"] = ("CATALOG", "YL8C4Net source catalogue")

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = "yl8c4net"
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/yl8c4net: this module is in its pipeline/
 
 
 def _module_file(module: str) -> Path | None:
@@ -69,7 +69,7 @@ def _closure(module: str) -> frozenset[str]:
 def script_code_version(script: str | Path) -> str:
     """``{package version}+{hash}`` of the package modules ``script`` imports (transitively)
     and of the script itself."""
-    from . import __version__
+    from yl8c4net import __version__
 
     script = Path(script)
     modules: set[str] = set()
@@ -87,7 +87,7 @@ def training_run_key(settings: dict, code: str, data_files) -> str:
     file it reads. A run directory or checkpoint is resumed only under the same key."""
     import json
 
-    from .io import sha256_of
+    from yl8c4net.io import sha256_of
 
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     digest.update(code.encode())

@@ -12,7 +12,7 @@ detect the same source, so a source missed by the owning field is not lost.
 
 Camcols of one run do not overlap (the gaps between them are scanned by the other strip of
 the stripe). Overlaps between runs are resolved by the catalogue's run order: the first run
-in the config owns shared sky (`yl8c4net.catalog.exclude_existing`).
+in the config owns shared sky (`yl8c4net.catalog.build.exclude_existing`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from .sdss.fields import FIELD_OVERLAP_ROWS, FRAME_SHAPE_XY
+from yl8c4net.catalog.sky import chord, unit_vectors
+from yl8c4net.sdss.fields import FIELD_OVERLAP_ROWS, FRAME_SHAPE_XY
 
 #: Rows of a frame that belong to the neighbouring field when it is catalogued.
 HALF_OVERLAP_ROWS = FIELD_OVERLAP_ROWS / 2.0
@@ -86,8 +87,6 @@ def split_by_owner(
     owned, owner = owner_mask(det, set(catalogued))
     candidates = np.flatnonzero(~owned)
     if len(candidates):
-        from .catalog import chord, unit_vectors
-
         # The owner's detection of the same source lies in the owner's own overlap rows:
         # one 4-d tree over the detections in overlap rows, the 4th coordinate the field's
         # integer key (fields differ by >= 1, far more than any chord), queried at

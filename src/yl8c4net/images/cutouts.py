@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .labels import BoxTable
-from .sdss.queries import SPEC_CLASSES
+from yl8c4net.images.labels import BoxTable
+from yl8c4net.sdss.queries import SPEC_CLASSES
 
 CUTOUT_PX = 48
 SPEC_COLUMNS = ["objid", "ra", "dec", "u", "g", "r", "i", "z", "type", "class", "redshift", "zwarning"]
@@ -142,7 +142,7 @@ def balance_and_split(
 def gather_field_cutouts(manifest_paths, files: dict) -> tuple[np.ndarray, pd.DataFrame]:
     """The cut-outs and their table from every ok field of the cut-out block manifests; a
     source seen in two overlapping fields keeps its first cut-out only."""
-    from .blocks import field_path, ok_fields
+    from yl8c4net.pipeline.blocks import field_path, ok_fields
 
     images, tables = [], []
     for fid in ok_fields(manifest_paths):

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .io import atomic_output
+from yl8c4net.io import atomic_output
 
-from .errors import FrameVerificationError
+from yl8c4net.errors import FrameVerificationError
 
 
 def image_suffix(channels: int) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import ConfigError
+from yl8c4net.errors import ConfigError
 
 
 def write_hats(catalog_parquet: str | Path, out_dir: str | Path, partition_rows: int = 500_000) -> int:

@@ -86,7 +86,7 @@ def paste_sources(image: np.ndarray, labels: pd.DataFrame, params: PastingParams
     image : numpy.ndarray
         (rows, cols) or (rows, cols, channels) image, e.g. the irg composite (uint8).
     labels : pandas.DataFrame
-        Boxes with x, y, w, h in frame pixels (see `yl8c4net.labels.make_labels`).
+        Boxes with x, y, w, h in frame pixels (see `yl8c4net.images.labels.make_labels`).
     """
     mask = source_mask(image, params)
     background = image.copy()

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .imageio import image_suffix, save_image
-from .labels import BoxTable, make_labels
-from .pasting import PastingParams, paste_sources
-from .tiling import labels_in_tile, tile_origins, yolo_label_lines
+from yl8c4net.images.imageio import image_suffix, save_image
+from yl8c4net.images.labels import BoxTable, make_labels
+from yl8c4net.images.pasting import PastingParams, paste_sources
+from yl8c4net.images.tiling import labels_in_tile, tile_origins, yolo_label_lines
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def build_field_tiles(
 
     Writes ``{outdir}/images/{stem}_t{k:02d}.png``, ``{outdir}/labels/{stem}_t{k:02d}.txt``,
     ``{outdir}/labels.parquet`` (frame-pixel boxes) and returns a summary with the
-    `~yl8c4net.pasting.PastingResult` under ``"pasting"`` (not serialisable; for pictures).
+    `~yl8c4net.images.pasting.PastingResult` under ``"pasting"`` (not serialisable; for pictures).
     """
     outdir = Path(outdir)
     labels = make_labels(

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from astropy.wcs import WCS
 
-from .errors import CatalogValidationError
-from .sdss.fields import FRAME_SHAPE_XY
+from yl8c4net.errors import CatalogValidationError
+from yl8c4net.sdss.fields import FRAME_SHAPE_XY
 
 PIXEL_ARCSEC = 0.396
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import atomic_output
-from .errors import CatalogValidationError, ConfigError
-from .sdss.queries import FIELD_DTYPES, validate_table
-from .sdss.fields import FieldId
+from yl8c4net.io import atomic_output
+from yl8c4net.errors import CatalogValidationError, ConfigError
+from yl8c4net.sdss.queries import FIELD_DTYPES, validate_table
+from yl8c4net.sdss.fields import FieldId
 
 
 def field_index_path(index_dir: str | Path, run: int) -> Path:

@@ -168,7 +168,7 @@ def field_composite(
     Parameters
     ----------
     field_dir : path
-        Directory of the fetched field (frames + manifest, see `yl8c4net.fetch`).
+        Directory of the fetched field (frames + manifest, see `yl8c4net.sdss.fetch`).
     manifest : dict
         The field's manifest.
     use_official_jpeg : bool
@@ -190,7 +190,7 @@ def field_composite(
     import logging
     from pathlib import Path
 
-    from .sdss.frames import read_frame, read_irg_jpeg
+    from yl8c4net.sdss.frames import read_frame, read_irg_jpeg
 
     log = logging.getLogger(__name__)
     field_dir = Path(field_dir)
@@ -202,7 +202,7 @@ def field_composite(
     frames = {}
     for band in sorted(need):
         if band not in files:
-            from .errors import FrameVerificationError
+            from yl8c4net.errors import FrameVerificationError
 
             raise FrameVerificationError(f"{field_dir}: band {band} was not fetched (sdss.bands)")
         fr = read_frame(files[band])

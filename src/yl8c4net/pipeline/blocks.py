@@ -20,15 +20,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import (
+from yl8c4net.errors import (
     BlockManifestError,
     CatalogValidationError,
     DownloadError,
     FrameVerificationError,
     QueryError,
 )
-from .io import sha256_of, write_json_atomic
-from .sdss.fields import FieldId
+from yl8c4net.io import sha256_of, write_json_atomic
+from yl8c4net.sdss.fields import FieldId
 
 #: Errors that concern one field's data: the field is quarantined, the block goes on.
 FIELD_ERRORS = (FrameVerificationError, DownloadError, QueryError, CatalogValidationError)

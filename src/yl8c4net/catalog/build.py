@@ -1,10 +1,8 @@
-"""The source catalogue (paper section 4.4): sky positions, deduplication, PhotoObjAll
-crossmatch, per-run partitions with provenance.
+"""The source catalogue (paper section 4.4): deduplication of detections (friends of friends
+and the same-field box rule) and the one-to-one PhotoObjAll crossmatch of a run.
 
-Sky positions are handled as unit vectors in a KD-tree (scipy ``cKDTree``): an angular
-radius ``theta`` is the chord ``2 sin(theta / 2)``. astropy's ``search_around_sky`` does the
-same internally; calling the tree directly avoids building SkyCoord objects for millions of
-rows (see benchmarks/catalog_scale.py for the comparison).
+Sky positions are unit vectors in a KD-tree (`yl8c4net.catalog.sky`); the columns of the
+files are in `yl8c4net.catalog.columns`.
 """
 
 from __future__ import annotations
@@ -18,131 +16,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from .ownership import field_keys, split_by_owner
-from .sdss.queries import SPEC_CLASSES
-
-CLASS_DTYPE = pd.CategoricalDtype(list(SPEC_CLASSES))
-
-CATALOG_COLUMNS = {
-    "ra": ("float64", "deg", "right ascension (ICRS): windowed centroid on the r frame through its WCS"),
-    "dec": ("float64", "deg", "declination (ICRS) of the same centroid"),
-    "objid": ("int64", "", "PhotoObjAll objID of the matched catalogue source (each objID at most once)"),
-    "run": ("int32", "", "SDSS imaging run of the kept detection"),
-    "rerun": ("int32", "", "processing rerun"),
-    "camcol": ("int16", "", "camera column"),
-    "field": ("int32", "", "field number (the field that owns this position)"),
-    "x": ("float32", "pix", "windowed centroid column in the r frame (0-based)"),
-    "y": ("float32", "pix", "windowed centroid row in the r frame (0-based)"),
-    "x_box": ("float32", "pix", "detector box centre column in the r frame (0-based)"),
-    "y_box": ("float32", "pix", "detector box centre row in the r frame (0-based)"),
-    "centroid_flag": ("int16", "", "0 windowed centroid; 2 joint PSF fit of a blend; 1 neither worked: box centre"),
-    "box": ("float32", "pix", "box side (larger of width and height)"),
-    "det_conf": ("float32", "", "YOLOv8 confidence (1 for rows of the bright-source complement)"),
-    "det_method": (
-        "int16",
-        "",
-        "0 YOLOv8; 1 bright-source complement (photutils segment of the r frame, detector.bright_complement)",
-    ),
-    "class": (
-        CLASS_DTYPE,
-        "",
-        "class GALAXY, STAR or QSO: Conv4Net fused with the PhotoObjAll photometry, at the sky's "
-        "priors (the image-only answer at those priors where class_image_only)",
-    ),
-    "p_galaxy": ("float32", "", "probability of GALAXY (the answer of class)"),
-    "p_star": ("float32", "", "probability of STAR (the answer of class)"),
-    "p_qso": ("float32", "", "probability of QSO (the answer of class)"),
-    "class_image_only": ("bool", "", "true: no photometry entered class (unmatched row, or fusion off)"),
-    "class_image": (CLASS_DTYPE, "", "the paper's answer: Conv4Net on the gri cut-out alone, equal priors"),
-    "p_galaxy_image": ("float32", "", "Conv4Net probability of GALAXY (equal priors)"),
-    "p_star_image": ("float32", "", "Conv4Net probability of STAR (equal priors)"),
-    "p_qso_image": ("float32", "", "Conv4Net probability of QSO (equal priors)"),
-    "photo_type": ("int16", "", "PhotoObjAll type (3 galaxy, 6 star)"),
-    "u": ("float32", "mag", "PhotoObjAll model magnitude u"),
-    "g": ("float32", "mag", "model magnitude g"),
-    "r": ("float32", "mag", "model magnitude r"),
-    "i": ("float32", "mag", "model magnitude i"),
-    "z": ("float32", "mag", "model magnitude z"),
-    "match_sep_arcsec": ("float32", "arcsec", "separation to the PhotoObjAll source"),
-    "n_merged": ("int16", "", "detections merged into this one (tiles, double boxes, overlapping runs)"),
-}
-#: PhotoObjAll columns: a row has them only when it is matched.
-PHOTOOBJ_COLUMNS = ("objid", "photo_type", "u", "g", "r", "i", "z", "match_sep_arcsec")
-#: Detection columns: every row has them.
-DETECTION_COLUMNS = {c: spec for c, spec in CATALOG_COLUMNS.items() if c not in PHOTOOBJ_COLUMNS}
-#: The unmatched side table: detection columns and why no PhotoObjAll object was assigned.
-#: (No PhotoObjAll columns: they would be null in every row, and astropy reads null
-#: integers as float NaN.)
-UNMATCHED_COLUMNS = {
-    **DETECTION_COLUMNS,
-    "unmatched_reason": (
-        "str",
-        "",
-        "no_photoobj: none within the match radius; photoobj_taken: "
-        "every PhotoObjAll object within it is matched to a nearer detection",
-    ),
-}
-#: Detections set aside because another row already stands for them.
-DUPLICATE_COLUMNS = {
-    **DETECTION_COLUMNS,
-    "duplicate_reason": (
-        "str",
-        "",
-        "field_overlap: in the overlap rows that the neighbouring field "
-        "owns; earlier_run: already in an earlier run's partition",
-    ),
-    "owner_field": ("int32", "", "field that owns the position (field_overlap rows; null otherwise)"),
-}
-
-
-def unit_vectors(ra_deg, dec_deg) -> np.ndarray:
-    ra = np.deg2rad(np.asarray(ra_deg, float))
-    dec = np.deg2rad(np.asarray(dec_deg, float))
-    cd = np.cos(dec)
-    return np.column_stack([cd * np.cos(ra), cd * np.sin(ra), np.sin(dec)])
-
-
-def chord(arcsec: float) -> float:
-    return 2.0 * np.sin(np.deg2rad(arcsec / 3600.0) / 2.0)
-
-
-def separation_arcsec(chord_len) -> np.ndarray:
-    return np.rad2deg(2.0 * np.arcsin(np.clip(np.asarray(chord_len) / 2.0, 0, 1))) * 3600.0
-
-
-def pixels_to_sky(detections: pd.DataFrame, wcs) -> pd.DataFrame:
-    """Add ra, dec (deg) of the box centres through the r-frame WCS (0-based pixels)."""
-    ra, dec = wcs.all_pix2world(detections["x"].to_numpy(float), detections["y"].to_numpy(float), 0)
-    return detections.assign(ra=np.mod(ra, 360.0), dec=dec)
-
-
-SKY_ZONE_DEG = 0.1
-
-
-def sky_key(ra_deg, dec_deg, zone_deg: float = SKY_ZONE_DEG) -> np.ndarray:
-    """A float key whose order is the sky order: dec zones of ``zone_deg``, then ra.
-
-    One argsort of this key costs half a two-key lexsort; neighbours on the sky become
-    neighbours in memory, which is what keeps the KD-trees below cache-friendly.
-    """
-    return np.floor((np.asarray(dec_deg, float) + 90.0) / zone_deg) * 1000.0 + np.asarray(ra_deg, float)
-
-
-def sky_order(ra_deg, dec_deg) -> np.ndarray:
-    return np.argsort(sky_key(ra_deg, dec_deg))
-
-
-def is_sky_sorted(df: pd.DataFrame) -> bool:
-    key = sky_key(df["ra"].to_numpy(), df["dec"].to_numpy())
-    return bool(np.all(key[1:] >= key[:-1]))
-
-
-def sky_sort(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows sorted by sky position (dec zones of 0.1 deg, then ra), for range reads."""
-    key = sky_key(df["ra"].to_numpy(), df["dec"].to_numpy())
-    if np.all(key[1:] >= key[:-1]):  # already in order (deduplicate's output is)
-        return df.reset_index(drop=True)
-    return df.iloc[np.argsort(key)].reset_index(drop=True)
+from yl8c4net.catalog.ownership import field_keys, split_by_owner
+from yl8c4net.catalog.sky import chord, separation_arcsec, sky_order, sky_sort, unit_vectors
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import YL8C4NetError
+from yl8c4net.errors import YL8C4NetError
 
 
 class OneLineFormatter(logging.Formatter):

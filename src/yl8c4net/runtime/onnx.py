@@ -72,8 +72,8 @@ def export_classifier_onnx(checkpoint: str | Path, out: str | Path, class_names,
     import onnx
     import torch
 
-    from .classify.train import load_classifier
-    from .cutouts import CUTOUT_PX
+    from yl8c4net.classify.train import load_classifier
+    from yl8c4net.images.cutouts import CUTOUT_PX
 
     model, norm, _ = load_classifier(checkpoint, class_names, in_channels, "cpu")
     net = torch.nn.Sequential(model, torch.nn.Softmax(dim=1)).eval()
@@ -113,8 +113,8 @@ def load_classifier_onnx(path: str | Path, class_names, in_channels: int, thread
     CheckpointError
         The file is not a readable ONNX Conv4Net, or was made for other classes or channels.
     """
-    from .classify.data import Normalisation
-    from .classify.train import CheckpointError
+    from yl8c4net.classify.data import Normalisation
+    from yl8c4net.classify.train import CheckpointError
 
     path = Path(path)
     try:

@@ -1,6 +1,6 @@
 """One run's catalogue partition from its per-field files (rule ``catalog_run``): the
 classified detections of every catalogued field, the run's PhotoObjAll rows, the earlier
-runs' partitions; gathered by `yl8c4net.catalog.gather_run` and written with provenance."""
+runs' partitions; gathered by `yl8c4net.catalog.build.gather_run` and written with provenance."""
 
 from __future__ import annotations
 
@@ -12,21 +12,14 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from .blocks import field_path, field_status, field_tag, ok_fields, quarantine_origins
-from .catalog import (
-    CATALOG_COLUMNS,
-    CLASS_DTYPE,
-    DUPLICATE_COLUMNS,
-    UNMATCHED_COLUMNS,
-    MergeRule,
-    RunCatalog,
-    gather_run,
-)
-from .catalog_io import read_provenance, write_catalog_parquet
-from .classify.catalog_classes import IMAGE_PROBABILITY_COLUMNS, assign_classes, keep_image_answer
-from .classify.fusion import load_fusion
-from .detect.bright import BRIGHT_TILE
-from .io import sha256_of
+from yl8c4net.pipeline.blocks import field_path, field_status, field_tag, ok_fields, quarantine_origins
+from yl8c4net.catalog.build import MergeRule, RunCatalog, gather_run
+from yl8c4net.catalog.columns import CATALOG_COLUMNS, CLASS_DTYPE, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
+from yl8c4net.catalog.files import read_provenance, write_catalog_parquet
+from yl8c4net.classify.catalog_classes import IMAGE_PROBABILITY_COLUMNS, assign_classes, keep_image_answer
+from yl8c4net.classify.fusion import load_fusion
+from yl8c4net.detect.bright import BRIGHT_TILE
+from yl8c4net.io import sha256_of
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from yl8c4net.errors import ConfigError
 
 
 class _Stub:

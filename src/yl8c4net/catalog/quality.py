@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from .catalog import chord, separation_arcsec, unit_vectors
+from yl8c4net.catalog.sky import chord, separation_arcsec, unit_vectors
 
 R_BINS = (12.0, 18.0, 20.0, 21.0, 22.2)
 
@@ -120,8 +120,8 @@ def class_scores(catalog: pd.DataFrame, truth: pd.DataFrame, answer: str = "", r
         is at most ``r_limit`` (the depth at which the survey's class densities are given;
         a deep detector also catalogues fainter sources).
     """
-    from .classify.probabilities import reliability
-    from .sdss.queries import SPEC_CLASSES
+    from yl8c4net.classify.probabilities import reliability
+    from yl8c4net.sdss.queries import SPEC_CLASSES
 
     by_objid = truth[(truth["objid"] >= 0) & (truth["mode"] == 1)].drop_duplicates("objid").set_index("objid")
     rows = catalog[catalog["objid"].isin(by_objid.index)]

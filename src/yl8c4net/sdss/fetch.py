@@ -11,10 +11,10 @@ import json
 import logging
 from pathlib import Path
 
-from .errors import FrameVerificationError
-from .io import sha256_of
-from .sdss.fields import FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
-from .sdss.source import FileSource, verifier_for
+from yl8c4net.errors import FrameVerificationError
+from yl8c4net.io import sha256_of
+from yl8c4net.sdss.fields import FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
+from yl8c4net.sdss.source import FileSource, verifier_for
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
@@ -22,7 +22,7 @@ MANIFEST_VERSION = 1
 
 def r_frame(manifest_path: str | Path):
     """The r-band `~yl8c4net.sdss.frames.Frame` of a fetched field, found through its manifest."""
-    from .sdss.frames import read_frame
+    from yl8c4net.sdss.frames import read_frame
 
     manifest_path = Path(manifest_path)
     manifest = json.loads(manifest_path.read_text())
@@ -100,7 +100,7 @@ def frame_bands(bands, use_official_jpeg: bool = True, extra_bands=(), lean: boo
 
 
 def _astrans_wcs_entry(fid: FieldId, astrans) -> dict:
-    from .sdss.astrom import astrans_wcs, read_run_astrans
+    from yl8c4net.sdss.astrom import astrans_wcs, read_run_astrans
 
     if astrans is None:
         raise FrameVerificationError(f"{fid}: no r frame fetched and no asTrans file given for its WCS")

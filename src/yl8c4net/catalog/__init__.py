@@ -1,0 +1,1 @@
+"""The catalogue: positions, field ownership, deduplication, the PhotoObjAll crossmatch, run partitions and the files they are written to."""

@@ -1,0 +1,1 @@
+"""Images and training data: composites, labels, pasting, tiles, cut-outs."""

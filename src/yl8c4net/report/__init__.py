@@ -1,0 +1,1 @@
+"""The workflow report: figures and the metrics table."""
