@@ -2,6 +2,7 @@
 the FITS copy carries units, descriptions, EXTNAME and provenance (issue 17)."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ import pyarrow.parquet as pq
 from astropy.io import fits
 from astropy.table import Table
 
+import yl8c4net
 from yl8c4net.catalog.columns import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
 from yl8c4net.catalog.files import (
     astropy_unit,
@@ -18,6 +20,8 @@ from yl8c4net.catalog.files import (
     write_catalog_parquet,
 )
 from yl8c4net.catalog.partition import merge_partitions
+
+REPO = Path(__file__).resolve().parents[1]
 
 PROVENANCE = {
     "run": 9101,
@@ -177,3 +181,51 @@ def test_fits_header_of_a_catalogue_of_many_runs_has_valid_keywords(tmp_path):
     assert header["NRUNS"] == 120 and sorted(header[f"RUN{k}"] for k in range(1, 121)) == list(range(9001, 9121))
     assert header["DETSHA9"] == "d" * 64 and header["DSHA120"] == "d" * 64 and header["MRAD57"] == 2.0
     assert all(len(card.keyword) <= 8 for card in header.cards)
+
+
+def test_data_provenance_reaches_the_parquet_the_fits_header_and_the_report(tmp_path):
+    """Where the frames and PhotoObjAll rows came from, the release, rerun and thresholds, the
+    package version and the detector's model card, in every place a user looks."""
+    import yaml
+
+    from yl8c4net.catalog.provenance import data_provenance
+    from yl8c4net.config import validate_config
+    from yl8c4net.io import sha256_of
+    from yl8c4net.pipeline.model_files import shipped_detector
+    from yl8c4net.report.tables import metrics_page
+
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["sdss"].update(frame_source="sas", catalog_source="skyserver")
+    cfg["simulate"]["enabled"] = False
+    cfg["detector"]["bright_complement"]["enabled"] = True
+    cfg = validate_config(cfg)
+    data = data_provenance(cfg, [sha256_of(shipped_detector())])
+    assert data == {
+        "frames_from": "https://data.sdss.org/sas",
+        "catalog_from": "https://skyserver.sdss.org",
+        "data_release": 17,
+        "rerun": 301,
+        "lean": False,
+        "detector_conf": cfg["detector"]["conf"],
+        "verify_min_snr": cfg["detector"]["verify"]["min_snr"],
+        "bright_complement_r_max": 16.0,
+        "detector_card": "yl8c4net/models/detector-card.md",
+    }
+    # A fine-tuned detector has no card; a mirror names its root.
+    cfg["sdss"].update(frame_source="mirror", catalog_source="mirror")
+    other = data_provenance(cfg, ["e" * 64])
+    assert other["detector_card"] is None and other["frames_from"] == "mirror resources/sim_mirror"
+    part = write_catalog_parquet(_rows(), tmp_path / "9101.parquet", PROVENANCE | {"data": data}, CATALOG_COLUMNS)
+    merge_partitions([part], tmp_path / "catalog.parquet", CATALOG_COLUMNS, "0.1.0+merge")
+    prov = read_provenance(tmp_path / "catalog.parquet")
+    assert prov["package_version"] == yl8c4net.__version__
+    assert prov["partitions"][str(part)]["data"] == data
+    write_catalog_fits(tmp_path / "catalog.parquet", tmp_path / "catalog.fits")
+    header = fits.getheader(tmp_path / "catalog.fits", "CATALOG")
+    assert (header["FRAMESRC"], header["CATSRC"]) == ("https://data.sdss.org/sas", "https://skyserver.sdss.org")
+    assert (header["DATAREL"], header["RERUN"], header["BRIGHTRM"]) == (17, 301, 16.0)
+    assert header["DETCARD"] == "yl8c4net/models/detector-card.md"
+    assert header["CREATOR"] == f"yl8c4net {yl8c4net.__version__}"
+    page = metrics_page(None, None, pd.DataFrame({"status": ["ok"]}), _rows(), _rows(), None, prov)
+    assert "Data and thresholds" in page and "https://data.sdss.org/sas" in page
+    assert f'<td>package version</td><td class="num">{yl8c4net.__version__}</td>' in page

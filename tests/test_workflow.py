@@ -35,7 +35,7 @@ def test_dry_run_lists_fetch_and_query_jobs_per_field_block(tmp_path):
         assert f"wildcards: run=9101, camcol=3, block={block}" in out
         # What each block downloads, derived from the config (issue 16).
         assert f"Fetch run 9101 camcol 3 fields {block}: frames r + the irg JPEG" in out
-        # The demo trains Conv4Net on rendered cut-outs (classify_data.source: rendered): no job
+    # The demo trains Conv4Net on rendered cut-outs (classify_data.source: rendered): no job
     # asks for the run's spectra.
     assert "specphoto/9101.parquet" not in out and "rule query_specphoto" not in out
     assert "0015" not in out

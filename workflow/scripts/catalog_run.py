@@ -19,4 +19,5 @@ with step(snakemake.log[0], "catalog_run"):
         snakemake.params.blocks,
         snakemake.input.fusion or None,
         snakemake.params.config["fusion"],
+        snakemake.params.data,
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from yl8c4net.catalog.files import read_provenance
 from yl8c4net.io import write_text_atomic
 from yl8c4net.report.tables import metrics_page
 from yl8c4net.pipeline.steps import step
@@ -19,6 +20,7 @@ with step(snakemake.log[0], "metrics_table") as log:
         pd.read_parquet(inputs.catalog, columns=["class", "class_image"]),
         pd.read_parquet(inputs.unmatched, columns=["ra"]),
         read("fusion"),
+        read_provenance(inputs.catalog),
     )
     write_text_atomic(page, snakemake.output[0])
     log.info("metrics table written to %s", snakemake.output[0])

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from yl8c4net.catalog.provenance import DATA_CARDS
 from yl8c4net.io import atomic_output
 
 #: Header keyword -> provenance key of a run partition, for the FITS header.
@@ -164,6 +165,12 @@ def _provenance_header(provenance: dict, n_rows: int):
     header["NROWS"] = (n_rows, "catalogue rows")
     parts = provenance.get("partitions", {})
     header["NRUNS"] = (len(parts), "run partitions in this catalogue")
+    # One config builds every partition: its data provenance is the first one's.
+    data = next(iter(parts.values()), {}).get("data") or {}
+    for key, (name, comment) in DATA_CARDS.items():
+        if name in data:
+            value = data[name]
+            header[key] = ("" if value is None else value, comment)
     for k, prov in enumerate(parts.values(), start=1):
         header[run_keyword("RUN", k)] = (prov.get("run", -1), f"SDSS run of partition {k}")
         # A SHA-256 fills a card: the keywords' meaning is in the COMMENT cards below.

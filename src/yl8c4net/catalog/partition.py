@@ -16,6 +16,7 @@ from yl8c4net.pipeline.blocks import field_path, field_status, field_tag, ok_fie
 from yl8c4net.catalog.build import MergeRule, RunCatalog, gather_run
 from yl8c4net.catalog.columns import CATALOG_COLUMNS, CLASS_DTYPE, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
 from yl8c4net.catalog.files import read_provenance, write_catalog_parquet
+from yl8c4net.catalog.provenance import data_provenance
 from yl8c4net.classify.catalog_classes import IMAGE_PROBABILITY_COLUMNS, assign_classes, keep_image_answer
 from yl8c4net.classify.fusion import load_fusion
 from yl8c4net.detect.bright import BRIGHT_TILE
@@ -99,12 +100,15 @@ def build_run_partition(
     block_templates: dict | None = None,
     fusion_model=None,
     fusion_settings: dict | None = None,
+    data_settings: dict | None = None,
 ) -> RunCatalog:
     """Build and write one run's partition.
 
     ``fusion_model`` (a path, or None for the image-only answer) and ``fusion_settings``
     (the config's ``fusion`` section) give the rows their ``class`` and ``p_*``
-    (`yl8c4net.classify.catalog_classes.assign_classes`).
+        (`yl8c4net.classify.catalog_classes.assign_classes`). ``data_settings`` (the config's
+    ``sdss`` and ``detector`` keys `yl8c4net.catalog.provenance.data_provenance` reads) adds
+    where the data came from and the detection thresholds to the provenance (``data``).
     ``settings`` is the config's ``catalog`` section; ``outputs`` names the ``matched``,
     ``unmatched`` and ``duplicates`` Parquet files; ``block_templates`` (stage -> block
     manifest path template) lets the provenance name the block to force for each
@@ -138,6 +142,8 @@ def build_run_partition(
         **settings,
         "earlier_partitions": [str(p) for p in earlier_partitions],
     }
+    if data_settings is not None:
+        provenance["data"] = data_provenance(data_settings, sorted(detector_sha))
     write_catalog_parquet(result.matched, outputs["matched"], provenance, CATALOG_COLUMNS)
     write_catalog_parquet(result.unmatched, outputs["unmatched"], provenance, UNMATCHED_COLUMNS)
     write_catalog_parquet(result.duplicates, outputs["duplicates"], provenance, DUPLICATE_COLUMNS)

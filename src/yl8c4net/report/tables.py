@@ -109,11 +109,29 @@ def catalog_table(status: pd.DataFrame, catalog: pd.DataFrame, unmatched: pd.Dat
     return _table("Catalogue", rows, ("quantity", "value", "share"))
 
 
+def data_table(provenance: dict) -> str:
+    """Where the catalogue's data came from and the thresholds it was made with (the first
+    partition's ``data`` provenance: one config builds them all), and the package version."""
+    parts = list((provenance.get("partitions") or {}).values())
+    data = (parts[0].get("data") if parts else None) or {}
+    rows = [("package version", provenance.get("package_version", ""), "")]
+    rows += [(name.replace("_", " "), "-" if value is None else value, "") for name, value in data.items()]
+    return _table("Data and thresholds", rows, ("quantity", "value", ""))
+
+
 def metrics_page(
-    detector: dict | None, classifier: dict | None, status, catalog, unmatched, fusion: dict | None = None
+    detector: dict | None,
+    classifier: dict | None,
+    status,
+    catalog,
+    unmatched,
+    fusion: dict | None = None,
+    provenance: dict | None = None,
 ) -> str:
     """The whole HTML page."""
     parts = [catalog_table(status, catalog, unmatched)]
+    if provenance is not None:
+        parts.append(data_table(provenance))
     if detector is not None:
         parts.append(detector_tables(detector))
     if classifier is not None:
