@@ -8,7 +8,7 @@ from yl8c4net.sdss.fetch import fetch_field
 from yl8c4net.sdss.fields import FieldId, frame_relpath
 from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame, read_irg_jpeg
 from yl8c4net.sdss.source import MirrorSource
-from conftest import SHARED_SAS, make_frame_bytes, needs_shared, real_frame_path
+from conftest import SHARED_SAS, make_frame_bytes, needs_shared, real_frame_path, sky_noise_image
 
 
 @needs_shared
@@ -232,3 +232,26 @@ def test_every_real_frame_passes_the_content_checks():
     for field in REAL_FIELDS:
         for band in "ugriz":
             read_frame(real_frame_path(*field, band))  # raises on a content problem
+
+
+def test_a_bad_mirror_file_is_named_at_its_source_and_good_files_follow_the_umask(tmp_path):
+    """The quarantine reason names the file to repair (the mirror's), and fetched files are as
+    readable as the user's umask allows (not private to the fetching job)."""
+    import os
+    import stat
+
+    source, rel = _mirror_with(tmp_path, b"BZh9 this is not a frame")
+    manifest = fetch_field(FieldId(4510, 4, 30), source, "r", tmp_path / "out", use_official_jpeg=False)
+    assert str(source.path_of(rel)) in manifest["reason"]
+    assert str(tmp_path / "out") not in manifest["reason"]
+    good, rel = _mirror_with(tmp_path / "good", make_frame_bytes(sky_noise_image()))
+    old = os.umask(0o027)
+    try:
+        import yl8c4net.sdss.source as source_module
+
+        source_module._UMASK = 0o027
+        out = good.fetch(rel, tmp_path / "fetched" / rel.name)
+    finally:
+        os.umask(old)
+        source_module._UMASK = source_module._current_umask()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640

@@ -203,6 +203,22 @@ def finished_demo(tmp_path_factory):
     return tmp
 
 
+def test_a_finished_project_copied_to_another_path_has_nothing_to_do(finished_demo, tmp_path):
+    """No param or input holds the project's location: `init_weights: shipped` is a copy under
+    the project (rule stage_shipped_detector), its param the weights' checksum."""
+    moved = tmp_path / "elsewhere" / "project"
+    shutil.copytree(finished_demo, moved, symlinks=True)
+    assert _rules_to_run(snakemake("-n", "--quiet", "rules", cwd=moved, config_file=REPO / "config.yaml")) == set()
+    # (`snakemake --list-changes params` cannot say it: Snakemake 9.27 lists every output it
+    # compared, changed or not, since its ParamsChange iterates over its files even when empty.)
+
+    # What Snakemake recorded of every job (params, inputs) names no absolute path: neither
+    # the checkout (where the package and its shipped detector live) nor the project.
+    records = [p.read_text() for p in (moved / ".snakemake" / "metadata").iterdir()]
+    assert len(records) > 20
+    assert [r for r in records if str(REPO) in r or str(finished_demo) in r] == []
+
+
 @pytest.mark.parametrize(
     "section, key, value, rerun, kept",
     [

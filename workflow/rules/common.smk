@@ -18,8 +18,16 @@ try:
     )
 except ConfigError as exc:
     sys.exit(f"ERROR {exc}")
+# `shipped` names the detector inside the package: the workflow works on a copy under its own
+# tree (rule stage_shipped_detector), so that no param or input holds the path where the
+# package is installed, and a project moved elsewhere reruns nothing.
+SHIPPED_DETECTOR = "resources/models/shipped/detector.pt"
+for _key in ("weights", "init_weights"):
+    if config.get("detector", {}).get(_key) == "shipped":
+        _validated["detector"][_key] = SHIPPED_DETECTOR
 config.clear()
 config.update(_validated)
+
 
 try:
     FIELDS = field_ids(config)
@@ -207,6 +215,14 @@ def detector_init_weights(wildcards=None):
         if config["detector"]["init_weights"]
         else []
     )
+
+
+def shipped_detector_sha256():
+    """SHA-256 of the package's detector (a param of its staging rule)."""
+    from yl8c4net.io import sha256_of
+    from yl8c4net.pipeline.model_files import shipped_detector
+
+    return sha256_of(shipped_detector())
 
 
 def detector_weights(wildcards=None):

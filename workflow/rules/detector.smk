@@ -173,3 +173,25 @@ rule evaluate_detector:
         run_dir="resources/detector_run",
     script:
         "../scripts/evaluate_detector.py"
+
+
+rule stage_shipped_detector:
+    output:
+        SHIPPED_DETECTOR,
+    log:
+        "logs/stage_shipped_detector.log",
+    benchmark:
+        "results/benchmarks/stage_shipped_detector.tsv"
+    conda:
+        "../../envs/ml.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        # The weights' checksum, not their path: a new package detector reruns what used it,
+        # a project moved to another path reruns nothing.
+        sha256=shipped_detector_sha256(),
+        code=code_version("stage_shipped_detector"),
+    script:
+        "../scripts/stage_shipped_detector.py"

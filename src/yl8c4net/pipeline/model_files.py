@@ -132,6 +132,21 @@ def shipped_detector() -> Path:
     return path
 
 
+def stage_shipped_detector(out, sha256: str) -> None:
+    """Copy the package's detector to ``out`` (atomically), checking its SHA-256 against
+    ``sha256``, the checksum the workflow was planned with."""
+    import shutil
+
+    from yl8c4net.io import atomic_output, sha256_of
+
+    source = shipped_detector()
+    found = sha256_of(source)
+    if found != sha256:
+        raise ConfigError(f"shipped detector: {source} has SHA-256 {found}, the workflow was planned with {sha256}")
+    with atomic_output(out) as tmp:
+        shutil.copyfile(source, tmp)
+
+
 def resolve_detector_weights(value: str | None) -> str | None:
     """A ``detector.weights`` / ``detector.init_weights`` value as a file path (``shipped``
     becomes the package's detector)."""

@@ -47,13 +47,26 @@ def verifier_for(relpath: PurePosixPath) -> Callable[[Path], None]:
     raise FrameVerificationError(f"{relpath}: no verifier for this kind of file")
 
 
-def _install_verified(tmp: Path, dest: Path, verify: Callable[[Path], None]) -> None:
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: The process's umask, read once (reading it means setting it, which is not thread-safe).
+_UMASK = _current_umask()
+
+
+def _install_verified(tmp: Path, dest: Path, verify: Callable[[Path], None], source: str) -> None:
+    """Verify ``tmp`` and rename it to ``dest``, readable as the user's umask says (the
+    temporary file was created private); a file that fails is removed, and the error names
+    ``source``, the file to repair (the mirror's file or the archive's URL)."""
     try:
         verify(tmp)
     except FrameVerificationError as exc:
         tmp.unlink(missing_ok=True)
-        # Name the destination the user asked for, not our temporary file.
-        raise FrameVerificationError(str(exc).replace(str(tmp), str(dest))) from None
+        raise FrameVerificationError(str(exc).replace(str(tmp), source)) from None
+    os.chmod(tmp, 0o666 & ~_UMASK)
     os.replace(tmp, dest)
 
 
@@ -106,7 +119,7 @@ class MirrorSource(FileSource):
             raise DownloadError(f"{relpath}: not in mirror {self.root}")
         tmp = _temp_beside(dest)
         shutil.copyfile(src, tmp)
-        _install_verified(tmp, dest, verifier_for(relpath))
+        _install_verified(tmp, dest, verifier_for(relpath), str(src))
         return dest
 
 
@@ -187,7 +200,7 @@ class SasSource(FileSource):
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-            _install_verified(tmp, dest, verifier_for(relpath))
+            _install_verified(tmp, dest, verifier_for(relpath), url)
             return dest
 
 
