@@ -65,7 +65,7 @@ rule catalog_run:
             "catalog.merge_min_ios",
             "catalog.merge_max_offset_box_fraction",
             "catalog.match_radius_arcsec",
-                        "fusion",
+            "fusion",
         ),
         data=settings(
             "sdss.frame_source",
