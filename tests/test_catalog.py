@@ -169,6 +169,26 @@ def test_mirror_backend_reports_missing_and_corrupt_files(tmp_path):
         backend.photoobj_field(FieldId(1, 1, 1))
 
 
+def test_mirror_storage_outages_are_transient_and_missing_tables_are_the_datas_fault(tmp_path):
+    """A dangling link (an unmounted disk behind it) or a vanished mirror root fails the job
+    (TransientError: nothing is quarantined, the rerun after the repair finishes); a table the
+    mirror does not have is that field's fault (QueryError: the field is quarantined)."""
+    from yl8c4net.errors import TransientError
+
+    mirror = tmp_path / "mirror"
+    rel = mirror / "catalogs/dr17/PhotoObjAll/301/1/1/photoObjAll-000001-1-0001.parquet"
+    rel.parent.mkdir(parents=True)
+    backend = MirrorCatalogBackend(mirror)
+    with pytest.raises(QueryError, match="is not in the mirror"):
+        backend.photoobj_field(FieldId(1, 1, 1))
+    rel.symlink_to(tmp_path / "unmounted" / "disk.parquet")
+    with pytest.raises(TransientError, match="a link to a file that is not there"):
+        backend.photoobj_field(FieldId(1, 1, 1))
+    gone = MirrorCatalogBackend(tmp_path / "not-mounted")
+    with pytest.raises(TransientError, match="is missing or unreadable"):
+        gone.photoobj_field(FieldId(1, 1, 2))
+
+
 class _OneAnswer(CatalogBackend):
     """A backend that answers every PhotoObjAll / SpecPhoto query with a given table."""
 

@@ -79,3 +79,59 @@ def test_archive_down_then_a_corrupt_frame_then_recovery_give_the_undisturbed_ca
     recovered = pd.read_parquet(tmp_path / "results" / "catalog" / "catalog.parquet")
     assert len(local) > 0
     pd.testing.assert_frame_equal(local, recovered)
+
+
+@needs_local_run
+def test_mirror_outage_and_an_empty_photoobj_answer_are_repaired_by_the_plain_command(tmp_path):
+    """Trial 2, on a real (not simulated) mirror: a frame behind a dangling link (an unmounted
+    disk) fails its block's job and quarantines nothing; an empty PhotoObjAll table is that
+    field's quarantine, counted in the catalogue (INCOMPLETE line, FITS NQUAR1) and its
+    detections kept out of unmatched.parquet. Once both are repaired, the plain command, with
+    no -R, gives the undisturbed catalogue: the mirror's tables are the PhotoObjAll blocks'
+    inputs."""
+    import shutil
+
+    from astropy.io import fits
+
+    mirror = tmp_path / "mirror"
+    shutil.copytree(MIRROR, mirror, ignore=shutil.ignore_patterns("sim"))
+    frame = next(mirror.rglob("frame-r-009101-3-0013.fits.bz2"))
+    table = next(mirror.rglob("photoObjAll-009101-3-0012.parquet"))
+    frame_copy, table_copy = tmp_path / frame.name, tmp_path / table.name
+    shutil.move(frame, frame_copy)
+    frame.symlink_to(tmp_path / "unmounted" / frame.name)
+    shutil.copyfile(table, table_copy)
+    pd.read_parquet(table).iloc[:0].to_parquet(table, index=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    config = yaml.safe_load(demo_config_with_local_models(work).read_text())
+    config["simulate"]["enabled"] = False
+    config["sdss"]["mirror_root"] = str(mirror)
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(path)]
+    cmd += ["--cores", "2", "--keep-going", "results/catalog/catalog.parquet", "results/catalog/catalog.fits"]
+
+    outage = subprocess.run(cmd, capture_output=True, text=True)
+    text = outage.stdout + outage.stderr
+    assert outage.returncode != 0 and "a link to a file that is not there" in text, text[-4000:]
+    assert not (work / "resources" / "frames" / "9101" / "3" / "block-0013-0014.json").exists()
+    assert not (work / "results" / "catalog" / "catalog.parquet").exists()
+
+    frame.unlink()
+    shutil.move(frame_copy, frame)
+    partial = subprocess.run(cmd, capture_output=True, text=True)
+    text = partial.stdout + partial.stderr
+    assert partial.returncode == 0, text[-4000:]
+    assert "INCOMPLETE CATALOGUE: built from 3 of 4 fields; 1 quarantined (stages: photoobj" in text
+    catalog = pd.read_parquet(work / "results" / "catalog" / "catalog.parquet")
+    unmatched = pd.read_parquet(work / "results" / "catalog" / "unmatched.parquet")
+    assert len(catalog) > 0 and (catalog["field"] != 12).all() and (unmatched["field"] != 12).all()
+    assert fits.getheader(work / "results" / "catalog" / "catalog.fits", "CATALOG")["NQUAR1"] == 1
+
+    shutil.copyfile(table_copy, table)
+    repaired = subprocess.run(cmd, capture_output=True, text=True)
+    text = repaired.stdout + repaired.stderr
+    assert repaired.returncode == 0 and "catalogue built from all 4 fields asked" in text, text[-4000:]
+    local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
+    pd.testing.assert_frame_equal(local, pd.read_parquet(work / "results" / "catalog" / "catalog.parquet"))

@@ -103,6 +103,26 @@ def _mirror_with(tmp_path, data: bytes) -> tuple[MirrorSource, object]:
     return MirrorSource(tmp_path / "mirror"), rel
 
 
+def test_mirror_outages_fail_the_fetch_without_blaming_the_field(tmp_path):
+    """A dangling link or a vanished root is the storage's fault (TransientError: the block
+    job fails and nothing is quarantined); a file the mirror lacks is the field's (DownloadError)."""
+    from yl8c4net.errors import DownloadError, TransientError
+
+    source, rel = _mirror_with(tmp_path, make_frame_bytes(sky_noise_image()))
+    source.path_of(rel).unlink()
+    with pytest.raises(DownloadError, match="not in mirror"):
+        source.fetch(rel, tmp_path / "out" / rel.name)
+    source.path_of(rel).symlink_to(tmp_path / "unmounted" / rel.name)
+    with pytest.raises(TransientError, match="a link to a file that is not there"):
+        source.fetch(rel, tmp_path / "out" / rel.name)
+    with pytest.raises(TransientError, match="is missing or unreadable"):
+        MirrorSource(tmp_path / "not-mounted")
+    manifest_dir = tmp_path / "fields"
+    with pytest.raises(TransientError):
+        fetch_field(FieldId(4510, 4, 30), source, "r", manifest_dir, use_official_jpeg=False)
+    assert not list(manifest_dir.rglob("manifest.json"))  # nothing recorded, nothing quarantined
+
+
 @needs_shared
 def test_truncated_bz2_is_rejected_and_not_left_behind(tmp_path):
     data = real_frame_path(4510, 4, 30, "r").read_bytes()

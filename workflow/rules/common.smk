@@ -113,6 +113,32 @@ def block_manifests(stage, role=None, run=None):
     ]
 
 
+# A mirror's catalogue tables are the PhotoObjAll blocks' inputs (a real mirror, not the
+# simulated one, which the workflow writes itself): a table fixed or added in the mirror then
+# reruns its block with the plain command (its mtime, or the set of inputs, changed).
+LOCAL_CATALOG = config["sdss"]["catalog_source"] == "mirror" and not SIMULATED
+
+
+def mirror_photoobj_files(wildcards):
+    """The mirror's PhotoObjAll tables of this block's fields, those it has (a missing one is
+    that field's quarantine, not a planning error)."""
+    if not LOCAL_CATALOG:
+        return []
+    from yl8c4net.sdss.fields import FieldId
+    from yl8c4net.sdss.queries import mirror_catalog_relpath
+
+    block = BLOCK_BY_NAME[(int(wildcards.run), int(wildcards.camcol), wildcards.block)]
+    rerun = config["sdss"]["rerun"]
+    paths = [
+        Path(MIRROR)
+        / mirror_catalog_relpath(
+            "PhotoObjAll", FieldId(block.run, block.camcol, f, rerun)
+        )
+        for f in block.fields
+    ]
+    return [str(p) for p in paths if p.is_file()]
+
+
 def block_fields(wildcards):
     """Field numbers of the block named by the wildcards."""
     key = (int(wildcards.run), int(wildcards.camcol), wildcards.block)

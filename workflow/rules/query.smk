@@ -4,6 +4,7 @@
 rule query_photoobj_block:
     input:
         SIM_BLOCK_MARKER,
+        mirror_photoobj_files,
     output:
         BLOCK_MANIFESTS["photoobj"],
     log:

@@ -25,8 +25,10 @@ from yl8c4net.io import sha256_of
 log = logging.getLogger(__name__)
 
 
-def load_run_detections(classify_manifests, files: dict) -> tuple[pd.DataFrame, dict, set, dict]:
-    """The classified detections of every field the classify block manifests list as ok.
+def load_run_detections(manifests, files: dict) -> tuple[pd.DataFrame, dict, set, dict]:
+    """The classified detections of every field that the block manifests (the classify
+    stage's, and any other stage's that can quarantine a field on its own, as PhotoObjAll's)
+    all list as ok.
 
     Returns
     -------
@@ -40,7 +42,7 @@ def load_run_detections(classify_manifests, files: dict) -> tuple[pd.DataFrame, 
     status : dict
         Every field -> None (catalogued) or its quarantine reason.
     """
-    status = field_status(classify_manifests)
+    status = field_status(manifests)
     parts, frames, detector_sha = [], {}, set()
     for fid, reason in sorted(status.items()):
         if reason is not None:
@@ -114,7 +116,10 @@ def build_run_partition(
     manifest path template) lets the provenance name the block to force for each
     quarantined field. Returns the gather result.
     """
-    det, frames, detector_sha, status = load_run_detections(classify_manifests, files)
+    # A field quarantined at any stage is left out, its PhotoObjAll query included: its
+    # detections are not "new sources", and it counts among the quarantined fields.
+    manifests = [*classify_manifests, *photoobj_manifests]
+    det, frames, detector_sha, status = load_run_detections(manifests, files)
     earlier = [pd.read_parquet(p, columns=["ra", "dec"]) for p in earlier_partitions]
     photo = pd.concat(
         [pd.read_parquet(field_path(files["photoobj"], f)) for f in ok_fields(photoobj_manifests)],
@@ -133,7 +138,7 @@ def build_run_partition(
         "code_version": code_version,
         "run": int(run),
         "fields_asked": len(status),
-        "quarantined": quarantine_origins(classify_manifests, block_templates) if block_templates else {},
+        "quarantined": quarantine_origins(manifests, block_templates) if block_templates else {},
         "detector_sha256": sorted(detector_sha),
         "classifier_sha256": sha256_of(classifier_weights),
         "fusion_sha256": sha256_of(fusion_model) if fusion_model else None,

@@ -52,8 +52,10 @@ class FieldDetectionChain:
     box_table: BoxTable
     weights_sha256: str
 
-    def __call__(self, fid: FieldId) -> int:
-        """Write the field's detections file; return its number of rows."""
+    def __call__(self, fid: FieldId) -> None:
+        """Write the field's detections file. Returns None, as `~yl8c4net.pipeline.blocks.run_block`
+        asks of a field that is done (a field whose data is bad raises one of its
+        ``FIELD_ERRORS`` instead)."""
         table, timings = self.detector(fid)
         manifest = field_path(self.frames, fid)
         needs_frame = self.verify.enabled or self.bright.enabled
@@ -77,4 +79,3 @@ class FieldDetectionChain:
             timings["n_yolo_replaced"] = int(n_yolo - (len(table) - len(bright)))
         write_detections(table, field_path(self.detections, fid), self.weights_sha256, timings)
         log.info("%s: %d detections (%s)", fid, len(table), timings)
-        return len(table)

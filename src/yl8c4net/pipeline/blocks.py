@@ -173,6 +173,9 @@ def run_block(
                 reason = work(fid)
             except FIELD_ERRORS as exc:
                 reason = str(exc)
+            if reason is not None and not isinstance(reason, str):
+                # Only a one-line reason quarantines a field: anything else is a bug of the stage.
+                raise TypeError(f"{stage}: the work on {fid} returned {reason!r}, not None or a reason")
         entry = {"status": "ok"} if reason is None else {"status": "quarantined", "reason": reason}
         if reason is None and files:
             written = {key: Path(field_path(files[key], fid)) for key in STAGE_FILES.get(stage, ())}

@@ -369,11 +369,17 @@ class MirrorCatalogBackend(CatalogBackend):
         self.data_release = data_release
 
     def _read(self, rel: PurePosixPath, dtypes, what: str) -> pd.DataFrame:
-        path = self.root / Path(*rel.parts)
-        if not path.is_file():
-            raise QueryError(f"{what}: {path} is not in the mirror")
+        from yl8c4net.sdss.source import mirror_file
+
+        path = mirror_file(self.root, rel)  # TransientError when the storage is away
+        if path is None:
+            raise QueryError(f"{what}: {self.root / Path(*rel.parts)} is not in the mirror")
         try:
             df = pd.read_parquet(path)
+        except OSError as exc:
+            if exc.errno is not None:  # an I/O error of the storage, not a bad table
+                raise TransientError(f"{path}: could not be read ({exc.strerror})") from None
+            raise CatalogValidationError(f"{path}: not a readable Parquet file ({exc})") from None
         except Exception as exc:
             raise CatalogValidationError(f"{path}: not a readable Parquet file ({exc})") from None
         return validate_table(df, dtypes, str(path))

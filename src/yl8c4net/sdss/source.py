@@ -78,6 +78,28 @@ def _temp_beside(dest: Path) -> Path:
     return Path(name)
 
 
+def check_mirror_root(root: Path) -> None:
+    """A mirror root that is missing or unreadable is an outage of the storage (an unmounted
+    disk, a network file system down): `TransientError`, so that no field is quarantined."""
+    if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
+        raise TransientError(f"mirror root {root} is missing or unreadable (storage not mounted?)")
+
+
+def mirror_file(root: Path, relpath: PurePosixPath) -> Path | None:
+    """The mirror's file for ``relpath``, or None when the mirror does not have it.
+
+    A missing file is the data's fault (the field is quarantined); a link whose target is
+    gone, or a root that vanished, is the storage's (`TransientError`: the job fails and the
+    rerun after the repair finishes the work)."""
+    path = root / Path(*relpath.parts)
+    if path.is_file():
+        return path
+    if path.is_symlink():
+        raise TransientError(f"{path}: a link to a file that is not there (storage not mounted?)")
+    check_mirror_root(root)
+    return None
+
+
 class FileSource:
     """Interface: fetch a SAS-relative path into a local file, verified."""
 
@@ -103,22 +125,25 @@ class MirrorSource(FileSource):
 
     def __init__(self, root: str | Path):
         self.root = Path(root)
-        if not self.root.is_dir():
-            raise DownloadError(f"mirror root {self.root} is not a directory")
+        check_mirror_root(self.root)
 
     def path_of(self, relpath: PurePosixPath) -> Path:
         return self.root / Path(*relpath.parts)
 
     def exists(self, relpath: PurePosixPath) -> bool:
-        return self.path_of(relpath).is_file()
+        return mirror_file(self.root, relpath) is not None
 
     def fetch(self, relpath: PurePosixPath, dest: str | Path) -> Path:
-        src = self.path_of(relpath)
+        src = mirror_file(self.root, relpath)
         dest = Path(dest)
-        if not src.is_file():
-            raise DownloadError(f"{relpath}: not in mirror {self.root}")
+        if src is None:
+            raise DownloadError(f"{self.path_of(relpath)}: not in mirror {self.root}")
         tmp = _temp_beside(dest)
-        shutil.copyfile(src, tmp)
+        try:
+            shutil.copyfile(src, tmp)
+        except OSError as exc:  # an I/O error of the storage, not a fault of the data
+            tmp.unlink(missing_ok=True)
+            raise TransientError(f"{src}: could not be read ({exc.strerror or exc})") from None
         _install_verified(tmp, dest, verifier_for(relpath), str(src))
         return dest
 
