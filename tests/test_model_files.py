@@ -55,3 +55,32 @@ def test_a_file_that_is_not_a_checkpoint(tmp_path):
     junk.write_bytes(b"weights")
     with pytest.raises(ConfigError, match=rf"detector.weights: {junk}: not a complete PyTorch checkpoint"):
         check_detector_weights(junk)
+
+
+def test_a_model_the_workflow_wrote_is_checked_against_its_recorded_checksum(tmp_path, model_checkpoints):
+    """The workflow's own trained detector truncated or changed in place is caught by the job
+    that would load it, in one line naming the file (not two retries of tracebacks); a file
+    with no record is still checked for its kind."""
+    import shutil
+
+    from yl8c4net.errors import ModelFileError
+    from yl8c4net.pipeline.model_files import check_model_before_use, checksum_record, record_model_checksum
+
+    weights = tmp_path / "yolov8.pt"
+    shutil.copyfile(model_checkpoints / "detector.pt", weights)
+    record_model_checksum(weights)
+    check_model_before_use(weights, "detector")  # as written: fine
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError) as caught:
+        check_model_before_use(weights, "detector")
+    message = str(caught.value)
+    assert message.startswith(f"{weights}: changed or cut short since the workflow wrote it") and "\n" not in message
+    assert checksum_record(weights).name in message
+    checksum_record(weights).unlink()  # no record: the structural check still catches it
+    with pytest.raises(ModelFileError, match="not a complete PyTorch checkpoint"):
+        check_model_before_use(weights, "detector")
+    with pytest.raises(ModelFileError, match="is a Conv4Net classifier checkpoint, not YOLO weights"):
+        check_model_before_use(model_checkpoints / "conv4net.pt", "detector")
+    with pytest.raises(ModelFileError, match="does not exist"):
+        check_model_before_use(tmp_path / "gone.pt", "classifier", ["GALAXY", "STAR", "QSO"], 3)

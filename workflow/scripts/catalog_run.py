@@ -3,9 +3,13 @@ exclusion of sources already in earlier runs' partitions, one-to-one PhotoObjAll
 sorted by sky position."""
 
 from yl8c4net.catalog.partition import build_run_partition
+from yl8c4net.pipeline.model_files import check_model_before_use
 from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "catalog_run"):
+    if snakemake.input.fusion:
+        check_model_before_use(snakemake.input.fusion, "fusion")
+
     build_run_partition(
         int(snakemake.wildcards.run),
         snakemake.input.classified,

@@ -13,6 +13,7 @@ from yl8c4net.images.imageio import load_image
 from yl8c4net.catalog.positions import refine_positions
 from yl8c4net.io import write_parquet
 from yl8c4net.runtime.onnx import load_classifier_onnx
+from yl8c4net.pipeline.model_files import check_model_before_use
 from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "classify_block") as log:
@@ -20,6 +21,7 @@ with step(snakemake.log[0], "classify_block") as log:
     files = snakemake.params.files
     block = block_of_job(snakemake)
     channels = 3 + len(cfg["training_data"]["extra_bands"])
+    check_model_before_use(snakemake.input.weights, "classifier", CLASS_NAMES, channels)
     if cfg["classifier"]["runtime"] == "onnx":
         model, norm, _ = load_classifier_onnx(snakemake.input.weights, CLASS_NAMES, channels, snakemake.threads)
     else:

@@ -7,12 +7,14 @@ from yl8c4net.pipeline.blocks import block_of_job, field_path, run_block
 from yl8c4net.detect.env import prepare_ultralytics, use_cpu_threads
 from yl8c4net.runtime.device import pick_device
 from yl8c4net.io import sha256_of
+from yl8c4net.pipeline.model_files import check_model_before_use
 from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "detect_block") as log:
     cfg = snakemake.params.config["detector"]
     files = snakemake.params.files
     block = block_of_job(snakemake)
+    check_model_before_use(snakemake.input.weights, "detector")
     prepare_ultralytics(snakemake.params.run_dir)
     from ultralytics import YOLO
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from yl8c4net.pipeline.code_version import training_run_key
 from yl8c4net.detect.train import DetectorParams, dataset_files, train_detector
+from yl8c4net.pipeline.model_files import record_model_checksum
 from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "train_detector") as log:
@@ -16,6 +17,7 @@ with step(snakemake.log[0], "train_detector") as log:
     run_key = training_run_key(snakemake.params.config, snakemake.params.code, inputs)
     result = train_detector(snakemake.input.dataset, run_dir, params, run_key, threads=snakemake.threads)
     shutil.copyfile(result["weights"], snakemake.output.weights)
+    record_model_checksum(snakemake.output.weights)
     shutil.copyfile(result["results_csv"], snakemake.output.results)
     curves = result["train_dir"] / "results.png"
     if curves.is_file():

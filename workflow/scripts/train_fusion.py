@@ -5,6 +5,7 @@ from yl8c4net.classify.fusion import save_fusion, train_fusion
 from yl8c4net.classify.train import predict_split
 from yl8c4net.io import sha256_of, write_json_atomic
 from yl8c4net.simulate.photometry import photometry_training_table
+from yl8c4net.pipeline.model_files import record_model_checksum
 from yl8c4net.pipeline.steps import step
 
 with step(snakemake.log[0], "train_fusion") as log:
@@ -24,6 +25,7 @@ with step(snakemake.log[0], "train_fusion") as log:
     fusion = train_fusion(photometry, val, p_val, seed=fc["seed"])
     fusion.info["classifier_sha256"] = sha256_of(snakemake.input.weights)
     save_fusion(fusion, snakemake.output.model)
+    record_model_checksum(snakemake.output.model)
     summary = {
         "w_phot": fusion.w_phot,
         "w_image": fusion.w_image,

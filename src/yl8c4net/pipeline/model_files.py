@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yl8c4net.errors import ConfigError
+from yl8c4net.errors import ConfigError, ModelFileError
 
 
 class _Stub:
@@ -132,6 +132,57 @@ def shipped_detector() -> Path:
     return path
 
 
+def checksum_record(path: str | Path) -> Path:
+    """Where the SHA-256 of a model file the workflow wrote is kept: ``{name}.sha256`` beside it."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def record_model_checksum(path: str | Path) -> str:
+    """Record the SHA-256 of a model file the workflow has just written (`checksum_record`),
+    so that a later change or truncation of the file is caught before use. Returns it."""
+    from yl8c4net.io import sha256_of, write_text_atomic
+
+    digest = sha256_of(path)
+    write_text_atomic(f"{digest}  {Path(path).name}\n", checksum_record(path))
+    return digest
+
+
+def check_model_before_use(path: str | Path, kind: str, class_names=None, in_channels: int | None = None) -> None:
+    """Check a model file as a job is about to load it: against the checksum recorded when
+    the workflow wrote it (its own trained models), then, for a PyTorch file, its kind and
+    completeness (`check_detector_weights`, `check_classifier_weights`).
+
+    Raises
+    ------
+    ModelFileError
+        One line naming the file and what is wrong with it.
+    """
+    from yl8c4net.io import sha256_of
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file does not exist")
+    record = checksum_record(path)
+    if record.is_file():
+        recorded = record.read_text().split()[0]
+        found = sha256_of(path)
+        if found != recorded:
+            raise ModelFileError(
+                f"{path}: changed or cut short since the workflow wrote it (SHA-256 {found[:16]}..., recorded "
+                f"{recorded[:16]}... in {record.name}); restore it, or delete it and {record.name} to train it again"
+            )
+    if path.suffix != ".pt" or kind == "fusion":
+        return
+    try:
+        if kind == "detector":
+            check_detector_weights(path)
+        else:
+            check_classifier_weights(path, class_names, in_channels)
+    except ConfigError as exc:
+        raise ModelFileError(str(exc)) from None
+
+
 def stage_shipped_detector(out, sha256: str) -> None:
     """Copy the package's detector to ``out`` (atomically), checking its SHA-256 against
     ``sha256``, the checksum the workflow was planned with."""
@@ -145,6 +196,7 @@ def stage_shipped_detector(out, sha256: str) -> None:
         raise ConfigError(f"shipped detector: {source} has SHA-256 {found}, the workflow was planned with {sha256}")
     with atomic_output(out) as tmp:
         shutil.copyfile(source, tmp)
+    record_model_checksum(out)
 
 
 def resolve_detector_weights(value: str | None) -> str | None:
