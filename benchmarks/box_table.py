@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 
+from yl8c4net.sdss.magnitudes import pogson_mag
 from yl8c4net.images.labels import BoxTable
 from yl8c4net.sdss.fields import FieldId, frame_relpath
 from yl8c4net.sdss.frames import read_frame
@@ -67,7 +68,7 @@ def main():
             {
                 "ra": s["RA"].astype(float),
                 "dec": s["DEC"].astype(float),
-                "r": 22.5 - 2.5 * np.log10(np.clip(s["PSFFLUX"][:, 2].astype(float), 1e-3, None)),
+                "r": pogson_mag(s["PSFFLUX"][:, 2].astype(float), floor_nmgy=1e-3),
             }
         )
     res = {"real 4510/4/30": measure(real.image, real.wcs, stars, table)}

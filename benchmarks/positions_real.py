@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from yl8c4net.sdss.magnitudes import pogson_mag
 from yl8c4net.detect.env import prepare_ultralytics
 from record import write_record
 
@@ -80,7 +81,7 @@ def main() -> None:
     x, y = frame.wcs.all_world2pix(stars["RA"], stars["DEC"], 0)
     on_frame = (x >= 0) & (x <= 2047) & (y >= 0) & (y <= 1488)
     ra, dec = np.asarray(stars["RA"])[on_frame], np.asarray(stars["DEC"])[on_frame]
-    r = 22.5 - 2.5 * np.log10(np.clip(np.asarray(stars["PSFFLUX"][:, 2])[on_frame], 1e-3, None))
+    r = pogson_mag(np.asarray(stars["PSFFLUX"][:, 2])[on_frame], floor_nmgy=1e-3)
 
     def offsets(table: pd.DataFrame) -> np.ndarray:
         """Arcsec from each star to the nearest row of ``table`` (inf beyond 2")."""

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from yl8c4net.sdss.magnitudes import pogson_mag
 from yl8c4net.images.composite import BACKGROUND_BOX_PX, subtract_background
 from yl8c4net.detect.env import prepare_ultralytics
 from yl8c4net.detect.verify import VerifySettings, verify_detections
@@ -284,7 +285,7 @@ def main() -> None:
             if (run, camcol, field) == (4510, 4, 30):
                 stars = Table.read(sas / SWEEP)
                 stars = stars[stars["FIELD"] == field]
-                r = 22.5 - 2.5 * np.log10(np.clip(np.asarray(stars["PSFFLUX"])[:, 2], 1e-3, None))
+                r = pogson_mag(np.asarray(stars["PSFFLUX"])[:, 2], floor_nmgy=1e-3)
                 x, y = frame.wcs.all_world2pix(stars["RA"], stars["DEC"], 0)
                 on = (r < 16) & (x >= 0) & (x <= 2047) & (y >= 0) & (y <= 1488)
                 n_det = int(inside_any_box(x[on], y[on], det).sum())

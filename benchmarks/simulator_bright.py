@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from yl8c4net.sdss.magnitudes import pogson_mag
 from yl8c4net.sdss.fields import FieldId, frame_relpath, irg_jpeg_relpath
 from yl8c4net.sdss.frames import read_frame
 from yl8c4net.simulate.mirror import SimConfig, simulate_field
@@ -51,7 +52,7 @@ def frame_measures(image: np.ndarray, calib: np.ndarray) -> dict:
     segm = detect_sources(smooth, 5.0 * rms, n_pixels=20)
     cat = SourceCatalog(data, segm)
     flux = np.asarray(cat.segment_flux)
-    mag = np.where(flux > 0, 22.5 - 2.5 * np.log10(np.clip(flux, 1e-9, None)), np.inf)
+    mag = pogson_mag(flux)
     area = np.asarray(cat.area.value)
     round_ = np.asarray(cat.elongation.value) < 1.5
     counts = image / calib[None, :]

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from yl8c4net.sdss.magnitudes import pogson_mag
+
 BRIGHT_TILE = -1
 
 
@@ -71,8 +73,7 @@ class BrightSourceSettings:
 
 
 def _mag(flux_nmgy: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(flux_nmgy > 0, 22.5 - 2.5 * np.log10(np.maximum(flux_nmgy, 1e-30)), np.inf)
+    return pogson_mag(flux_nmgy)
 
 
 def bright_sources(

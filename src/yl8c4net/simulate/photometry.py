@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from yl8c4net.sdss.magnitudes import pogson_mag, pogson_mag_err
 from yl8c4net.sdss.fields import BANDS
 from yl8c4net.simulate.render import mag_to_nmgy
 
@@ -40,8 +41,8 @@ def psf_light_fraction(hlr_arcsec, fwhm_arcsec) -> np.ndarray:
 
 def _flux_to_mag(flux: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     detected = flux > 0
-    mag = np.where(detected, 22.5 - 2.5 * np.log10(np.clip(flux, 1e-9, None)), NON_DETECTION_MAG)
-    err = np.where(detected, 1.0857 * sigma / np.clip(flux, 1e-9, None), MAX_MAG_ERR)
+    mag = pogson_mag(flux, missing=NON_DETECTION_MAG)
+    err = np.where(detected, pogson_mag_err(flux, sigma), MAX_MAG_ERR)
     return mag, np.minimum(err, MAX_MAG_ERR)
 
 

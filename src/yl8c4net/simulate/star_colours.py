@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from yl8c4net.sdss.magnitudes import pogson_mag, pogson_mag_err
 from yl8c4net.errors import CatalogValidationError
 
 #: calibObj FLAGS bits (photo's flags1) that make any band's flux unusable:
@@ -80,9 +81,8 @@ def read_star_sweep(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
     ok &= np.all((flags2[:, 1:4] & _BAD_FLAGS2_GRI) == 0, axis=1)
     ok &= np.all((flux > 0) & (ivar > 0), axis=1)
     flux, ivar = flux[ok], ivar[ok]
-    # nanomaggies -> magnitudes; the error of a magnitude is 2.5/ln(10) x the relative flux error.
-    mags = 22.5 - 2.5 * np.log10(flux)
-    errs = np.hypot(2.5 / np.log(10) / np.sqrt(ivar) / flux, CALIBRATION_FLOOR_MAG)
+    mags = pogson_mag(flux)
+    errs = np.hypot(pogson_mag_err(flux, 1.0 / np.sqrt(ivar)), CALIBRATION_FLOOR_MAG)
     colours = -np.diff(mags, axis=1)
     sane = np.all(np.abs(colours - np.median(colours, axis=0)) < 4.0, axis=1)
     if sane.sum() < 100:
