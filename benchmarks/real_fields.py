@@ -2,7 +2,9 @@
 
 - recovered: the fraction of photutils 10-sigma sources (the reference below) whose centroid
   lies inside a detection box, per field;
-- calibObj stars of 4510/4/30 brighter than r = 16 (SDSS's own star catalogue) found;
+- calibObj stars of 4510/4/30 brighter than r = 16 (SDSS's own star catalogue) found, and on
+  every field the sources brighter than r = 16 (segments at 5 x the frame's noise, not
+  deblended, r from the segment flux; `bright_reference`) inside a box;
 - spurious: the fraction of detections whose centre is on no photutils 2-sigma segment (the
   r frame smoothed as below, 2 x its own clipped rms, 3 px); and the same against 2 x the
   frame's own noise above its Background2D (SDSS's recipe from sky, gain and dark variance,
@@ -10,8 +12,9 @@
   cover (a box centre thrown at random lands on a segment that often). On crowded fields
   the clipped rms is 2.2-2.4 x the noise (unresolved stars), so its "2 sigma" is ~5 sigma
   and faint real stars count as spurious; on high-latitude fields the two agree;
-- three stages side by side from one run: the network's boxes; the boxes that pass the flux
-  verification (`detector.verify`, on by default: what the workflow's detections hold); and
+- three stages side by side from one run: the network's boxes at ``--conf``; the boxes that
+  pass the flux verification, with those under ``--conf`` rescued by an S/N of
+  ``--rescue-snr`` (`detector.verify`, on by default: what the workflow's detections hold); and
   those with the bright-source complement (`detector.bright_complement`) added;
 - an overlay PNG per field: boxes (green: detector, cyan: complement), missed reference
   sources (red circles).
@@ -104,6 +107,26 @@ def reference_sources(
     return ref, two_sigma, two_sigma_noise
 
 
+def bright_reference(image: np.ndarray, pixel_noise: float, r_max: float = 16.0) -> pd.DataFrame:
+    """Sources brighter than ``r_max`` on the r frame (its Background2D taken out; segments at
+    5 x the noise after 3-px smoothing, 20 px or more, not deblended, so that a saturated
+    star with its spikes is one source), with x, y and r from the segment flux."""
+    from astropy.convolution import Gaussian2DKernel, convolve_fft
+    from astropy.stats import gaussian_fwhm_to_sigma
+    from photutils.segmentation import SourceCatalog, detect_sources
+
+    data = subtract_background(image, BACKGROUND_BOX_PX)
+    kernel = Gaussian2DKernel(3.0 * gaussian_fwhm_to_sigma)
+    smooth = convolve_fft(data, kernel, allow_huge=True)
+    segm = detect_sources(smooth, 5.0 * pixel_noise * float(np.sqrt((kernel.array**2).sum())), n_pixels=20)
+    cat = SourceCatalog(data, segm, convolved_data=smooth)
+    r = pogson_mag(np.asarray(cat.segment_flux), floor_nmgy=1e-6)
+    bright = r < r_max
+    return pd.DataFrame(
+        {"x": np.asarray(cat.x_centroid)[bright], "y": np.asarray(cat.y_centroid)[bright], "r": r[bright]}
+    )
+
+
 def inside_any_box(x, y, det: pd.DataFrame) -> np.ndarray:
     """For each point, whether it lies inside one of the detection boxes (chunked)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
@@ -181,6 +204,12 @@ def main() -> None:
         help="detector.verify.min_snr for the verified column (0: no verification)",
     )
     ap.add_argument(
+        "--rescue-snr",
+        type=float,
+        default=VerifySettings().rescue_snr,
+        help="detector.verify.rescue_snr: boxes under --conf (down to rescue_conf) kept at this S/N (0: no rescue)",
+    )
+    ap.add_argument(
         "--noise-zero",
         choices=("background", "median"),
         default="background",
@@ -215,16 +244,18 @@ def main() -> None:
         "official_jpeg": not args.no_official_jpeg,
         "reference_background_box_px": args.reference_background or None,
         "verify_min_snr": args.verify_min_snr or None,
+        "verify_rescue_snr": args.rescue_snr or None,
         "noise_zero": args.noise_zero,
         "fields": [],
     }
     header = (
         "| field | image | 10-sigma sources | recovered: boxes / verified / + complement | target "
         "| detections: boxes / verified (+ complement) | spurious vs the frame's noise: boxes / verified / "
-        "+ complement (segments cover) | ... vs the clipped rms | calibObj r < 16 found: verified / + complement |"
+        "+ complement (segments cover) | ... vs the clipped rms | r < 16 sources in a box: boxes / verified / "
+        "+ complement (n) | calibObj r < 16 found: verified / + complement |"
     )
     print(header)
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         chosen = [f for f in REAL if not args.fields or "/".join(map(str, f)) in args.fields]
         if not chosen:
@@ -237,13 +268,14 @@ def main() -> None:
                 d, manifest, use_official_jpeg=not args.no_official_jpeg, background_box_px=args.background_box or None
             )
             frame = read_frame(d / manifest["frames"]["r"]["file"])
+            verify = VerifySettings(min_snr=args.verify_min_snr or None, rescue_snr=args.rescue_snr or None)
             t0 = time.perf_counter()
-            boxes = detect_field(model, composite, conf=args.conf, device="cpu")
+            drawn = detect_field(model, composite, conf=verify.detection_conf(args.conf), device="cpu")
+            boxes = drawn[drawn["conf"] >= args.conf].reset_index(drop=True)  # the network at --conf
             t_det = time.perf_counter() - t0
             noise = r_frame_pixel_noise(frame, camcol)
             t0 = time.perf_counter()
-            verify = VerifySettings(min_snr=args.verify_min_snr or None)
-            det, n_dropped = verify_detections(boxes, frame.image, noise, verify)
+            det, n_dropped = verify_detections(drawn, frame.image, noise, verify, args.conf)
             t_verify = time.perf_counter() - t0
             t0 = time.perf_counter()
             bright = bright_sources(frame.image, frame.calib, settings, BoxTable().side)
@@ -257,6 +289,10 @@ def main() -> None:
             )
             chains = {"boxes": boxes, "verified": det, "combined": combined}
             found = {k: inside_any_box(ref["x"], ref["y"], v) for k, v in chains.items()}
+            bright_ref = bright_reference(frame.image, noise)
+            found_bright = {
+                k: int(inside_any_box(bright_ref["x"], bright_ref["y"], v).sum()) for k, v in chains.items()
+            }
             found_all = found["combined"]
             row = {
                 "field": f"{run}/{camcol}/{field}",
@@ -274,6 +310,9 @@ def main() -> None:
                     f"spurious_{k}_frame_noise": spurious_fraction(v, segm2_noise, frame.image.shape)
                     for k, v in chains.items()
                 },
+                "n_r_lt_16": int(len(bright_ref)),
+                **{f"r_lt_16_in_box_{k}": v for k, v in found_bright.items()},
+                "n_rescued": int((det["conf"] < args.conf).sum()),
                 "segment_cover": float((segm2.data > 0).mean()),
                 "segment_cover_frame_noise": float((segm2_noise.data > 0).mean()),
                 "detect_s": t_det,
@@ -309,7 +348,8 @@ def main() -> None:
                 f"{row['spurious_boxes_frame_noise']:.3f} / {row['spurious_verified_frame_noise']:.3f} / "
                 f"{row['spurious_combined_frame_noise']:.3f} ({row['segment_cover_frame_noise']:.2f}) | "
                 f"{row['spurious_boxes']:.3f} / {row['spurious_verified']:.3f} / {row['spurious_combined']:.3f} "
-                f"({row['segment_cover']:.2f}) | {stars_txt} |",
+                f"({row['segment_cover']:.2f}) | {found_bright['boxes']} / {found_bright['verified']} / "
+                f"{found_bright['combined']} ({len(bright_ref)}) | {stars_txt} |",
                 flush=True,
             )
     out = args.out / "real_fields.json"

@@ -109,3 +109,24 @@ def test_calibobj_stars_of_a_real_field_pass_verification():
     assert on.sum() > 100
     snr = np.max([snr_at_centres(m, x[on], y[on]) for m in maps], axis=0)
     assert (snr >= settings.min_snr).all()
+
+
+def test_boxes_under_the_operating_confidence_stay_only_with_a_high_snr():
+    """The rescue: a detector run below detector.conf (at rescue_conf) keeps its doubtful boxes
+    only where the r frame shows a source far above the noise (a saturated star the network
+    is unsure of), never a doubtful box on a faint source or on blank sky."""
+    rng = np.random.default_rng(3)
+    image = _sky_with_stars(rng, [(100, 100), (300, 100), (200, 300)], NOISE * np.array([200.0, 4.0, 200.0]))
+    det = _boxes([100, 300, 200, 420], [100, 100, 300, 300]).assign(conf=[0.1, 0.1, 0.6, 0.1])
+    settings = VerifySettings()
+    assert settings.detection_conf(0.25) == settings.rescue_conf == 0.05
+    kept, dropped = verify_detections(det, image, NOISE, settings, conf=0.25)
+    # Bright and doubtful: rescued; faint and doubtful, blank and doubtful: gone; confident: kept.
+    assert sorted(zip(kept["x"], kept["conf"])) == [(100.0, 0.1), (200.0, 0.6)]
+    assert dropped == 0  # only confident boxes count as dropped by the verification
+    no_rescue = VerifySettings(rescue_snr=None)
+    assert no_rescue.detection_conf(0.25) == 0.25
+    kept, _ = verify_detections(det, image, NOISE, no_rescue, conf=0.25)
+    assert kept["x"].tolist() == [200.0]
+    off = VerifySettings(min_snr=None)  # no verification: no rescue, the operating confidence only
+    assert verify_detections(det, image, NOISE, off, conf=0.25)[0]["x"].tolist() == [200.0]

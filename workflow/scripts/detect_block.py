@@ -32,13 +32,14 @@ with step(snakemake.log[0], "detect_block") as log:
     model = YOLO(snakemake.input.weights, task="detect")  # loaded once for the whole block (.pt or .onnx)
     log.info("detector %s on %s", snakemake.input.weights, device)
 
+    verify = VerifySettings.from_config(cfg["verify"])
     detector = BatchedFieldDetector(
         model,
         block.field_ids(),
         lambda fid: load_image(field_path(files["composite"], fid), flip=True),
         batch_tiles(cfg["batch_tiles"], device),
         tile=snakemake.params.config["training_data"]["tile_px"],
-        conf=cfg["conf"],
+        conf=verify.detection_conf(cfg["conf"]),
         iou=cfg["iou"],
         merge=cfg["merge"],
         merge_iou=cfg["merge_iou"],
@@ -50,10 +51,11 @@ with step(snakemake.log[0], "detect_block") as log:
         detector,
         frames=files["frames"],
         detections=files["detections"],
-        verify=VerifySettings.from_config(cfg["verify"]),
+        verify=verify,
         bright=BrightSourceSettings.from_config(cfg["bright_complement"]),
         box_table=BoxTable.from_config(snakemake.params.config["training_data"]["box_table"]),
         weights_sha256=sha256_of(snakemake.input.weights),
+        conf=cfg["conf"],
     )
     run_block(
         "detect",

@@ -29,7 +29,7 @@ class FieldDetectionChain:
     ----------
     detector : callable
         ``detector(fid) -> (table, timings)``: the network's merged boxes of the field (pixels
-        of the r frame) and the stage timings (s).
+        of the r frame) and the stage timings (s), at ``verify.detection_conf(conf)``.
     frames : str
         Path template of a field's fetch manifest (``{run}``, ``{camcol}``, ``{field}``).
     detections : str
@@ -42,6 +42,9 @@ class FieldDetectionChain:
         Magnitude -> box side (px), for the complement's boxes.
     weights_sha256 : str
         Checksum of the detector's weights, recorded in the detections file.
+    conf : float
+        The operating confidence (``detector.conf``): boxes under it stay only when the
+        verification rescues them by their S/N.
     """
 
     detector: object
@@ -51,6 +54,7 @@ class FieldDetectionChain:
     bright: BrightSourceSettings
     box_table: BoxTable
     weights_sha256: str
+    conf: float = 0.0
 
     def __call__(self, fid: FieldId) -> None:
         """Write the field's detections file. Returns None, as `~yl8c4net.pipeline.blocks.run_block`
@@ -63,14 +67,22 @@ class FieldDetectionChain:
         if self.verify.enabled:
             if frame is None:
                 # Lean mode: the field has only its JPEG; said in the file and in the log.
+                table = table[table["conf"] >= self.conf].reset_index(drop=True)
                 timings["verify_min_snr"] = None
                 log.info("%s: no r frame (lean mode): detections not flux-verified", fid)
             else:
                 t0 = time.perf_counter()
                 noise = r_frame_pixel_noise(frame, fid.camcol)
-                table, timings["n_unverified_dropped"] = verify_detections(table, frame.image, noise, self.verify)
+                n_low = int((table["conf"] < self.conf).sum())
+                table, timings["n_unverified_dropped"] = verify_detections(
+                    table, frame.image, noise, self.verify, self.conf
+                )
+                timings["n_rescued"] = int((table["conf"] < self.conf).sum()) if n_low else 0
                 timings["verify_min_snr"] = self.verify.min_snr
+                timings["verify_rescue_snr"] = self.verify.rescue_snr
                 timings["verify_s"] = round(time.perf_counter() - t0, 3)
+        else:
+            table = table[table["conf"] >= self.conf].reset_index(drop=True)
         if self.bright.enabled:
             bright = bright_sources(frame.image, frame.calib, self.bright, self.box_table.side)
             n_yolo = len(table)

@@ -57,11 +57,18 @@ class VerifySettings:
         FWHMs (pixels) of the Gaussians that smooth the frame, one S/N map each.
     background_box_px : int or None
         Mesh (pixels) of the diffuse light taken out first; None: none.
+    rescue_snr : float or None
+        A box under the operating confidence (but at or above ``rescue_conf``) stays when its
+        S/N reaches this; None: no rescue.
+    rescue_conf : float
+        The confidence the detector must then run at (`detection_conf`).
     """
 
     min_snr: float | None = 3.15
     smooth_fwhm_px: tuple[float, ...] = (3.0, 5.0)
     background_box_px: int | None = 64
+    rescue_snr: float | None = 50.0
+    rescue_conf: float = 0.05
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> "VerifySettings":
@@ -73,6 +80,15 @@ class VerifySettings:
     @property
     def enabled(self) -> bool:
         return self.min_snr is not None
+
+    @property
+    def rescues(self) -> bool:
+        return self.enabled and self.rescue_snr is not None
+
+    def detection_conf(self, conf: float) -> float:
+        """The confidence the detector runs at for an operating confidence ``conf``: lower
+        when boxes can be rescued by their S/N."""
+        return min(conf, self.rescue_conf) if self.rescues else conf
 
 
 def smoothed_snr_maps(
@@ -133,19 +149,31 @@ def snr_at_centres(snr_map: np.ndarray, x, y) -> np.ndarray:
 
 
 def verify_detections(
-    detections: pd.DataFrame, image_nmgy: np.ndarray, pixel_noise_nmgy: float, settings: VerifySettings
+    detections: pd.DataFrame,
+    image_nmgy: np.ndarray,
+    pixel_noise_nmgy: float,
+    settings: VerifySettings,
+    conf: float = 0.0,
 ) -> tuple[pd.DataFrame, int]:
     """The boxes of ``detections`` whose centre has S/N >= ``settings.min_snr`` in the
     smoothed r frame at one scale at least, with complement rows kept whatever their S/N.
+    Boxes under the operating confidence ``conf`` (the detector ran lower, at
+    ``settings.detection_conf(conf)``) stay only with S/N >= ``settings.rescue_snr``.
 
     Returns
     -------
     (pandas.DataFrame, int)
-        The kept rows (index reset) and how many were dropped.
+        The kept rows (index reset) and how many of the confident boxes were dropped (the
+        low-confidence ones that are not rescued are not counted: the detector at ``conf``
+        would not have drawn them).
     """
+    confident = detections["conf"].to_numpy() >= conf if "conf" in detections else np.ones(len(detections), bool)
     if not settings.enabled or detections.empty:
-        return detections, 0
+        return detections[confident].reset_index(drop=True), 0
     maps = smoothed_snr_maps(image_nmgy, pixel_noise_nmgy, settings.smooth_fwhm_px, settings.background_box_px)
     snr = np.max([snr_at_centres(m, detections["x"], detections["y"]) for m in maps], axis=0)
-    keep = (snr >= settings.min_snr) | (detections["tile"].to_numpy() == BRIGHT_TILE)
-    return detections[keep].reset_index(drop=True), int((~keep).sum())
+    complement = detections["tile"].to_numpy() == BRIGHT_TILE
+    keep = complement | (confident & (snr >= settings.min_snr))
+    if settings.rescues:
+        keep |= ~confident & (snr >= settings.rescue_snr)
+    return detections[keep].reset_index(drop=True), int((confident & ~keep).sum())
