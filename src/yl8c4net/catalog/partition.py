@@ -108,7 +108,7 @@ def build_run_partition(
 
     ``fusion_model`` (a path, or None for the image-only answer) and ``fusion_settings``
     (the config's ``fusion`` section) give the rows their ``class`` and ``p_*``
-        (`yl8c4net.classify.catalog_classes.assign_classes`). ``data_settings`` (the config's
+    (`yl8c4net.classify.catalog_classes.assign_classes`). ``data_settings`` (the config's
     ``sdss`` and ``detector`` keys `yl8c4net.catalog.provenance.data_provenance` reads) adds
     where the data came from and the detection thresholds to the provenance (``data``).
     ``settings`` is the config's ``catalog`` section; ``outputs`` names the ``matched``,
