@@ -1,0 +1,169 @@
+"""Classes on the real sky: Conv4Net's image-only answer (``class_image``) on every real
+labelled source in ../shared, by r bin, with counts and 95 % Wilson intervals, beside a
+concentration cut measured on the r frame.
+
+Labels: the calibObj stars and galaxies of 3918/3/213 (PHOTO's own star/galaxy split:
+reliable at r < 20, weaker fainter) and the calibObj stars of 4510/4/30. A QSO answer counts
+as a point source (STAR): the labels cannot tell quasars from stars.
+
+Per source, on the field's r frame (sky-subtracted nanomaggies): r from a 7-px-radius aperture
+minus the median of a 12-20 px annulus; the concentration ``c = m(1.5 px) - m(4 px)`` in the
+same way. Point sources share one ``c`` (the PSF's), galaxies have a larger one. The cut is
+``c > locus + 0.1`` mag, where the locus is the median ``c`` of the most concentrated third of
+the field's sources with r < 19: set from the field's own light, never from the labels.
+Conv4Net sees the official irg JPEG on the r grid, each cut-out as large as the box table's
+side for the source's r, as the workflow crops a detection of that magnitude.
+
+    python benchmarks/real_classes.py --classifier results/models/classifier/conv4net.pt [--limit N]
+
+The photometric part and the fused ``class`` need PhotoObjAll rows, which are not in
+../shared: they are not scored here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from record import write_record
+
+from yl8c4net.sdss.magnitudes import pogson_mag
+
+LABELLED = (3918, 3, 213)
+STARS_ONLY = (4510, 4, 30)
+SWEEP = "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz"
+R_BINS = [(12.0, 18.0), (18.0, 19.0), (19.0, 20.0), (20.0, 21.0), (21.0, 22.2)]
+SUMMARY_BINS = [(12.0, 20.0), (20.0, 22.2), (12.0, 21.0)]
+CONCENTRATION_MARGIN_MAG = 0.1
+
+
+def aperture_mags(image: np.ndarray, x, y, radii=(1.5, 4.0, 7.0)) -> dict:
+    """Pogson magnitudes in circular apertures of ``radii`` (pixels) around (x, y), each
+    minus the median of a 12-20 px annulus (photutils)."""
+    from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture, aperture_photometry
+
+    positions = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+    sky = ApertureStats(image, CircularAnnulus(positions, 12.0, 20.0)).median
+    out = {}
+    for radius in radii:
+        aperture = CircularAperture(positions, radius)
+        flux = np.asarray(aperture_photometry(image, aperture)["aperture_sum"]) - sky * aperture.area
+        out[radius] = pogson_mag(flux, floor_nmgy=1e-4)
+    return out
+
+
+def concentration_classes(c: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float]:
+    """STAR / GALAXY by the concentration cut, and the cut (mag)."""
+    bright = np.sort(c[(r < 19.0) & np.isfinite(c)])
+    locus = float(np.median(bright[: max(len(bright) // 3, 1)]))
+    cut = locus + CONCENTRATION_MARGIN_MAG
+    return np.where(c > cut, "GALAXY", "STAR"), cut
+
+
+def agreement_by_r(table: pd.DataFrame, answer: str, bins) -> list[dict]:
+    """Agreement of ``answer`` with ``label`` per r bin: n, k, rate and its 95 % Wilson interval."""
+    from astropy.stats import binom_conf_interval
+
+    rows = []
+    for lo, hi in bins:
+        sel = table[(table["r"] >= lo) & (table["r"] < hi)]
+        n, k = len(sel), int((sel[answer] == sel["label"]).sum())
+        low, high = binom_conf_interval(k, n, 0.95, interval="wilson") if n else (np.nan, np.nan)
+        rows.append({"r": f"{lo:g}-{hi:g}", "n": n, "k": k, "rate": k / n if n else None, "low": low, "high": high})
+    return rows
+
+
+def field_sources(shared: Path, fid_tuple, classifier, limit: int | None) -> pd.DataFrame:
+    """Every labelled source of one field with its r, concentration and both answers."""
+    from astropy.table import Table
+
+    from yl8c4net.classify.infer import classify_detections
+    from yl8c4net.images.composite import field_composite
+    from yl8c4net.images.labels import BoxTable
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.sdss.fields import FieldId
+    from yl8c4net.sdss.frames import read_frame
+    from yl8c4net.sdss.source import MirrorSource
+
+    model, norm = classifier
+    sas = shared / "data" / "sas"
+    fid = FieldId(*fid_tuple)
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = fetch_field(fid, MirrorSource(sas), "r", Path(tmp))
+        composite, _ = field_composite(Path(tmp), manifest)
+        frame = read_frame(Path(tmp) / manifest["frames"]["r"]["file"])
+    if fid_tuple == LABELLED:
+        labels = shared / "data" / "labels"
+        tag = f"{fid.run:06d}-{fid.camcol}-{fid.field:04d}"
+        parts = [
+            pd.read_csv(labels / f"calibObj-{tag}-{kind}.csv").assign(label=label)
+            for kind, label in (("stars", "STAR"), ("gals", "GALAXY"))
+        ]
+        sources = pd.concat(parts, ignore_index=True)
+    else:
+        stars = Table.read(sas / SWEEP)
+        stars = stars[stars["FIELD"] == fid.field]
+        x, y = frame.wcs.all_world2pix(stars["RA"], stars["DEC"], 0)
+        sources = pd.DataFrame({"x": x, "y": y, "label": "STAR"})
+    inside = sources["x"].between(25, 2022) & sources["y"].between(25, 1463)
+    sources = sources[inside].reset_index(drop=True)
+    if limit:
+        sources = sources.iloc[:: max(len(sources) // limit, 1)].head(limit).reset_index(drop=True)
+    mags = aperture_mags(frame.image, sources["x"], sources["y"])
+    sources["r"] = mags[7.0]
+    sources["concentration"] = mags[1.5] - mags[4.0]
+    sources["class_concentration"], cut = concentration_classes(sources["concentration"].to_numpy(), sources["r"])
+    side = BoxTable().side(sources["r"])
+    boxes = sources.assign(w=side, h=side)
+    answer = classify_detections(model, norm, composite, boxes)["class"].astype(str).to_numpy()
+    sources["class_image"] = np.where(answer == "QSO", "STAR", answer)
+    sources["field"] = f"{fid.run}/{fid.camcol}/{fid.field}"
+    sources.attrs["concentration_cut"] = cut
+    return sources
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--classifier", type=Path, required=True, help="a Conv4Net checkpoint (e.g. the demo's)")
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    ap.add_argument("--limit", type=int, default=None, help="score at most N sources per field (a quick look)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "real_classes.json")
+    args = ap.parse_args(argv)
+    from yl8c4net.classify.train import load_classifier
+
+    model, norm, _ = load_classifier(args.classifier, device="cpu")
+    labelled = field_sources(args.shared, LABELLED, (model, norm), args.limit)
+    stars = field_sources(args.shared, STARS_ONLY, (model, norm), args.limit)
+    from yl8c4net.io import sha256_of
+
+    result = {
+        "classifier": str(args.classifier),
+        "classifier_sha256": sha256_of(args.classifier),
+        "concentration_margin_mag": CONCENTRATION_MARGIN_MAG,
+        "fields": {},
+    }
+    print("| field | answer | " + " | ".join(f"r {lo:g}-{hi:g}" for lo, hi in R_BINS + SUMMARY_BINS) + " |")
+    print("|---|---|" + "---|" * (len(R_BINS) + len(SUMMARY_BINS)))
+    for table in (labelled, stars):
+        name = table["field"].iloc[0]
+        entry = {"n": int(len(table)), "concentration_cut_mag": table.attrs["concentration_cut"], "answers": {}}
+        for answer in ("class_image", "class_concentration"):
+            rows = agreement_by_r(table, answer, R_BINS + SUMMARY_BINS)
+            entry["answers"][answer] = rows
+            cells = [f"{r['rate']:.3f} ({r['n']})" if r["n"] else "-" for r in rows]
+            print(f"| {name} | {answer} | " + " | ".join(cells) + " |")
+        if name == "3918/3/213":
+            for label in ("STAR", "GALAXY"):
+                sel = table[(table["label"] == label) & (table["r"] < 20)]
+                entry[f"{label.lower()}s_r_lt_20_called_star_by_image"] = int((sel["class_image"] == "STAR").sum())
+                entry[f"{label.lower()}s_r_lt_20"] = int(len(sel))
+        result["fields"][name] = entry
+    write_record(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

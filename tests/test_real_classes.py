@@ -1,0 +1,68 @@
+"""The real-sky class benchmark (benchmarks/real_classes.py) on a small part of the real
+labelled sources: every source scored once per answer, counts and 95 % Wilson intervals that
+hold the rates, and the concentration cut set from the field's own light."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SHARED, needs_shared
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def real_classes():
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    import real_classes
+
+    return real_classes
+
+
+def test_concentration_cut_follows_the_fields_own_stellar_locus(real_classes):
+    rng = np.random.default_rng(0)
+    stars = rng.normal(0.9, 0.02, 60)
+    galaxies = rng.normal(1.4, 0.1, 40)
+    c = np.concatenate([stars, galaxies])
+    r = np.full(len(c), 18.0)
+    classes, cut = real_classes.concentration_classes(c, r)
+    assert 0.9 < cut < 1.05
+    assert (classes[:60] == "STAR").mean() > 0.95 and (classes[60:] == "GALAXY").all()
+
+
+@needs_shared
+def test_benchmark_scores_a_sample_of_the_real_labels(real_classes, tmp_path):
+    import torch
+
+    from yl8c4net.classify.model import Conv4Net
+
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "conv4net.pt"
+    torch.save(
+        {
+            "version": 1,
+            "class_names": ["GALAXY", "STAR", "QSO"],
+            "in_channels": 3,
+            "norm": {"min": [0.0] * 3, "max": [255.0] * 3, "mean": [0.1] * 3, "std": [0.2] * 3},
+            "model_state": Conv4Net().state_dict(),
+        },
+        checkpoint,
+    )
+    out = tmp_path / "real_classes.json"
+    args = ["--classifier", str(checkpoint), "--shared", str(SHARED), "--limit", "40", "--out", str(out)]
+    result = real_classes.main(args)
+    assert out.is_file()
+    labelled = result["fields"]["3918/3/213"]
+    assert labelled["n"] == 40 and result["fields"]["4510/4/30"]["n"] > 20
+    for field in result["fields"].values():
+        for rows in field["answers"].values():
+            per_bin = rows[: len(real_classes.R_BINS)]
+            assert sum(r["n"] for r in per_bin) <= field["n"]  # sources fainter than 22.2 are not binned
+            for r in rows:
+                if r["n"]:
+                    assert 0 <= r["k"] <= r["n"] and r["low"] - 1e-9 <= r["rate"] <= r["high"] + 1e-9
+    # The labelled field holds both classes; the stars-only field only stars.
+    assert labelled["stars_r_lt_20"] > 0 and labelled["galaxys_r_lt_20"] > 0
