@@ -3,8 +3,8 @@
 
 rule query_photoobj_block:
     input:
-        SIM_BLOCK_MARKER,
-        mirror_photoobj_files,
+        sim=SIM_BLOCK_MARKER,
+        mirror=mirror_photoobj_files,
     output:
         BLOCK_MANIFESTS["photoobj"],
     log:

@@ -16,4 +16,6 @@ with step(snakemake.log[0], "query_photoobj_block") as log:
         log.info("%s: %d PhotoObjAll rows", fid, len(table))
         write_parquet(table, field_path(snakemake.params.files["photoobj"], fid))
 
-    run_block("photoobj", block, snakemake.output[0], list(snakemake.input), query, log, files=snakemake.params.files)
+    run_block(
+        "photoobj", block, snakemake.output[0], list(snakemake.input.sim), query, log, files=snakemake.params.files
+    )
