@@ -44,8 +44,8 @@ test-slurm: $(VENV)/.installed-test
 
 ## Style: ruff (lint and format) on the Python, snakemake --lint and snakefmt on the workflow.
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check src workflow/scripts tests benchmarks
-	$(BIN)/ruff format --check src workflow/scripts tests benchmarks
+	$(BIN)/ruff check src workflow/scripts tests benchmarks docs/conf.py
+	$(BIN)/ruff format --check src workflow/scripts tests benchmarks docs/conf.py
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 
