@@ -14,7 +14,12 @@ the field's sources with r < 19: set from the field's own light, never from the 
 Conv4Net sees the official irg JPEG on the r grid, each cut-out as large as the box table's
 side for the source's r, as the workflow crops a detection of that magnitude.
 
-    python benchmarks/real_classes.py --classifier results/models/classifier/conv4net.pt [--limit N]
+    python benchmarks/real_classes.py --classifier results/models/classifier/conv4net.pt \
+        [--fusion results/models/fusion/fusion.joblib] [--limit N]
+
+With ``--fusion``, also the share of the image's fusion weight the classifier earns on the
+labelled field per r bin (`yl8c4net.classify.sky_weight`; PHOTO's labels stand in for
+PhotoObjAll ``type``), as a real run computes it from its own rows.
 
 The photometric part and the fused ``class`` need PhotoObjAll rows, which are not in
 ../shared: they are not scored here.
@@ -38,6 +43,7 @@ SWEEP = "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz"
 R_BINS = [(12.0, 18.0), (18.0, 19.0), (19.0, 20.0), (20.0, 21.0), (21.0, 22.2)]
 SUMMARY_BINS = [(12.0, 20.0), (20.0, 22.2), (12.0, 21.0)]
 CONCENTRATION_MARGIN_MAG = 0.1
+IMAGE_COLUMNS = ("p_galaxy_image", "p_star_image", "p_qso_image")
 
 
 def aperture_mags(image: np.ndarray, x, y, radii=(1.5, 4.0, 7.0)) -> dict:
@@ -118,17 +124,39 @@ def field_sources(shared: Path, fid_tuple, classifier, limit: int | None) -> pd.
     sources["class_concentration"], cut = concentration_classes(sources["concentration"].to_numpy(), sources["r"])
     side = BoxTable().side(sources["r"])
     boxes = sources.assign(w=side, h=side)
-    answer = classify_detections(model, norm, composite, boxes)["class"].astype(str).to_numpy()
+    classified = classify_detections(model, norm, composite, boxes)
+    answer = classified["class"].astype(str).to_numpy()
     sources["class_image"] = np.where(answer == "QSO", "STAR", answer)
+    for c in IMAGE_COLUMNS:
+        sources[c] = classified[c.removesuffix("_image")].to_numpy(float)
     sources["field"] = f"{fid.run}/{fid.camcol}/{fid.field}"
     sources.attrs["concentration_cut"] = cut
     return sources
+
+
+def image_weight_on_labelled_field(table: pd.DataFrame, fusion_path: Path) -> dict:
+    """The share of its fusion weight the image model would earn on the labelled field
+    (`yl8c4net.classify.sky_weight`), PHOTO's labels standing in for PhotoObjAll ``type``
+    and the aperture r for the model magnitude."""
+    from yl8c4net.classify.fusion import load_fusion
+    from yl8c4net.classify.sky_weight import sky_image_weight
+
+    fusion = load_fusion(fusion_path)
+    photo_type = np.where(table["label"] == "STAR", 6, 3)
+    sky = sky_image_weight(table[list(IMAGE_COLUMNS)].to_numpy(float), photo_type, table["r"], fusion.image_type_scale)
+    print(f"\nimage weight earned on {table['field'].iloc[0]} (reference scale {sky.reference_scale:.3f}):")
+    for b in sky.bins:
+        print(f"  {b['r']:>14}: n = {b['n']:>4} ({b['n_star']} stars), scale {b.get('scale', float('nan')):.3f}, factor {b['factor']:.3f}")
+    return {"fusion": str(fusion_path), **sky.summary()}
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--classifier", type=Path, required=True, help="a Conv4Net checkpoint (e.g. the demo's)")
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    ap.add_argument(
+        "--fusion", type=Path, default=None, help="the fusion model made with that classifier: also report its sky weights"
+    )
     ap.add_argument("--limit", type=int, default=None, help="score at most N sources per field (a quick look)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "real_classes.json")
     args = ap.parse_args(argv)
@@ -161,6 +189,8 @@ def main(argv: list[str] | None = None) -> dict:
                 entry[f"{label.lower()}s_r_lt_20_called_star_by_image"] = int((sel["class_image"] == "STAR").sum())
                 entry[f"{label.lower()}s_r_lt_20"] = int(len(sel))
         result["fields"][name] = entry
+    if args.fusion:
+        result["image_weight_on_sky"] = image_weight_on_labelled_field(labelled, args.fusion)
     write_record(args.out, result)
     return result
 

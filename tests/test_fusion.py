@@ -263,9 +263,13 @@ def test_catalogue_classes_at_the_sky_mix(prior_mode):
     assert not m["class_image_only"].any() and u["class_image_only"].all()
     # The paper's image answer is kept untouched beside the fused one.
     np.testing.assert_array_equal(m["p_qso_image"], matched["p_qso_image"])
-    # Unmatched rows: the image answer, moved to the same priors as the run.
+    # Unmatched rows: the image answer at the run's smallest earned weight, moved to the
+    # same priors as the run.
+    image_only_factor = min(b["factor"] for b in info["image_weight_on_sky"]["bins"])
     expected = shift_priors(
-        model.image_proba(unmatched[["p_galaxy_image", "p_star_image", "p_qso_image"]].to_numpy(float)),
+        model.image_proba(
+            unmatched[["p_galaxy_image", "p_star_image", "p_qso_image"]].to_numpy(float), image_only_factor
+        ),
         [1 / 3] * 3,
         [info["class_priors"][c] for c in SPEC_CLASSES],
     )

@@ -51,8 +51,13 @@ def test_benchmark_scores_a_sample_of_the_real_labels(real_classes, tmp_path):
         },
         checkpoint,
     )
+    from yl8c4net.classify.fusion import FusionModel, save_fusion
+
+    fusion = tmp_path / "fusion.joblib"
+    save_fusion(FusionModel(None, None, 1.0, 0.2, 1.0, image_type_scale=1.0), fusion)
     out = tmp_path / "real_classes.json"
     args = ["--classifier", str(checkpoint), "--shared", str(SHARED), "--limit", "40", "--out", str(out)]
+    args += ["--fusion", str(fusion)]
     result = real_classes.main(args)
     assert out.is_file()
     labelled = result["fields"]["3918/3/213"]
@@ -66,3 +71,8 @@ def test_benchmark_scores_a_sample_of_the_real_labels(real_classes, tmp_path):
                     assert 0 <= r["k"] <= r["n"] and r["low"] - 1e-9 <= r["rate"] <= r["high"] + 1e-9
     # The labelled field holds both classes; the stars-only field only stars.
     assert labelled["stars_r_lt_20"] > 0 and labelled["galaxys_r_lt_20"] > 0
+    # The image weight it would earn: 40 sources leave every r bin short of 50 typed rows.
+    sky = result["image_weight_on_sky"]
+    assert [b["r"] for b in sky["bins"]] == ["r < 20", "20 <= r < 21", "r >= 21"]
+    assert sum(b["n"] for b in sky["bins"]) == 40
+    assert all(b["factor"] == 0.0 and "fallback" in b["how"] for b in sky["bins"])

@@ -9,6 +9,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from yl8c4net.errors import ModelFileError
 from yl8c4net.sdss.queries import SPEC_CLASSES
 from yl8c4net.classify.probabilities import estimate_priors_em, estimate_priors_em_by_magnitude, shift_priors
 
@@ -77,6 +78,35 @@ def run_priors(p_equal: np.ndarray, settings: dict, r_mag: np.ndarray | None = N
     return priors, source, extra
 
 
+def image_weight_of_run(fusion, p_image: np.ndarray, features: pd.DataFrame, settings: dict):
+    """The run's `yl8c4net.classify.sky_weight.SkyImageWeight` (``fusion.image_weight: sky``),
+    or None (``simulated``: the fusion as trained)."""
+    from yl8c4net.classify.sky_weight import sky_image_weight
+
+    if settings.get("image_weight", "sky") != "sky":
+        return None
+    reference = getattr(fusion, "image_type_scale", None)
+    if reference is None:
+        raise ModelFileError(
+            "the fusion model has no simulated image scale (written before fusion.image_weight: sky);"
+            " retrain it, or set fusion.image_weight: simulated"
+        )
+    sky = sky_image_weight(
+        p_image,
+        features["type"].to_numpy(float),
+        features["r"].to_numpy(float),
+        reference,
+        edges=settings.get("sky_weight_r_edges", (20.0, 21.0)),
+        min_rows=settings.get("sky_weight_min_rows", 50),
+        fallback=settings.get("sky_weight_fallback", 0.0),
+    )
+    log.info(
+        "image weight earned on this run's sky (against PhotoObjAll type): %s",
+        ", ".join(f"{b['r']}: {b['factor']:.3f} (n={b['n']})" for b in sky.bins),
+    )
+    return sky
+
+
 def assign_classes(
     matched: pd.DataFrame, image_only: list, photo: pd.DataFrame, fusion, settings: dict
 ) -> tuple[pd.DataFrame, list, dict]:
@@ -107,7 +137,9 @@ def assign_classes(
         info = {"class_priors": dict(zip(SPEC_CLASSES, [1 / 3] * 3)), "class_priors_from": "train (fusion off)"}
         return _set_answer(matched, p_img_m, True), [_set_answer(t, p, True) for t, p in zip(image_only, p_img)], info
     features = photo.drop_duplicates("objid").set_index("objid").loc[matched["objid"].to_numpy(), list(FEATURE_COLUMNS)]
-    p_fused = fusion.fused_proba(features.reset_index(drop=True), p_img_m)
+    sky = image_weight_of_run(fusion, p_img_m, features, settings)
+    row_factor = sky.factor_at(features["r"].to_numpy(float)) if sky else 1.0
+    p_fused = fusion.fused_proba(features.reset_index(drop=True), p_img_m, row_factor)
     row_priors, source, extra = run_priors(p_fused, settings, features["r"].to_numpy(float))
     # Rows without photometry have no r: they take the run's mean prior.
     priors = row_priors if row_priors.ndim == 1 else row_priors.mean(axis=0)
@@ -117,7 +149,11 @@ def assign_classes(
         return shift_priors(p, equal, target) if len(p) else np.empty((0, len(SPEC_CLASSES)))
 
     matched = _set_answer(matched, at_priors(p_fused, row_priors), False)
-    others = [_set_answer(t, at_priors(fusion.image_proba(p), priors), True) for t, p in zip(image_only, p_img)]
+    image_only_factor = sky.image_only_factor if sky else 1.0
+    others = [
+        _set_answer(t, at_priors(fusion.image_proba(p, image_only_factor), priors), True)
+        for t, p in zip(image_only, p_img)
+    ]
     info = {
         "class_priors": {c: round(float(v), 6) for c, v in zip(SPEC_CLASSES, priors)},
         "class_priors_from": source,
@@ -127,6 +163,7 @@ def assign_classes(
             "w_image": fusion.w_image,
             "image_temperature": fusion.image_temperature,
         },
+        "image_weight_on_sky": sky.summary() if sky else "simulated (fusion.image_weight)",
     }
     log.info(
         "class priors of this run (%s): %s", source, ", ".join(f"{c} {v:.4f}" for c, v in zip(SPEC_CLASSES, priors))

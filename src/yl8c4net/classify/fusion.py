@@ -15,7 +15,10 @@ The pieces, all trained at equal class priors:
 * the **fusion**: log p = w_phot log p_phot + w_image log p_image (softmax), two weights fitted
   by maximum likelihood on a validation set the image model never trained on; they weigh
   the two experts and act as their joint temperature (the image's colours repeat part of
-  the photometry, so a plain product would be over-confident).
+  the photometry, so a plain product would be over-confident);
+* the **weight on the sky**: each run scales the image's weight by what it earns against
+  PhotoObjAll ``type`` on the run's own rows (`yl8c4net.classify.sky_weight`), so that a
+  model that learned the simulator's galaxies cannot outvote the photometry on real frames.
 
 The catalogue then moves the probabilities from equal priors to the sky's
 (`yl8c4net.classify.probabilities`).
@@ -30,6 +33,7 @@ import pandas as pd
 
 from yl8c4net.sdss.queries import SPEC_CLASSES
 from yl8c4net.classify.probabilities import fit_temperature, log_probabilities, nll, softmax
+from yl8c4net.classify.sky_weight import simulated_image_scale
 
 COLOUR_FEATURES = ("u-g", "g-r", "r-i", "i-z", "r")
 PHOTOMETRIC_FEATURES = (*COLOUR_FEATURES, "psf_minus_model_r", "type", "err_u", "err_g", "err_r", "err_i", "err_z")
@@ -115,6 +119,9 @@ class FusionModel:
     image_temperature: float
     classes: tuple = SPEC_CLASSES
     info: dict = field(default_factory=dict)
+    #: The image's point-source log-odds scale against the simulated ``type`` on the
+    #: validation set: the reference a run's sky is compared with (`yl8c4net.classify.sky_weight`).
+    image_type_scale: float | None = None
 
     @property
     def train_priors(self) -> np.ndarray:
@@ -126,15 +133,20 @@ class FusionModel:
     def photometric_proba(self, table: pd.DataFrame) -> np.ndarray:
         return self.photometric.predict_proba(photometric_features(table, PHOTOMETRIC_FEATURES))
 
-    def image_proba(self, p_image: np.ndarray) -> np.ndarray:
-        """Conv4Net's probabilities, temperature-scaled (for rows without photometry)."""
-        return softmax(log_probabilities(p_image) / self.image_temperature)
+    def image_proba(self, p_image: np.ndarray, image_factor: float = 1.0) -> np.ndarray:
+        """Conv4Net's probabilities, temperature-scaled (for rows without photometry);
+        ``image_factor`` in [0, 1] flattens them further (the share of the image's weight
+        earned on the sky, `yl8c4net.classify.sky_weight`)."""
+        return softmax(image_factor * log_probabilities(p_image) / self.image_temperature)
 
-    def fused_proba(self, table: pd.DataFrame, p_image: np.ndarray) -> np.ndarray:
+    def fused_proba(self, table: pd.DataFrame, p_image: np.ndarray, image_factor=1.0) -> np.ndarray:
+        """Fused probabilities at equal priors; ``image_factor`` (scalar or one per row, in
+        [0, 1]) multiplies the image's weight."""
         if len(table) == 0:
             return np.empty((0, len(self.classes)))
         log_phot = log_probabilities(self.photometric_proba(table))
-        return softmax(self.w_phot * log_phot + self.w_image * log_probabilities(p_image))
+        w_image = self.w_image * np.reshape(np.asarray(image_factor, float), (-1, 1))
+        return softmax(self.w_phot * log_phot + w_image * log_probabilities(p_image))
 
 
 def train_fusion(
@@ -151,13 +163,16 @@ def train_fusion(
     log_phot = log_probabilities(phot.predict_proba(photometric_features(validation, PHOTOMETRIC_FEATURES)))
     w_phot, w_image = fit_fusion_weights(log_phot, log_img, labels)
     temperature = fit_temperature(log_img, labels)
+    type_col = "type" if "type" in validation.columns else "photo_type"
+    image_type_scale = simulated_image_scale(p_image_validation, validation[type_col])
     info = {
         "n_photometry": int(len(photometry)),
         "n_validation": int(len(validation)),
         "colour_iterations": int(colour.n_iter_),
         "photometric_iterations": int(phot.n_iter_),
+        "image_type_scale": image_type_scale,
     }
-    return FusionModel(colour, phot, w_phot, w_image, temperature, info=info)
+    return FusionModel(colour, phot, w_phot, w_image, temperature, info=info, image_type_scale=image_type_scale)
 
 
 def save_fusion(model: FusionModel, path) -> None:
