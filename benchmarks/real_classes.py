@@ -146,7 +146,9 @@ def image_weight_on_labelled_field(table: pd.DataFrame, fusion_path: Path) -> di
     sky = sky_image_weight(table[list(IMAGE_COLUMNS)].to_numpy(float), photo_type, table["r"], fusion.image_type_scale)
     print(f"\nimage weight earned on {table['field'].iloc[0]} (reference scale {sky.reference_scale:.3f}):")
     for b in sky.bins:
-        print(f"  {b['r']:>14}: n = {b['n']:>4} ({b['n_star']} stars), scale {b.get('scale', float('nan')):.3f}, factor {b['factor']:.3f}")
+        print(
+            f"  {b['r']:>14}: n = {b['n']:>4} ({b['n_star']} stars), scale {b.get('scale', float('nan')):.3f}, factor {b['factor']:.3f}"
+        )
     return {"fusion": str(fusion_path), **sky.summary()}
 
 
@@ -155,7 +157,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--classifier", type=Path, required=True, help="a Conv4Net checkpoint (e.g. the demo's)")
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     ap.add_argument(
-        "--fusion", type=Path, default=None, help="the fusion model made with that classifier: also report its sky weights"
+        "--fusion",
+        type=Path,
+        default=None,
+        help="the fusion model made with that classifier: also report its sky weights",
     )
     ap.add_argument("--limit", type=int, default=None, help="score at most N sources per field (a quick look)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "real_classes.json")
