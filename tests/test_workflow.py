@@ -205,7 +205,7 @@ def finished_demo(tmp_path_factory):
 
 def test_a_finished_project_copied_to_another_path_has_nothing_to_do(finished_demo, tmp_path):
     """No param or input holds the project's location: `init_weights: shipped` is a copy under
-    the project (rule stage_shipped_detector), its param the weights' checksum."""
+    the project (rule stage_shipped_model), its param the weights' checksum."""
     moved = tmp_path / "elsewhere" / "project"
     shutil.copytree(finished_demo, moved, symlinks=True)
     assert _rules_to_run(snakemake("-n", "--quiet", "rules", cwd=moved, config_file=REPO / "config.yaml")) == set()

@@ -116,13 +116,23 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     for section in ("detector", "classifier"):
         if cfg[section]["runtime"] == "onnx" and cfg[section]["device"] == "cuda":
             raise ConfigError(f"{source}: {section}.runtime: onnx runs on the CPU; set {section}.device to auto or cpu")
-    from yl8c4net.pipeline.model_files import check_detector_weights, resolve_detector_weights
+    from yl8c4net.pipeline.model_files import SHIPPED, check_detector_weights, resolve_shipped
 
-    for key in ("weights", "init_weights"):
+    if cfg["fusion"]["enabled"] and cfg["fusion"]["model"] == SHIPPED and cfg["classifier"]["weights"] != SHIPPED:
+        raise ConfigError(
+            f"{source}: fusion.model: the shipped fusion was fitted with the shipped classifier;"
+            " set classifier.weights: shipped, or train the fusion (fusion.model: null)"
+        )
+    for section, key, kind in (
+        ("detector", "weights", "detector"),
+        ("detector", "init_weights", "detector"),
+        ("classifier", "weights", "classifier"),
+        ("fusion", "model", "fusion"),
+    ):
         try:
-            cfg["detector"][key] = resolve_detector_weights(cfg["detector"][key])
+            cfg[section][key] = resolve_shipped(cfg[section][key], kind)
         except ConfigError as exc:
-            raise ConfigError(f"{source}: detector.{key}: {exc}") from None
+            raise ConfigError(f"{source}: {section}.{key}: {exc}") from None
     if cfg["detector"]["init_weights"]:
         try:
             check_detector_weights(cfg["detector"]["init_weights"])

@@ -18,13 +18,19 @@ try:
     )
 except ConfigError as exc:
     sys.exit(f"ERROR {exc}")
-# `shipped` names the detector inside the package: the workflow works on a copy under its own
-# tree (rule stage_shipped_detector), so that no param or input holds the path where the
+# `shipped` names a model inside the package: the workflow works on a copy under its own
+# tree (rule stage_shipped_model), so that no param or input holds the path where the
 # package is installed, and a project moved elsewhere reruns nothing.
-SHIPPED_DETECTOR = "resources/models/shipped/detector.pt"
-for _key in ("weights", "init_weights"):
-    if config.get("detector", {}).get(_key) == "shipped":
-        _validated["detector"][_key] = SHIPPED_DETECTOR
+SHIPPED_MODEL = "resources/models/shipped/{model_file}"
+SHIPPED_MODEL_FILES = {"detector": "detector.pt", "classifier": "classifier.pt", "fusion": "fusion.joblib"}
+for _section, _key, _kind in (
+    ("detector", "weights", "detector"),
+    ("detector", "init_weights", "detector"),
+    ("classifier", "weights", "classifier"),
+    ("fusion", "model", "fusion"),
+):
+    if config.get(_section, {}).get(_key) == "shipped":
+        _validated[_section][_key] = SHIPPED_MODEL.format(model_file=SHIPPED_MODEL_FILES[_kind])
 config.clear()
 config.update(_validated)
 
@@ -243,12 +249,14 @@ def detector_init_weights(wildcards=None):
     )
 
 
-def shipped_detector_sha256():
-    """SHA-256 of the package's detector (a param of its staging rule)."""
+def shipped_model_sha256(wildcards):
+    """SHA-256 of the package's model staged as ``wildcards.model_file`` (a param of the
+    staging rule)."""
     from yl8c4net.io import sha256_of
-    from yl8c4net.pipeline.model_files import shipped_detector
+    from yl8c4net.pipeline.model_files import shipped_model
 
-    return sha256_of(shipped_detector())
+    kind = {f: k for k, f in SHIPPED_MODEL_FILES.items()}[wildcards.model_file]
+    return sha256_of(shipped_model(kind))
 
 
 def detector_weights(wildcards=None):

@@ -175,13 +175,15 @@ rule evaluate_detector:
         "../scripts/evaluate_detector.py"
 
 
-rule stage_shipped_detector:
+rule stage_shipped_model:
     output:
-        SHIPPED_DETECTOR,
+        SHIPPED_MODEL,
     log:
-        "logs/stage_shipped_detector.log",
+        "logs/stage_shipped_model/{model_file}.log",
     benchmark:
-        "results/benchmarks/stage_shipped_detector.tsv"
+        "results/benchmarks/stage_shipped_model/{model_file}.tsv"
+    wildcard_constraints:
+        model_file="detector\\.pt|classifier\\.pt|fusion\\.joblib",
     conda:
         "../../envs/ml.yaml"
     threads: 1
@@ -189,9 +191,9 @@ rule stage_shipped_detector:
         mem_mb=500,
         runtime=5,
     params:
-        # The weights' checksum, not their path: a new package detector reruns what used it,
+        # The model's checksum, not its path: a new package model reruns what used it,
         # a project moved to another path reruns nothing.
-        sha256=shipped_detector_sha256(),
-        code=code_version("stage_shipped_detector"),
+        sha256=shipped_model_sha256,
+        code=code_version("stage_shipped_model"),
     script:
-        "../scripts/stage_shipped_detector.py"
+        "../scripts/stage_shipped_model.py"

@@ -117,19 +117,26 @@ def check_classifier_weights(path: str | Path, class_names, in_channels: int) ->
         )
 
 
-#: The config value that names the detector shipped in the package.
+#: The config value that names a model shipped in the package.
 SHIPPED = "shipped"
+#: Model kind -> its file in ``yl8c4net/models`` (each with ``{kind}-card.md`` beside it).
+SHIPPED_FILES = {"detector": "detector.pt", "classifier": "classifier.pt", "fusion": "fusion.joblib"}
+
+
+def shipped_model(kind: str) -> Path:
+    """Path of the ``kind`` model (detector, classifier, fusion) that ships in the package
+    (``yl8c4net/models``); its model card is ``{kind}-card.md`` beside it."""
+    from importlib import resources
+
+    path = Path(str(resources.files("yl8c4net").joinpath("models", SHIPPED_FILES[kind])))
+    if not path.is_file():
+        raise ConfigError(f"shipped {kind}: {path} is missing from the package (reinstall yl8c4net)")
+    return path
 
 
 def shipped_detector() -> Path:
-    """Path of the detector weights that ship in the package (``yl8c4net/models``); its model
-    card is ``detector-card.md`` beside it."""
-    from importlib import resources
-
-    path = Path(str(resources.files("yl8c4net").joinpath("models", "detector.pt")))
-    if not path.is_file():
-        raise ConfigError(f"shipped detector: {path} is missing from the package (reinstall yl8c4net)")
-    return path
+    """Path of the detector weights that ship in the package (`shipped_model`)."""
+    return shipped_model("detector")
 
 
 def checksum_record(path: str | Path) -> Path:
@@ -183,23 +190,28 @@ def check_model_before_use(path: str | Path, kind: str, class_names=None, in_cha
         raise ModelFileError(str(exc)) from None
 
 
-def stage_shipped_detector(out, sha256: str) -> None:
-    """Copy the package's detector to ``out`` (atomically), checking its SHA-256 against
-    ``sha256``, the checksum the workflow was planned with."""
+def stage_shipped_model(kind: str, out, sha256: str) -> None:
+    """Copy the package's ``kind`` model to ``out`` (atomically), checking its SHA-256
+    against ``sha256``, the checksum the workflow was planned with."""
     import shutil
 
     from yl8c4net.io import atomic_output, sha256_of
 
-    source = shipped_detector()
+    source = shipped_model(kind)
     found = sha256_of(source)
     if found != sha256:
-        raise ConfigError(f"shipped detector: {source} has SHA-256 {found}, the workflow was planned with {sha256}")
+        raise ConfigError(f"shipped {kind}: {source} has SHA-256 {found}, the workflow was planned with {sha256}")
     with atomic_output(out) as tmp:
         shutil.copyfile(source, tmp)
     record_model_checksum(out)
 
 
+def resolve_shipped(value: str | None, kind: str) -> str | None:
+    """A model setting (``detector.weights``, ``classifier.weights``, ``fusion.model`` ...) as
+    a file path: ``shipped`` becomes the package's ``kind`` model."""
+    return str(shipped_model(kind)) if value == SHIPPED else value
+
+
 def resolve_detector_weights(value: str | None) -> str | None:
-    """A ``detector.weights`` / ``detector.init_weights`` value as a file path (``shipped``
-    becomes the package's detector)."""
-    return str(shipped_detector()) if value == SHIPPED else value
+    """A ``detector.weights`` / ``detector.init_weights`` value as a file path."""
+    return resolve_shipped(value, "detector")
