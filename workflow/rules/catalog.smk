@@ -17,7 +17,7 @@ rule classify_block:
         "fields_gpu"
     conda:
         "../../envs/ml.yaml"
-    threads: 1
+    threads: GPU_FIELD_THREADS
     resources:
         mem_mb=3000,
         runtime=60,

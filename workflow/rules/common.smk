@@ -22,7 +22,11 @@ except ConfigError as exc:
 # tree (rule stage_shipped_model), so that no param or input holds the path where the
 # package is installed, and a project moved elsewhere reruns nothing.
 SHIPPED_MODEL = "resources/models/shipped/{model_file}"
-SHIPPED_MODEL_FILES = {"detector": "detector.pt", "classifier": "classifier.pt", "fusion": "fusion.joblib"}
+SHIPPED_MODEL_FILES = {
+    "detector": "detector.pt",
+    "classifier": "classifier.pt",
+    "fusion": "fusion.joblib",
+}
 for _section, _key, _kind in (
     ("detector", "weights", "detector"),
     ("detector", "init_weights", "detector"),
@@ -30,7 +34,9 @@ for _section, _key, _kind in (
     ("fusion", "model", "fusion"),
 ):
     if config.get(_section, {}).get(_key) == "shipped":
-        _validated[_section][_key] = SHIPPED_MODEL.format(model_file=SHIPPED_MODEL_FILES[_kind])
+        _validated[_section][_key] = SHIPPED_MODEL.format(
+            model_file=SHIPPED_MODEL_FILES[_kind]
+        )
 config.clear()
 config.update(_validated)
 
@@ -67,6 +73,7 @@ FETCHED_FILES = (
 BLOCKS = field_blocks(FIELDS, config["fields_per_block"])
 # Fields a CPU block job works on at once (its threads; yl8c4net.pipeline.blocks.run_block).
 FIELD_THREADS = config["field_workers"]["cpu"]
+GPU_FIELD_THREADS = config["field_workers"]["gpu"]
 BLOCK_BY_NAME = {(b.run, b.camcol, b.name): b for b in BLOCKS}
 BLOCK_OF_FIELD = {(b.run, b.camcol, f): b for b in BLOCKS for f in b.fields}
 

@@ -73,7 +73,7 @@ rule detect_block:
         "fields_gpu"
     conda:
         "../../envs/ml.yaml"
-    threads: 2
+    threads: GPU_FIELD_THREADS
     resources:
         mem_mb=4000,
         runtime=60,

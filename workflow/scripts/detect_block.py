@@ -65,4 +65,5 @@ with step(snakemake.log[0], "detect_block") as log:
         detect,
         log,
         files=snakemake.params.files,
+        workers=snakemake.threads,
     )

@@ -243,14 +243,19 @@ class BatchedFieldDetector:
     """Detects a block's fields one by one, for `yl8c4net.pipeline.blocks.run_block`, while predicting
     the tiles of several fields in one batch.
 
-    Asked for a field whose detections are not ready, it loads that field and the next ones
-    of ``fields`` until ``batch_tiles`` tiles of an SDSS frame's (12 at 640 px) are
-    gathered, and detects them together. A field that fails to load keeps its error, raised
-    only when that field is asked for: one bad field is still quarantined alone, and a field
-    the block skips (quarantined upstream) costs nothing but the failed load.
+    The fields go in fixed batches of ``batch_tiles`` tiles (12 per SDSS frame at 640 px),
+    consecutive in ``fields``: asked for a field whose detections are not ready, it loads the
+    fields of that field's batch and detects them together. Fixed batches make every field's
+    boxes the same whatever order the fields are asked in, so threads may ask at once (the
+    network runs one batch at a time, under a lock, while the callers' other work on earlier
+    fields goes on). A field that fails to load keeps its error, raised only when that field
+    is asked for: one bad field is still quarantined alone, and a field the block skips
+    (quarantined upstream) costs nothing but its load.
     """
 
     def __init__(self, model, fields, load_composite, batch_tiles: int, **settings):
+        import threading
+
         from yl8c4net.sdss.fields import FRAME_SHAPE_XY
         from yl8c4net.images.tiling import tile_origins
 
@@ -259,18 +264,23 @@ class BatchedFieldDetector:
         self.fields_per_batch = max(1, batch_tiles // tiles_per_field)
         self.settings = settings
         self.ready: dict = {}
+        self._lock = threading.Lock()
 
     def __call__(self, fid):
-        if fid not in self.ready:
-            self._detect_from(fid)
-        result = self.ready.pop(fid)
+        with self._lock:
+            if fid not in self.ready:
+                self._detect_from(fid)
+            result = self.ready.pop(fid)
         if isinstance(result, Exception):
             raise result
         return result
 
     def _detect_from(self, fid) -> None:
-        start = self.fields.index(fid) if fid in self.fields else None
-        batch_fields = [fid] if start is None else self.fields[start : start + self.fields_per_batch]
+        if fid in self.fields:
+            start = self.fields.index(fid) // self.fields_per_batch * self.fields_per_batch
+            batch_fields = self.fields[start : start + self.fields_per_batch]
+        else:
+            batch_fields = [fid]
         loaded = []
         for f in batch_fields:
             if f in self.ready:

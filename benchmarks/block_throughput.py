@@ -1,0 +1,258 @@
+"""Fields per second of a block's jobs, end to end, with 1, 2, ... fields in flight.
+
+    python benchmarks/block_throughput.py [--fields 16] [--workers 1 2] [--device auto]
+
+Simulates ``--fields`` fields of one run at the real sky's densities (cached under
+``--work``), then runs what the workflow's block jobs run on them, with the package's shipped
+detector and classifier, in the workflow's per-field file layout:
+
+- CPU jobs: fetch (from the simulated mirror: frames r + irg JPEG) and composite (the JPEG
+  on the r grid, written as PNG), ``field_workers.cpu`` fields at a time;
+- GPU jobs (``field_workers.gpu`` fields in flight): detect (`BatchedFieldDetector`, the
+  network's batches of ``detector.batch_tiles`` tiles), then per field the flux
+  verification on the r frame, the bright-source complement and the detections file
+  (`FieldDetectionChain`); classify (`FieldClassification`: cut-outs, Conv4Net, windowed
+  centroids on the r frame, WCS, the classified file).
+
+Each worker count runs the same fields from the same inputs into its own directory; the
+detections and classified rows must be identical across worker counts (checked, and said).
+With one worker the wall time is split into stages per field. Prints a table and writes
+benchmarks/out/block_throughput.json (``fields_per_s`` per worker count, the stage table,
+the machine and the commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from field_cost import benchmark_config, prepare_fields
+from record import write_record
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ("fetch", "composite", "network", "verify_write", "classify")
+
+
+class StageClock:
+    """Seconds per stage, summed over fields (thread-safe enough for one worker's split)."""
+
+    def __init__(self):
+        self.seconds = {s: 0.0 for s in STAGES}
+
+    def timed(self, stage: str, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[stage] += time.perf_counter() - t0
+
+        return wrapper
+
+
+def layout(root: Path) -> dict:
+    return {
+        "frames": str(root / "frames/{run}/{camcol}/{field}/manifest.json"),
+        "composite": str(root / "composite/{run}/{camcol}/{field}.png"),
+        "detections": str(root / "detections/{run}/{camcol}/{field}.parquet"),
+        "classified": str(root / "classified/{run}/{camcol}/{field}.parquet"),
+    }
+
+
+def run_blocks(fields, mirror: Path, root: Path, models: dict, cfg: dict, workers: int, device: str) -> dict:
+    """The block jobs on ``fields`` with ``workers`` fields in flight; wall seconds per job."""
+    from yl8c4net.classify.field import FieldClassification
+    from yl8c4net.detect.bright import BrightSourceSettings
+    from yl8c4net.detect.field import FieldDetectionChain
+    from yl8c4net.detect.infer import BatchedFieldDetector, batch_tiles
+    from yl8c4net.detect.verify import VerifySettings
+    from yl8c4net.images.composite import field_composite
+    from yl8c4net.images.imageio import load_image, save_image
+    from yl8c4net.images.labels import BoxTable
+    from yl8c4net.io import write_json_atomic
+    from yl8c4net.pipeline.blocks import field_path
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.sdss.source import MirrorSource
+
+    files = layout(root)
+    clock = StageClock()
+    det_cfg = cfg["detector"]
+
+    def fetch(fid):
+        field_dir = Path(field_path(files["frames"], fid)).parent
+        manifest = fetch_field(fid, MirrorSource(mirror), cfg["sdss"]["bands"], field_dir, use_official_jpeg=True)
+        write_json_atomic(manifest, field_path(files["frames"], fid))
+
+    def composite(fid):
+        import json
+
+        manifest_path = Path(field_path(files["frames"], fid))
+        image, _ = field_composite(manifest_path.parent, json.loads(manifest_path.read_text()))
+        save_image(image, field_path(files["composite"], fid), flip=True)
+
+    verify = VerifySettings.from_config(det_cfg["verify"])
+    detector = BatchedFieldDetector(
+        models["detector"],
+        fields,
+        lambda fid: load_image(field_path(files["composite"], fid), flip=True),
+        batch_tiles(det_cfg["batch_tiles"], device),
+        tile=cfg["training_data"]["tile_px"],
+        conf=verify.detection_conf(det_cfg["conf"]),
+        iou=det_cfg["iou"],
+        merge=det_cfg["merge"],
+        merge_iou=det_cfg["merge_iou"],
+        max_det=det_cfg["max_det"],
+        device=device,
+        imgsz=det_cfg["imgsz"],
+    )
+    chain = FieldDetectionChain(
+        clock.timed("network", detector),
+        frames=files["frames"],
+        detections=files["detections"],
+        verify=verify,
+        bright=BrightSourceSettings.from_config(det_cfg["bright_complement"]),
+        box_table=BoxTable.from_config(cfg["training_data"]["box_table"]),
+        weights_sha256="benchmark",
+        conf=det_cfg["conf"],
+    )
+    model, norm = models["classifier"]
+    classify = FieldClassification(model, norm, files, cfg["catalog"]["centroid_window_fwhm_arcsec"])
+
+    def each(fn):
+        if workers == 1:
+            for fid in fields:
+                fn(fid)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(fn, fields))
+
+    wall = {}
+    for job, fn in (
+        ("fetch", clock.timed("fetch", fetch)),
+        ("composite", clock.timed("composite", composite)),
+        ("detect", chain),
+        ("classify", clock.timed("classify", classify)),
+    ):
+        t0 = time.perf_counter()
+        each(fn)
+        wall[job] = time.perf_counter() - t0
+    detect_total = wall["detect"] if workers == 1 else None
+    if detect_total is not None:
+        clock.seconds["verify_write"] = detect_total - clock.seconds["network"]
+    return {"wall_s": wall, "stage_s": clock.seconds if workers == 1 else None, "files": files}
+
+
+def field_tables(files: dict, fields) -> dict:
+    from yl8c4net.pipeline.blocks import field_path
+
+    return {
+        (kind, str(fid)): pd.read_parquet(field_path(files[kind], fid))
+        for kind in ("detections", "classified")
+        for fid in fields
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fields", type=int, default=16)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda (the detector and classifier)")
+    ap.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "block_throughput")
+    ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "block_throughput.json")
+    args = ap.parse_args(argv)
+
+    from yl8c4net.detect.env import prepare_ultralytics, use_cpu_threads
+
+    prepare_ultralytics(args.work / "yolo")
+    import torch
+    from ultralytics import YOLO
+
+    from yl8c4net.classify.model import CLASS_NAMES
+    from yl8c4net.classify.train import load_classifier
+    from yl8c4net.pipeline.model_files import shipped_model
+    from yl8c4net.runtime.device import pick_device
+
+    use_cpu_threads(os.cpu_count())
+    device = str(pick_device(args.device))
+    cfg = benchmark_config(args.fields)
+    cfg["sdss"]["mirror_root"] = str(args.work / "mirror")
+    prepared = prepare_fields(cfg, args.work)  # simulated once; also warms the caches
+    fields = [fid for fid, _, _ in prepared]
+    classifier, norm, _ = load_classifier(shipped_model("classifier"), CLASS_NAMES, 3, device)
+    models = {"detector": YOLO(str(shipped_model("detector")), task="detect"), "classifier": (classifier, norm)}
+    # Warm-up: the first batch pays for lazy initialisation in torch and ultralytics.
+    run_blocks(fields[:1], args.work / "mirror", args.work / "warmup", models, cfg, 1, device)
+
+    runs = {}
+    for workers in args.workers:
+        root = args.work / f"workers-{workers}"
+        runs[workers] = run_blocks(fields, args.work / "mirror", root, models, cfg, workers, device)
+        w = runs[workers]["wall_s"]
+        print(f"{workers} worker(s): " + ", ".join(f"{job} {s:.1f} s" for job, s in w.items()))
+    reference = field_tables(runs[args.workers[0]]["files"], fields)
+    identical = all(
+        all(field_tables(runs[k]["files"], fields)[key].equals(table) for key, table in reference.items())
+        for k in args.workers[1:]
+    )
+    n = len(fields)
+    rows = []
+    for workers, run in runs.items():
+        w = run["wall_s"]
+        gpu_jobs = w["detect"] + w["classify"]
+        rows.append(
+            {
+                "workers": workers,
+                "fields_per_s_gpu_jobs": n / gpu_jobs,
+                "fields_per_s_end_to_end": n / sum(w.values()),
+                "wall_s": w,
+            }
+        )
+    base = rows[0]
+    for row in rows:
+        row["speedup_gpu_jobs"] = row["fields_per_s_gpu_jobs"] / base["fields_per_s_gpu_jobs"]
+        row["speedup_end_to_end"] = row["fields_per_s_end_to_end"] / base["fields_per_s_end_to_end"]
+    stage = runs[args.workers[0]]["stage_s"] if args.workers[0] == 1 else None
+    detections = float(np.mean([len(t) for (kind, _), t in reference.items() if kind == "detections"]))
+
+    table = [
+        f"{n} simulated fields at the sky's densities ({detections:.0f} detections per field), device {device}, "
+        f"{os.cpu_count()} CPU cores, torch {torch.get_num_threads()} threads",
+        "",
+        "| fields in flight | detect + classify jobs: fields/s | speed-up | fetch -> classified: fields/s | speed-up |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        table.append(
+            f"| {row['workers']} | {row['fields_per_s_gpu_jobs']:.2f} | {row['speedup_gpu_jobs']:.2f} | "
+            f"{row['fields_per_s_end_to_end']:.2f} | {row['speedup_end_to_end']:.2f} |"
+        )
+    if stage:
+        total = sum(stage.values())
+        table += ["", "| stage (one field at a time) | s per field | share |", "|---|---|---|"]
+        for s in STAGES:
+            table.append(f"| {s} | {stage[s] / n:.3f} | {stage[s] / total:.0%} |")
+        table.append(f"| total | {total / n:.3f} | |")
+    table.append("")
+    table.append(f"detections and classified rows identical across worker counts: {identical}")
+    print("\n".join(table))
+    result = {
+        "n_fields": n,
+        "device": device,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "detections_per_field": detections,
+        "throughput": rows,
+        "stage_s_per_field": {s: v / n for s, v in stage.items()} if stage else None,
+        "identical_across_workers": identical,
+    }
+    write_record(args.out, result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
