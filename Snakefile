@@ -9,6 +9,7 @@ from snakemake.utils import min_version
 
 from yl8c4net.config import read_yaml_mapping
 from yl8c4net.errors import ConfigError
+from yl8c4net.pipeline.preflight import unwritable_output_dirs
 
 min_version("9.0")
 
@@ -31,6 +32,13 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+
+
+_misplaced = unwritable_output_dirs(permissions=False)
+if _misplaced:
+    sys.exit("ERROR " + "; ".join(_misplaced))
+
+
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/query.smk"
@@ -38,6 +46,12 @@ include: "workflow/rules/training_data.smk"
 include: "workflow/rules/classifier.smk"
 include: "workflow/rules/detector.smk"
 include: "workflow/rules/catalog.smk"
+
+
+onstart:
+    _unwritable = unwritable_output_dirs()
+    if _unwritable:
+        sys.exit("ERROR " + "; ".join(_unwritable))
 
 
 rule all:
