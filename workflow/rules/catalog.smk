@@ -30,6 +30,7 @@ rule classify_block:
             "classifier.runtime",
             "training_data.extra_bands",
             "catalog.centroid_window_fwhm_arcsec",
+            "catalog.aperture_radius_arcsec",
         ),
         code=code_version("classify_block"),
         fields=block_fields,

@@ -20,7 +20,12 @@ with step(snakemake.log[0], "classify_block") as log:
     else:
         model, norm, _ = load_classifier(snakemake.input.weights, CLASS_NAMES, channels, cfg["classifier"]["device"])
     classify = FieldClassification(
-        model, norm, snakemake.params.files, cfg["catalog"]["centroid_window_fwhm_arcsec"], lean=cfg["sdss"]["lean"]
+        model,
+        norm,
+        snakemake.params.files,
+        cfg["catalog"]["centroid_window_fwhm_arcsec"],
+        lean=cfg["sdss"]["lean"],
+        aperture_radius_arcsec=cfg["catalog"]["aperture_radius_arcsec"],
     )
     run_block(
         "classify",

@@ -52,6 +52,22 @@ CATALOG_COLUMNS = {
     "z": ("float32", "mag", "model magnitude z"),
     "match_sep_arcsec": ("float32", "arcsec", "separation to the PhotoObjAll source"),
     "n_merged": ("int16", "", "detections merged into this one (tiles, double boxes, overlapping runs)"),
+    "flux_r": (
+        "float32",
+        "nmgy",
+        "forced r flux in a circle of catalog.aperture_radius_arcsec at (x, y) on the r frame, "
+        "minus a 12-20 px annulus median (not aperture-corrected; NaN without an r frame)",
+    ),
+    "flux_err_r": ("float32", "nmgy", "error of flux_r: sky, dark and source photons, and the annulus median"),
+    "snr_r": ("float32", "", "flux_r / flux_err_r: the row's significance in the r frame"),
+    "mag_r": ("float32", "mag", "SDSS asinh magnitude (luptitude) of flux_r (finite at zero or negative flux)"),
+    "mag_err_r": ("float32", "mag", "error of mag_r"),
+    "phot_flags": (
+        "int16",
+        "",
+        "bits: 1 the aperture or annulus leaves the frame; 2 blended (joint fit, or another row's "
+        "centre inside the aperture); 4 no r frame (lean mode), no photometry",
+    ),
 }
 #: PhotoObjAll columns: a row has them only when it is matched.
 PHOTOOBJ_COLUMNS = ("objid", "photo_type", "u", "g", "r", "i", "z", "match_sep_arcsec")

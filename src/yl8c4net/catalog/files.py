@@ -62,6 +62,17 @@ def astropy_unit(unit: str):
     return u.Unit(unit) if unit else None
 
 
+def fits_unit(unit):
+    """The FITS ``TUNITn`` string of an astropy unit, or None when the FITS standard has none
+    (SDSS's nanomaggy)."""
+    if unit is None:
+        return None
+    try:
+        return unit.to_string("fits")
+    except ValueError:
+        return None
+
+
 def to_schema(df: pd.DataFrame, columns: dict) -> pd.DataFrame:
     """Exactly the columns of ``columns``, in order, with their dtypes. Integer and boolean
     columns with missing values become pandas' nullable types."""
@@ -213,10 +224,18 @@ def write_catalog_fits(parquet_path: str | Path, fits_path: str | Path) -> None:
     table = Table.read(parquet_path, format="parquet")
     provenance = table.meta.pop("yl8c4net", {})
     table.meta.clear()
+    comments = {}
+    for name in table.colnames:
+        comments[name] = table[name].description or ""
+        unit = fits_unit(table[name].unit)
+        if table[name].unit is not None and unit is None:
+            # No FITS unit string for it (nanomaggies): the unit opens the comment instead.
+            comments[name] = f"[{table[name].unit}] {comments[name]}"
+            table[name].unit = None
     hdu = fits.table_to_hdu(table)
     for k, name in enumerate(table.colnames, start=1):
-        if table[name].description:
-            hdu.header[f"TCOMM{k}"] = table[name].description[:68]
+        if comments[name]:
+            hdu.header[f"TCOMM{k}"] = comments[name][:68]
     hdu.header.update(_provenance_header(provenance, len(table)))
     hdul = fits.HDUList([fits.PrimaryHDU(), hdu])
     with atomic_output(fits_path) as tmp:

@@ -1,6 +1,6 @@
 """One field's classified detections as the workflow writes them: Conv4Net's class and
-probabilities for every detection's cut-out, its windowed centroid on the r frame, and that
-position on the sky through the r-frame WCS. Rule ``classify_block`` calls
+probabilities for every detection's cut-out, its windowed centroid on the r frame, its forced
+r photometry there, and that position on the sky through the r-frame WCS. Rule ``classify_block`` calls
 `FieldClassification` once per field, from several threads at once (``field_workers.gpu``)."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from yl8c4net.catalog.positions import refine_positions
+from yl8c4net.catalog.photometry import forced_r_photometry, without_r_frame
+from yl8c4net.catalog.positions import CENTROID_BLEND_FIT, refine_positions
 from yl8c4net.catalog.sky import pixels_to_sky
 from yl8c4net.classify.infer import classify_detections
 from yl8c4net.images.imageio import load_image
@@ -37,6 +38,8 @@ class FieldClassification:
         ``catalog.centroid_window_fwhm_arcsec``.
     lean : bool
         ``sdss.lean``: fields fetched without their r frame are centred on the JPEG's r channel.
+    aperture_radius_arcsec : float
+        ``catalog.aperture_radius_arcsec``: the forced r aperture (`yl8c4net.catalog.photometry`).
     """
 
     model: object
@@ -44,12 +47,14 @@ class FieldClassification:
     files: dict
     centroid_window_fwhm_arcsec: float
     lean: bool = False
+    aperture_radius_arcsec: float = 2.0
 
     def __call__(self, fid: FieldId) -> None:
         det = pd.read_parquet(field_path(self.files["detections"], fid))
         image = load_image(field_path(self.files["composite"], fid), flip=True)
         classified = classify_detections(self.model, self.norm, image if image.ndim == 3 else image[..., None], det)
         manifest_path = field_path(self.files["frames"], fid)
+        frame = None
         if self.lean and image.ndim == 3 and not fetched_r_frame(manifest_path):
             # Lean mode: centroids on the irg JPEG's r channel (a monotonic stretch keeps a
             # symmetric profile's centre), sky through the run's asTrans.
@@ -58,6 +63,18 @@ class FieldClassification:
             frame = r_frame(manifest_path)
             pixels, wcs = frame.image, frame.wcs
         measured = refine_positions(classified, pixels, self.centroid_window_fwhm_arcsec)
+        if frame is None:
+            measured = without_r_frame(measured)
+        else:
+            measured = forced_r_photometry(
+                measured,
+                frame.image,
+                frame.calib,
+                frame.sky,
+                fid.camcol,
+                self.aperture_radius_arcsec,
+                blend_flag=measured["centroid_flag"].to_numpy() == CENTROID_BLEND_FIT,
+            )
         out = pixels_to_sky(measured, wcs)
         write_parquet(out, field_path(self.files["classified"], fid))
         log.info(
