@@ -122,6 +122,32 @@ def test_shipped_detector_is_resolved_to_the_package_file_and_checked():
     assert (shipped_detector().parent / "detector-card.md").is_file()
 
 
+def test_shipped_classifier_and_fusion_are_a_pair_with_their_cards():
+    from yl8c4net.classify.fusion import load_fusion
+    from yl8c4net.io import sha256_of
+    from yl8c4net.pipeline.model_files import shipped_model
+
+    cfg = copy.deepcopy(DEFAULT)
+    cfg["classifier"]["weights"] = "shipped"
+    cfg["fusion"]["model"] = "shipped"
+    out = validate_config(cfg, SCHEMA, source="config.yaml")
+    assert out["classifier"]["weights"] == str(shipped_model("classifier"))
+    assert out["fusion"]["model"] == str(shipped_model("fusion"))
+    for kind in ("classifier", "fusion"):
+        path = shipped_model(kind)
+        assert path.stat().st_size < 10 * 2**20  # one file of at most ~10 MB
+        card = (path.parent / f"{kind}-card.md").read_text()
+        assert sha256_of(path) in card  # the card names the file it describes
+    # The fusion was fitted with this classifier, and carries the image's reference scale.
+    fusion = load_fusion(shipped_model("fusion"))
+    assert fusion.info["classifier_sha256"] == sha256_of(shipped_model("classifier"))
+    assert fusion.image_type_scale > 0
+    # The shipped fusion without the shipped classifier is refused, naming the key.
+    cfg["classifier"]["weights"] = None
+    with pytest.raises(ConfigError, match="fusion.model: the shipped fusion was fitted with the shipped classifier"):
+        validate_config(cfg, SCHEMA, source="config.yaml")
+
+
 def test_init_weights_that_are_not_a_detector_are_named(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_text("not a checkpoint")
