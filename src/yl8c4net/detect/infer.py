@@ -249,8 +249,9 @@ class BatchedFieldDetector:
     boxes the same whatever order the fields are asked in, so threads may ask at once (the
     network runs one batch at a time, under a lock, while the callers' other work on earlier
     fields goes on). A field that fails to load keeps its error, raised only when that field
-    is asked for: one bad field is still quarantined alone, and a field the block skips
-    (quarantined upstream) costs nothing but its load.
+    is asked for: one bad field is still quarantined alone. A field the block skips
+    (quarantined upstream) that loads still rides in its batch: its boxes are predicted and
+    never asked for (a share of one batch; what it costs is that batch's, not a retry).
     """
 
     def __init__(self, model, fields, load_composite, batch_tiles: int, **settings):
