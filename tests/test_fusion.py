@@ -69,6 +69,46 @@ def test_measured_type_follows_the_noisy_concentration_not_the_truth():
     assert 0.8 < pull.std() < 1.25
 
 
+
+def test_simulated_photometry_is_in_sdss_asinh_magnitudes_in_every_band():
+    """PhotoObjAll reports luptitudes: finite for a source at zero flux, Pogson for bright
+    ones; the PSF magnitudes of every band come with their errors."""
+    from yl8c4net.sdss.magnitudes import asinh_mag, pogson_mag
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    r = np.repeat([17.0, 35.0], n // 2)  # bright point sources, and nothing at all
+    truth = pd.DataFrame({b: r + off for b, off in zip("ugriz", (1.2, 0.4, 0.0, -0.2, -0.3))}).assign(hlr_arcsec=0.0)
+    out = measure_photometry(truth, field_conditions(rng), rng)
+    bright, empty = r < 20, r > 20
+    for b in "ugriz":
+        for mag, err in ((b, f"err_{b}"), (f"psfmag_{b}", f"psfmagerr_{b}")):
+            assert np.isfinite(out[mag]).all() and np.isfinite(out[err]).all() and (out[err] > 0).all()
+            # At zero flux: scattered about the band's zero-flux luptitude, never a placeholder.
+            assert abs(out[mag][empty].median() - asinh_mag(0.0, b)) < 0.3
+            assert out[mag][empty].nunique() > 100
+        flux = 10 ** (-0.4 * (out[b][bright] - 22.5))
+        np.testing.assert_allclose(out[b][bright], pogson_mag(flux), atol=2e-3)
+        # A point source's PSF and model magnitudes agree within their errors.
+        assert (out[f"psfmag_{b}"][bright] - out[b][bright]).abs().median() < 3 * out[f"err_{b}"][bright].median()
+    # A source's errors stay finite where the flux is zero (about 1 mag or more in r, not 5).
+    assert 0.3 < out["err_r"][empty].median() < 3
+
+
+def test_adding_psf_magnitudes_left_the_other_draws_as_they_were():
+    """The u, g, i, z PSF magnitudes draw from a spawned generator: the caller's stream (and
+    with it every simulated image and model magnitude after them) is unchanged."""
+    rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
+    truth = pd.DataFrame({b: np.full(50, 20.0) for b in "ugriz"}).assign(hlr_arcsec=0.5)
+    conds = field_conditions(rng_a)
+    field_conditions(rng_b)
+    measure_photometry(truth, conds, rng_a)
+    for b in "ugriz":  # the draws the model magnitudes and the r PSF magnitude take
+        rng_b.normal(size=50)
+        if b == "r":
+            rng_b.normal(size=50)
+    assert rng_a.normal() == rng_b.normal()
+
 def test_shift_priors_is_bayes_rule():
     p = np.array([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]])
     q = shift_priors(p, [1 / 3] * 3, [0.8, 0.19, 0.01])

@@ -9,7 +9,7 @@ import pytest
 from astropy.io import fits
 from photutils.centroids import centroid_quadratic
 
-from yl8c4net.sdss.queries import MirrorCatalogBackend
+from yl8c4net.sdss.queries import PHOTO_FLAG_SATURATED, MirrorCatalogBackend
 from yl8c4net.sdss.fields import FieldId, frame_relpath, irg_jpeg_relpath
 from yl8c4net.sdss.frames import read_frame, read_irg_jpeg
 from yl8c4net.simulate.calibration import frame_statistics
@@ -107,7 +107,12 @@ def test_photoobj_types_and_specphoto_classes(sim_mirror):
     assert (point["type"] == 6).mean() > 0.95
     big = truth[(truth["class"] == "GALAXY") & (truth["hlr_arcsec"] > 1.5)]
     assert (big["type"] == 3).all() and len(big) > 10
-    assert {"err_u", "err_g", "err_r", "err_i", "err_z", "psfmag_r"} <= set(photo.columns)
+    assert {"err_u", "err_g", "err_r", "err_i", "err_z", "psfmag_r", "psfmag_u", "psfmagerr_z"} <= set(photo.columns)
+    # PhotoObjAll's SATURATED flag on the sources whose core reached the full well.
+    saturated = (photo["flags"].to_numpy() & PHOTO_FLAG_SATURATED) != 0
+    measured_r = photo["r"].to_numpy()
+    assert saturated.any() and not saturated[measured_r > 16].any()
+    assert measured_r[saturated].max() < 14  # SDSS's r saturates near 14
     assert (photo["err_r"] > 0).all()
     assert set(photo["mode"]) == {1, 2}
     # objIDs carry run, camcol and field in SDSS's bit layout.

@@ -51,9 +51,20 @@ PHOTOOBJ_DTYPES = {
     "err_r": "float32",
     "err_i": "float32",
     "err_z": "float32",
+    "psfmag_u": "float32",
+    "psfmag_g": "float32",
     "psfmag_r": "float32",
+    "psfmag_i": "float32",
+    "psfmag_z": "float32",
+    "psfmagerr_u": "float32",
+    "psfmagerr_g": "float32",
+    "psfmagerr_r": "float32",
+    "psfmagerr_i": "float32",
+    "psfmagerr_z": "float32",
     "petror90_r": "float32",
 }
+#: PhotoObjAll ``flags`` bit SATURATED: the object holds saturated pixels.
+PHOTO_FLAG_SATURATED = 1 << 18
 SPECPHOTO_DTYPES = {
     "objid": "int64",
     "ra": "float64",

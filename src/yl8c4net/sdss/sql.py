@@ -29,7 +29,16 @@ PHOTOOBJ_COLUMNS = {
     "modelMagErr_r": "err_r",
     "modelMagErr_i": "err_i",
     "modelMagErr_z": "err_z",
+    "psfMag_u": "psfmag_u",
+    "psfMag_g": "psfmag_g",
     "psfMag_r": "psfmag_r",
+    "psfMag_i": "psfmag_i",
+    "psfMag_z": "psfmag_z",
+    "psfMagErr_u": "psfmagerr_u",
+    "psfMagErr_g": "psfmagerr_g",
+    "psfMagErr_r": "psfmagerr_r",
+    "psfMagErr_i": "psfmagerr_i",
+    "psfMagErr_z": "psfmagerr_z",
     "petroR90_r": "petror90_r",
 }
 

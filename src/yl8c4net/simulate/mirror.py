@@ -23,16 +23,18 @@ import numpy as np
 import pandas as pd
 from astropy.io import fits
 from PIL import Image
+from scipy import ndimage
 
 from yl8c4net.images.composite import LuptonStretch, resample_to, lupton_rgb
 from yl8c4net.errors import ConfigError
 from yl8c4net.io import write_bytes_atomic, write_parquet
-from yl8c4net.sdss.queries import PHOTOOBJ_DTYPES, SPECPHOTO_DTYPES, mirror_catalog_relpath
-from yl8c4net.simulate.photometry import measure_photometry
+from yl8c4net.sdss.queries import PHOTO_FLAG_SATURATED, PHOTOOBJ_DTYPES, SPECPHOTO_DTYPES, mirror_catalog_relpath
+from yl8c4net.simulate.photometry import MEASURED_COLUMNS, measure_photometry
 from yl8c4net.sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
 from yl8c4net.simulate.colours import load_colour_model
 from yl8c4net.simulate.population import PopulationParams, sources_in_box
 from yl8c4net.simulate.render import (
+    FULL_WELL_COUNTS,
     BandConditions,
     add_artefacts,
     add_sky_noise,
@@ -241,13 +243,22 @@ def _objid(fid: FieldId, ids: np.ndarray) -> np.ndarray:
     )
 
 
-def photoobj_from_truth(truth: pd.DataFrame, fid: FieldId, conds: dict, rng: np.random.Generator) -> pd.DataFrame:
+def photoobj_from_truth(
+    truth: pd.DataFrame,
+    fid: FieldId,
+    conds: dict,
+    rng: np.random.Generator,
+    saturated_r: np.ndarray | None = None,
+) -> pd.DataFrame:
     """PhotoObjAll-like rows of one field from its truth table.
 
     The simulated photometric pipeline catalogues every source with r <= 23 whose centre is
     on the frame, measures its magnitudes and types it from them
     (`yl8c4net.simulate.photometry.measure_photometry`), and marks rows
     in the half of each 128-row overlap that the neighbouring field owns as secondary (mode 2).
+    ``flags`` has PhotoObjAll's SATURATED bit where a pixel of the 3 x 3 around the source's
+    centre is saturated in ``saturated_r`` (the rendered r frame's mask, rows x columns; on a
+    bleed trail too, as in SDSS).
     """
     w, h = FRAME_SHAPE_XY
     sel = (truth["r"] <= PHOTO_R_LIMIT) & truth["x"].between(-0.5, w - 0.5) & truth["y"].between(-0.5, h - 0.5)
@@ -267,12 +278,24 @@ def photoobj_from_truth(truth: pd.DataFrame, fid: FieldId, conds: dict, rng: np.
     measured = measure_photometry(t, conds, rng)
     out["type"] = measured["type"].to_numpy()
     out["mode"] = np.where(t["y"].between(64, h - 64), 1, 2)
-    out["flags"] = 0
-    for col in (*BANDS, *(f"err_{b}" for b in BANDS), "psfmag_r"):
-        out[col] = measured[col].to_numpy()
+    out["flags"] = np.where(_near_saturated(t, saturated_r), PHOTO_FLAG_SATURATED, 0).astype(np.int64)
+    for col in MEASURED_COLUMNS:
+        if col != "type":
+            out[col] = measured[col].to_numpy()
     out["petror90_r"] = np.where(t["hlr_arcsec"] > 0, np.hypot(2.2 * t["hlr_arcsec"], 0.8 * fwhm_r), 0.8 * fwhm_r)
     out["source_id"] = t["source_id"].to_numpy()
     return out
+
+
+def _near_saturated(sources: pd.DataFrame, saturated_r: np.ndarray | None) -> np.ndarray:
+    """True where a saturated pixel lies in the 3 x 3 around a source's centre pixel."""
+    if saturated_r is None or not len(sources):
+        return np.zeros(len(sources), bool)
+    grown = ndimage.binary_dilation(saturated_r, np.ones((3, 3), bool))
+    height, width = grown.shape
+    col = np.clip(np.rint(sources["x"].to_numpy(float)).astype(int), 0, width - 1)
+    row = np.clip(np.rint(sources["y"].to_numpy(float)).astype(int), 0, height - 1)
+    return grown[row, col]
 
 
 def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dict:
@@ -288,7 +311,7 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
     sources = sources_in_box(sim.seed, *frame_footprint(wcs_r, TRUTH_MARGIN_PX), sim.population, load_colour_model())
     x, y = wcs_r.all_world2pix(sources["ra"].to_numpy(), sources["dec"].to_numpy(), 0)
     truth = sources.assign(x=x, y=y)
-    images, wcses = {}, {}
+    images, wcses, calibs = {}, {}, {}
     # Artefacts from their own stream: cosmic rays in every band, and in a few fields a
     # satellite trail, seen in each band at its own offset (the bands are exposed ~72 s apart).
     rng_art = np.random.default_rng([sim.seed, fid.run, fid.camcol, fid.field, 2])
@@ -302,7 +325,7 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
         add_artefacts(clean, conds[band], rng_art, trail)
         calib = calib_vector(rng, conds[band].calib)
         noisy = add_sky_noise(clean, conds[band], calib, rng)
-        images[band], wcses[band] = noisy, wcs_b
+        images[band], wcses[band], calibs[band] = noisy, wcs_b, calib
         hdul = frame_hdulist(noisy, wcs_b, calib, conds[band], fid, band, sim.seed)
         buf = io.BytesIO()
         hdul.writeto(buf)
@@ -315,7 +338,10 @@ def simulate_field(sim: SimConfig, fid: FieldId, mirror_root: str | Path) -> dic
     buf = io.BytesIO()
     Image.fromarray(rgb[::-1]).save(buf, format="JPEG", quality=90)  # SDSS stores JPEGs top row first
     write_bytes_atomic(buf.getvalue(), root / Path(*irg_jpeg_relpath(fid, sim.data_release).parts))
-    photo = photoobj_from_truth(truth, fid, conds, rng)
+    # The full well varies by +-3 % per frame (add_sky_noise): anything within 5 % of it is
+    # taken as saturated.
+    counts_r = images["r"] / calibs["r"][None, :] + conds["r"].sky_counts
+    photo = photoobj_from_truth(truth, fid, conds, rng, counts_r >= 0.95 * FULL_WELL_COUNTS)
     write_parquet(
         photo[list(PHOTOOBJ_DTYPES)].astype(PHOTOOBJ_DTYPES),
         root / Path(*mirror_catalog_relpath("PhotoObjAll", fid).parts),

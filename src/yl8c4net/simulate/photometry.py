@@ -1,12 +1,16 @@
-"""What SDSS's photometric pipeline would report for a simulated source: model magnitudes
-with their errors, the r-band PSF magnitude, and the star/galaxy ``type`` decided the way
+"""What SDSS's photometric pipeline would report for a simulated source: model and PSF
+magnitudes in every band with their errors, and the star/galaxy ``type`` decided the way
 SDSS decides it, from the noisy magnitudes (never from the truth).
+
+Magnitudes are SDSS asinh magnitudes (luptitudes, `yl8c4net.sdss.magnitudes`), as
+PhotoObjAll's are: a source measured at or below zero flux gets a finite magnitude near the
+band's limit (about 24.6 in r) and a finite error, not a placeholder.
 
 Noise model (our choice; the paper is silent). Each band's model flux is measured over the
 source's effective area (PSF plus galaxy), with the sky noise of the frame and a 1 % flux
 floor for the photometric calibration; the reported error is that noise in magnitudes. The
-r-band PSF flux catches the fraction of a galaxy's light inside the PSF and is measured over
-the PSF's own area; its noise is correlated with the model flux's (they are fits to the
+PSF flux of a band catches the fraction of a galaxy's light inside the PSF and is measured
+over the PSF's own area; its noise is correlated with the model flux's (they are fits to the
 same pixels, coefficient `PSF_MODEL_CORRELATION` times the overlap of the two areas), so
 the difference psfMag - modelMag of a faint star scatters as it does in SDSS, and stars
 fainter than r ~ 21 are sometimes typed galaxies.
@@ -17,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from yl8c4net.sdss.magnitudes import pogson_mag, pogson_mag_err
+from yl8c4net.sdss.magnitudes import asinh_mag, asinh_mag_err
 from yl8c4net.sdss.fields import BANDS
 from yl8c4net.simulate.render import mag_to_nmgy
 
@@ -28,10 +32,14 @@ STAR_GALAXY_CUT_MAG = 0.145
 CALIBRATION_FLOOR = 0.01
 #: Correlation of the PSF and model flux noise of a point source.
 PSF_MODEL_CORRELATION = 0.7
-#: Magnitude reported for a flux measured at or below zero (SDSS reports a faint value).
-NON_DETECTION_MAG = 25.0
-#: Largest reported magnitude error.
-MAX_MAG_ERR = 5.0
+#: The columns `measure_photometry` returns.
+MEASURED_COLUMNS = (
+    *BANDS,
+    *(f"err_{b}" for b in BANDS),
+    *(f"psfmag_{b}" for b in BANDS),
+    *(f"psfmagerr_{b}" for b in BANDS),
+    "type",
+)
 
 
 def psf_light_fraction(hlr_arcsec, fwhm_arcsec) -> np.ndarray:
@@ -39,11 +47,8 @@ def psf_light_fraction(hlr_arcsec, fwhm_arcsec) -> np.ndarray:
     return 1.0 / (1.0 + (2.0 * np.asarray(hlr_arcsec, float) / fwhm_arcsec) ** 2)
 
 
-def _flux_to_mag(flux: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    detected = flux > 0
-    mag = pogson_mag(flux, missing=NON_DETECTION_MAG)
-    err = np.where(detected, pogson_mag_err(flux, sigma), MAX_MAG_ERR)
-    return mag, np.minimum(err, MAX_MAG_ERR)
+def _measured_mag(flux: np.ndarray, sigma: np.ndarray, band: str) -> tuple[np.ndarray, np.ndarray]:
+    return asinh_mag(flux, band), asinh_mag_err(flux, sigma, band)
 
 
 def measure_photometry(truth: pd.DataFrame, conds: dict, rng: np.random.Generator) -> pd.DataFrame:
@@ -57,15 +62,20 @@ def measure_photometry(truth: pd.DataFrame, conds: dict, rng: np.random.Generato
     conds : dict
         Band -> `~yl8c4net.simulate.render.BandConditions` of the field.
     rng : numpy.random.Generator
-        Noise source.
+        Noise source. The model magnitudes and the r PSF magnitude draw from it; the PSF
+        magnitudes of the other bands draw from a child generator spawned from it, so that
+        adding them left every other simulated quantity as it was.
 
     Returns
     -------
     pandas.DataFrame
-        ``u g r i z`` model magnitudes, ``err_u`` ... ``err_z`` their errors (mag),
-        ``psfmag_r`` (mag) and ``type`` (3 galaxy, 6 star), in the rows' order.
+        `MEASURED_COLUMNS`: ``u g r i z`` model magnitudes and their errors ``err_u`` ...
+        ``err_z``, PSF magnitudes ``psfmag_u`` ... ``psfmag_z`` and their errors
+        ``psfmagerr_u`` ..., all asinh magnitudes (mag), and ``type`` (3 galaxy, 6 star), in
+        the rows' order.
     """
     hlr = truth["hlr_arcsec"].to_numpy(float)
+    other_bands_rng = rng.spawn(1)[0]
     out = {}
     for b in BANDS:
         cond = conds[b]
@@ -74,15 +84,14 @@ def measure_photometry(truth: pd.DataFrame, conds: dict, rng: np.random.Generato
         model_area = psf_area + np.pi * (2 * hlr / PIXEL_ARCSEC) ** 2
         sigma_model = np.hypot(cond.sky_rms_nmgy * np.sqrt(model_area), CALIBRATION_FLOOR * flux)
         z_model = rng.normal(size=len(flux))
-        out[b], out[f"err_{b}"] = _flux_to_mag(flux + sigma_model * z_model, sigma_model)
-        if b == "r":
-            psf_flux = flux * psf_light_fraction(hlr, cond.fwhm_arcsec)
-            sigma_psf = np.hypot(cond.sky_rms_nmgy * np.sqrt(psf_area), CALIBRATION_FLOOR * psf_flux)
-            rho = PSF_MODEL_CORRELATION * np.sqrt(psf_area / model_area)
-            z_psf = rho * z_model + np.sqrt(1 - rho**2) * rng.normal(size=len(flux))
-            psfmag, _ = _flux_to_mag(psf_flux + sigma_psf * z_psf, sigma_psf)
-    df = pd.DataFrame({**{b: out[b] for b in BANDS}, **{f"err_{b}": out[f"err_{b}"] for b in BANDS}})
-    df["psfmag_r"] = psfmag
+        out[b], out[f"err_{b}"] = _measured_mag(flux + sigma_model * z_model, sigma_model, b)
+        psf_flux = flux * psf_light_fraction(hlr, cond.fwhm_arcsec)
+        sigma_psf = np.hypot(cond.sky_rms_nmgy * np.sqrt(psf_area), CALIBRATION_FLOOR * psf_flux)
+        rho = PSF_MODEL_CORRELATION * np.sqrt(psf_area / model_area)
+        psf_rng = rng if b == "r" else other_bands_rng
+        z_psf = rho * z_model + np.sqrt(1 - rho**2) * psf_rng.normal(size=len(flux))
+        out[f"psfmag_{b}"], out[f"psfmagerr_{b}"] = _measured_mag(psf_flux + sigma_psf * z_psf, sigma_psf, b)
+    df = pd.DataFrame({c: out[c] for c in MEASURED_COLUMNS if c != "type"})
     df["type"] = np.where(df["psfmag_r"] - df["r"] > STAR_GALAXY_CUT_MAG, 3, 6).astype(np.int16)
     return df
 
