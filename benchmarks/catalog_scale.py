@@ -68,7 +68,10 @@ def synthetic(n: int, seed: int = 0):
     for b in "ugriz":
         photo[b] = rng.uniform(14, 23, n).astype(np.float32)
         photo[f"err_{b}"] = rng.uniform(0.01, 0.3, n).astype(np.float32)
-    photo["psfmag_r"] = photo["r"] + rng.uniform(0, 0.5, n).astype(np.float32)
+    for b in "ugriz":
+        photo[f"psfmag_{b}"] = photo[b] + rng.uniform(0, 0.5, n).astype(np.float32)
+        photo[f"psfmagerr_{b}"] = photo[f"err_{b}"]
+    photo["flags"] = np.zeros(n, np.int64)
     return det, photo
 
 

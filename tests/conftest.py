@@ -222,3 +222,20 @@ def model_checkpoints(tmp_path_factory):
     p_image = np.full((len(val), 3), 1 / 3)
     save_fusion(train_fusion(photometry_training_table(seed=1, n_per_class=300), val, p_image), out / "fusion.joblib")
     return out
+
+
+def photoobj_table(**columns):
+    """A PhotoObjAll table with every column the pipeline asks for: ``columns``, and zeros
+    (flags, errors) or 20 (magnitudes) for the rest."""
+    import numpy as np
+    import pandas as pd
+
+    from yl8c4net.sdss.queries import PHOTOOBJ_DTYPES
+
+    n = len(columns["ra"])
+    table = {
+        c: np.full(n, 0 if t.startswith("int") or c.startswith(("err", "psfmagerr")) else 20.0)
+        for c, t in PHOTOOBJ_DTYPES.items()
+    }
+    table.update({c: np.broadcast_to(v, n) for c, v in columns.items()})
+    return pd.DataFrame(table).astype(PHOTOOBJ_DTYPES)

@@ -12,7 +12,7 @@ from yl8c4net.catalog.columns import CATALOG_COLUMNS
 from yl8c4net.catalog.sky import is_sky_sorted, pixels_to_sky, sky_sort
 from yl8c4net.catalog.files import read_provenance, write_catalog_parquet
 from yl8c4net.sdss.frames import read_frame
-from conftest import needs_shared, real_frame_path
+from conftest import needs_shared, photoobj_table, real_frame_path
 
 ARCSEC = 1 / 3600.0
 
@@ -93,19 +93,12 @@ def test_source_in_field_overlap_appears_once(sim_mirror):
 
 def test_crossmatch_picks_the_nearest_and_keeps_the_unmatched():
     det = _det([30.0, 31.0], [0.0, 0.0], [0.9, 0.8])
-    photo = pd.DataFrame(
-        {
-            "objid": [1, 2, 3],
-            "ra": [30.0 + 1.5 * ARCSEC, 30.0 + 0.7 * ARCSEC, 31.0 + 2.5 * ARCSEC],
-            "dec": [0.0, 0.0, 0.0],
-            "type": [3, 6, 6],
-            "mode": [1, 1, 1],
-            "u": 20.0,
-            "g": 19.0,
-            "r": 18.5,
-            "i": 18.2,
-            "z": 18.0,
-        }
+    photo = photoobj_table(
+        objid=[1, 2, 3],
+        ra=[30.0 + 1.5 * ARCSEC, 30.0 + 0.7 * ARCSEC, 31.0 + 2.5 * ARCSEC],
+        dec=[0.0, 0.0, 0.0],
+        type=[3, 6, 6],
+        mode=[1, 1, 1],
     )
     matched, unmatched = crossmatch_photoobj(det, photo, 2.0)
     assert matched["objid"].tolist() == [2]
@@ -116,22 +109,40 @@ def test_crossmatch_picks_the_nearest_and_keeps_the_unmatched():
 
 def test_crossmatch_prefers_the_primary_row():
     det = _det([30.0], [0.0], [0.9])
-    photo = pd.DataFrame(
-        {
-            "objid": [10, 11],
-            "ra": [30.0 + 0.2 * ARCSEC, 30.0 + 0.3 * ARCSEC],
-            "dec": [0.0, 0.0],
-            "type": [6, 6],
-            "mode": [2, 1],
-            "u": 1.0,
-            "g": 1.0,
-            "r": 1.0,
-            "i": 1.0,
-            "z": 1.0,
-        }
+    photo = photoobj_table(
+        objid=[10, 11], ra=[30.0 + 0.2 * ARCSEC, 30.0 + 0.3 * ARCSEC], dec=[0.0, 0.0], type=[6, 6], mode=[2, 1]
     )
     matched, _ = crossmatch_photoobj(det, photo, 2.0)
     assert matched["objid"].tolist() == [11]
+
+
+def test_matched_rows_carry_photoobjall_measurements_and_its_saturated_flag():
+    """The skyserver fixture's PhotoObjAll answer: a matched row carries the object's model
+    and PSF magnitudes with their errors and its flags; PhotoObjAll's SATURATED adds the
+    catalogue's saturated bit to what the frame said; unmatched rows keep theirs."""
+    from yl8c4net.catalog.photometry import BLENDED, SATURATED
+    from yl8c4net.sdss.queries import PHOTO_FLAG_SATURATED, PHOTOOBJ_DTYPES, _rename, validate_table
+    from yl8c4net.sdss.sql import PHOTOOBJ_COLUMNS
+
+    from test_catalog import FIX
+
+    raw = pd.read_csv(FIX / "photoobj_4510_4_30.csv", comment="#")
+    photo = validate_table(_rename(raw, PHOTOOBJ_COLUMNS), PHOTOOBJ_DTYPES, "fixture")
+    photo.loc[0, "flags"] |= PHOTO_FLAG_SATURATED
+    det = _det(
+        [photo["ra"][0], photo["ra"][1], photo["ra"][1] + 0.01],
+        [photo["dec"][0], photo["dec"][1], photo["dec"][1]],
+        [0.9, 0.8, 0.7],
+        phot_flags=np.array([0, BLENDED, 0], np.int16),
+    )
+    matched, unmatched = crossmatch_photoobj(det, photo, 2.0)
+    assert matched["objid"].tolist() == photo["objid"][:2].tolist()
+    for col in ("psfmag_u", "psfmag_g", "psfmag_r", "psfmag_i", "psfmag_z", "err_u", "psfmagerr_z", "u"):
+        np.testing.assert_array_equal(matched[col].to_numpy(), photo[col][:2].to_numpy())
+    assert matched["photo_flags"].tolist() == photo["flags"][:2].tolist()
+    assert matched["phot_flags"].tolist() == [SATURATED, BLENDED]
+    assert unmatched["phot_flags"].tolist() == [0]
+    assert {"psfmag_g", "psfmagerr_g", "err_g", "photo_flags"} <= set(CATALOG_COLUMNS)
 
 
 @needs_shared
@@ -250,16 +261,9 @@ def test_gather_run_equals_the_steps_one_by_one_and_keeps_sky_order(tmp_path):
         rng.random(n + twice.sum()),
         **{"class": pd.Categorical(rng.choice(["GALAXY", "STAR", "QSO"], n + twice.sum()))},
     )
-    photo = pd.DataFrame(
-        {
-            "objid": np.arange(n),
-            "ra": ra + rng.normal(0, 0.3, n) * ARCSEC,
-            "dec": dec,
-            "type": 6,
-            "mode": 1,
-            **{b: 20.0 for b in "ugriz"},
-        }
-    ).iloc[: n - 100]
+    photo = photoobj_table(objid=np.arange(n), ra=ra + rng.normal(0, 0.3, n) * ARCSEC, dec=dec, type=6, mode=1).iloc[
+        : n - 100
+    ]
     earlier = [det.iloc[:200][["ra", "dec"]]]
     result = gather_run(det.sample(frac=1, random_state=2), photo, earlier, 0.5, 2.0)
     unique = deduplicate(det, 0.5)

@@ -5,8 +5,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED_SAS, needs_shared
-from yl8c4net.catalog.photometry import BLENDED, EDGE, NO_R_FRAME, forced_r_photometry, without_r_frame
+from conftest import SHARED_SAS, needs_shared, real_frame_path
+from yl8c4net.catalog.photometry import (
+    BLENDED,
+    EDGE,
+    NEAR_BRIGHT,
+    NO_R_FRAME,
+    SATURATED,
+    forced_r_photometry,
+    without_r_frame,
+)
 from yl8c4net.sdss.fields import FieldId
 
 
@@ -30,6 +38,7 @@ def frame_and_stars(tmp_path_factory):
             "y": y,
             "psf_flux": np.asarray(stars["PSFFLUX"][:, 2], float),
             "psf_ivar": np.asarray(stars["PSFFLUX_IVAR"][:, 2], float),
+            "photo_saturated": (np.asarray(stars["FLAGS"][:, 2]) & (1 << 18)) != 0,
         }
     )
     return frame, table
@@ -72,3 +81,52 @@ def test_blank_sky_gives_zero_flux_finite_magnitudes_and_flags(frame_and_stars):
     assert out["phot_flags"].iloc[2] & BLENDED and out["phot_flags"].iloc[3] & BLENDED  # centres 2 px apart
     lean = without_r_frame(rows)
     assert lean["flux_r"].isna().all() and (lean["phot_flags"] == NO_R_FRAME).all()
+
+
+@needs_shared
+def test_saturated_star_and_its_neighbours_are_flagged_on_a_real_frame():
+    """1035/6/17 holds a saturated star at (1855, 1245): SDSS interpolated its core (no pixel
+    there is near the full well), but its bleed trail is inside the star's box."""
+    from yl8c4net.sdss.frames import read_frame
+
+    frame = read_frame(real_frame_path(1035, 6, 17, "r"))
+    per_arcsec = 1 / 0.396
+    rows = pd.DataFrame(
+        {
+            "x": [1855.0, 1855.0 + 20 * per_arcsec, 1855.0 + 45 * per_arcsec, 1000.0],
+            "y": [1245.0, 1245.0, 1245.0, 700.0],
+            "w": [40.0, 10.0, 10.0, 10.0],
+            "h": [40.0, 10.0, 10.0, 10.0],
+        }
+    )
+    out = forced_r_photometry(rows, frame.image, frame.calib, frame.sky, camcol=6)
+    flags = out["phot_flags"].to_numpy()
+    assert flags[0] & SATURATED and not flags[0] & NEAR_BRIGHT
+    assert flags[1] & NEAR_BRIGHT and not flags[1] & SATURATED  # 20" away: inside the 30" default
+    assert not flags[2] & (NEAR_BRIGHT | SATURATED) and not flags[3] & (NEAR_BRIGHT | SATURATED)
+    # The core alone (a box smaller than the trail's offset) does not reach the level: the
+    # flag rests on the bleed trail, 13 pixels down the column.
+    core = forced_r_photometry(rows.iloc[:1].assign(w=10.0, h=10.0), frame.image, frame.calib, frame.sky, camcol=6)
+    assert not core["phot_flags"].iloc[0] & SATURATED
+    # The radius and the magnitude are settings.
+    wide = forced_r_photometry(rows, frame.image, frame.calib, frame.sky, camcol=6, near_bright_radius_arcsec=60.0)
+    assert wide["phot_flags"].iloc[2] & NEAR_BRIGHT
+    none = forced_r_photometry(
+        rows, frame.image, frame.calib, frame.sky, camcol=6, saturation_counts=1e6, near_bright_mag_r=5.0
+    )
+    assert not (none["phot_flags"].to_numpy() & (SATURATED | NEAR_BRIGHT)).any()
+
+
+@needs_shared
+def test_no_unsaturated_calibobj_star_is_flagged_saturated(frame_and_stars):
+    """4510/4/30's calibObj stars in 15-pixel boxes. PHOTO flags 4 of them SATURATED in r
+    (r 11.8-14.7); their cores are interpolated in the frame and no bleed trail reaches the
+    level, so the frame alone does not flag them: a matched row takes the flag from
+    PhotoObjAll (`crossmatch_photoobj`). None of the others may be flagged."""
+    frame, stars = frame_and_stars
+    rows = stars.assign(w=15.0, h=15.0)
+    rows = rows[rows["x"].between(0, 2047) & rows["y"].between(0, 1488)]
+    out = forced_r_photometry(rows, frame.image, frame.calib, frame.sky, camcol=4)
+    unsaturated = ~out["photo_saturated"]
+    assert unsaturated.sum() > 100 and out["photo_saturated"].sum() >= 3
+    assert not (out["phot_flags"][unsaturated].to_numpy() & SATURATED).any()

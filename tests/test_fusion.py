@@ -69,7 +69,6 @@ def test_measured_type_follows_the_noisy_concentration_not_the_truth():
     assert 0.8 < pull.std() < 1.25
 
 
-
 def test_simulated_photometry_is_in_sdss_asinh_magnitudes_in_every_band():
     """PhotoObjAll reports luptitudes: finite for a source at zero flux, Pogson for bright
     ones; the PSF magnitudes of every band come with their errors."""
@@ -108,6 +107,7 @@ def test_adding_psf_magnitudes_left_the_other_draws_as_they_were():
         if b == "r":
             rng_b.normal(size=50)
     assert rng_a.normal() == rng_b.normal()
+
 
 def test_shift_priors_is_bayes_rule():
     p = np.array([[0.5, 0.25, 0.25], [0.2, 0.2, 0.6]])

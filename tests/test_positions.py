@@ -17,7 +17,7 @@ from yl8c4net.catalog.positions import (
     window_sigma_px,
     windowed_centroids,
 )
-from conftest import SHARED_SAS, needs_shared, real_frame_path
+from conftest import SHARED_SAS, needs_shared, photoobj_table, real_frame_path
 
 ARCSEC = 1 / 3600.0
 PIXEL = 0.396
@@ -167,15 +167,12 @@ def _overlap_pair():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_source_in_a_field_overlap_gives_one_row_from_its_owner_in_any_order(seed):
     det = _overlap_pair().sample(frac=1, random_state=seed).reset_index(drop=True)
-    photo = pd.DataFrame(
-        {
-            "objid": [1, 2, 3],
-            "ra": _overlap_pair()["ra"].iloc[[0, 1, 3]].to_numpy(),
-            "dec": _overlap_pair()["dec"].iloc[[0, 1, 3]].to_numpy(),
-            "type": 6,
-            "mode": 1,
-            **{b: 20.0 for b in "ugriz"},
-        }
+    photo = photoobj_table(
+        objid=[1, 2, 3],
+        ra=_overlap_pair()["ra"].iloc[[0, 1, 3]].to_numpy(),
+        dec=_overlap_pair()["dec"].iloc[[0, 1, 3]].to_numpy(),
+        type=6,
+        mode=1,
     )
     result = gather_run(det, photo, [], MergeRule(), 2.0, {(9101, 3, 11), (9101, 3, 12)})
     assert sorted(result.matched["objid"]) == [1, 2, 3]
@@ -198,7 +195,7 @@ def test_a_source_in_a_field_overlap_gives_one_row_from_its_owner_in_any_order(s
 
 
 def test_crossmatch_is_one_to_one():
-    photo = pd.DataFrame({"objid": [7], "ra": [10.0], "dec": [0.0], "type": 6, "mode": 1, **{b: 20.0 for b in "ugriz"}})
+    photo = photoobj_table(objid=[7], ra=[10.0], dec=[0.0], type=6, mode=1)
     det = pd.DataFrame({"ra": [10.0, 10.0], "dec": [0.3 * ARCSEC, -1.0 * ARCSEC], "det_conf": [0.5, 0.9]})
     matched, unmatched = crossmatch_photoobj(det, photo, 2.0)
     assert matched["objid"].tolist() == [7] and matched["match_sep_arcsec"].item() == pytest.approx(0.3, abs=1e-3)

@@ -26,6 +26,9 @@ with step(snakemake.log[0], "classify_block") as log:
         cfg["catalog"]["centroid_window_fwhm_arcsec"],
         lean=cfg["sdss"]["lean"],
         aperture_radius_arcsec=cfg["catalog"]["aperture_radius_arcsec"],
+        saturation_counts=cfg["detector"]["bright_complement"]["saturation_counts"],
+        near_bright_mag_r=cfg["catalog"]["near_bright_mag_r"],
+        near_bright_radius_arcsec=cfg["catalog"]["near_bright_radius_arcsec"],
     )
     run_block(
         "classify",

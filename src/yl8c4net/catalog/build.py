@@ -16,8 +16,11 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from yl8c4net.catalog.columns import PHOTOOBJ_COPIED
 from yl8c4net.catalog.ownership import field_keys, split_by_owner
+from yl8c4net.catalog.photometry import SATURATED
 from yl8c4net.catalog.sky import chord, separation_arcsec, sky_order, sky_sort, unit_vectors
+from yl8c4net.sdss.queries import PHOTO_FLAG_SATURATED
 
 
 @dataclass(frozen=True)
@@ -228,9 +231,12 @@ def crossmatch_photoobj(
     # det is already this function's own (copy-on-write) frame: no copy when all rows match.
     matched = det if hit.all() else det[hit].reset_index(drop=True)
     rows = best[hit]
-    for src, dst in (("objid", "objid"), ("type", "photo_type"), *((b, b) for b in "ugriz")):
+    for dst, src in PHOTOOBJ_COPIED.items():
         matched[dst] = index.rows[src].to_numpy()[rows]
     matched["match_sep_arcsec"] = sep[hit].astype(np.float32)
+    if "phot_flags" in matched:
+        saturated = (matched["photo_flags"].to_numpy() & PHOTO_FLAG_SATURATED) != 0
+        matched["phot_flags"] = (matched["phot_flags"].to_numpy() | np.where(saturated, SATURATED, 0)).astype(np.int16)
     return matched, unmatched
 
 

@@ -50,6 +50,10 @@ CATALOG_COLUMNS = {
     "r": ("float32", "mag", "model magnitude r"),
     "i": ("float32", "mag", "model magnitude i"),
     "z": ("float32", "mag", "model magnitude z"),
+    **{f"err_{b}": ("float32", "mag", f"PhotoObjAll model magnitude error {b} (modelMagErr_{b})") for b in "ugriz"},
+    **{f"psfmag_{b}": ("float32", "mag", f"PhotoObjAll PSF magnitude {b} (psfMag_{b}, asinh)") for b in "ugriz"},
+    **{f"psfmagerr_{b}": ("float32", "mag", f"PhotoObjAll PSF magnitude error {b} (psfMagErr_{b})") for b in "ugriz"},
+    "photo_flags": ("int64", "", "PhotoObjAll flags (SDSS photo flag bits, e.g. 2^18 SATURATED)"),
     "match_sep_arcsec": ("float32", "arcsec", "separation to the PhotoObjAll source"),
     "n_merged": ("int16", "", "detections merged into this one (tiles, double boxes, overlapping runs)"),
     "flux_r": (
@@ -66,11 +70,23 @@ CATALOG_COLUMNS = {
         "int16",
         "",
         "bits: 1 the aperture or annulus leaves the frame; 2 blended (joint fit, or another row's "
-        "centre inside the aperture); 4 no r frame (lean mode), no photometry",
+        "centre inside the aperture); 4 no r frame (lean mode), no photometry and no flux "
+        "verification; 8 saturated (a pixel of the box at the saturation level, or PhotoObjAll's "
+        "SATURATED); 16 near a bright source (catalog.near_bright_*)",
     ),
 }
 #: PhotoObjAll columns: a row has them only when it is matched.
-PHOTOOBJ_COLUMNS = ("objid", "photo_type", "u", "g", "r", "i", "z", "match_sep_arcsec")
+#: PhotoObjAll's own columns copied into a matched row (catalogue name -> PhotoObjAll table name).
+PHOTOOBJ_COPIED = {
+    "objid": "objid",
+    "photo_type": "type",
+    **{b: b for b in "ugriz"},
+    **{f"err_{b}": f"err_{b}" for b in "ugriz"},
+    **{f"psfmag_{b}": f"psfmag_{b}" for b in "ugriz"},
+    **{f"psfmagerr_{b}": f"psfmagerr_{b}" for b in "ugriz"},
+    "photo_flags": "flags",
+}
+PHOTOOBJ_COLUMNS = (*PHOTOOBJ_COPIED, "match_sep_arcsec")
 #: Detection columns: every row has them.
 DETECTION_COLUMNS = {c: spec for c, spec in CATALOG_COLUMNS.items() if c not in PHOTOOBJ_COLUMNS}
 #: The unmatched side table: detection columns and why no PhotoObjAll object was assigned.

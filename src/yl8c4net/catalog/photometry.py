@@ -15,7 +15,21 @@ Per row (r band, the frame every field fetches; lean-mode fields without it get 
   (`yl8c4net.sdss.magnitudes`), finite at zero and negative flux as PhotoObjAll's are;
 - ``phot_flags``: bits `EDGE` (the aperture or annulus leaves the frame), `BLENDED` (the
   position is a joint fit of a blend, or another row's centre lies inside the aperture),
-  `NO_R_FRAME`.
+  `NO_R_FRAME` (no photometry, and the detections were not flux-verified), `SATURATED` (a
+  pixel inside the row's detection box, or the aperture where the box is smaller, is at
+  ``detector.bright_complement.saturation_counts`` above the sky: a saturated core, or a
+  bleed trail crossing the source), `NEAR_BRIGHT` (the centre lies within
+  ``catalog.near_bright_radius_arcsec`` of another row of the field that is saturated or
+  brighter than ``catalog.near_bright_mag_r``: its flux and class may carry the bright
+  source's wings and diffraction spikes). The catalogue adds `SATURATED` to matched rows
+  that PhotoObjAll flags SATURATED (`yl8c4net.catalog.build.crossmatch_photoobj`).
+
+SDSS's real frames interpolate over a saturated core (the mask that says where is in the
+fpM files, which the pipeline does not fetch), so the frame shows a saturated star only
+where its bleed trail reaches the level inside its box: on 4510/4/30 none of PHOTO's four
+saturated stars does, on 1035/6/17 the brightest does. PhotoObjAll's flag is therefore the
+one that counts for matched rows (a saturated star is always in PhotoObjAll); the frame's
+serves the unmatched rows. A neighbouring field's bright star is not seen from this field.
 """
 
 from __future__ import annotations
@@ -26,7 +40,7 @@ import pandas as pd
 from yl8c4net.sdss.frames import R_DARK_VARIANCE, R_GAIN
 from yl8c4net.sdss.magnitudes import asinh_mag, asinh_mag_err
 
-EDGE, BLENDED, NO_R_FRAME = 1, 2, 4
+EDGE, BLENDED, NO_R_FRAME, SATURATED, NEAR_BRIGHT = 1, 2, 4, 8, 16
 ANNULUS_PX = (12.0, 20.0)
 PHOTOMETRY_COLUMNS = ("flux_r", "flux_err_r", "snr_r", "mag_r", "mag_err_r", "phot_flags")
 
@@ -40,6 +54,9 @@ def forced_r_photometry(
     radius_arcsec: float = 2.0,
     pixel_scale_arcsec: float = 0.396,
     blend_flag: np.ndarray | None = None,
+    saturation_counts: float = 50000.0,
+    near_bright_mag_r: float = 15.0,
+    near_bright_radius_arcsec: float = 30.0,
 ) -> pd.DataFrame:
     """``rows`` (with centroids ``x``, ``y`` on the r frame, pixels) with the photometry columns.
 
@@ -57,6 +74,13 @@ def forced_r_photometry(
         Aperture radius (arcsec).
     blend_flag : numpy.ndarray, optional
         True where the position comes from a joint fit of a blend.
+    saturation_counts : float
+        Counts above the sky at which a pixel is taken as saturated (`SATURATED`).
+    near_bright_mag_r : float
+        Rows brighter than this ``mag_r`` (mag), and saturated rows, set `NEAR_BRIGHT` on
+        their neighbours.
+    near_bright_radius_arcsec : float
+        Radius (arcsec) of a bright row's neighbourhood.
     """
     from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture, aperture_photometry
 
@@ -97,13 +121,68 @@ def forced_r_photometry(
         flags |= np.where(crowded, BLENDED, 0)
     if blend_flag is not None:
         flags |= np.where(np.asarray(blend_flag, bool), BLENDED, 0)
+    saturated = saturated_in_box(rows, image, calib, saturation_counts, min_half_side=radius)
+    flags |= np.where(saturated, SATURATED, 0)
+    mag = asinh_mag(flux, "r")
+    flags |= np.where(
+        near_bright(positions, saturated | (mag <= near_bright_mag_r), near_bright_radius_arcsec / pixel_scale_arcsec),
+        NEAR_BRIGHT,
+        0,
+    )
 
     out["flux_r"] = flux.astype(np.float32)
     out["flux_err_r"] = flux_err.astype(np.float32)
     out["snr_r"] = (flux / flux_err).astype(np.float32)
-    out["mag_r"] = asinh_mag(flux, "r").astype(np.float32)
+    out["mag_r"] = mag.astype(np.float32)
     out["mag_err_r"] = asinh_mag_err(flux, flux_err, "r").astype(np.float32)
     out["phot_flags"] = flags.astype(np.int16)
+    return out
+
+
+def saturated_in_box(
+    rows: pd.DataFrame, image: np.ndarray, calib: np.ndarray, saturation_counts: float, min_half_side: float
+) -> np.ndarray:
+    """True for rows whose detection box (``x``, ``y`` centre; side ``box``, or ``w`` and ``h``,
+    pixels; at least ``min_half_side`` each way, which is all of it for rows without a box) holds a pixel at ``saturation_counts`` or more
+    counts above the sky (``image`` / ``calib``, the frame in nanomaggies over its calibration
+    vector)."""
+    saturated_px = image / np.asarray(calib, float)[None, :] >= saturation_counts
+    if not len(rows) or not saturated_px.any():
+        return np.zeros(len(rows), bool)
+    # A summed-area table answers "any saturated pixel in this box?" in four lookups per row.
+    table = np.zeros((saturated_px.shape[0] + 1, saturated_px.shape[1] + 1), np.int64)
+    table[1:, 1:] = saturated_px.cumsum(0).cumsum(1)
+    if "box" in rows:
+        half_w = half_h = rows["box"].to_numpy(float) / 2
+    elif "w" in rows:
+        half_w, half_h = rows["w"].to_numpy(float) / 2, rows["h"].to_numpy(float) / 2
+    else:
+        half_w = half_h = np.zeros(len(rows))
+    half_w, half_h = np.maximum(half_w, min_half_side), np.maximum(half_h, min_half_side)
+    height, width = saturated_px.shape
+    x, y = rows["x"].to_numpy(float), rows["y"].to_numpy(float)
+    x0 = np.clip(np.floor(x - half_w).astype(int), 0, width)
+    x1 = np.clip(np.ceil(x + half_w).astype(int) + 1, 0, width)
+    y0 = np.clip(np.floor(y - half_h).astype(int), 0, height)
+    y1 = np.clip(np.ceil(y + half_h).astype(int) + 1, 0, height)
+    count = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
+    return count > 0
+
+
+def near_bright(positions: np.ndarray, bright: np.ndarray, radius_px: float) -> np.ndarray:
+    """True for positions (n x 2, pixels) within ``radius_px`` of another position that is
+    ``bright``."""
+    n = len(positions)
+    out = np.zeros(n, bool)
+    if n < 2 or not bright.any():
+        return out
+    from scipy.spatial import cKDTree
+
+    bright_idx = np.flatnonzero(bright)
+    neighbours = cKDTree(positions).query_ball_point(positions[bright_idx], radius_px)
+    for source, near in zip(bright_idx, neighbours):
+        near = np.asarray(near, int)
+        out[near[near != source]] = True
     return out
 
 

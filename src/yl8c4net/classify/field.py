@@ -40,6 +40,10 @@ class FieldClassification:
         ``sdss.lean``: fields fetched without their r frame are centred on the JPEG's r channel.
     aperture_radius_arcsec : float
         ``catalog.aperture_radius_arcsec``: the forced r aperture (`yl8c4net.catalog.photometry`).
+    saturation_counts : float
+        ``detector.bright_complement.saturation_counts``: the saturation flag's level.
+    near_bright_mag_r, near_bright_radius_arcsec : float
+        ``catalog.near_bright_mag_r`` and ``catalog.near_bright_radius_arcsec``.
     """
 
     model: object
@@ -48,6 +52,9 @@ class FieldClassification:
     centroid_window_fwhm_arcsec: float
     lean: bool = False
     aperture_radius_arcsec: float = 2.0
+    saturation_counts: float = 50000.0
+    near_bright_mag_r: float = 15.0
+    near_bright_radius_arcsec: float = 30.0
 
     def __call__(self, fid: FieldId) -> None:
         det = pd.read_parquet(field_path(self.files["detections"], fid))
@@ -74,6 +81,9 @@ class FieldClassification:
                 fid.camcol,
                 self.aperture_radius_arcsec,
                 blend_flag=measured["centroid_flag"].to_numpy() == CENTROID_BLEND_FIT,
+                saturation_counts=self.saturation_counts,
+                near_bright_mag_r=self.near_bright_mag_r,
+                near_bright_radius_arcsec=self.near_bright_radius_arcsec,
             )
         out = pixels_to_sky(measured, wcs)
         write_parquet(out, field_path(self.files["classified"], fid))
