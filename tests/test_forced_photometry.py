@@ -130,3 +130,21 @@ def test_no_unsaturated_calibobj_star_is_flagged_saturated(frame_and_stars):
     unsaturated = ~out["photo_saturated"]
     assert unsaturated.sum() > 100 and out["photo_saturated"].sum() >= 3
     assert not (out["phot_flags"][unsaturated].to_numpy() & SATURATED).any()
+
+
+def test_rows_of_fields_without_flux_verification_say_so(tmp_path):
+    """The detect step records ``verify_min_snr`` in a detections file only when it verified
+    the boxes; the classify step flags the detector's rows of the other fields."""
+    from yl8c4net.catalog.photometry import NOT_VERIFIED, flag_unverified
+    from yl8c4net.classify.field import detections_verified
+    from yl8c4net.detect.infer import write_detections
+
+    rows = pd.DataFrame({"x": [10.0, 20.0], "tile": [3, -1], "phot_flags": np.array([EDGE, 0], np.int16)})
+    write_detections(rows, tmp_path / "verified.parquet", "0" * 64, {"verify_min_snr": 5.0})
+    write_detections(rows, tmp_path / "lean.parquet", "0" * 64, {"verify_min_snr": None})
+    write_detections(rows, tmp_path / "off.parquet", "0" * 64, {})
+    assert detections_verified(tmp_path / "verified.parquet")
+    assert not detections_verified(tmp_path / "lean.parquet") and not detections_verified(tmp_path / "off.parquet")
+    assert flag_unverified(rows, True)["phot_flags"].tolist() == [EDGE, 0]
+    # The complement's row (tile -1) is a segment of the r frame: significant by construction.
+    assert flag_unverified(rows, False)["phot_flags"].tolist() == [EDGE | NOT_VERIFIED, 0]

@@ -70,9 +70,10 @@ CATALOG_COLUMNS = {
         "int16",
         "",
         "bits: 1 the aperture or annulus leaves the frame; 2 blended (joint fit, or another row's "
-        "centre inside the aperture); 4 no r frame (lean mode), no photometry and no flux "
-        "verification; 8 saturated (a pixel of the box at the saturation level, or PhotoObjAll's "
-        "SATURATED); 16 near a bright source (catalog.near_bright_*)",
+        "centre inside the aperture); 4 no r frame (lean mode): no photometry; 8 saturated "
+        "(a pixel of the box at the saturation level, or PhotoObjAll's "
+        "SATURATED); 16 near a bright source (catalog.near_bright_*); 32 a detector box no flux "
+        "verification checked (detector.verify off, or lean mode)",
     ),
 }
 #: PhotoObjAll columns: a row has them only when it is matched.

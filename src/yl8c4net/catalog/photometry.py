@@ -15,14 +15,16 @@ Per row (r band, the frame every field fetches; lean-mode fields without it get 
   (`yl8c4net.sdss.magnitudes`), finite at zero and negative flux as PhotoObjAll's are;
 - ``phot_flags``: bits `EDGE` (the aperture or annulus leaves the frame), `BLENDED` (the
   position is a joint fit of a blend, or another row's centre lies inside the aperture),
-  `NO_R_FRAME` (no photometry, and the detections were not flux-verified), `SATURATED` (a
+  `NO_R_FRAME` (no photometry), `SATURATED` (a
   pixel inside the row's detection box, or the aperture where the box is smaller, is at
   ``detector.bright_complement.saturation_counts`` above the sky: a saturated core, or a
   bleed trail crossing the source), `NEAR_BRIGHT` (the centre lies within
   ``catalog.near_bright_radius_arcsec`` of another row of the field that is saturated or
   brighter than ``catalog.near_bright_mag_r``: its flux and class may carry the bright
   source's wings and diffraction spikes). The catalogue adds `SATURATED` to matched rows
-  that PhotoObjAll flags SATURATED (`yl8c4net.catalog.build.crossmatch_photoobj`).
+  that PhotoObjAll flags SATURATED (`yl8c4net.catalog.build.crossmatch_photoobj`);
+  `NOT_VERIFIED` (a detector box that no flux verification checked: ``detector.verify`` off,
+  or a lean-mode field without its r frame; `flag_unverified`).
 
 SDSS's real frames interpolate over a saturated core (the mask that says where is in the
 fpM files, which the pipeline does not fetch), so the frame shows a saturated star only
@@ -40,7 +42,7 @@ import pandas as pd
 from yl8c4net.sdss.frames import R_DARK_VARIANCE, R_GAIN
 from yl8c4net.sdss.magnitudes import asinh_mag, asinh_mag_err
 
-EDGE, BLENDED, NO_R_FRAME, SATURATED, NEAR_BRIGHT = 1, 2, 4, 8, 16
+EDGE, BLENDED, NO_R_FRAME, SATURATED, NEAR_BRIGHT, NOT_VERIFIED = 1, 2, 4, 8, 16, 32
 ANNULUS_PX = (12.0, 20.0)
 PHOTOMETRY_COLUMNS = ("flux_r", "flux_err_r", "snr_r", "mag_r", "mag_err_r", "phot_flags")
 
@@ -183,6 +185,18 @@ def near_bright(positions: np.ndarray, bright: np.ndarray, radius_px: float) -> 
     for source, near in zip(bright_idx, neighbours):
         near = np.asarray(near, int)
         out[near[near != source]] = True
+    return out
+
+
+def flag_unverified(rows: pd.DataFrame, verified: bool) -> pd.DataFrame:
+    """``rows`` with `NOT_VERIFIED` set on the detector's rows (``tile`` >= 0) unless the field's
+    detections were flux-verified; rows of the bright-source complement (``tile`` -1) are
+    segments of the r frame, significant by construction, and never carry it."""
+    if verified or not len(rows):
+        return rows
+    out = rows.copy()
+    detector_row = out["tile"].to_numpy() >= 0 if "tile" in out else np.ones(len(out), bool)
+    out["phot_flags"] = (out["phot_flags"].to_numpy() | np.where(detector_row, NOT_VERIFIED, 0)).astype(np.int16)
     return out
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from yl8c4net.catalog.photometry import forced_r_photometry, without_r_frame
+from yl8c4net.catalog.photometry import flag_unverified, forced_r_photometry, without_r_frame
 from yl8c4net.catalog.positions import CENTROID_BLEND_FIT, refine_positions
 from yl8c4net.catalog.sky import pixels_to_sky
 from yl8c4net.classify.infer import classify_detections
@@ -85,6 +85,7 @@ class FieldClassification:
                 near_bright_mag_r=self.near_bright_mag_r,
                 near_bright_radius_arcsec=self.near_bright_radius_arcsec,
             )
+        measured = flag_unverified(measured, detections_verified(field_path(self.files["detections"], fid)))
         out = pixels_to_sky(measured, wcs)
         write_parquet(out, field_path(self.files["classified"], fid))
         log.info(
@@ -95,3 +96,14 @@ class FieldClassification:
             int((out["centroid_flag"] == 0).sum()),
             int((out["centroid_flag"] != 0).sum()),
         )
+
+
+def detections_verified(path) -> bool:
+    """True when a field's detections file says its boxes were flux-verified (the detect
+    step records ``verify_min_snr`` in the file's metadata only then)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    timings = json.loads((pq.read_schema(path).metadata or {}).get(b"timings", b"{}"))
+    return timings.get("verify_min_snr") is not None

@@ -40,6 +40,11 @@ def pogson_mag(flux_nmgy, floor_nmgy: float | None = None, missing: float = np.i
         return np.where(flux > 0, NANOMAGGY_ZERO_POINT - 2.5 * np.log10(np.where(flux > 0, flux, 1.0)), missing)
 
 
+def pogson_mag_to_flux(mag) -> np.ndarray:
+    """Nanomaggies of Pogson magnitudes (the inverse of `pogson_mag`)."""
+    return 10.0 ** (-0.4 * (np.asarray(mag, float) - NANOMAGGY_ZERO_POINT))
+
+
 def pogson_mag_err(flux_nmgy, flux_err_nmgy) -> np.ndarray:
     """The error of a Pogson magnitude: (2.5 / ln 10) x the relative flux error (mag)."""
     flux = np.asarray(flux_nmgy, float)

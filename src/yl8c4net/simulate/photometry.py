@@ -21,9 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from yl8c4net.sdss.magnitudes import asinh_mag, asinh_mag_err
+from yl8c4net.sdss.magnitudes import asinh_mag, asinh_mag_err, pogson_mag_to_flux
 from yl8c4net.sdss.fields import BANDS
-from yl8c4net.simulate.render import mag_to_nmgy
 
 PIXEL_ARCSEC = 0.396
 #: SDSS types an object a galaxy (3) when psfMag - modelMag > 0.145 mag, else a star (6).
@@ -79,7 +78,7 @@ def measure_photometry(truth: pd.DataFrame, conds: dict, rng: np.random.Generato
     out = {}
     for b in BANDS:
         cond = conds[b]
-        flux = mag_to_nmgy(truth[b].to_numpy())
+        flux = pogson_mag_to_flux(truth[b].to_numpy())
         psf_area = np.pi * (cond.fwhm_arcsec / PIXEL_ARCSEC) ** 2
         model_area = psf_area + np.pi * (2 * hlr / PIXEL_ARCSEC) ** 2
         sigma_model = np.hypot(cond.sky_rms_nmgy * np.sqrt(model_area), CALIBRATION_FLOOR * flux)

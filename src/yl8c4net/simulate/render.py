@@ -23,6 +23,7 @@ import pandas as pd
 from astropy.wcs import WCS
 
 from yl8c4net.sdss.fields import BANDS, FRAME_SHAPE_XY
+from yl8c4net.sdss.magnitudes import pogson_mag_to_flux
 
 PIXEL_ARCSEC = 0.396
 _GSPARAMS = galsim.GSParams(maximum_fft_size=16384)
@@ -89,11 +90,6 @@ def field_conditions(rng: np.random.Generator, fwhm_range=(0.9, 2.0), sky_scale_
     }
 
 
-def mag_to_nmgy(mag):
-    """Flux in nanomaggies of an AB-like SDSS magnitude (zero point 22.5)."""
-    return 10.0 ** (-0.4 * (np.asarray(mag, float) - 22.5))
-
-
 def moffat_alpha(fwhm_px: float, beta: float) -> float:
     """Moffat scale radius of a profile of FWHM ``fwhm_px`` and index ``beta``."""
     return fwhm_px / (2 * np.sqrt(2 ** (1 / beta) - 1))
@@ -148,7 +144,7 @@ def render_sources(
     xs, ys = wcs.all_world2pix(sources["ra"].to_numpy(), sources["dec"].to_numpy(), 0)
     psf = galsim.Moffat(beta=3.5, fwhm=fwhm_arcsec, gsparams=_GSPARAMS)
     fwhm_px = fwhm_arcsec / PIXEL_ARCSEC
-    fluxes = mag_to_nmgy(sources[band].to_numpy())
+    fluxes = pogson_mag_to_flux(sources[band].to_numpy())  # true magnitudes are Pogson
     for row, x, y, flux in zip(sources.itertuples(index=False), xs, ys, fluxes):
         prof, size = _profile(row, float(flux), psf)
         x0 = int(np.floor(x)) - size // 2
