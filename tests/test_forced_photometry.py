@@ -148,3 +148,75 @@ def test_rows_of_fields_without_flux_verification_say_so(tmp_path):
     assert flag_unverified(rows, True)["phot_flags"].tolist() == [EDGE, 0]
     # The complement's row (tile -1) is a segment of the r frame: significant by construction.
     assert flag_unverified(rows, False)["phot_flags"].tolist() == [EDGE | NOT_VERIFIED, 0]
+
+
+@needs_shared
+@pytest.mark.parametrize("band", ["u", "g", "i", "z"])
+def test_other_bands_are_measured_in_the_same_aperture_through_the_wcs(frame_and_stars, band):
+    """4510/4/30's calibObj stars on the u, g, i, z frames: the r centroids carried through
+    the two WCSs land on the stars (the same share of their PSF flux as in r, ~0.95), with
+    errors of the right size from that band's CCD gain and dark variance."""
+    from astropy.table import Table
+
+    from yl8c4net.catalog.photometry import forced_band_photometry
+    from yl8c4net.sdss.frames import read_frame
+
+    frame, _ = frame_and_stars
+    stars = Table.read(SHARED_SAS / "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz")
+    stars = stars[stars["FIELD"] == 30]
+    k = "ugriz".index(band)
+    x, y = frame.wcs.all_world2pix(stars["RA"], stars["DEC"], 0)
+    rows = pd.DataFrame({"x": x, "y": y})
+    isolated = (forced_r_photometry(rows, frame.image, frame.calib, frame.sky, camcol=4)["phot_flags"] == 0).to_numpy()
+    out = forced_band_photometry(rows, read_frame(real_frame_path(4510, 4, 30, band)), frame.wcs, band, 4, 4510)
+    psf = np.asarray(stars["PSFFLUX"][:, k], float)
+    ivar = np.asarray(stars["PSFFLUX_IVAR"][:, k], float)
+    flux, err = out[f"flux_{band}"].to_numpy(), out[f"flux_err_{band}"].to_numpy()
+    good = isolated & np.isfinite(flux) & (ivar > 0) & (psf > 0)
+    mag = 22.5 - 2.5 * np.log10(np.where(psf > 0, psf, 1e-3))
+    bright, faint = good & (mag < 19.5), good & (mag >= 19.5) & (mag < 22.5)
+    assert bright.sum() >= 10 and faint.sum() >= 25
+    ratio = np.median(flux[bright] / psf[bright])
+    assert 0.88 < ratio < 1.0
+    pull = (flux[faint] - ratio * psf[faint]) / np.hypot(err[faint], 1 / np.sqrt(ivar[faint]))
+    assert 0.5 < pull.std() < 2.5
+    np.testing.assert_allclose(out[f"mag_{band}"][bright], 22.5 - 2.5 * np.log10(flux[bright]), atol=0.01)
+    # A centre that falls off the band's frame gets NaN, not a partial sum.
+    off = forced_band_photometry(
+        pd.DataFrame({"x": [-400.0], "y": [700.0]}),
+        read_frame(real_frame_path(4510, 4, 30, band)),
+        frame.wcs,
+        band,
+        4,
+        4510,
+    )
+    assert off.isna().all(axis=None)
+
+
+def test_ccd_noise_tables_follow_the_run_boundaries():
+    from yl8c4net.sdss.frames import R_DARK_VARIANCE, R_GAIN, ccd_dark_variance, ccd_gain
+
+    assert [ccd_gain("r", c, 4510) for c in range(1, 7)] == list(R_GAIN)
+    assert [ccd_dark_variance("r", c, 94) for c in range(1, 7)] == list(R_DARK_VARIANCE)
+    assert ccd_gain("u", 2, 1000) == 1.595 and ccd_gain("u", 2, 4510) == 1.825
+    assert ccd_dark_variance("z", 4, 1035) == 9.61 and ccd_dark_variance("z", 4, 4510) == 12.6025
+
+
+@needs_shared
+def test_a_field_measures_the_bands_it_fetched_and_leaves_the_others_empty(tmp_path):
+    from yl8c4net.catalog.photometry import BAND_COLUMNS
+    from yl8c4net.classify.field import FieldClassification
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.sdss.frames import read_frame
+    from yl8c4net.sdss.source import MirrorSource
+
+    fid = FieldId(4510, 4, 30)
+    manifest = fetch_field(fid, MirrorSource(SHARED_SAS), ["r", "g"], tmp_path, use_official_jpeg=False)
+    (tmp_path / "manifest.json").write_text(__import__("json").dumps(manifest))
+    frame = read_frame(tmp_path / manifest["frames"]["r"]["file"])
+    rows = pd.DataFrame({"x": [500.0, 1200.0], "y": [400.0, 900.0]})
+    classify = FieldClassification(model=None, norm=None, files={}, centroid_window_fwhm_arcsec=1.4)
+    out = classify._other_bands(rows, tmp_path / "manifest.json", frame.wcs, fid)
+    assert list(out.columns) == ["x", "y", *BAND_COLUMNS]
+    assert out[["flux_g", "flux_err_g", "mag_g", "mag_err_g"]].notna().all(axis=None)
+    assert out[[c for c in BAND_COLUMNS if not c.endswith("_g")]].isna().all(axis=None)

@@ -66,6 +66,23 @@ CATALOG_COLUMNS = {
     "snr_r": ("float32", "", "flux_r / flux_err_r: the row's significance in the r frame"),
     "mag_r": ("float32", "mag", "SDSS asinh magnitude (luptitude) of flux_r (finite at zero or negative flux)"),
     "mag_err_r": ("float32", "mag", "error of mag_r"),
+    **{
+        c: spec
+        for b in ("u", "g", "i", "z")
+        for c, spec in (
+            (
+                f"flux_{b}",
+                (
+                    "float32",
+                    "nmgy",
+                    f"forced {b} flux in the same aperture on the {b} frame (NaN unless sdss.bands fetched it)",
+                ),
+            ),
+            (f"flux_err_{b}", ("float32", "nmgy", f"error of flux_{b}")),
+            (f"mag_{b}", ("float32", "mag", f"SDSS asinh magnitude of flux_{b}")),
+            (f"mag_err_{b}", ("float32", "mag", f"error of mag_{b}")),
+        )
+    },
     "phot_flags": (
         "int16",
         "",

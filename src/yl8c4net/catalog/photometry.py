@@ -1,6 +1,7 @@
 """The catalogue's own photometry: a forced circular aperture on the r frame at every row's
 centroid, matched or not, so that the "possible new sources" can be cut by significance and
-followed up.
+followed up; the same aperture on every other band's frame the field fetched
+(`forced_band_photometry`: ``flux_u`` ... ``mag_err_z``, NaN for bands not fetched).
 
 Per row (r band, the frame every field fetches; lean-mode fields without it get NaN and the
 ``NO_R_FRAME`` flag):
@@ -39,12 +40,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from yl8c4net.sdss.frames import R_DARK_VARIANCE, R_GAIN
+from yl8c4net.sdss.frames import R_DARK_VARIANCE, R_GAIN, ccd_dark_variance, ccd_gain
 from yl8c4net.sdss.magnitudes import asinh_mag, asinh_mag_err
 
 EDGE, BLENDED, NO_R_FRAME, SATURATED, NEAR_BRIGHT, NOT_VERIFIED = 1, 2, 4, 8, 16, 32
 ANNULUS_PX = (12.0, 20.0)
 PHOTOMETRY_COLUMNS = ("flux_r", "flux_err_r", "snr_r", "mag_r", "mag_err_r", "phot_flags")
+#: Bands measured besides r, where the field fetched their frames (``sdss.bands``).
+OTHER_BANDS = ("u", "g", "i", "z")
+#: Their columns: NaN for a band the field did not fetch.
+BAND_COLUMNS = tuple(f"{q}_{b}" for b in OTHER_BANDS for q in ("flux", "flux_err", "mag", "mag_err"))
 
 
 def forced_r_photometry(
@@ -84,8 +89,6 @@ def forced_r_photometry(
     near_bright_radius_arcsec : float
         Radius (arcsec) of a bright row's neighbourhood.
     """
-    from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture, aperture_photometry
-
     out = rows.copy()
     n = len(rows)
     if n == 0:
@@ -94,21 +97,9 @@ def forced_r_photometry(
         return out
     positions = np.column_stack([rows["x"].to_numpy(float), rows["y"].to_numpy(float)])
     radius = radius_arcsec / pixel_scale_arcsec
-    aperture = CircularAperture(positions, radius)
-    annulus = CircularAnnulus(positions, *ANNULUS_PX)
-    stats = ApertureStats(image, annulus)
-    background = np.asarray(stats.median, float)
-    n_annulus = np.asarray(stats.sum_aper_area.value, float)
-    raw = np.asarray(aperture_photometry(image, aperture)["aperture_sum"], float)
-    flux = raw - background * aperture.area
-
-    gain = R_GAIN[camcol - 1]
-    nmgy_per_count = float(np.median(calib))
-    sky_counts = float(np.median(sky)) / nmgy_per_count
-    pixel_var = (sky_counts / gain + R_DARK_VARIANCE[camcol - 1]) * nmgy_per_count**2
-    source_var = np.maximum(flux, 0.0) * nmgy_per_count / gain
-    background_var = aperture.area**2 * pixel_var * (np.pi / 2) / np.maximum(n_annulus, 1.0)
-    flux_err = np.sqrt(aperture.area * pixel_var + source_var + background_var)
+    flux, flux_err = aperture_flux(
+        positions, image, calib, sky, R_GAIN[camcol - 1], R_DARK_VARIANCE[camcol - 1], radius
+    )
 
     height, width = image.shape
     reach = ANNULUS_PX[1]
@@ -139,6 +130,78 @@ def forced_r_photometry(
     out["mag_err_r"] = asinh_mag_err(flux, flux_err, "r").astype(np.float32)
     out["phot_flags"] = flags.astype(np.int16)
     return out
+
+
+def aperture_flux(
+    positions: np.ndarray,
+    image: np.ndarray,
+    calib: np.ndarray,
+    sky: np.ndarray,
+    gain: float,
+    dark_variance: float,
+    radius_px: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forced circular-aperture fluxes and their errors (nanomaggies) at ``positions``
+    (n x 2 pixel ``x``, ``y``) on one frame: the aperture sum minus the median of a 12-20 px
+    annulus per pixel; the error from the sky and dark noise per pixel, the source's own
+    photons (``gain``, electrons per count) and the annulus median's error."""
+    from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture, aperture_photometry
+
+    aperture = CircularAperture(positions, radius_px)
+    annulus = CircularAnnulus(positions, *ANNULUS_PX)
+    stats = ApertureStats(image, annulus)
+    background = np.asarray(stats.median, float)
+    n_annulus = np.asarray(stats.sum_aper_area.value, float)
+    raw = np.asarray(aperture_photometry(image, aperture)["aperture_sum"], float)
+    flux = raw - background * aperture.area
+
+    nmgy_per_count = float(np.median(calib))
+    sky_counts = float(np.median(sky)) / nmgy_per_count
+    pixel_var = (sky_counts / gain + dark_variance) * nmgy_per_count**2
+    source_var = np.maximum(flux, 0.0) * nmgy_per_count / gain
+    background_var = aperture.area**2 * pixel_var * (np.pi / 2) / np.maximum(n_annulus, 1.0)
+    flux_err = np.sqrt(aperture.area * pixel_var + source_var + background_var)
+    return flux, flux_err
+
+
+def forced_band_photometry(
+    rows: pd.DataFrame,
+    frame,
+    r_wcs,
+    band: str,
+    camcol: int,
+    run: int,
+    radius_arcsec: float = 2.0,
+    pixel_scale_arcsec: float = 0.396,
+) -> pd.DataFrame:
+    """The columns ``flux_<band>``, ``flux_err_<band>`` (nanomaggies), ``mag_<band>`` and
+    ``mag_err_<band>`` (asinh mag) of ``rows`` (r-frame pixel centroids ``x``, ``y``) measured
+    in the same aperture on another band's ``frame`` (a `~yl8c4net.sdss.frames.Frame`): each
+    centroid goes through the r frame's WCS ``r_wcs`` to the sky and back through the band's
+    (SDSS's bands see a source tens of pixels apart). NaN where the centre falls off that
+    frame."""
+    cols = {f"{q}_{band}": np.full(len(rows), np.nan, np.float32) for q in ("flux", "flux_err", "mag", "mag_err")}
+    if not len(rows):
+        return pd.DataFrame(cols, index=rows.index)
+    ra, dec = r_wcs.all_pix2world(rows["x"].to_numpy(float), rows["y"].to_numpy(float), 0)
+    x, y = frame.wcs.all_world2pix(ra, dec, 0)
+    height, width = frame.image.shape
+    inside = (x >= 0) & (y >= 0) & (x <= width - 1) & (y <= height - 1)
+    if inside.any():
+        flux, err = aperture_flux(
+            np.column_stack([x[inside], y[inside]]),
+            frame.image,
+            frame.calib,
+            frame.sky,
+            ccd_gain(band, camcol, run),
+            ccd_dark_variance(band, camcol, run),
+            radius_arcsec / pixel_scale_arcsec,
+        )
+        cols[f"flux_{band}"][inside] = flux
+        cols[f"flux_err_{band}"][inside] = err
+        cols[f"mag_{band}"][inside] = asinh_mag(flux, band)
+        cols[f"mag_err_{band}"][inside] = asinh_mag_err(flux, err, band)
+    return pd.DataFrame(cols, index=rows.index)
 
 
 def saturated_in_box(
@@ -203,7 +266,7 @@ def flag_unverified(rows: pd.DataFrame, verified: bool) -> pd.DataFrame:
 def without_r_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """``rows`` with the photometry columns empty (NaN) and flagged `NO_R_FRAME` (lean mode)."""
     out = rows.copy()
-    for c in PHOTOMETRY_COLUMNS[:-1]:
+    for c in (*PHOTOMETRY_COLUMNS[:-1], *BAND_COLUMNS):
         out[c] = np.float32(np.nan)
     out["phot_flags"] = np.int16(NO_R_FRAME)
     return out

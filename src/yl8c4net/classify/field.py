@@ -8,16 +8,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from yl8c4net.catalog.photometry import flag_unverified, forced_r_photometry, without_r_frame
+from yl8c4net.catalog.photometry import (
+    BAND_COLUMNS,
+    OTHER_BANDS,
+    flag_unverified,
+    forced_band_photometry,
+    forced_r_photometry,
+    without_r_frame,
+)
 from yl8c4net.catalog.positions import CENTROID_BLEND_FIT, refine_positions
 from yl8c4net.catalog.sky import pixels_to_sky
 from yl8c4net.classify.infer import classify_detections
 from yl8c4net.images.imageio import load_image
 from yl8c4net.io import write_parquet
 from yl8c4net.pipeline.blocks import field_path
-from yl8c4net.sdss.fetch import fetched_r_frame, field_wcs, r_frame
+from yl8c4net.sdss.fetch import band_frame, fetched_bands, fetched_r_frame, field_wcs, r_frame
 from yl8c4net.sdss.fields import FieldId
 
 log = logging.getLogger(__name__)
@@ -85,6 +93,7 @@ class FieldClassification:
                 near_bright_mag_r=self.near_bright_mag_r,
                 near_bright_radius_arcsec=self.near_bright_radius_arcsec,
             )
+            measured = self._other_bands(measured, manifest_path, frame.wcs, fid)
         measured = flag_unverified(measured, detections_verified(field_path(self.files["detections"], fid)))
         out = pixels_to_sky(measured, wcs)
         write_parquet(out, field_path(self.files["classified"], fid))
@@ -96,6 +105,33 @@ class FieldClassification:
             int((out["centroid_flag"] == 0).sum()),
             int((out["centroid_flag"] != 0).sum()),
         )
+
+    def _other_bands(self, measured: pd.DataFrame, manifest_path, r_wcs, fid: FieldId) -> pd.DataFrame:
+        """``measured`` with the same aperture's photometry in every other band the field
+        fetched (`BAND_COLUMNS`; NaN for the bands it did not)."""
+        fetched = set(fetched_bands(manifest_path))
+        parts = [measured]
+        for band in OTHER_BANDS:
+            if band in fetched:
+                parts.append(
+                    forced_band_photometry(
+                        measured,
+                        band_frame(manifest_path, band),
+                        r_wcs,
+                        band,
+                        fid.camcol,
+                        fid.run,
+                        self.aperture_radius_arcsec,
+                    )
+                )
+            else:
+                parts.append(
+                    pd.DataFrame(
+                        {c: np.full(len(measured), np.nan, np.float32) for c in BAND_COLUMNS if c.endswith(f"_{band}")},
+                        index=measured.index,
+                    )
+                )
+        return pd.concat(parts, axis=1)
 
 
 def detections_verified(path) -> bool:

@@ -22,11 +22,22 @@ MANIFEST_VERSION = 1
 
 def r_frame(manifest_path: str | Path):
     """The r-band `~yl8c4net.sdss.frames.Frame` of a fetched field, found through its manifest."""
+    return band_frame(manifest_path, "r")
+
+
+def band_frame(manifest_path: str | Path, band: str):
+    """The ``band`` `~yl8c4net.sdss.frames.Frame` of a fetched field, found through its manifest."""
     from yl8c4net.sdss.frames import read_frame
 
     manifest_path = Path(manifest_path)
     manifest = json.loads(manifest_path.read_text())
-    return read_frame(manifest_path.parent / manifest["frames"]["r"]["file"])
+    return read_frame(manifest_path.parent / manifest["frames"][band]["file"])
+
+
+def fetched_bands(manifest_path: str | Path) -> list[str]:
+    """The bands whose FITS frames a fetched field has, in ugriz order."""
+    frames = json.loads(Path(manifest_path).read_text())["frames"]
+    return [b for b in "ugriz" if b in frames]
 
 
 def fetched_r_frame(manifest_path: str | Path) -> bool:

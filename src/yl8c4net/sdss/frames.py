@@ -162,11 +162,42 @@ def read_frame(path: str | Path) -> Frame:
     )
 
 
-#: r-band gain (electrons per count) and dark variance (counts^2) per camera column 1-6, from
-#: SDSS's frame data model ("calculating the noise in the image"); r only, the band the
-#: benchmarks measure noise in.
-R_GAIN = (4.71, 4.6, 4.72, 4.76, 4.725, 4.895)
-R_DARK_VARIANCE = (1.8225, 1.00, 1.3225, 1.3225, 0.81, 0.9025)
+#: Gain (electrons per count) per band and camera column 1-6, from SDSS's frame data model
+#: ("calculating the noise in the image"); u in camcol 2 changed at run 1100 (`ccd_gain`).
+CCD_GAIN = {
+    "u": (1.62, 1.595, 1.59, 1.6, 1.47, 2.17),
+    "g": (3.32, 3.855, 3.845, 3.995, 4.05, 4.035),
+    "r": (4.71, 4.6, 4.72, 4.76, 4.725, 4.895),
+    "i": (5.165, 6.565, 4.86, 4.885, 4.64, 4.76),
+    "z": (4.745, 5.155, 4.885, 4.775, 3.48, 4.69),
+}
+#: Dark variance (counts^2) per band and camera column, from the same table; four entries
+#: changed at run 1500 (`ccd_dark_variance`).
+CCD_DARK_VARIANCE = {
+    "u": (9.61, 12.6025, 8.7025, 12.6025, 9.3025, 7.0225),
+    "g": (15.6025, 1.44, 1.3225, 1.96, 1.1025, 1.8225),
+    "r": (1.8225, 1.00, 1.3225, 1.3225, 0.81, 0.9025),
+    "i": (7.84, 5.76, 4.6225, 6.25, 7.84, 5.0625),
+    "z": (0.81, 1.0, 1.0, 9.61, 1.8225, 1.21),
+}
+_GAIN_AFTER_RUN_1100 = {("u", 2): 1.825}
+_DARK_VARIANCE_AFTER_RUN_1500 = {("i", 2): 6.25, ("i", 4): 7.5625, ("z", 4): 12.6025, ("z", 5): 2.1025}
+R_GAIN = CCD_GAIN["r"]
+R_DARK_VARIANCE = CCD_DARK_VARIANCE["r"]
+
+
+def ccd_gain(band: str, camcol: int, run: int) -> float:
+    """Electrons per count of the CCD that took ``band`` in ``camcol`` during ``run``."""
+    if run > 1100 and (band, camcol) in _GAIN_AFTER_RUN_1100:
+        return _GAIN_AFTER_RUN_1100[band, camcol]
+    return CCD_GAIN[band][camcol - 1]
+
+
+def ccd_dark_variance(band: str, camcol: int, run: int) -> float:
+    """Dark variance (counts^2 per pixel) of that CCD during ``run``."""
+    if run > 1500 and (band, camcol) in _DARK_VARIANCE_AFTER_RUN_1500:
+        return _DARK_VARIANCE_AFTER_RUN_1500[band, camcol]
+    return CCD_DARK_VARIANCE[band][camcol - 1]
 
 
 def r_frame_pixel_noise(frame: Frame, camcol: int) -> float:
