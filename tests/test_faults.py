@@ -135,3 +135,68 @@ def test_mirror_outage_and_an_empty_photoobj_answer_are_repaired_by_the_plain_co
     assert repaired.returncode == 0 and "catalogue built from all 4 fields asked" in text, text[-4000:]
     local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
     pd.testing.assert_frame_equal(local, pd.read_parquet(work / "results" / "catalog" / "catalog.parquet"))
+
+
+def _as_another_user(cmd: list[str]) -> tuple[list[str], "callable"]:
+    """``cmd`` run so that file modes bind it: as is when we are not root; as user nobody
+    (setpriv) when we are, since root writes into a read-only directory. Also returns the
+    function that hands a path to that user."""
+    import os
+    import pwd
+    import shutil
+
+    if os.geteuid() != 0:
+        return cmd, lambda path: None
+    if not shutil.which("setpriv"):
+        pytest.skip("running as root without setpriv: a read-only directory cannot bind this user")
+    nobody = pwd.getpwnam("nobody")
+
+    def give(path: Path) -> None:
+        for p in [path, *path.rglob("*")]:
+            os.lchown(p, nobody.pw_uid, nobody.pw_gid)
+
+    prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+    return prefix + cmd, give
+
+
+@needs_local_run
+def test_a_read_only_catalogue_directory_is_one_line_and_the_plain_command_repairs():
+    """Issue 34: a catalogue directory the user cannot write stops the run before its first
+    job with one line naming it (no Snakemake traceback, nothing fetched); once its mode is
+    repaired, the plain command gives the undisturbed catalogue."""
+    import os
+    import shutil
+    import tempfile
+
+    # Under /tmp itself: pytest's own tmp directories are private to the user running it.
+    work = Path(tempfile.mkdtemp(prefix="yl8c4net-readonly-", dir="/tmp"))
+    try:
+        work.chmod(0o755)
+        config = yaml.safe_load(demo_config_with_local_models(work).read_text())
+        config["simulate"]["enabled"] = False
+        config["sdss"]["mirror_root"] = str(MIRROR)
+        (work / "config.yaml").write_text(yaml.safe_dump(config))
+        catalog_dir = work / "results" / "catalog"
+        catalog_dir.mkdir(parents=True)
+        cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work)]
+        cmd += ["--configfile", str(work / "config.yaml"), "--cores", "2", "results/catalog/catalog.parquet"]
+        cmd, give = _as_another_user(cmd)
+        give(work)
+        env = {**os.environ, "HOME": str(work), "XDG_CACHE_HOME": str(work / ".cache"), "YOLO_OFFLINE": "1"}
+        catalog_dir.chmod(0o555)
+        blocked = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work)
+        text = blocked.stdout + blocked.stderr
+        assert blocked.returncode != 0, text[-3000:]
+        errors = [ln for ln in text.splitlines() if "ERROR" in ln or "Error" in ln or "Traceback" in ln]
+        expected = "ERROR results/catalog: not writable by this user (the workflow writes files under it)"
+        assert errors == [expected], text[-3000:]
+        assert not (work / "resources" / "frames").exists()  # no job started
+
+        catalog_dir.chmod(0o755)
+        repaired = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work)
+        text = repaired.stdout + repaired.stderr
+        assert repaired.returncode == 0 and "catalogue built from all 4 fields asked" in text, text[-4000:]
+        local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
+        pd.testing.assert_frame_equal(local, pd.read_parquet(catalog_dir / "catalog.parquet"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from pathlib import Path
 
 from yl8c4net.errors import YL8C4NetError
+
+#: Set by the workflow's Snakemake logger in the environment of the jobs it starts.
+ERRORS_BY_LOGGER_ENV = "YL8C4NET_ERRORS_BY_LOGGER"
 
 
 class OneLineFormatter(logging.Formatter):
@@ -32,11 +36,16 @@ def step(log_path: str | Path | None, name: str):
     ``--keep-going``, goes on with the others): the job's log file gets the full traceback,
     the terminal one line, ``ERROR {name}: {message}`` for a `YL8C4NetError` (bad input,
     named), or the exception's type and message and where the traceback is for anything
-    else (a bug).
+    else (a bug). Under the workflow's Snakemake logger (`snakemake_logger_plugin_yl8c4net`)
+    that line is Snakemake's: it reads it from the log.
     """
     fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     terminal = logging.StreamHandler(sys.stderr)
     terminal.setFormatter(OneLineFormatter(fmt))
+    if os.environ.get(ERRORS_BY_LOGGER_ENV) and log_path:
+        # The workflow's Snakemake logger reads the error line back from the log and prints
+        # it with the rule and the log's path: printed here too, a failed job would be two lines.
+        terminal.addFilter(lambda record: record.levelno < logging.ERROR)
     handlers = [terminal]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
