@@ -83,8 +83,8 @@ def test_archive_down_then_a_corrupt_frame_then_recovery_give_the_undisturbed_ca
 
 @needs_local_run
 def test_mirror_outage_and_an_empty_photoobj_answer_are_repaired_by_the_plain_command(tmp_path):
-    """Trial 2, on a real (not simulated) mirror: a frame behind a dangling link (an unmounted
-    disk) fails its block's job and quarantines nothing; an empty PhotoObjAll table is that
+    """Trial 2, on a real (not simulated) mirror: the whole mirror root away, then a frame
+    behind a dangling link (an unmounted disk), fail their jobs and quarantine nothing; an empty PhotoObjAll table is that
     field's quarantine, counted in the catalogue (INCOMPLETE line, FITS NQUAR1) and its
     detections kept out of unmatched.parquet. Once both are repaired, the plain command, with
     no -R, gives the undisturbed catalogue: the mirror's tables are the PhotoObjAll blocks'
@@ -111,6 +111,17 @@ def test_mirror_outage_and_an_empty_photoobj_answer_are_repaired_by_the_plain_co
     path.write_text(yaml.safe_dump(config))
     cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work), "--configfile", str(path)]
     cmd += ["--cores", "2", "--keep-going", "results/catalog/catalog.parquet", "results/catalog/catalog.fits"]
+
+    # The whole mirror away (its disk not mounted): every job that reads it fails, and
+    # nothing is quarantined, neither frames nor PhotoObjAll tables.
+    away = tmp_path / "mirror-away"
+    mirror.rename(away)
+    unmounted = subprocess.run(cmd, capture_output=True, text=True)
+    text = unmounted.stdout + unmounted.stderr
+    assert unmounted.returncode != 0 and f"mirror root {mirror} is missing or unreadable" in text, text[-4000:]
+    assert not list((work / "resources").rglob("block-*.json"))
+    assert not (work / "results" / "catalog" / "catalog.parquet").exists()
+    away.rename(mirror)
 
     outage = subprocess.run(cmd, capture_output=True, text=True)
     text = outage.stdout + outage.stderr
