@@ -16,9 +16,10 @@ detector and classifier, in the workflow's per-field file layout:
 
 Each worker count runs the same fields from the same inputs into its own directory; the
 detections and classified rows must be identical across worker counts (checked, and said).
-With one worker the wall time is split into stages per field. Prints a table and writes
-benchmarks/out/block_throughput.json (``fields_per_s`` per worker count, the stage table,
-the machine and the commit).
+With one worker the wall time is split into stages per field. The peak resident memory of
+each worker count's run is sampled (what a block job with that many fields in flight needs).
+Prints a table and writes benchmarks/out/block_throughput.json (``fields_per_s`` and
+``peak_rss_gb`` per worker count, the stage table, the machine and the commit).
 """
 
 from __future__ import annotations
@@ -53,6 +54,42 @@ class StageClock:
                 self.seconds[stage] += time.perf_counter() - t0
 
         return wrapper
+
+
+class PeakMemory:
+    """The largest resident set size (bytes) of this process while the context is open,
+    sampled every ``interval_s`` from /proc (Linux; None elsewhere). ru_maxrss cannot say it:
+    it keeps the process's peak since it started."""
+
+    def __init__(self, interval_s: float = 0.02):
+        import threading
+
+        self.interval_s = interval_s
+        self.peak = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def rss() -> int | None:
+        try:
+            return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            now = self.rss()
+            if now is not None:
+                self.peak = max(self.peak or 0, now)
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def layout(root: Path) -> dict:
@@ -189,9 +226,12 @@ def main(argv: list[str] | None = None) -> dict:
     run_blocks(fields[:1], args.work / "mirror", args.work / "warmup", models, cfg, 1, device)
 
     runs = {}
+    baseline_rss = PeakMemory.rss()
     for workers in args.workers:
         root = args.work / f"workers-{workers}"
-        runs[workers] = run_blocks(fields, args.work / "mirror", root, models, cfg, workers, device)
+        with PeakMemory() as memory:
+            runs[workers] = run_blocks(fields, args.work / "mirror", root, models, cfg, workers, device)
+        runs[workers]["peak_rss_bytes"] = memory.peak
         w = runs[workers]["wall_s"]
         print(f"{workers} worker(s): " + ", ".join(f"{job} {s:.1f} s" for job, s in w.items()))
     reference = field_tables(runs[args.workers[0]]["files"], fields)
@@ -210,6 +250,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "fields_per_s_gpu_jobs": n / gpu_jobs,
                 "fields_per_s_end_to_end": n / sum(w.values()),
                 "wall_s": w,
+                "peak_rss_gb": None if run["peak_rss_bytes"] is None else run["peak_rss_bytes"] / 1e9,
             }
         )
     base = rows[0]
@@ -223,13 +264,19 @@ def main(argv: list[str] | None = None) -> dict:
         f"{n} simulated fields at the sky's densities ({detections:.0f} detections per field), device {device}, "
         f"{os.cpu_count()} CPU cores, torch {torch.get_num_threads()} threads",
         "",
-        "| fields in flight | detect + classify jobs: fields/s | speed-up | fetch -> classified: fields/s | speed-up |",
-        "|---|---|---|---|---|",
+        "| fields in flight | detect + classify jobs: fields/s | speed-up | fetch -> classified: fields/s | speed-up "
+        "| peak memory (GB) |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
+        peak = "n/a" if row["peak_rss_gb"] is None else f"{row['peak_rss_gb']:.2f}"
         table.append(
             f"| {row['workers']} | {row['fields_per_s_gpu_jobs']:.2f} | {row['speedup_gpu_jobs']:.2f} | "
-            f"{row['fields_per_s_end_to_end']:.2f} | {row['speedup_end_to_end']:.2f} |"
+            f"{row['fields_per_s_end_to_end']:.2f} | {row['speedup_end_to_end']:.2f} | {peak} |"
+        )
+    if baseline_rss is not None:
+        table.append(
+            f"\n(peak memory: this process's resident set; {baseline_rss / 1e9:.2f} GB with the models loaded)"
         )
     if stage:
         total = sum(stage.values())
@@ -249,6 +296,7 @@ def main(argv: list[str] | None = None) -> dict:
         "throughput": rows,
         "stage_s_per_field": {s: v / n for s, v in stage.items()} if stage else None,
         "identical_across_workers": identical,
+        "rss_with_models_gb": None if baseline_rss is None else baseline_rss / 1e9,
     }
     write_record(args.out, result)
     return result

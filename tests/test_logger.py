@@ -78,7 +78,3 @@ def test_a_failed_job_is_one_line_under_the_workflows_profile(tmp_path):
     assert all(cause in ln and ln.endswith(log) for ln in failed), failed
     for noise in ("Error in rule", "RuleException", "CalledProcessError", "Traceback", " ERROR "):
         assert noise not in text, (noise, text[-3000:])
-    # Without the workflow's logger, Snakemake's own block (and the step's line) as before.
-    plain = snakemake("--", target, cwd=tmp_path, config_file=tmp_path / "config.yaml")
-    assert "Error in rule fetch_block" in plain.stdout + plain.stderr
-    assert "ERROR yl8c4net.fetch_block: fetch_block: mirror root" in plain.stdout + plain.stderr
