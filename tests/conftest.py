@@ -239,3 +239,25 @@ def photoobj_table(**columns):
     }
     table.update({c: np.broadcast_to(v, n) for c, v in columns.items()})
     return pd.DataFrame(table).astype(PHOTOOBJ_DTYPES)
+
+
+def without_slurm_controller(env: dict) -> dict:
+    """``env`` with a ``scontrol`` that fails at once first on PATH.
+
+    The SLURM executor plugin, which every Snakemake start loads, asks ``scontrol show
+    config`` for MinJobAge. Where SLURM's tools are installed but no controller runs (this
+    machine, and CI before ``.ci/slurm-up``), scontrol retries for about 9 s before it gives
+    up: 9 s on every Snakemake command of the default tests, which never use SLURM. The
+    SLURM tests run with the real scontrol."""
+    import tempfile
+
+    global _NO_SLURMCTLD_DIR
+    if _NO_SLURMCTLD_DIR is None:
+        _NO_SLURMCTLD_DIR = Path(tempfile.mkdtemp(prefix="yl8c4net-no-slurmctld-"))
+        tool = _NO_SLURMCTLD_DIR / "scontrol"
+        tool.write_text("#!/bin/sh\necho 'scontrol: no SLURM controller in these tests' >&2\nexit 1\n")
+        tool.chmod(0o755)
+    return {**env, "PATH": f"{_NO_SLURMCTLD_DIR}{os.pathsep}{env.get('PATH', '')}"}
+
+
+_NO_SLURMCTLD_DIR: Path | None = None
