@@ -211,12 +211,9 @@ def saturated_in_box(
     pixels; at least ``min_half_side`` each way, which is all of it for rows without a box) holds a pixel at ``saturation_counts`` or more
     counts above the sky (``image`` / ``calib``, the frame in nanomaggies over its calibration
     vector)."""
-    saturated_px = image / np.asarray(calib, float)[None, :] >= saturation_counts
+    saturated_px = image >= saturation_counts * np.asarray(calib, image.dtype)[None, :]
     if not len(rows) or not saturated_px.any():
         return np.zeros(len(rows), bool)
-    # A summed-area table answers "any saturated pixel in this box?" in four lookups per row.
-    table = np.zeros((saturated_px.shape[0] + 1, saturated_px.shape[1] + 1), np.int64)
-    table[1:, 1:] = saturated_px.cumsum(0).cumsum(1)
     if "box" in rows:
         half_w = half_h = rows["box"].to_numpy(float) / 2
     elif "w" in rows:
@@ -230,8 +227,15 @@ def saturated_in_box(
     x1 = np.clip(np.ceil(x + half_w).astype(int) + 1, 0, width)
     y0 = np.clip(np.floor(y - half_h).astype(int), 0, height)
     y1 = np.clip(np.ceil(y + half_h).astype(int) + 1, 0, height)
-    count = table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]
-    return count > 0
+    sat_y, sat_x = np.nonzero(saturated_px)
+    if len(sat_x) * len(rows) <= 5_000_000:
+        # Few saturated pixels (the usual case): test every box against each of them.
+        inside = (sat_x[None, :] >= x0[:, None]) & (sat_x[None, :] < x1[:, None])
+        return (inside & (sat_y[None, :] >= y0[:, None]) & (sat_y[None, :] < y1[:, None])).any(axis=1)
+    # Many: a summed-area table answers "any saturated pixel in this box?" in four lookups.
+    table = np.zeros((height + 1, width + 1), np.int64)
+    table[1:, 1:] = saturated_px.cumsum(0).cumsum(1)
+    return (table[y1, x1] - table[y0, x1] - table[y1, x0] + table[y0, x0]) > 0
 
 
 def near_bright(positions: np.ndarray, bright: np.ndarray, radius_px: float) -> np.ndarray:
