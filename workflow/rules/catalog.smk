@@ -19,7 +19,7 @@ rule classify_block:
         "../../envs/ml.yaml"
     threads: GPU_FIELD_THREADS
     resources:
-        mem_mb=3000,
+        mem_mb=lambda wc, threads: gpu_block_mem_mb(1200, threads),
         runtime=60,
         gpu=1,
     params:

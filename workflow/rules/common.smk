@@ -74,6 +74,15 @@ BLOCKS = field_blocks(FIELDS, config["fields_per_block"])
 # Fields a CPU block job works on at once (its threads; yl8c4net.pipeline.blocks.run_block).
 FIELD_THREADS = config["field_workers"]["cpu"]
 GPU_FIELD_THREADS = config["field_workers"]["gpu"]
+
+
+def gpu_block_mem_mb(base_mb, threads):
+    """Memory (MB) of a detect or classify block job: its model and process, plus about
+    900 MB per field in flight (one per thread; benchmarks/block_throughput.py measures it),
+    so that a profile's set-threads raises the request with the fields in flight."""
+    return base_mb + 900 * threads
+
+
 BLOCK_BY_NAME = {(b.run, b.camcol, b.name): b for b in BLOCKS}
 BLOCK_OF_FIELD = {(b.run, b.camcol, f): b for b in BLOCKS for f in b.fields}
 

@@ -75,7 +75,7 @@ rule detect_block:
         "../../envs/ml.yaml"
     threads: GPU_FIELD_THREADS
     resources:
-        mem_mb=4000,
+        mem_mb=lambda wc, threads: gpu_block_mem_mb(2200, threads),
         runtime=60,
         gpu=1,
     params:
