@@ -197,11 +197,11 @@ def test_a_read_only_catalogue_directory_is_one_line_and_the_plain_command_repai
         catalog_dir.mkdir(parents=True)
         cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(work)]
         cmd += ["--configfile", str(work / "config.yaml"), "--cores", "2", "results/catalog/catalog.parquet"]
-        cmd, give = _as_another_user(cmd)
+        blocked_cmd, give = _as_another_user(cmd)
         give(work)
         env = {**os.environ, "HOME": str(work), "XDG_CACHE_HOME": str(work / ".cache"), "YOLO_OFFLINE": "1"}
         catalog_dir.chmod(0o555)
-        blocked = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work)
+        blocked = subprocess.run(blocked_cmd, capture_output=True, text=True, env=env, cwd=work)
         text = blocked.stdout + blocked.stderr
         assert blocked.returncode != 0, text[-3000:]
         errors = [ln for ln in text.splitlines() if "ERROR" in ln or "Error" in ln or "Traceback" in ln]
@@ -209,6 +209,8 @@ def test_a_read_only_catalogue_directory_is_one_line_and_the_plain_command_repai
         assert errors == [expected], text[-3000:]
         assert not (work / "resources" / "frames").exists()  # no job started
 
+        # Repaired, the plain command (as the user running the tests: the jobs' Python may
+        # sit where user nobody cannot reach it, as under root's home here).
         catalog_dir.chmod(0o755)
         repaired = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work)
         text = repaired.stdout + repaired.stderr
