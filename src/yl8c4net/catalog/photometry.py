@@ -52,6 +52,14 @@ OTHER_BANDS = ("u", "g", "i", "z")
 BAND_COLUMNS = tuple(f"{q}_{b}" for b in OTHER_BANDS for q in ("flux", "flux_err", "mag", "mag_err"))
 
 
+def empty_band_photometry(index: pd.Index, band: str) -> pd.DataFrame:
+    """``band``'s photometry columns, all NaN, for the rows of ``index``."""
+    return pd.DataFrame(
+        {f"{q}_{band}": np.full(len(index), np.nan, np.float32) for q in ("flux", "flux_err", "mag", "mag_err")},
+        index=index,
+    )
+
+
 def forced_r_photometry(
     rows: pd.DataFrame,
     image: np.ndarray,
@@ -180,9 +188,9 @@ def forced_band_photometry(
     centroid goes through the r frame's WCS ``r_wcs`` to the sky and back through the band's
     (SDSS's bands see a source tens of pixels apart). NaN where the centre falls off that
     frame."""
-    cols = {f"{q}_{band}": np.full(len(rows), np.nan, np.float32) for q in ("flux", "flux_err", "mag", "mag_err")}
+    cols = empty_band_photometry(rows.index, band)
     if not len(rows):
-        return pd.DataFrame(cols, index=rows.index)
+        return cols
     ra, dec = r_wcs.all_pix2world(rows["x"].to_numpy(float), rows["y"].to_numpy(float), 0)
     x, y = frame.wcs.all_world2pix(ra, dec, 0)
     height, width = frame.image.shape
@@ -197,20 +205,24 @@ def forced_band_photometry(
             ccd_dark_variance(band, camcol, run),
             radius_arcsec / pixel_scale_arcsec,
         )
-        cols[f"flux_{band}"][inside] = flux
-        cols[f"flux_err_{band}"][inside] = err
-        cols[f"mag_{band}"][inside] = asinh_mag(flux, band)
-        cols[f"mag_err_{band}"][inside] = asinh_mag_err(flux, err, band)
-    return pd.DataFrame(cols, index=rows.index)
+        measured = {
+            "flux": flux,
+            "flux_err": err,
+            "mag": asinh_mag(flux, band),
+            "mag_err": asinh_mag_err(flux, err, band),
+        }
+        for q, values in measured.items():
+            cols.loc[inside, f"{q}_{band}"] = values.astype(np.float32)
+    return cols
 
 
 def saturated_in_box(
     rows: pd.DataFrame, image: np.ndarray, calib: np.ndarray, saturation_counts: float, min_half_side: float
 ) -> np.ndarray:
     """True for rows whose detection box (``x``, ``y`` centre; side ``box``, or ``w`` and ``h``,
-    pixels; at least ``min_half_side`` each way, which is all of it for rows without a box) holds a pixel at ``saturation_counts`` or more
-    counts above the sky (``image`` / ``calib``, the frame in nanomaggies over its calibration
-    vector)."""
+    pixels; at least ``min_half_side`` each way, which is all of it for rows without a box)
+    holds a pixel at ``saturation_counts`` or more counts above the sky (``image`` /
+    ``calib``, the frame in nanomaggies over its calibration vector)."""
     saturated_px = image >= saturation_counts * np.asarray(calib, image.dtype)[None, :]
     if not len(rows) or not saturated_px.any():
         return np.zeros(len(rows), bool)

@@ -8,12 +8,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from yl8c4net.catalog.photometry import (
-    BAND_COLUMNS,
     OTHER_BANDS,
+    empty_band_photometry,
     flag_unverified,
     forced_band_photometry,
     forced_r_photometry,
@@ -65,7 +64,10 @@ class FieldClassification:
     near_bright_radius_arcsec: float = 30.0
 
     def __call__(self, fid: FieldId) -> None:
-        det = pd.read_parquet(field_path(self.files["detections"], fid))
+        import pyarrow.parquet as pq
+
+        detections = pq.read_table(field_path(self.files["detections"], fid))
+        det = detections.to_pandas()
         image = load_image(field_path(self.files["composite"], fid), flip=True)
         classified = classify_detections(self.model, self.norm, image if image.ndim == 3 else image[..., None], det)
         manifest_path = field_path(self.files["frames"], fid)
@@ -94,7 +96,7 @@ class FieldClassification:
                 near_bright_radius_arcsec=self.near_bright_radius_arcsec,
             )
             measured = self._other_bands(measured, manifest_path, frame.wcs, fid)
-        measured = flag_unverified(measured, detections_verified(field_path(self.files["detections"], fid)))
+        measured = flag_unverified(measured, detections_verified(detections.schema))
         out = pixels_to_sky(measured, wcs)
         write_parquet(out, field_path(self.files["classified"], fid))
         log.info(
@@ -108,7 +110,7 @@ class FieldClassification:
 
     def _other_bands(self, measured: pd.DataFrame, manifest_path, r_wcs, fid: FieldId) -> pd.DataFrame:
         """``measured`` with the same aperture's photometry in every other band the field
-        fetched (`BAND_COLUMNS`; NaN for the bands it did not)."""
+        fetched (`yl8c4net.catalog.photometry.BAND_COLUMNS`; NaN for the bands it did not)."""
         fetched = set(fetched_bands(manifest_path))
         parts = [measured]
         for band in OTHER_BANDS:
@@ -125,21 +127,18 @@ class FieldClassification:
                     )
                 )
             else:
-                parts.append(
-                    pd.DataFrame(
-                        {c: np.full(len(measured), np.nan, np.float32) for c in BAND_COLUMNS if c.endswith(f"_{band}")},
-                        index=measured.index,
-                    )
-                )
+                parts.append(empty_band_photometry(measured.index, band))
         return pd.concat(parts, axis=1)
 
 
-def detections_verified(path) -> bool:
-    """True when a field's detections file says its boxes were flux-verified (the detect
-    step records ``verify_min_snr`` in the file's metadata only then)."""
+def detections_verified(schema_or_path) -> bool:
+    """True when a field's detections file (its path, or its `pyarrow.Schema`) says its
+    boxes were flux-verified (the detect step records ``verify_min_snr`` in the file's
+    metadata only then)."""
     import json
 
     import pyarrow.parquet as pq
 
-    timings = json.loads((pq.read_schema(path).metadata or {}).get(b"timings", b"{}"))
+    schema = schema_or_path if hasattr(schema_or_path, "metadata") else pq.read_schema(schema_or_path)
+    timings = json.loads((schema.metadata or {}).get(b"timings", b"{}"))
     return timings.get("verify_min_snr") is not None
