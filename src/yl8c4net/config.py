@@ -245,7 +245,9 @@ def field_ids(cfg: dict) -> list[FieldId]:
 
 def lupton_stretch(cfg: dict) -> LuptonStretch:
     c = cfg["composite"]
-    return LuptonStretch(tuple(c["scales"]), c["q"], c["stretch"], c["minimum"])
+    return LuptonStretch(
+        tuple(c["scales"]), c["q"], c["stretch"], c["minimum"], c["clip_negative"], c["saturation_nmgy"]
+    )
 
 
 def sim_config(cfg: dict):

@@ -24,6 +24,8 @@ rule simulate_block:
             "composite.q",
             "composite.stretch",
             "composite.minimum",
+            "composite.clip_negative",
+            "composite.saturation_nmgy",
         ),
         code=code_version("simulate_block"),
         fields=block_fields,
@@ -56,6 +58,8 @@ rule simulate_specphoto:
             "composite.q",
             "composite.stretch",
             "composite.minimum",
+            "composite.clip_negative",
+            "composite.saturation_nmgy",
         ),
         code=code_version("simulate_specphoto"),
     script:

@@ -159,6 +159,8 @@ rule classify_dataset:
             "composite.q",
             "composite.stretch",
             "composite.minimum",
+            "composite.clip_negative",
+            "composite.saturation_nmgy",
             "training_data.box_table",
             "training_data.use_official_jpeg",
         ),
