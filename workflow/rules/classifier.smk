@@ -84,7 +84,7 @@ rule train_fusion:
         mem_mb=4000,
         runtime=30,
     params:
-        config=settings("fusion", "classifier.device"),
+        config=settings("fusion", "classifier.device", "simulate.galaxy_sizes"),
         code=code_version("train_fusion"),
     script:
         "../scripts/train_fusion.py"

@@ -155,6 +155,7 @@ rule classify_dataset:
     params:
         config=settings(
             "classify_data",
+            "simulate.galaxy_sizes",
             "composite.scales",
             "composite.q",
             "composite.stretch",

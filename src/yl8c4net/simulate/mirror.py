@@ -80,6 +80,7 @@ class SimConfig:
         for name, dens in cfg.get("density_deg2", {}).items():
             counts[name] = dataclasses.replace(counts[name], density_deg2=float(dens))
         crowding = cfg.get("crowding", {})
+        sizes = cfg.get("galaxy_sizes", {})
         reddening = cfg.get("reddening", {})
         pop = dataclasses.replace(
             pop,
@@ -90,6 +91,9 @@ class SimConfig:
             crowding_period_deg=float(crowding.get("period_deg", pop.crowding_period_deg)),
             reddening_max_ebv=float(reddening.get("max_ebv", pop.reddening_max_ebv)),
             reddening_period_deg=float(reddening.get("period_deg", pop.reddening_period_deg)),
+            hlr_at_r19_arcsec=float(sizes.get("hlr_at_r19_arcsec", pop.hlr_at_r19_arcsec)),
+            hlr_dex_per_mag=float(sizes.get("dex_per_mag", pop.hlr_dex_per_mag)),
+            hlr_scatter_dex=float(sizes.get("scatter_dex", pop.hlr_scatter_dex)),
         )
         return cls(
             seed=int(cfg["seed"]),

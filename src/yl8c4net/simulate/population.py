@@ -60,8 +60,9 @@ class PopulationParams:
             "QSO": ClassCounts(density_deg2=150.0, slope=0.45, mag_min=16.0, mag_max=23.5),
         }
     )
-    #: Median half-light radius (arcsec) of a galaxy at r = 19 and its change per magnitude.
-    hlr_at_r19_arcsec: float = 1.2
+    #: Median half-light radius (arcsec) of a galaxy at r = 19 and its change per magnitude
+    #: (``simulate.galaxy_sizes``; calibrated on real fields, benchmarks/morphology_sim_vs_real.py).
+    hlr_at_r19_arcsec: float = 2.0
     hlr_dex_per_mag: float = -0.15
     hlr_scatter_dex: float = 0.2
     #: Spectroscopic targeting: fraction of each class with r <= spec_r_max that has a
