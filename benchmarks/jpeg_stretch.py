@@ -28,7 +28,14 @@ SOURCE_SIGMA = 5.0
 
 #: The stretch the simulator used before SDSS's own mapping, fitted to two JPEGs by the mean
 #: absolute difference over all pixels (which sky noise dominates): kept to show the change.
-PREVIOUS = {"scales": (1.0, 1.5, 1.2), "q": 3.0, "stretch": 1.2, "minimum": -0.02, "clip_negative": False, "saturation_nmgy": None}
+PREVIOUS = {
+    "scales": (1.0, 1.5, 1.2),
+    "q": 3.0,
+    "stretch": 1.2,
+    "minimum": -0.02,
+    "clip_negative": False,
+    "saturation_nmgy": None,
+}
 
 
 def jpeg_round_trip(rgb: np.ndarray, quality: int = 90) -> np.ndarray:

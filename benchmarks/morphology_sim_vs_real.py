@@ -15,7 +15,8 @@ benchmark) and the median ``dc`` of the resolved ones: the share says whether th
 compact and resolved sources matches, the median whether resolved galaxies have the sky's
 sizes. The figure shows ``dc`` against r, real beside simulated.
 
-    python benchmarks/morphology_sim_vs_real.py [--figure docs/figures/morphology_sim_vs_real.png]
+    python benchmarks/morphology_sim_vs_real.py [--figure docs/figures/morphology_sim_vs_real.png] \
+        [--hlr-at-r19 ARCSEC]
 """
 
 from __future__ import annotations
@@ -65,14 +66,16 @@ def concentration_table(image: np.ndarray) -> tuple[pd.DataFrame, float]:
     return t, float(locus)
 
 
-def simulated_at_locus(seed: int, locus: float, sky_nmgy: float, first_fwhm: float = 1.4) -> tuple[pd.DataFrame, float, float]:
+def simulated_at_locus(
+    seed: int, locus: float, sky_nmgy: float, params, first_fwhm: float = 1.4
+) -> tuple[pd.DataFrame, float, float]:
     """The simulated frame whose point sources have the real field's concentration ``locus``:
     the seeing found by secant steps on the locus (a moment FWHM would not do: the real and
     simulated PSFs differ in their wings, which the moments weigh and the apertures hardly)."""
     tried = []
     fwhm = first_fwhm
     for _ in range(SEEING_STEPS):
-        sim, sim_locus = concentration_table(simulated_r_frame(seed, fwhm, sky_nmgy))
+        sim, sim_locus = concentration_table(simulated_r_frame(seed, fwhm, sky_nmgy, params))
         tried.append((fwhm, sim_locus, sim))
         if abs(sim_locus - locus) < 0.01:
             break
@@ -104,18 +107,19 @@ def real_r_frame(shared: Path, fid_tuple) -> tuple[np.ndarray, float]:
     return np.nan_to_num(frame.image), sky_nmgy
 
 
-def simulated_r_frame(seed: int, fwhm_arcsec: float, sky_nmgy: float) -> np.ndarray:
-    """An r frame of the simulator's sky (default densities) at this seeing and sky."""
+def simulated_r_frame(seed: int, fwhm_arcsec: float, sky_nmgy: float, params) -> np.ndarray:
+    """An r frame of the simulator's sky (`~yl8c4net.simulate.population.PopulationParams`
+    ``params``) at this seeing and sky."""
     from dataclasses import replace
 
     from yl8c4net.simulate.colours import load_colour_model
-    from yl8c4net.simulate.population import PopulationParams, sources_in_box
+    from yl8c4net.simulate.population import sources_in_box
     from yl8c4net.simulate.render import add_sky_noise, calib_vector, field_conditions, render_sources
     from yl8c4net.simulate.survey import StripeGeometry, frame_footprint, frame_wcs
 
     rng = np.random.default_rng([seed, 7])
     wcs = frame_wcs(StripeGeometry(10.0 + seed, 0.0), "N", 3, 11, "r")
-    sources = sources_in_box(seed, *frame_footprint(wcs, 40), PopulationParams(), load_colour_model())
+    sources = sources_in_box(seed, *frame_footprint(wcs, 40), params, load_colour_model())
     cond = field_conditions(rng)["r"]
     cond = replace(cond, fwhm_arcsec=fwhm_arcsec, sky_counts=sky_nmgy / cond.calib)
     clean = render_sources(sources, wcs, "r", fwhm_arcsec)
@@ -166,16 +170,38 @@ def main(argv=None) -> dict:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     ap.add_argument("--fields", type=int, default=len(FIELDS), help="the first N fields only")
     ap.add_argument("--figure", type=Path, default=None, help="write the figure here (PNG)")
+    ap.add_argument(
+        "--hlr-at-r19",
+        type=float,
+        default=None,
+        help="simulate galaxies of this median half-light radius at r = 19 (arcsec; default: the simulator's)",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "morphology_sim_vs_real.json")
     args = ap.parse_args(argv)
-    result, pairs = {"resolved_dc_mag": RESOLVED_DC_MAG, "fields": {}}, {}
-    print("| field | simulated seeing (\") | source | " + " | ".join(f"r {lo:g}-{hi:g}: n, resolved, median dc" for lo, hi in R_BINS) + " |")
+    from dataclasses import replace
+
+    from yl8c4net.simulate.population import PopulationParams
+
+    params = PopulationParams()
+    if args.hlr_at_r19 is not None:
+        params = replace(params, hlr_at_r19_arcsec=args.hlr_at_r19)
+    sizes = {
+        "hlr_at_r19_arcsec": params.hlr_at_r19_arcsec,
+        "dex_per_mag": params.hlr_dex_per_mag,
+        "scatter_dex": params.hlr_scatter_dex,
+    }
+    result, pairs = {"resolved_dc_mag": RESOLVED_DC_MAG, "galaxy_sizes": sizes, "fields": {}}, {}
+    print(
+        '| field | simulated seeing (") | source | '
+        + " | ".join(f"r {lo:g}-{hi:g}: n, resolved, median dc" for lo, hi in R_BINS)
+        + " |"
+    )
     print("|---|---|---|" + "---|" * len(R_BINS))
     for k, fid in enumerate(FIELDS[: args.fields]):
         name = "/".join(map(str, fid))
         image, sky = real_r_frame(args.shared, fid)
         real, locus = concentration_table(image)
-        sim, fwhm, sim_locus = simulated_at_locus(k, locus, sky)
+        sim, fwhm, sim_locus = simulated_at_locus(k, locus, sky, params)
         entry = {
             "stellar_locus_mag": locus,
             "sim_stellar_locus_mag": sim_locus,
@@ -188,7 +214,9 @@ def main(argv=None) -> dict:
         pairs[name] = (real, sim, fwhm)
         for label in ("real", "simulated"):
             cells = [
-                f"{b['n']}, {b['resolved_share']:.2f}, {b['resolved_median_dc']:.2f}" if b["n"] and b["resolved_median_dc"] is not None else "-"
+                f"{b['n']}, {b['resolved_share']:.2f}, {b['resolved_median_dc']:.2f}"
+                if b["n"] and b["resolved_median_dc"] is not None
+                else "-"
                 for b in entry[label]
             ]
             print(f"| {name} | {fwhm:.2f} | {label} | " + " | ".join(cells) + " |")

@@ -292,8 +292,10 @@ def test_fits_composite_of_m2_shows_the_cluster_core_instead_of_a_saturated_blob
     core = (slice(800, 1000), slice(125, 325))  # M2's core on the r grid
     as_sdss = irg_composite(frames)[core]
     cleaned = irg_composite(frames, background_box_px=64)[core]
-    assert (as_sdss.max(axis=2) == 255).mean() > 0.99
-    assert (cleaned.max(axis=2) == 255).mean() < 0.6
+    # SDSS's mapping fills saturated objects with the colour of their edge, so the blob sits
+    # just below white rather than at it.
+    assert (as_sdss.max(axis=2) >= 200).mean() > 0.95
+    assert (cleaned.max(axis=2) >= 200).mean() < 0.6
 
 
 def _to_bytes(hdul):
