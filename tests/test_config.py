@@ -174,3 +174,16 @@ def test_lean_mode_refuses_settings_that_read_fits_frames():
     cfg = copy.deepcopy(DEFAULT)
     cfg["sdss"]["lean"] = True
     assert validate_config(cfg, SCHEMA)["sdss"]["bands"] == []
+
+
+def test_galaxy_sizes_reach_the_simulator_the_cutouts_and_the_photometry():
+    import numpy as np
+
+    from yl8c4net.config import galaxy_size_population, load_config, sim_config
+    from yl8c4net.simulate.population import galaxy_half_light_radius
+
+    cfg = load_config(REPO / "config.yaml")
+    cfg["simulate"]["galaxy_sizes"] = {"hlr_at_r19_arcsec": 3.0, "dex_per_mag": -0.1, "scatter_dex": 0.0}
+    for params in (sim_config(cfg).population, galaxy_size_population(cfg)):
+        radii = galaxy_half_light_radius(np.random.default_rng(0), np.array([19.0, 21.0]), params)
+        assert np.allclose(radii, [3.0, 3.0 * 10**-0.2])

@@ -254,18 +254,9 @@ def galaxy_size_population(cfg: dict):
     """The simulator's default `~yl8c4net.simulate.population.PopulationParams` with the
     galaxy sizes of ``simulate.galaxy_sizes`` (for the rendered cut-outs and the simulated
     photometry, which take no sky densities from the config)."""
-    from dataclasses import replace
+    from yl8c4net.simulate.population import PopulationParams, with_galaxy_sizes
 
-    from yl8c4net.simulate.population import PopulationParams
-
-    sizes = cfg.get("simulate", {}).get("galaxy_sizes", {})
-    pop = PopulationParams()
-    return replace(
-        pop,
-        hlr_at_r19_arcsec=float(sizes.get("hlr_at_r19_arcsec", pop.hlr_at_r19_arcsec)),
-        hlr_dex_per_mag=float(sizes.get("dex_per_mag", pop.hlr_dex_per_mag)),
-        hlr_scatter_dex=float(sizes.get("scatter_dex", pop.hlr_scatter_dex)),
-    )
+    return with_galaxy_sizes(PopulationParams(), cfg.get("simulate", {}).get("galaxy_sizes", {}))
 
 
 def sim_config(cfg: dict):

@@ -32,7 +32,7 @@ from yl8c4net.sdss.queries import PHOTO_FLAG_SATURATED, PHOTOOBJ_DTYPES, SPECPHO
 from yl8c4net.simulate.photometry import MEASURED_COLUMNS, measure_photometry
 from yl8c4net.sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
 from yl8c4net.simulate.colours import load_colour_model
-from yl8c4net.simulate.population import PopulationParams, sources_in_box
+from yl8c4net.simulate.population import PopulationParams, sources_in_box, with_galaxy_sizes
 from yl8c4net.simulate.render import (
     FULL_WELL_COUNTS,
     BandConditions,
@@ -80,7 +80,6 @@ class SimConfig:
         for name, dens in cfg.get("density_deg2", {}).items():
             counts[name] = dataclasses.replace(counts[name], density_deg2=float(dens))
         crowding = cfg.get("crowding", {})
-        sizes = cfg.get("galaxy_sizes", {})
         reddening = cfg.get("reddening", {})
         pop = dataclasses.replace(
             pop,
@@ -91,10 +90,8 @@ class SimConfig:
             crowding_period_deg=float(crowding.get("period_deg", pop.crowding_period_deg)),
             reddening_max_ebv=float(reddening.get("max_ebv", pop.reddening_max_ebv)),
             reddening_period_deg=float(reddening.get("period_deg", pop.reddening_period_deg)),
-            hlr_at_r19_arcsec=float(sizes.get("hlr_at_r19_arcsec", pop.hlr_at_r19_arcsec)),
-            hlr_dex_per_mag=float(sizes.get("dex_per_mag", pop.hlr_dex_per_mag)),
-            hlr_scatter_dex=float(sizes.get("scatter_dex", pop.hlr_scatter_dex)),
         )
+        pop = with_galaxy_sizes(pop, cfg.get("galaxy_sizes", {}))
         return cls(
             seed=int(cfg["seed"]),
             geometry=StripeGeometry(float(cfg.get("ra0_deg", 10.0)), float(cfg.get("dec0_deg", 0.0))),

@@ -9,7 +9,7 @@ with half-light radii that shrink with magnitude.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -115,6 +115,17 @@ def _expected_count(c: ClassCounts, area_deg2: float) -> float:
     total = np.exp(k * c.mag_max) - np.exp(k * c.mag_min)
     to_limit = np.exp(k * min(22.2, c.mag_max)) - np.exp(k * c.mag_min)
     return c.density_deg2 * area_deg2 * total / to_limit
+
+
+def with_galaxy_sizes(params: PopulationParams, sizes: dict) -> PopulationParams:
+    """``params`` with the galaxy sizes of a ``simulate.galaxy_sizes`` mapping (keys
+    ``hlr_at_r19_arcsec``, ``dex_per_mag``, ``scatter_dex``; missing keys keep ``params``')."""
+    return replace(
+        params,
+        hlr_at_r19_arcsec=float(sizes.get("hlr_at_r19_arcsec", params.hlr_at_r19_arcsec)),
+        hlr_dex_per_mag=float(sizes.get("dex_per_mag", params.hlr_dex_per_mag)),
+        hlr_scatter_dex=float(sizes.get("scatter_dex", params.hlr_scatter_dex)),
+    )
 
 
 def galaxy_half_light_radius(rng: np.random.Generator, r: np.ndarray, params: PopulationParams) -> np.ndarray:
