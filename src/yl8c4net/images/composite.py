@@ -46,7 +46,7 @@ class LuptonStretch:
     i.e. Q = 7.24, stretch = 1.073. On the official JPEGs of 3918/3/213, 4510/4/30,
     1035/6/17 and 1992/1/87 (after JPEG coding at quality 90, as SDSS's) the mean absolute
     difference is 1.8-2.6 DN per pixel and channel, and 5-9 DN on source pixels, where the
-    brightness of sources agrees within 1 % in each channel (``benchmarks/jpeg_stretch.py``).
+    brightness of sources agrees within 2 % in each channel (``benchmarks/jpeg_stretch.py``).
     """
 
     scales: tuple[float, float, float] = (2.0, 2.6, 3.6)
