@@ -37,7 +37,11 @@ def test_lean_catalogue_matches_the_local_run_within_a_fraction_of_an_arcsecond(
     assert res.returncode == 0, (res.stdout + res.stderr)[-4000:]
     status = pd.read_csv(tmp_path / "results" / "data" / "field_status.tsv", sep="\t", keep_default_na=False)
     assert (status["status"] == "ok").all() and (status["bands"] == "").all()
-    assert (status["bytes"] < 1_000_000).all()  # the JPEG only
+    # The JPEG only: a fraction of what the local run fetched for the same field (its r frame
+    # and JPEG; SDSS's JPEGs are 0.9-1.7 MB, its compressed r frames several MB).
+    local_status = pd.read_csv(LOCAL_RUN / "data" / "field_status.tsv", sep="\t", keep_default_na=False)
+    fetched = status.merge(local_status, on=["run", "camcol", "field"], suffixes=("", "_local"))
+    assert len(fetched) == len(status) and (fetched["bytes"] < 0.5 * fetched["bytes_local"]).all()
     assert not list((tmp_path / "resources" / "frames").rglob("frame-r-*"))
     # No r frame, so no flux verification, and every detections file says so.
     detection_files = list((tmp_path / "results" / "detections").rglob("*.parquet"))
@@ -47,7 +51,9 @@ def test_lean_catalogue_matches_the_local_run_within_a_fraction_of_an_arcsecond(
         assert "verify_min_snr" in timings and timings["verify_min_snr"] is None, path
     local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
     lean = pd.read_parquet(tmp_path / "results" / "catalog" / "catalog.parquet")
-    assert abs(len(lean) - len(local)) <= 0.01 * len(local)
+    # Without the r frame no flux verification drops the detector's faint, diffuse boxes, so
+    # the lean run keeps a few more rows (1.1 % on the demo: low-surface-brightness galaxies).
+    assert 0 <= len(lean) - len(local) <= 0.02 * len(local)
     both = local.merge(lean, on="objid", suffixes=("", "_lean"))
     assert len(both) >= 0.98 * len(local)
     off = np.hypot((both.ra - both.ra_lean) * np.cos(np.radians(both.dec)), both.dec - both.dec_lean) * 3600
