@@ -67,7 +67,7 @@ def rendered_test_scores(args, fusion) -> dict:
     """Conv4Net alone and fused on a fresh rendered set at the r of real spectra."""
     from yl8c4net.classify.metrics import classification_metrics
     from yl8c4net.classify.train import load_classifier, predict_proba
-    from yl8c4net.config import load_config, lupton_stretch
+    from yl8c4net.config import load_config, lupton_stretch, simulated_seeing_range
     from yl8c4net.images.labels import BoxTable
     from yl8c4net.simulate.cutout_set import render_cutout_set
 
@@ -78,6 +78,7 @@ def rendered_test_scores(args, fusion) -> dict:
         faint_fraction=0.0,
         stretch=lupton_stretch(cfg),
         box_table=BoxTable.from_config(cfg["training_data"]["box_table"]),
+        fwhm_range=simulated_seeing_range(cfg),
         jpeg_quality=90 if cfg["training_data"]["use_official_jpeg"] else None,
     )
     model, norm, _ = load_classifier(args.workdir / "results/models/classifier/conv4net.pt", SPEC_CLASSES, 3, "cpu")

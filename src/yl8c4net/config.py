@@ -259,6 +259,19 @@ def galaxy_size_population(cfg: dict):
     return with_galaxy_sizes(PopulationParams(), cfg.get("simulate", {}).get("galaxy_sizes", {}))
 
 
+def simulated_seeing_range(cfg: dict, section: str = "simulate") -> tuple[float, float]:
+    """The r-band FWHM range (arcsec) a simulated product is drawn with: ``section``'s
+    ``seeing_range_arcsec`` where it is set, else ``simulate.seeing_range_arcsec``, else the
+    simulator's default."""
+    from yl8c4net.simulate.render import SEEING_RANGE_ARCSEC
+
+    for part in (section, "simulate"):
+        value = cfg.get(part, {}).get("seeing_range_arcsec")
+        if value is not None:
+            return (float(value[0]), float(value[1]))
+    return SEEING_RANGE_ARCSEC
+
+
 def sim_config(cfg: dict):
     """The simulator's `~yl8c4net.simulate.mirror.SimConfig` for this config's runs."""
     from yl8c4net.simulate.mirror import SimConfig

@@ -29,7 +29,7 @@ from yl8c4net.images.labels import BoxTable
 from yl8c4net.simulate.colours import CLASSES, colours_to_mags, load_colour_model
 from yl8c4net.simulate.photometry import measure_photometry
 from yl8c4net.simulate.population import PopulationParams, galaxy_half_light_radius, sources_in_box
-from yl8c4net.simulate.render import add_sky_noise, field_conditions, render_sources
+from yl8c4net.simulate.render import SEEING_RANGE_ARCSEC, add_sky_noise, field_conditions, render_sources
 from yl8c4net.simulate.survey import PIXEL_SCALE_DEG
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def render_cutout_set(
     faint_range: tuple[float, float] = (18.0, 22.2),
     stretch: LuptonStretch = LuptonStretch(),
     box_table: BoxTable = BoxTable(),
-    fwhm_range: tuple[float, float] = (0.9, 2.0),
+    fwhm_range: tuple[float, float] = SEEING_RANGE_ARCSEC,
     jpeg_quality: int | None = 90,
     params: PopulationParams | None = None,
     size: int = CUTOUT_PX,

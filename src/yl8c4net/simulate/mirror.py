@@ -35,6 +35,7 @@ from yl8c4net.simulate.colours import load_colour_model
 from yl8c4net.simulate.population import PopulationParams, sources_in_box, with_galaxy_sizes
 from yl8c4net.simulate.render import (
     FULL_WELL_COUNTS,
+    SEEING_RANGE_ARCSEC,
     BandConditions,
     add_artefacts,
     add_sky_noise,
@@ -61,7 +62,7 @@ class SimConfig:
     rerun: int = 301
     stretch: LuptonStretch = field(default_factory=LuptonStretch)
     data_release: int = 17  # the SAS layout the frames are written in
-    seeing_range_arcsec: tuple[float, float] = (0.9, 2.0)  # r FWHM drawn uniformly per field
+    seeing_range_arcsec: tuple[float, float] = SEEING_RANGE_ARCSEC  # r FWHM drawn uniformly per field
 
     @classmethod
     def from_dict(cls, cfg: dict, stretch: LuptonStretch | None = None) -> "SimConfig":

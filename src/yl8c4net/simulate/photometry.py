@@ -23,6 +23,7 @@ import pandas as pd
 
 from yl8c4net.sdss.magnitudes import asinh_mag, asinh_mag_err, pogson_mag_to_flux
 from yl8c4net.sdss.fields import BANDS
+from yl8c4net.simulate.render import SEEING_RANGE_ARCSEC
 
 PIXEL_ARCSEC = 0.396
 #: SDSS types an object a galaxy (3) when psfMag - modelMag > 0.145 mag, else a star (6).
@@ -99,7 +100,7 @@ def photometry_training_table(
     seed: int,
     n_per_class: int,
     r_range: tuple[float, float] = (14.0, 22.8),
-    fwhm_range: tuple[float, float] = (0.9, 2.0),
+    fwhm_range: tuple[float, float] = SEEING_RANGE_ARCSEC,
     chunk: int = 500,
     colour_model=None,
     params=None,
