@@ -187,3 +187,27 @@ def test_galaxy_sizes_reach_the_simulator_the_cutouts_and_the_photometry():
     for params in (sim_config(cfg).population, galaxy_size_population(cfg)):
         radii = galaxy_half_light_radius(np.random.default_rng(0), np.array([19.0, 21.0]), params)
         assert np.allclose(radii, [3.0, 3.0 * 10**-0.2])
+
+
+def test_the_seeing_range_reaches_the_frames_the_cutouts_and_the_photometry():
+    from yl8c4net.config import load_config, sim_config, simulated_seeing_range
+    from yl8c4net.simulate.cutout_set import render_cutout_set
+    from yl8c4net.simulate.photometry import photometry_training_table
+
+    cfg = load_config(REPO / "config.yaml")
+    cfg["simulate"]["seeing_range_arcsec"] = [1.7, 1.8]
+    assert sim_config(cfg).seeing_range_arcsec == (1.7, 1.8)
+    # The fusion's simulated photometry follows the simulator unless it is given its own.
+    assert simulated_seeing_range(cfg, "fusion") == (1.7, 1.8)
+    cfg["fusion"]["seeing_range_arcsec"] = [0.7, 0.75]
+    assert simulated_seeing_range(cfg, "fusion") == (0.7, 0.75)
+    _, table = render_cutout_set(3, 2, fwhm_range=simulated_seeing_range(cfg))
+    assert table["fwhm_r"].between(1.7, 1.8).all()
+    # The same simulated galaxies lose less light to the PSF magnitude in sharper seeing.
+    sharp, broad = (photometry_training_table(1, 300, fwhm_range=fw) for fw in ((0.7, 0.75), (1.7, 1.8)))
+
+    def galaxy_concentration(t):
+        g = t[t["class"] == "GALAXY"]
+        return (g["psfmag_r"] - g["r"]).median()
+
+    assert galaxy_concentration(sharp) > galaxy_concentration(broad) + 0.2
