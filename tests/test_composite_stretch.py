@@ -68,3 +68,23 @@ def test_stretch_reproduces_the_official_jpeg_of_a_real_field(tmp_path):
         assert np.allclose(default["source_ratio_irg"], 1.0, atol=0.04), (name, default)
         assert default["mad_source_dn"] < 10.0 and default["mad_dn"] < 3.0, (name, default)
         assert default["mad_source_dn"] < 0.5 * previous["mad_source_dn"], name
+
+
+def test_the_colour_benchmark_measures_the_simulated_stars_true_colours():
+    """benchmarks/colours_sim_vs_real.py compares aperture colours of real and simulated
+    sources; on a simulated frame its measure must give back the stars' true colours."""
+    import numpy as np
+
+    import pytest
+
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    import colours_sim_vs_real as bench
+
+    table = bench.simulated_field(0, 1.2, 0.6)
+    stars = table[(table["true_class"] == "STAR") & table["r"].between(16.0, 20.0)]
+    assert len(stars) >= 40
+    assert np.median(stars["g_r"] - stars["true_g_r"]) == pytest.approx(0.0, abs=0.05)
+    assert np.median(stars["r_i"] - stars["true_r_i"]) == pytest.approx(0.0, abs=0.05)
+    rows = bench.colour_summary(table)
+    assert {r["kind"] for r in rows} == {"compact", "resolved"} and sum(r["n"] for r in rows) <= len(table)
