@@ -31,6 +31,7 @@ from record import write_record
 R_BINS = [(16.0, 19.0), (19.0, 20.0), (20.0, 21.0), (21.0, 22.2)]
 COLOUR_APERTURE_PX = 4.0
 DEFAULT_SIM_SEEING = 1.2
+RED_G_R = 1.2
 OUT = Path(__file__).resolve().parent / "out"
 
 
@@ -119,6 +120,9 @@ def colour_summary(t: pd.DataFrame) -> list[dict]:
                     "n": int(len(part)),
                     "g_r": float(part["g_r"].median()) if len(part) else None,
                     "r_i": float(part["r_i"].median()) if len(part) else None,
+                    # Star colours are bimodal (halo turn-off ~0.3, disk M dwarfs ~1.4): the
+                    # median jumps between the modes, the red share does not.
+                    "red_share": float((part["g_r"] > RED_G_R).mean()) if len(part) else None,
                 }
             )
     return rows
@@ -150,14 +154,15 @@ def main(argv=None) -> dict:
         print(f"{name}: {len(real)} real, {len(sim)} simulated sources (seeing {fwhm:.2f}\")", flush=True)
     result = {"aperture_px": COLOUR_APERTURE_PX, "resolved_dc_mag": RESOLVED_DC_MAG, "fields": fields}
     result["pooled"] = {"real": pooled(reals), "simulated": pooled(sims)}
-    print(f"\nAll {len(reals)} fields pooled: median g - r / r - i (n)")
+    print(f"\nAll {len(reals)} fields pooled: median g - r / r - i, share with g - r > {RED_G_R:g} (n)")
     print("| r | kind | real | simulated | simulated - real |")
     print("|---|---|---|---|---|")
     for a, b in zip(result["pooled"]["real"], result["pooled"]["simulated"]):
         if a["n"] and b["n"]:
             print(
-                f"| {a['r']} | {a['kind']} | {a['g_r']:.2f} / {a['r_i']:.2f} ({a['n']}) | "
-                f"{b['g_r']:.2f} / {b['r_i']:.2f} ({b['n']}) | {b['g_r'] - a['g_r']:+.2f} / {b['r_i'] - a['r_i']:+.2f} |"
+                f"| {a['r']} | {a['kind']} | {a['g_r']:.2f} / {a['r_i']:.2f}, {a['red_share']:.2f} ({a['n']}) | "
+                f"{b['g_r']:.2f} / {b['r_i']:.2f}, {b['red_share']:.2f} ({b['n']}) | "
+                f"{b['g_r'] - a['g_r']:+.2f} / {b['r_i'] - a['r_i']:+.2f}, {b['red_share'] - a['red_share']:+.2f} |"
             )
     write_record(args.out, result)
     return result

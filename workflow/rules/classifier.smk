@@ -84,7 +84,13 @@ rule train_fusion:
         mem_mb=4000,
         runtime=30,
     params:
-        config=settings("fusion", "classifier.device", "simulate.galaxy_sizes"),
+        config=settings(
+            "fusion",
+            "classifier.device",
+            "simulate.galaxy_sizes",
+            "simulate.galaxy_colours",
+            "simulate.seeing_range_arcsec",
+        ),
         code=code_version("train_fusion"),
     script:
         "../scripts/train_fusion.py"

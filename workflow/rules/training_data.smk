@@ -156,6 +156,8 @@ rule classify_dataset:
         config=settings(
             "classify_data",
             "simulate.galaxy_sizes",
+            "simulate.galaxy_colours",
+            "simulate.seeing_range_arcsec",
             "composite.scales",
             "composite.q",
             "composite.stretch",

@@ -28,7 +28,12 @@ from yl8c4net.images.cutouts import CUTOUT_PX, crop_cutouts
 from yl8c4net.images.labels import BoxTable
 from yl8c4net.simulate.colours import CLASSES, colours_to_mags, load_colour_model
 from yl8c4net.simulate.photometry import measure_photometry
-from yl8c4net.simulate.population import PopulationParams, galaxy_half_light_radius, sources_in_box
+from yl8c4net.simulate.population import (
+    PopulationParams,
+    galaxy_half_light_radius,
+    redden_galaxy_mags,
+    sources_in_box,
+)
 from yl8c4net.simulate.render import SEEING_RANGE_ARCSEC, add_sky_noise, field_conditions, render_sources
 from yl8c4net.simulate.survey import PIXEL_SCALE_DEG
 
@@ -61,6 +66,7 @@ def _targets(rng, cls, n, colour_model, params, faint_fraction, faint_range) -> 
     if cls == "GALAXY":
         t["hlr_arcsec"] = galaxy_half_light_radius(rng, r, params)
         t["bulge_frac"] = np.clip(0.2 + (t["g"] - t["r"] - 0.5) * 1.2 + rng.normal(0, 0.15, n), 0.0, 1.0)
+        t[list("ugriz")] = redden_galaxy_mags(t[list("ugriz")].to_numpy(), params)
         e = np.clip(rng.rayleigh(0.25, n), 0, 0.7)
         theta = rng.uniform(0, np.pi, n)
         t["g1"], t["g2"] = e * np.cos(2 * theta), e * np.sin(2 * theta)

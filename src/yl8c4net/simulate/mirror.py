@@ -32,7 +32,7 @@ from yl8c4net.sdss.queries import PHOTO_FLAG_SATURATED, PHOTOOBJ_DTYPES, SPECPHO
 from yl8c4net.simulate.photometry import MEASURED_COLUMNS, measure_photometry
 from yl8c4net.sdss.fields import BANDS, FRAME_SHAPE_XY, FieldId, frame_relpath, irg_jpeg_relpath
 from yl8c4net.simulate.colours import load_colour_model
-from yl8c4net.simulate.population import PopulationParams, sources_in_box, with_galaxy_sizes
+from yl8c4net.simulate.population import PopulationParams, sources_in_box, with_galaxy_colours, with_galaxy_sizes
 from yl8c4net.simulate.render import (
     FULL_WELL_COUNTS,
     SEEING_RANGE_ARCSEC,
@@ -92,7 +92,7 @@ class SimConfig:
             reddening_max_ebv=float(reddening.get("max_ebv", pop.reddening_max_ebv)),
             reddening_period_deg=float(reddening.get("period_deg", pop.reddening_period_deg)),
         )
-        pop = with_galaxy_sizes(pop, cfg.get("galaxy_sizes", {}))
+        pop = with_galaxy_colours(with_galaxy_sizes(pop, cfg.get("galaxy_sizes", {})), cfg.get("galaxy_colours", {}))
         return cls(
             seed=int(cfg["seed"]),
             geometry=StripeGeometry(float(cfg.get("ra0_deg", 10.0)), float(cfg.get("dec0_deg", 0.0))),

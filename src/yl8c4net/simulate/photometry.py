@@ -122,7 +122,7 @@ def photometry_training_table(
         `measure_photometry`.
     """
     from yl8c4net.simulate.colours import CLASSES, colours_to_mags, load_colour_model
-    from yl8c4net.simulate.population import PopulationParams, galaxy_half_light_radius
+    from yl8c4net.simulate.population import PopulationParams, galaxy_half_light_radius, redden_galaxy_mags
     from yl8c4net.simulate.render import field_conditions
 
     colour_model = colour_model or load_colour_model()
@@ -132,6 +132,8 @@ def photometry_training_table(
     for cls in CLASSES:
         r = rng.uniform(*r_range, n_per_class)
         mags = colours_to_mags(r, colour_model[cls].sample(rng, n_per_class))
+        if cls == "GALAXY":
+            mags = redden_galaxy_mags(mags, params)
         part = pd.DataFrame(mags, columns=list(BANDS)).assign(**{"class": cls, "r_true": r})
         part["hlr_arcsec"] = galaxy_half_light_radius(rng, r, params) if cls == "GALAXY" else 0.0
         parts.append(part)

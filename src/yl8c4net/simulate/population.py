@@ -65,6 +65,15 @@ class PopulationParams:
     hlr_at_r19_arcsec: float = 2.0
     hlr_dex_per_mag: float = -0.15
     hlr_scatter_dex: float = 0.2
+    #: Galaxy colours redden with r (``simulate.galaxy_colours``): the colour model comes from
+    #: spectra brighter than r ~ 17.7 (z ~ 0.1); fainter galaxies lie further away and look
+    #: redder. g - r and r - i grow by ``galaxy_reddening_g_r`` / ``_r_i`` (mag), linearly from
+    #: 0 at r = ``galaxy_reddening_r_start`` to the full shift at ``galaxy_reddening_r_full``
+    #: (benchmarks/colours_sim_vs_real.py); u - g and i - z are kept.
+    galaxy_reddening_g_r: float = 0.3
+    galaxy_reddening_r_i: float = 0.07
+    galaxy_reddening_r_start: float = 17.0
+    galaxy_reddening_r_full: float = 19.0
     #: Spectroscopic targeting: fraction of each class with r <= spec_r_max that has a
     #: spectrum, and the fraction of spectra with zWarning != 0.
     spec_fraction: dict = field(default_factory=lambda: {"GALAXY": 0.3, "STAR": 0.5, "QSO": 1.0})
@@ -128,6 +137,30 @@ def with_galaxy_sizes(params: PopulationParams, sizes: dict) -> PopulationParams
     )
 
 
+def with_galaxy_colours(params: PopulationParams, colours: dict) -> PopulationParams:
+    """``params`` with the galaxy colour trend of a ``simulate.galaxy_colours`` mapping (keys
+    ``g_r``, ``r_i``, ``r_start``, ``r_full``; missing keys keep ``params``')."""
+    return replace(
+        params,
+        galaxy_reddening_g_r=float(colours.get("g_r", params.galaxy_reddening_g_r)),
+        galaxy_reddening_r_i=float(colours.get("r_i", params.galaxy_reddening_r_i)),
+        galaxy_reddening_r_start=float(colours.get("r_start", params.galaxy_reddening_r_start)),
+        galaxy_reddening_r_full=float(colours.get("r_full", params.galaxy_reddening_r_full)),
+    )
+
+
+def redden_galaxy_mags(mags: np.ndarray, params: PopulationParams) -> np.ndarray:
+    """ugriz magnitudes (n, 5) of galaxies with the population's colour trend with r applied:
+    g (and u with it) dimmer by the g - r shift, i (and z with it) brighter by the r - i shift;
+    r itself unchanged."""
+    mags = np.array(mags, dtype=float, copy=True)
+    span = max(params.galaxy_reddening_r_full - params.galaxy_reddening_r_start, 1e-6)
+    ramp = np.clip((mags[:, 2] - params.galaxy_reddening_r_start) / span, 0.0, 1.0)
+    mags[:, :2] += (params.galaxy_reddening_g_r * ramp)[:, None]
+    mags[:, 3:] -= (params.galaxy_reddening_r_i * ramp)[:, None]
+    return mags
+
+
 def galaxy_half_light_radius(rng: np.random.Generator, r: np.ndarray, params: PopulationParams) -> np.ndarray:
     """Half-light radii (arcsec) of galaxies of r magnitudes ``r``: log-normal about the
     population's size-magnitude relation, kept within 0.15-12"."""
@@ -177,6 +210,8 @@ def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams, col
             gr = mags[:, 1] - mags[:, 2]
             # Redder galaxies are more bulge-dominated.
             part["bulge_frac"] = np.clip(0.2 + (gr - 0.5) * 1.2 + rng.normal(0, 0.15, n), 0.0, 1.0)
+            # After the bulge fraction: that follows the galaxy's own (nearby-like) colour.
+            part[list("ugriz")] = redden_galaxy_mags(mags, params)
             e = np.clip(rng.rayleigh(0.25, n), 0, 0.7)
             theta = rng.uniform(0, np.pi, n)
             part["g1"], part["g2"] = e * np.cos(2 * theta), e * np.sin(2 * theta)
