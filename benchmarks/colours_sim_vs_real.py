@@ -150,8 +150,13 @@ def main(argv=None) -> dict:
         sim = simulated_field(k, fwhm, sky)
         reals.append(real)
         sims.append(sim)
-        fields[name] = {"sim_seeing_arcsec": fwhm, "sky_nmgy": sky, "real": colour_summary(real), "simulated": colour_summary(sim)}
-        print(f"{name}: {len(real)} real, {len(sim)} simulated sources (seeing {fwhm:.2f}\")", flush=True)
+        fields[name] = {
+            "sim_seeing_arcsec": fwhm,
+            "sky_nmgy": sky,
+            "real": colour_summary(real),
+            "simulated": colour_summary(sim),
+        }
+        print(f'{name}: {len(real)} real, {len(sim)} simulated sources (seeing {fwhm:.2f}")', flush=True)
     result = {"aperture_px": COLOUR_APERTURE_PX, "resolved_dc_mag": RESOLVED_DC_MAG, "fields": fields}
     result["pooled"] = {"real": pooled(reals), "simulated": pooled(sims)}
     print(f"\nAll {len(reals)} fields pooled: median g - r / r - i, share with g - r > {RED_G_R:g} (n)")

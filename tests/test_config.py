@@ -179,12 +179,12 @@ def test_lean_mode_refuses_settings_that_read_fits_frames():
 def test_galaxy_sizes_reach_the_simulator_the_cutouts_and_the_photometry():
     import numpy as np
 
-    from yl8c4net.config import galaxy_size_population, load_config, sim_config
+    from yl8c4net.config import simulated_galaxy_population, load_config, sim_config
     from yl8c4net.simulate.population import galaxy_half_light_radius
 
     cfg = load_config(REPO / "config.yaml")
     cfg["simulate"]["galaxy_sizes"] = {"hlr_at_r19_arcsec": 3.0, "dex_per_mag": -0.1, "scatter_dex": 0.0}
-    for params in (sim_config(cfg).population, galaxy_size_population(cfg)):
+    for params in (sim_config(cfg).population, simulated_galaxy_population(cfg)):
         radii = galaxy_half_light_radius(np.random.default_rng(0), np.array([19.0, 21.0]), params)
         assert np.allclose(radii, [3.0, 3.0 * 10**-0.2])
 
@@ -211,3 +211,34 @@ def test_the_seeing_range_reaches_the_frames_the_cutouts_and_the_photometry():
         return (g["psfmag_r"] - g["r"]).median()
 
     assert galaxy_concentration(sharp) > galaxy_concentration(broad) + 0.2
+
+
+def test_galaxy_colours_redden_with_r_in_the_simulator_the_cutouts_and_the_photometry():
+    import numpy as np
+
+    from yl8c4net.config import simulated_galaxy_population, load_config, sim_config
+    from yl8c4net.simulate.photometry import photometry_training_table
+    from yl8c4net.simulate.population import redden_galaxy_mags
+
+    cfg = load_config(REPO / "config.yaml")
+    cfg["simulate"]["galaxy_colours"] = {"g_r": 0.5, "r_i": 0.2, "r_start": 18.0, "r_full": 20.0}
+    mags = np.array([[18.4, 17.4, 17.0, 16.6, 16.4], [21.4, 20.4, 20.0, 19.6, 19.4], [23.4, 22.4, 22.0, 21.6, 21.4]])
+    for params in (sim_config(cfg).population, simulated_galaxy_population(cfg)):
+        out = redden_galaxy_mags(mags, params)
+        assert np.array_equal(out[:, 2], mags[:, 2])  # r is kept
+        # No shift at r_start, the full one from r_full on; u - g and i - z kept.
+        np.testing.assert_allclose((out[:, 1] - out[:, 2]) - (mags[:, 1] - mags[:, 2]), [0.0, 0.5, 0.5])
+        np.testing.assert_allclose((out[:, 2] - out[:, 3]) - (mags[:, 2] - mags[:, 3]), [0.0, 0.2, 0.2])
+        np.testing.assert_allclose(out[:, 0] - out[:, 1], mags[:, 0] - mags[:, 1])
+        np.testing.assert_allclose(out[:, 3] - out[:, 4], mags[:, 3] - mags[:, 4])
+    # The simulated photometry's faint galaxies are redder by the shift, its stars are not.
+    cfg["simulate"]["galaxy_colours"]["g_r"] = 0.0
+    plain = photometry_training_table(2, 400, r_range=(20.5, 21.0), params=simulated_galaxy_population(cfg))
+    cfg["simulate"]["galaxy_colours"]["g_r"] = 0.5
+    red = photometry_training_table(2, 400, r_range=(20.5, 21.0), params=simulated_galaxy_population(cfg))
+
+    def median_g_r(t, cls):
+        return (t["g"] - t["r"])[t["class"] == cls].median()
+
+    assert median_g_r(red, "GALAXY") - median_g_r(plain, "GALAXY") == pytest.approx(0.5, abs=0.1)
+    assert median_g_r(red, "STAR") == pytest.approx(median_g_r(plain, "STAR"), abs=0.05)

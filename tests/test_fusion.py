@@ -64,7 +64,8 @@ def test_measured_type_follows_the_noisy_concentration_not_the_truth():
     assert 0 < (stars["type"][faint] == 3).mean() < 0.2
     assert ((stars["psfmag_r"] - stars["r"] > STAR_GALAXY_CUT_MAG) == (stars["type"] == 3)).all()
     # Errors grow with magnitude and describe the scatter they come with.
-    assert stars["err_r"][faint].median() > 5 * stars["err_r"][bright].median()
+    # (bright: the 0.01 mag calibration floor; faint: ~0.05 mag at 21.8 in the default seeing)
+    assert stars["err_r"][faint].median() > 4 * stars["err_r"][bright].median()
     pull = (stars["r"][faint] - 21.8) / stars["err_r"][faint]
     assert 0.8 < pull.std() < 1.25
 
@@ -128,8 +129,9 @@ def test_balanced_classifier_predicts_one_percent_qso_on_a_one_percent_sky(photo
     assert 0.005 < est.priors[QSO] < 0.02
     corrected_share = (est.posteriors.argmax(axis=1) == QSO).mean()
     true_share = (sky["class"] == "QSO").mean()
-    # Balanced training calls far too many sources QSO; the corrected answer does not.
-    assert raw_share > 2 * true_share
+    # Balanced training calls too many sources QSO (about twice the sky's share); the
+    # corrected answer does not.
+    assert raw_share > 1.5 * true_share
     assert abs(corrected_share - true_share) < 0.005
     # Mean corrected probability of QSO equals the estimated prior (EM's fixed point).
     assert est.posteriors[:, QSO].mean() == pytest.approx(est.priors[QSO], rel=1e-3)

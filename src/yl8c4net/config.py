@@ -250,7 +250,7 @@ def lupton_stretch(cfg: dict) -> LuptonStretch:
     )
 
 
-def galaxy_size_population(cfg: dict):
+def simulated_galaxy_population(cfg: dict):
     """The simulator's default `~yl8c4net.simulate.population.PopulationParams` with the
     galaxy sizes of ``simulate.galaxy_sizes`` and colours of ``simulate.galaxy_colours`` (for
     the rendered cut-outs and the simulated photometry, which take no sky densities from the
@@ -258,7 +258,9 @@ def galaxy_size_population(cfg: dict):
     from yl8c4net.simulate.population import PopulationParams, with_galaxy_colours, with_galaxy_sizes
 
     sim = cfg.get("simulate", {})
-    return with_galaxy_colours(with_galaxy_sizes(PopulationParams(), sim.get("galaxy_sizes", {})), sim.get("galaxy_colours", {}))
+    return with_galaxy_colours(
+        with_galaxy_sizes(PopulationParams(), sim.get("galaxy_sizes", {})), sim.get("galaxy_colours", {})
+    )
 
 
 def simulated_seeing_range(cfg: dict, section: str = "simulate") -> tuple[float, float]:

@@ -3,7 +3,7 @@ simulator), class-balanced, stratified 8:1:1 split."""
 
 import numpy as np
 
-from yl8c4net.config import galaxy_size_population, lupton_stretch, simulated_seeing_range
+from yl8c4net.config import simulated_galaxy_population, lupton_stretch, simulated_seeing_range
 from yl8c4net.images.cutouts import balance_and_split, gather_field_cutouts
 from yl8c4net.io import atomic_output, write_json_atomic, write_parquet
 from yl8c4net.images.labels import BoxTable
@@ -22,7 +22,7 @@ with step(snakemake.log[0], "classify_dataset") as log:
             faint_fraction=cd["rendered_faint_fraction"],
             faint_range=tuple(cd["rendered_faint_range"]),
             stretch=lupton_stretch(cfg),
-            params=galaxy_size_population(cfg),
+            params=simulated_galaxy_population(cfg),
             fwhm_range=simulated_seeing_range(cfg),
             box_table=BoxTable.from_config(cfg["training_data"]["box_table"]),
             jpeg_quality=90 if cfg["training_data"]["use_official_jpeg"] else None,

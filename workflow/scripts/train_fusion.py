@@ -2,7 +2,7 @@
 its fusion with Conv4Net (weights and image temperature fitted on the validation split)."""
 
 from yl8c4net.classify.fusion import save_fusion, train_fusion
-from yl8c4net.config import galaxy_size_population, simulated_seeing_range
+from yl8c4net.config import simulated_galaxy_population, simulated_seeing_range
 from yl8c4net.classify.train import predict_split
 from yl8c4net.io import sha256_of, write_json_atomic
 from yl8c4net.simulate.photometry import photometry_training_table
@@ -19,7 +19,7 @@ with step(snakemake.log[0], "train_fusion") as log:
         fc["seed"],
         fc["photometry_per_class"],
         fwhm_range=simulated_seeing_range(cfg, "fusion"),
-        params=galaxy_size_population(cfg),
+        params=simulated_galaxy_population(cfg),
     )
     log.info(
         "photometric training set: %d simulated measurements (%d per class)",

@@ -78,9 +78,7 @@ class BandConditions:
 SEEING_RANGE_ARCSEC = (0.8, 1.6)
 
 
-def field_conditions(
-    rng: np.random.Generator, fwhm_range=SEEING_RANGE_ARCSEC, sky_scale_range=(0.65, 1.3)
-) -> dict:
+def field_conditions(rng: np.random.Generator, fwhm_range=SEEING_RANGE_ARCSEC, sky_scale_range=(0.65, 1.3)) -> dict:
     """Draw the five bands' conditions of one field: one seeing, one sky brightness factor.
 
     The sky range spans the five real fields in ../shared (r sky 0.48-0.80 nanomaggies per
