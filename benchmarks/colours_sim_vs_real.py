@@ -12,7 +12,7 @@ the r seeing that gave the field's stellar locus in `morphology_sim_vs_real`'s r
 band-to-band seeing and the real field's r sky. What the classifier sees of colour is these
 three bands' ratio in the irg composite.
 
-    python benchmarks/colours_sim_vs_real.py [--fields N]
+    python benchmarks/colours_sim_vs_real.py [--fields N] [--galaxy-g-r MAG]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def real_field(shared: Path, fid_tuple) -> tuple[pd.DataFrame, float]:
     return colour_columns(table, mags)[on_all].reset_index(drop=True), sky
 
 
-def simulated_field(seed: int, fwhm_r: float, sky_nmgy: float) -> pd.DataFrame:
+def simulated_field(seed: int, fwhm_r: float, sky_nmgy: float, params=None) -> pd.DataFrame:
     """The simulator's g, r, i frames of one sky at this r seeing and sky: sources with r,
     ``dc`` and colours, and the class and true colours of the nearest true source (within
     1 px; None / NaN where none is)."""
@@ -80,7 +80,7 @@ def simulated_field(seed: int, fwhm_r: float, sky_nmgy: float) -> pd.DataFrame:
 
     rng = np.random.default_rng([seed, 7])
     wcs = frame_wcs(StripeGeometry(10.0 + seed, 0.0), "N", 3, 11, "r")
-    sources = sources_in_box(seed, *frame_footprint(wcs, 40), PopulationParams(), load_colour_model())
+    sources = sources_in_box(seed, *frame_footprint(wcs, 40), params or PopulationParams(), load_colour_model())
     conds = field_conditions(rng, fwhm_range=(fwhm_r, fwhm_r))
     sky_scale = sky_nmgy / conds["r"].sky_nmgy
     images = {}
@@ -136,8 +136,22 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     ap.add_argument("--fields", type=int, default=len(FIELDS), help="the first N fields only")
+    ap.add_argument(
+        "--galaxy-g-r",
+        type=float,
+        default=None,
+        help="simulate galaxies whose g - r reddens by this much from r 17 to 19 on, r - i by "
+        "0.23 of it (mag; default: the simulator's simulate.galaxy_colours)",
+    )
     ap.add_argument("--out", type=Path, default=OUT / "colours_sim_vs_real.json")
     args = ap.parse_args(argv)
+    from dataclasses import replace
+
+    from yl8c4net.simulate.population import PopulationParams
+
+    params = PopulationParams()
+    if args.galaxy_g_r is not None:
+        params = replace(params, galaxy_reddening_g_r=args.galaxy_g_r, galaxy_reddening_r_i=0.23 * args.galaxy_g_r)
     morphology = OUT / "morphology_sim_vs_real.json"
     seeing = {}
     if morphology.is_file():
@@ -147,7 +161,7 @@ def main(argv=None) -> dict:
         name = "/".join(map(str, fid))
         real, sky = real_field(args.shared, fid)
         fwhm = float(seeing.get(name, DEFAULT_SIM_SEEING))
-        sim = simulated_field(k, fwhm, sky)
+        sim = simulated_field(k, fwhm, sky, params)
         reals.append(real)
         sims.append(sim)
         fields[name] = {
@@ -157,7 +171,13 @@ def main(argv=None) -> dict:
             "simulated": colour_summary(sim),
         }
         print(f'{name}: {len(real)} real, {len(sim)} simulated sources (seeing {fwhm:.2f}")', flush=True)
-    result = {"aperture_px": COLOUR_APERTURE_PX, "resolved_dc_mag": RESOLVED_DC_MAG, "fields": fields}
+    trend = {"g_r": params.galaxy_reddening_g_r, "r_i": params.galaxy_reddening_r_i}
+    result = {
+        "aperture_px": COLOUR_APERTURE_PX,
+        "resolved_dc_mag": RESOLVED_DC_MAG,
+        "galaxy_colours": trend,
+        "fields": fields,
+    }
     result["pooled"] = {"real": pooled(reals), "simulated": pooled(sims)}
     print(f"\nAll {len(reals)} fields pooled: median g - r / r - i, share with g - r > {RED_G_R:g} (n)")
     print("| r | kind | real | simulated | simulated - real |")
