@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from morphology_sim_vs_real import FIELDS, RESOLVED_DC_MAG, concentration_table
+from morphology_sim_vs_real import FIELDS, RESOLVED_DC_MAG, concentration_table, simulated_frames
 from real_classes import aperture_mags
 from record import write_record
 
@@ -55,14 +55,11 @@ def real_field(shared: Path, fid_tuple) -> tuple[pd.DataFrame, float]:
         manifest = fetch_field(FieldId(*fid_tuple), MirrorSource(shared / "data" / "sas"), "gri", Path(tmp))
         frames = {b: read_frame(Path(tmp) / manifest["frames"][b]["file"]) for b in "gri"}
     sky_pos = frames["r"].wcs.pixel_to_world(table["x"].to_numpy(), table["y"].to_numpy())
-    mags = {}
+    mags, on_all = {}, np.ones(len(table), bool)
     for band, frame in frames.items():
         x, y = frame.wcs.world_to_pixel(sky_pos)
         mags[band] = aperture_mags(np.nan_to_num(frame.image), x, y, radii=(COLOUR_APERTURE_PX,))[COLOUR_APERTURE_PX]
-    h, w = frames["r"].image.shape
-    on_all = np.ones(len(table), bool)
-    for band, frame in frames.items():
-        x, y = frame.wcs.world_to_pixel(sky_pos)
+        h, w = frame.image.shape
         on_all &= (x > 25) & (x < w - 26) & (y > 25) & (y < h - 26)
     return colour_columns(table, mags)[on_all].reset_index(drop=True), sky
 
@@ -71,23 +68,9 @@ def simulated_field(seed: int, fwhm_r: float, sky_nmgy: float, params=None) -> p
     """The simulator's g, r, i frames of one sky at this r seeing and sky: sources with r,
     ``dc`` and colours, and the class and true colours of the nearest true source (within
     1 px; None / NaN where none is)."""
-    from dataclasses import replace
+    from yl8c4net.simulate.population import PopulationParams
 
-    from yl8c4net.simulate.colours import load_colour_model
-    from yl8c4net.simulate.population import PopulationParams, sources_in_box
-    from yl8c4net.simulate.render import add_sky_noise, calib_vector, field_conditions, render_sources
-    from yl8c4net.simulate.survey import StripeGeometry, frame_footprint, frame_wcs
-
-    rng = np.random.default_rng([seed, 7])
-    wcs = frame_wcs(StripeGeometry(10.0 + seed, 0.0), "N", 3, 11, "r")
-    sources = sources_in_box(seed, *frame_footprint(wcs, 40), params or PopulationParams(), load_colour_model())
-    conds = field_conditions(rng, fwhm_range=(fwhm_r, fwhm_r))
-    sky_scale = sky_nmgy / conds["r"].sky_nmgy
-    images = {}
-    for band in "gri":
-        cond = replace(conds[band], sky_counts=conds[band].sky_counts * sky_scale)
-        clean = render_sources(sources, wcs, band, cond.fwhm_arcsec)
-        images[band] = add_sky_noise(clean, cond, calib_vector(rng, cond.calib), rng)
+    images, sources, wcs = simulated_frames(seed, fwhm_r, sky_nmgy, params or PopulationParams(), "gri")
     table, _ = concentration_table(images["r"])
     mags = {
         b: aperture_mags(images[b], table["x"], table["y"], radii=(COLOUR_APERTURE_PX,))[COLOUR_APERTURE_PX]

@@ -107,9 +107,10 @@ def real_r_frame(shared: Path, fid_tuple) -> tuple[np.ndarray, float]:
     return np.nan_to_num(frame.image), sky_nmgy
 
 
-def simulated_r_frame(seed: int, fwhm_arcsec: float, sky_nmgy: float, params) -> np.ndarray:
-    """An r frame of the simulator's sky (`~yl8c4net.simulate.population.PopulationParams`
-    ``params``) at this seeing and sky."""
+def simulated_frames(seed: int, fwhm_r: float, sky_nmgy: float, params, bands: str = "r"):
+    """The simulator's frames in ``bands`` of one sky (`~yl8c4net.simulate.population.PopulationParams`
+    ``params``) at this r seeing and r sky (every band's sky scaled alike), on one pixel grid:
+    a dict band -> image (nanomaggies), the sources and the grid's WCS."""
     from dataclasses import replace
 
     from yl8c4net.simulate.colours import load_colour_model
@@ -120,10 +121,20 @@ def simulated_r_frame(seed: int, fwhm_arcsec: float, sky_nmgy: float, params) ->
     rng = np.random.default_rng([seed, 7])
     wcs = frame_wcs(StripeGeometry(10.0 + seed, 0.0), "N", 3, 11, "r")
     sources = sources_in_box(seed, *frame_footprint(wcs, 40), params, load_colour_model())
-    cond = field_conditions(rng)["r"]
-    cond = replace(cond, fwhm_arcsec=fwhm_arcsec, sky_counts=sky_nmgy / cond.calib)
-    clean = render_sources(sources, wcs, "r", fwhm_arcsec)
-    return add_sky_noise(clean, cond, calib_vector(rng, cond.calib), rng)
+    conds = field_conditions(rng, fwhm_range=(fwhm_r, fwhm_r))
+    sky_scale = sky_nmgy / conds["r"].sky_nmgy
+    images = {}
+    for band in bands:
+        cond = replace(conds[band], sky_counts=conds[band].sky_counts * sky_scale)
+        clean = render_sources(sources, wcs, band, cond.fwhm_arcsec)
+        images[band] = add_sky_noise(clean, cond, calib_vector(rng, cond.calib), rng)
+    return images, sources, wcs
+
+
+def simulated_r_frame(seed: int, fwhm_arcsec: float, sky_nmgy: float, params) -> np.ndarray:
+    """An r frame of the simulator's sky (`~yl8c4net.simulate.population.PopulationParams`
+    ``params``) at this seeing and sky."""
+    return simulated_frames(seed, fwhm_arcsec, sky_nmgy, params, "r")[0]["r"]
 
 
 def summary(t: pd.DataFrame) -> list[dict]:
