@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from morphology_sim_vs_real import FIELDS, RESOLVED_DC_MAG, concentration_table, simulated_frames
-from real_classes import aperture_mags
+from morphology_sim_vs_real import FIELDS, RESOLVED_DC_MAG, simulated_frames
 from record import write_record
+
+from yl8c4net.classify.weak_labels import aperture_mags, concentration_table
 
 R_BINS = [(16.0, 19.0), (19.0, 20.0), (20.0, 21.0), (21.0, 22.2)]
 COLOUR_APERTURE_PX = 4.0

@@ -29,41 +29,12 @@ import numpy as np
 import pandas as pd
 from record import write_record
 
+from yl8c4net.classify.weak_labels import concentration_table
+
 FIELDS = [(3918, 3, 213), (4510, 4, 30), (1035, 6, 17), (1992, 1, 87)]
 R_BINS = [(16.0, 19.0), (19.0, 20.0), (20.0, 21.0), (21.0, 22.2)]
 RESOLVED_DC_MAG = 0.1
 SEEING_STEPS = 4
-
-
-def detected_sources(image: np.ndarray) -> pd.DataFrame:
-    """Centroids of the frame's sources (photutils segmentation, deblended), away from its edges."""
-    from astropy.convolution import Gaussian2DKernel, convolve
-    from astropy.stats import gaussian_fwhm_to_sigma, sigma_clipped_stats
-    from photutils.segmentation import SourceCatalog, deblend_sources, detect_sources
-
-    smooth = convolve(image, Gaussian2DKernel(3.0 * gaussian_fwhm_to_sigma))
-    _, _, rms = sigma_clipped_stats(smooth, sigma=3.0)
-    segments = detect_sources(smooth, 5.0 * rms, npixels=5)
-    segments = deblend_sources(smooth, segments, npixels=5, progress_bar=False)
-    cat = SourceCatalog(image, segments, convolved_data=smooth)
-    t = pd.DataFrame({"x": cat.xcentroid, "y": cat.ycentroid})
-    inside = t["x"].between(25, image.shape[1] - 26) & t["y"].between(25, image.shape[0] - 26)
-    return t[inside & np.isfinite(t["x"])].reset_index(drop=True)
-
-
-def concentration_table(image: np.ndarray) -> tuple[pd.DataFrame, float]:
-    """Every detected source's r and ``dc``, and the field's stellar locus (the ``c`` of a
-    point source, mag), which the seeing sets."""
-    from real_classes import aperture_mags, concentration_classes
-
-    t = detected_sources(image)
-    mags = aperture_mags(image, t["x"], t["y"])
-    t["r"] = mags[7.0]
-    t["c"] = mags[1.5] - mags[4.0]
-    _, cut = concentration_classes(t["c"].to_numpy(), t["r"].to_numpy())
-    locus = cut - 0.1
-    t["dc"] = t["c"] - locus
-    return t, float(locus)
 
 
 def simulated_at_locus(

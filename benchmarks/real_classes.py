@@ -35,38 +35,14 @@ import numpy as np
 import pandas as pd
 from record import write_record
 
-from yl8c4net.sdss.magnitudes import pogson_mag
+from yl8c4net.classify.weak_labels import CONCENTRATION_CUT_MAG, aperture_mags, concentration_classes
 
 LABELLED = (3918, 3, 213)
 STARS_ONLY = (4510, 4, 30)
 SWEEP = "dr17/eboss/sweeps/dr13_final/301/calibObj-004510-4-star.fits.gz"
 R_BINS = [(12.0, 18.0), (18.0, 19.0), (19.0, 20.0), (20.0, 21.0), (21.0, 22.2)]
 SUMMARY_BINS = [(12.0, 20.0), (20.0, 22.2), (12.0, 21.0)]
-CONCENTRATION_MARGIN_MAG = 0.1
 IMAGE_COLUMNS = ("p_galaxy_image", "p_star_image", "p_qso_image")
-
-
-def aperture_mags(image: np.ndarray, x, y, radii=(1.5, 4.0, 7.0)) -> dict:
-    """Pogson magnitudes in circular apertures of ``radii`` (pixels) around (x, y), each
-    minus the median of a 12-20 px annulus (photutils)."""
-    from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture, aperture_photometry
-
-    positions = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
-    sky = ApertureStats(image, CircularAnnulus(positions, 12.0, 20.0)).median
-    out = {}
-    for radius in radii:
-        aperture = CircularAperture(positions, radius)
-        flux = np.asarray(aperture_photometry(image, aperture)["aperture_sum"]) - sky * aperture.area
-        out[radius] = pogson_mag(flux, floor_nmgy=1e-4)
-    return out
-
-
-def concentration_classes(c: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float]:
-    """STAR / GALAXY by the concentration cut, and the cut (mag)."""
-    bright = np.sort(c[(r < 19.0) & np.isfinite(c)])
-    locus = float(np.median(bright[: max(len(bright) // 3, 1)]))
-    cut = locus + CONCENTRATION_MARGIN_MAG
-    return np.where(c > cut, "GALAXY", "STAR"), cut
 
 
 def agreement_by_r(table: pd.DataFrame, answer: str, bins) -> list[dict]:
@@ -175,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "classifier": str(args.classifier),
         "classifier_sha256": sha256_of(args.classifier),
-        "concentration_margin_mag": CONCENTRATION_MARGIN_MAG,
+        "concentration_margin_mag": CONCENTRATION_CUT_MAG,
         "fields": {},
     }
     print("| field | answer | " + " | ".join(f"r {lo:g}-{hi:g}" for lo, hi in R_BINS + SUMMARY_BINS) + " |")

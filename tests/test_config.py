@@ -50,6 +50,11 @@ def test_cross_key_rules():
     assert "fusion.model: nowhere.joblib does not exist" in _bad(lambda c: c["fusion"].update(model="nowhere.joblib"))
     onnx_on_gpu = _bad(lambda c: c["detector"].update(runtime="onnx", device="cuda"))
     assert onnx_on_gpu == "config.yaml: detector.runtime: onnx runs on the CPU; set detector.device to auto or cpu"
+    no_mirror = _bad(lambda c: c["real_pixels"].update(fields=["1035/6/17"]))
+    assert no_mirror.startswith("config.yaml: real_pixels.mirror_root: a local SAS mirror holding the real fields")
+    assert "real_pixels.fields.0: '1035/7/17' does not match" in _bad(
+        lambda c: c["real_pixels"].update(fields=["1035/7/17"], mirror_root=str(REPO))
+    )
 
 
 def test_unreadable_yaml_is_one_line(tmp_path):

@@ -148,6 +148,18 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
         if not any(role in r["roles"] for r in cfg["runs"]):
             hint = f" (or set {model}.weights to a trained model)" if model else ""
             raise ConfigError(f"{source}: runs: no run has the role {role!r}{hint}")
+    real = cfg["real_pixels"]
+    if real["fields"]:
+        if not real["mirror_root"] or not Path(real["mirror_root"]).is_dir():
+            raise ConfigError(
+                f"{source}: real_pixels.mirror_root: a local SAS mirror holding the real fields is needed"
+                f" (got {real['mirror_root']!r})"
+            )
+        if not any("classify_train" in r["roles"] for r in cfg["runs"]):
+            raise ConfigError(
+                f"{source}: real_pixels.fields: fine-tuning keeps the simulated cut-outs in every epoch,"
+                " so a run needs the role 'classify_train'"
+            )
     fusion = cfg["fusion"]
     if fusion["enabled"] and fusion["model"]:
         if not Path(fusion["model"]).is_file():

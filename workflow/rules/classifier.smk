@@ -31,6 +31,32 @@ rule train_classifier:
         "../scripts/train_classifier.py"
 
 
+rule fine_tune_classifier_real:
+    input:
+        images="resources/training/classify/dataset.npy",
+        table="resources/training/classify/dataset.parquet",
+        weights=base_classifier_weights,
+    output:
+        weights="results/models/classifier/conv4net-real.pt",
+        summary="results/models/classifier/real_pixels.json",
+    log:
+        "logs/fine_tune_classifier_real.log",
+    benchmark:
+        "results/benchmarks/fine_tune_classifier_real.tsv"
+    conda:
+        "../../envs/ml.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=1,
+    params:
+        config=settings("real_pixels", "classifier.device"),
+        code=code_version("fine_tune_classifier_real"),
+    script:
+        "../scripts/fine_tune_classifier_real.py"
+
+
 rule evaluate_classifier:
     input:
         images="resources/training/classify/dataset.npy",

@@ -243,9 +243,17 @@ def metrics_table_inputs(wildcards):
     return inputs
 
 
-def classifier_weights(wildcards=None):
-    """The configured checkpoint, or the one this workflow trains."""
+def base_classifier_weights(wildcards=None):
+    """The configured checkpoint, or the one this workflow trains on simulated cut-outs."""
     return config["classifier"]["weights"] or "results/models/classifier/conv4net.pt"
+
+
+def classifier_weights(wildcards=None):
+    """The checkpoint the workflow classifies with: the base one, fine-tuned on real pixels
+    when ``real_pixels.fields`` lists real fields (rule fine_tune_classifier_real)."""
+    if config["real_pixels"]["fields"]:
+        return "results/models/classifier/conv4net-real.pt"
+    return base_classifier_weights()
 
 
 def fusion_model(wildcards=None):
