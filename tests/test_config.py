@@ -52,6 +52,13 @@ def test_cross_key_rules():
     assert onnx_on_gpu == "config.yaml: detector.runtime: onnx runs on the CPU; set detector.device to auto or cpu"
     no_mirror = _bad(lambda c: c["real_pixels"].update(fields=["1035/6/17"]))
     assert no_mirror.startswith("config.yaml: real_pixels.mirror_root: a local SAS mirror holding the real fields")
+    fixed_fusion = _bad(
+        lambda c: (
+            c["real_pixels"].update(fields=["1035/6/17"], mirror_root=str(REPO)),
+            c["fusion"].update(model=str(REPO / "config.yaml")),
+        )
+    )
+    assert "real_pixels.fields: the classifier it fine-tunes needs its own fusion" in fixed_fusion
     assert "real_pixels.fields.0: '1035/7/17' does not match" in _bad(
         lambda c: c["real_pixels"].update(fields=["1035/7/17"], mirror_root=str(REPO))
     )

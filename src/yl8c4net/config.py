@@ -160,6 +160,11 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
                 f"{source}: real_pixels.fields: fine-tuning keeps the simulated cut-outs in every epoch,"
                 " so a run needs the role 'classify_train'"
             )
+        if cfg["fusion"]["enabled"] and cfg["fusion"]["model"]:
+            raise ConfigError(
+                f"{source}: real_pixels.fields: the classifier it fine-tunes needs its own fusion;"
+                " set fusion.model: null (the run fits it) or empty real_pixels.fields"
+            )
     fusion = cfg["fusion"]
     if fusion["enabled"] and fusion["model"]:
         if not Path(fusion["model"]).is_file():
