@@ -83,6 +83,26 @@ def test_gpu_rules_carry_a_gpu_resource(tmp_path):
     assert "Group job fields " in out.replace("fields (", "fields ") and "Group job fields_gpu" in out
 
 
+def test_real_pixels_fine_tune_the_classifier_that_everything_downstream_uses(tmp_path):
+    """With real_pixels.fields, the dry run fine-tunes the trained classifier once, and the
+    fusion, the evaluation and the classify blocks read the fine-tuned checkpoint."""
+    import re
+
+    (tmp_path / "sas").mkdir()
+    overlay = tmp_path / "real.yaml"
+    overlay.write_text("real_pixels:\n  fields: [1035/6/17, 1992/1/87]\n  mirror_root: sas\n")
+    res = snakemake("-n", "--configfile", str(REPO / "config.yaml"), str(overlay), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    tuned = "results/models/classifier/conv4net-real.pt"
+    block = re.search(r"rule fine_tune_classifier_real:\n(.*?)\n\n", out, re.S).group(1)
+    assert "input: " in block and "results/models/classifier/conv4net.pt" in block and tuned in block
+    assert out.count("rule fine_tune_classifier_real:") == 1
+    for rule in ("train_fusion", "evaluate_classifier", "classify_block"):
+        inputs = re.search(rf"rule {rule}:\n\s+input: ([^\n]*)", out).group(1)
+        assert tuned in inputs and "conv4net.pt" not in inputs.replace("conv4net-real.pt", ""), (rule, inputs)
+
+
 def test_a_run_without_fields_dry_runs_from_its_cached_field_index(tmp_path):
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["simulate"]["enabled"] = False
