@@ -1,6 +1,6 @@
 """Fields per second of a block's jobs, end to end, with 1, 2, ... fields in flight.
 
-    python benchmarks/block_throughput.py [--fields 16] [--workers 1 2] [--device auto]
+    python benchmarks/block_throughput.py [--fields 16] [--workers 1 2] [--frame-storage bz2 fits] [--device auto]
 
 Simulates ``--fields`` fields of one run at the real sky's densities (cached under
 ``--work``), then runs what the workflow's block jobs run on them, with the package's shipped
@@ -14,8 +14,10 @@ detector and classifier, in the workflow's per-field file layout:
   (`FieldDetectionChain`); classify (`FieldClassification`: cut-outs, Conv4Net, windowed
   centroids on the r frame, WCS, the classified file).
 
-Each worker count runs the same fields from the same inputs into its own directory; the
-detections and classified rows must be identical across worker counts (checked, and said).
+Each worker count and frame storage (``sdss.frame_storage``: the archive's bz2 frames only, or
+also an uncompressed copy written by the fetch) runs the same fields from the same inputs into
+its own directory; the detections and classified rows must be identical across all of them
+(checked, and said).
 With one worker the wall time is split into stages per field. The peak resident memory of
 each worker count's run is sampled (what a block job with that many fields in flight needs).
 Prints a table and writes benchmarks/out/block_throughput.json (``fields_per_s`` and
@@ -101,7 +103,9 @@ def layout(root: Path) -> dict:
     }
 
 
-def run_blocks(fields, mirror: Path, root: Path, models: dict, cfg: dict, workers: int, device: str) -> dict:
+def run_blocks(
+    fields, mirror: Path, root: Path, models: dict, cfg: dict, workers: int, device: str, frame_storage: str = "bz2"
+) -> dict:
     """The block jobs on ``fields`` with ``workers`` fields in flight; wall seconds per job."""
     from yl8c4net.classify.field import FieldClassification
     from yl8c4net.detect.bright import BrightSourceSettings
@@ -122,7 +126,14 @@ def run_blocks(fields, mirror: Path, root: Path, models: dict, cfg: dict, worker
 
     def fetch(fid):
         field_dir = Path(field_path(files["frames"], fid)).parent
-        manifest = fetch_field(fid, MirrorSource(mirror), cfg["sdss"]["bands"], field_dir, use_official_jpeg=True)
+        manifest = fetch_field(
+            fid,
+            MirrorSource(mirror),
+            cfg["sdss"]["bands"],
+            field_dir,
+            use_official_jpeg=True,
+            frame_storage=frame_storage,
+        )
         write_json_atomic(manifest, field_path(files["frames"], fid))
 
     def composite(fid):
@@ -198,6 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fields", type=int, default=16)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--frame-storage", nargs="+", default=["bz2", "fits"], choices=["bz2", "fits"])
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda (the detector and classifier)")
     ap.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "block_throughput")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "block_throughput.json")
@@ -227,25 +239,30 @@ def main(argv: list[str] | None = None) -> dict:
 
     runs = {}
     baseline_rss = PeakMemory.rss()
-    for workers in args.workers:
-        root = args.work / f"workers-{workers}"
-        with PeakMemory() as memory:
-            runs[workers] = run_blocks(fields, args.work / "mirror", root, models, cfg, workers, device)
-        runs[workers]["peak_rss_bytes"] = memory.peak
-        w = runs[workers]["wall_s"]
-        print(f"{workers} worker(s): " + ", ".join(f"{job} {s:.1f} s" for job, s in w.items()))
-    reference = field_tables(runs[args.workers[0]]["files"], fields)
+    for storage in args.frame_storage:
+        for workers in args.workers:
+            root = args.work / f"{storage}-workers-{workers}"
+            with PeakMemory() as memory:
+                runs[storage, workers] = run_blocks(
+                    fields, args.work / "mirror", root, models, cfg, workers, device, storage
+                )
+            runs[storage, workers]["peak_rss_bytes"] = memory.peak
+            w = runs[storage, workers]["wall_s"]
+            print(f"{storage}, {workers} worker(s): " + ", ".join(f"{job} {s:.1f} s" for job, s in w.items()))
+    first = next(iter(runs))
+    reference = field_tables(runs[first]["files"], fields)
     identical = all(
         all(field_tables(runs[k]["files"], fields)[key].equals(table) for key, table in reference.items())
-        for k in args.workers[1:]
+        for k in list(runs)[1:]
     )
     n = len(fields)
     rows = []
-    for workers, run in runs.items():
+    for (storage, workers), run in runs.items():
         w = run["wall_s"]
         gpu_jobs = w["detect"] + w["classify"]
         rows.append(
             {
+                "frame_storage": storage,
                 "workers": workers,
                 "fields_per_s_gpu_jobs": n / gpu_jobs,
                 "fields_per_s_end_to_end": n / sum(w.values()),
@@ -257,35 +274,36 @@ def main(argv: list[str] | None = None) -> dict:
     for row in rows:
         row["speedup_gpu_jobs"] = row["fields_per_s_gpu_jobs"] / base["fields_per_s_gpu_jobs"]
         row["speedup_end_to_end"] = row["fields_per_s_end_to_end"] / base["fields_per_s_end_to_end"]
-    stage = runs[args.workers[0]]["stage_s"] if args.workers[0] == 1 else None
+    stages = {storage: run["stage_s"] for (storage, workers), run in runs.items() if workers == 1}
     detections = float(np.mean([len(t) for (kind, _), t in reference.items() if kind == "detections"]))
 
     table = [
         f"{n} simulated fields at the sky's densities ({detections:.0f} detections per field), device {device}, "
         f"{os.cpu_count()} CPU cores, torch {torch.get_num_threads()} threads",
         "",
-        "| fields in flight | detect + classify jobs: fields/s | speed-up | fetch -> classified: fields/s | speed-up "
-        "| peak memory (GB) |",
-        "|---|---|---|---|---|---|",
+        "| frames | fields in flight | detect + classify jobs: fields/s | speed-up | fetch -> classified: fields/s "
+        "| speed-up | peak memory (GB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         peak = "n/a" if row["peak_rss_gb"] is None else f"{row['peak_rss_gb']:.2f}"
         table.append(
-            f"| {row['workers']} | {row['fields_per_s_gpu_jobs']:.2f} | {row['speedup_gpu_jobs']:.2f} | "
+            f"| {row['frame_storage']} | {row['workers']} | {row['fields_per_s_gpu_jobs']:.2f} | "
+            f"{row['speedup_gpu_jobs']:.2f} | "
             f"{row['fields_per_s_end_to_end']:.2f} | {row['speedup_end_to_end']:.2f} | {peak} |"
         )
     if baseline_rss is not None:
         table.append(
             f"\n(peak memory: this process's resident set; {baseline_rss / 1e9:.2f} GB with the models loaded)"
         )
-    if stage:
+    for storage, stage in stages.items():
         total = sum(stage.values())
-        table += ["", "| stage (one field at a time) | s per field | share |", "|---|---|---|"]
+        table += ["", f"| stage (one field at a time, {storage} frames) | s per field | share |", "|---|---|---|"]
         for s in STAGES:
             table.append(f"| {s} | {stage[s] / n:.3f} | {stage[s] / total:.0%} |")
         table.append(f"| total | {total / n:.3f} | |")
     table.append("")
-    table.append(f"detections and classified rows identical across worker counts: {identical}")
+    table.append(f"detections and classified rows identical across worker counts and frame storages: {identical}")
     print("\n".join(table))
     result = {
         "n_fields": n,
@@ -294,7 +312,7 @@ def main(argv: list[str] | None = None) -> dict:
         "torch_threads": torch.get_num_threads(),
         "detections_per_field": detections,
         "throughput": rows,
-        "stage_s_per_field": {s: v / n for s, v in stage.items()} if stage else None,
+        "stage_s_per_field": {storage: {s: v / n for s, v in st.items()} for storage, st in stages.items()} or None,
         "identical_across_workers": identical,
         "rss_with_models_gb": None if baseline_rss is None else baseline_rss / 1e9,
     }

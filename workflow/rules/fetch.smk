@@ -30,6 +30,7 @@ rule fetch_block:
             "sdss.sas_base_url",
             "sdss.download",
             "sdss.data_release",
+            "sdss.frame_storage",
             "training_data.use_official_jpeg",
         ),
         code=code_version("fetch_block"),

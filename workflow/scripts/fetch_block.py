@@ -25,6 +25,7 @@ with step(snakemake.log[0], "fetch_block") as log:
             cfg["sdss"]["data_release"],
             use_official_jpeg=cfg["training_data"]["use_official_jpeg"],
             astrans=snakemake.input.astrans[0] if snakemake.input.astrans else None,
+            frame_storage=cfg["sdss"]["frame_storage"],
         )
         write_json_atomic(manifest, out)
         return None if manifest["status"] == "ok" else manifest["reason"]

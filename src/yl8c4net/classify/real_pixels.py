@@ -99,10 +99,11 @@ def field_weak_cutouts(field_dir: Path, manifest: dict, params: RealPixelParams)
     from yl8c4net.images.composite import field_composite
     from yl8c4net.images.cutouts import CUTOUT_PX, crop_cutouts
     from yl8c4net.images.labels import BoxTable
+    from yl8c4net.sdss.fetch import frame_file
     from yl8c4net.sdss.frames import read_frame
 
     composite, _ = field_composite(field_dir, manifest)
-    frame = read_frame(field_dir / manifest["frames"]["r"]["file"])
+    frame = read_frame(frame_file(field_dir, manifest["frames"]["r"]))
     table, _ = concentration_table(np.nan_to_num(frame.image))
     table["weak_label"] = weak_labels(table["dc"], table["r"], params.margin_mag, params.r_max)
     table = table[table["weak_label"] != ""].reset_index(drop=True)

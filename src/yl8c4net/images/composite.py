@@ -228,11 +228,12 @@ def field_composite(
     import logging
     from pathlib import Path
 
+    from yl8c4net.sdss.fetch import frame_file
     from yl8c4net.sdss.frames import read_frame, read_irg_jpeg
 
     log = logging.getLogger(__name__)
     field_dir = Path(field_dir)
-    files = {b: field_dir / m["file"] for b, m in manifest["frames"].items()}
+    files = {b: frame_file(field_dir, m) for b, m in manifest["frames"].items()}
     # The JPEG needs no frame (lean mode fetches none); extra bands are resampled onto r.
     need = (set() if use_official_jpeg and manifest.get("irg_jpeg") else {"i", "r", "g"}) | set(extra_bands)
     if extra_bands:

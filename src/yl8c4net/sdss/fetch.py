@@ -31,7 +31,27 @@ def band_frame(manifest_path: str | Path, band: str):
 
     manifest_path = Path(manifest_path)
     manifest = json.loads(manifest_path.read_text())
-    return read_frame(manifest_path.parent / manifest["frames"][band]["file"])
+    return read_frame(frame_file(manifest_path.parent, manifest["frames"][band]))
+
+
+def frame_file(field_dir: str | Path, entry: dict) -> Path:
+    """The file to read a fetched frame from: its uncompressed copy when the fetch wrote one
+    (``sdss.frame_storage: fits``), else the archive's bz2 file.
+
+    Parameters
+    ----------
+    field_dir : str or Path
+        The field's directory (its manifest's).
+    entry : dict
+        The band's entry in the manifest's ``frames``.
+    """
+    field_dir = Path(field_dir)
+    plain = entry.get("uncompressed")
+    if plain:
+        if (field_dir / plain).is_file():
+            return field_dir / plain
+        log.warning("%s: uncompressed copy missing, reading %s", field_dir / plain, entry["file"])
+    return field_dir / entry["file"]
 
 
 def fetched_bands(manifest_path: str | Path) -> list[str]:
@@ -60,6 +80,18 @@ def field_wcs(manifest_path: str | Path):
     wcs = WCS(fits.Header.fromstring(manifest["wcs"]["header"]))
     wcs.pixel_shape = FRAME_SHAPE_XY
     return wcs
+
+
+def write_uncompressed(path: Path) -> Path:
+    """Write the uncompressed copy of a verified bz2 frame beside it (atomically); its path."""
+    import bz2
+
+    from yl8c4net.io import atomic_output
+
+    plain = path.with_name(path.name.removesuffix(".bz2"))
+    with atomic_output(plain) as tmp:
+        Path(tmp).write_bytes(bz2.decompress(path.read_bytes()))
+    return plain
 
 
 def _fetch_unless_present(source: FileSource, relpath, dest: Path) -> None:
@@ -127,6 +159,7 @@ def fetch_field(
     data_release: int = 17,
     use_official_jpeg: bool = True,
     astrans: str | Path | None = None,
+    frame_storage: str = "bz2",
 ) -> dict:
     """Fetch the irg JPEG (when used and the archive has one) and the ``bands`` frames of a
     field. With ``use_official_jpeg``, a field whose archive has no JPEG also gets g, r and i,
@@ -140,7 +173,11 @@ def fetch_field(
         ``irg_jpeg_sha256``, ``irg_jpeg_bytes`` and ``bytes`` (all the field's files, in bytes: what a fresh
         run downloads for it), and, when no r frame was fetched (lean mode), ``wcs``: the
         TAN-SIP WCS fitted to the field's row of the run's ``astrans`` file
-        (`yl8c4net.sdss.astrom`), as {"source", "header"}.
+        (`yl8c4net.sdss.astrom`), as {"source", "header"}. With ``frame_storage`` "fits"
+        (``sdss.frame_storage``), each verified frame is also written uncompressed, and its
+        entry names that copy as ``uncompressed``: the stages after the fetch read it
+        without decompressing bz2 (about 0.45 s per frame read on one core), at 12.4 MB
+        more disk per frame (its bz2 file is 3-4 MB).
     """
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -172,6 +209,8 @@ def fetch_field(
             dest = outdir / rel.name
             _fetch_unless_present(source, rel, dest)
             manifest["frames"][band] = {"file": rel.name, "sha256": sha256_of(dest), "bytes": dest.stat().st_size}
+            if frame_storage == "fits" and dest.name.endswith(".bz2"):
+                manifest["frames"][band]["uncompressed"] = write_uncompressed(dest).name
             log.info("%s: %s verified", fid, rel.name)
         manifest["bytes"] = manifest["irg_jpeg_bytes"] + sum(f["bytes"] for f in manifest["frames"].values())
         if "r" not in manifest["frames"]:
