@@ -128,7 +128,7 @@ def real_weak_set(params: RealPixelParams) -> tuple[pd.DataFrame, np.ndarray]:
         fid = FieldId(*fid_tuple)
         with tempfile.TemporaryDirectory() as tmp:
             manifest = fetch_field(fid, source, "r", Path(tmp))
-            table, cut = field_weak_cutouts(Path(tmp), manifest, params)
+            table, cutouts = field_weak_cutouts(Path(tmp), manifest, params)
         name = "/".join(str(v) for v in fid_tuple)
         if len(table) == 0:
             raise RealPixelsError(f"real field {name}: no source gives a weak label")
@@ -140,7 +140,7 @@ def real_weak_set(params: RealPixelParams) -> tuple[pd.DataFrame, np.ndarray]:
             int((table["weak_label"] == GALAXY).sum()),
         )
         tables.append(table.assign(field=name))
-        crops.append(cut)
+        crops.append(cutouts)
     return pd.concat(tables, ignore_index=True), np.concatenate(crops)
 
 
