@@ -39,7 +39,7 @@ class RealPixelsError(YL8C4NetError):
 
 @dataclass(frozen=True)
 class RealPixelParams:
-    """``classifier.real_pixels`` of the config: what fine-tuning on real pixels does."""
+    """``real_pixels`` of the config: what fine-tuning on real pixels does."""
 
     fields: tuple = ()
     mirror_root: str | None = None
@@ -119,9 +119,7 @@ def real_weak_set(params: RealPixelParams) -> tuple[pd.DataFrame, np.ndarray]:
     from yl8c4net.sdss.source import MirrorSource
 
     if not params.mirror_root:
-        raise RealPixelsError(
-            "classifier.real_pixels.mirror_root: a local SAS mirror holding the real fields is needed"
-        )
+        raise RealPixelsError("real_pixels.mirror_root: a local SAS mirror holding the real fields is needed")
     source = MirrorSource(params.mirror_root)
     tables, crops = [], []
     for fid_tuple in params.fields:
