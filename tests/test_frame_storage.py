@@ -76,3 +76,40 @@ def test_a_resumed_fetch_rewrites_the_copy(sim_mirror, both_storages):
     plain.unlink()
     again = fetch_field(FIELD, MirrorSource(root), ("r",), fits_dir, frame_storage="fits")
     assert again["frames"] == first["frames"] and plain.is_file()
+
+
+def test_the_fetch_decompresses_each_frame_once(sim_mirror, tmp_path, monkeypatch):
+    import bz2
+
+    _, root = sim_mirror
+    real_decompress, calls = bz2.decompress, []
+
+    def counting(data):
+        calls.append(len(data))
+        return real_decompress(data)
+
+    monkeypatch.setattr(bz2, "decompress", counting)
+    manifest = fetch_field(FIELD, MirrorSource(root), ("g", "r"), tmp_path, frame_storage="fits")
+    assert manifest["status"] == "ok", manifest["reason"]
+    # One decompression per frame, and its result is the copy the later stages read.
+    assert sorted(calls) == sorted(manifest["frames"][b]["bytes"] for b in ("g", "r"))
+    copy = tmp_path / manifest["frames"]["r"]["uncompressed"]
+    assert copy.read_bytes() == real_decompress((tmp_path / manifest["frames"]["r"]["file"]).read_bytes())
+
+
+def test_a_damaged_archive_frame_is_quarantined_and_leaves_no_copy(sim_mirror, tmp_path):
+    import shutil
+
+    from yl8c4net.sdss.fields import frame_relpath
+
+    _, root = sim_mirror
+    damaged = tmp_path / "mirror"
+    shutil.copytree(root, damaged)
+    rel = frame_relpath(FIELD, "r")
+    path = damaged / rel
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    field_dir = tmp_path / "field"
+    manifest = fetch_field(FIELD, MirrorSource(damaged), ("r",), field_dir, frame_storage="fits")
+    assert manifest["status"] == "quarantined"
+    assert str(path) in manifest["reason"] and "bz2 stream is corrupt or truncated" in manifest["reason"]
+    assert not any(p.name.endswith(".fits") or ".part" in p.name for p in field_dir.iterdir())

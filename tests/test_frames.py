@@ -171,9 +171,9 @@ class _CountingArchive(MirrorSource):
         super().__init__(root)
         self.served = []
 
-    def fetch(self, relpath, dest):
+    def fetch(self, relpath, dest, verify=None):
         self.served.append(relpath.name)
-        return super().fetch(relpath, dest)
+        return super().fetch(relpath, dest, verify)
 
 
 @needs_shared

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Callable
 
 from yl8c4net.errors import FrameVerificationError
 from yl8c4net.io import sha256_of
@@ -82,29 +83,50 @@ def field_wcs(manifest_path: str | Path):
     return wcs
 
 
-def write_uncompressed(path: Path) -> Path:
-    """Write the uncompressed copy of a verified bz2 frame beside it (atomically); its path."""
-    import bz2
+def uncompressed_path(path: Path) -> Path:
+    """Where the uncompressed copy of the bz2 frame ``path`` is kept: beside it, without ``.bz2``."""
+    return path.with_name(path.name.removesuffix(".bz2"))
 
+
+def verifier_keeping_uncompressed(plain: Path) -> Callable[[Path], None]:
+    """A frame check that also keeps what it decompressed: it writes the bz2 file's content
+    to ``plain`` (atomically) and verifies that copy, so a fetched frame is decompressed once.
+
+    A file that fails leaves no copy at ``plain``; the error names the file checked.
+    """
     from yl8c4net.io import atomic_output
+    from yl8c4net.sdss.frames import frame_bytes, verify_frame_file
 
-    plain = path.with_name(path.name.removesuffix(".bz2"))
-    with atomic_output(plain) as tmp:
-        Path(tmp).write_bytes(bz2.decompress(path.read_bytes()))
-    return plain
+    def verify(path: Path) -> None:
+        try:
+            with atomic_output(plain) as tmp:
+                Path(tmp).write_bytes(frame_bytes(Path(path)))
+                try:
+                    verify_frame_file(tmp)
+                except FrameVerificationError as exc:
+                    raise FrameVerificationError(str(exc).replace(str(tmp), str(path))) from None
+        except FrameVerificationError:
+            plain.unlink(missing_ok=True)
+            raise
+
+    return verify
 
 
-def _fetch_unless_present(source: FileSource, relpath, dest: Path) -> None:
+def _fetch_unless_present(
+    source: FileSource, relpath, dest: Path, verify: Callable[[Path], None] | None = None
+) -> None:
     """Fetch a file, unless the archive is immutable and a verified copy is already there:
-    a block job killed half-way then resumes without repeating its downloads."""
+    a block job killed half-way then resumes without repeating its downloads. ``verify``
+    replaces the check `verifier_for` picks (see `verifier_keeping_uncompressed`)."""
+    verify = verify or verifier_for(relpath)
     if source.immutable and dest.is_file():
         try:
-            verifier_for(relpath)(dest)
+            verify(dest)
             log.info("%s already here and verified, not fetched again", dest.name)
             return
         except FrameVerificationError:
             dest.unlink()
-    source.fetch(relpath, dest)
+    source.fetch(relpath, dest, verify)
 
 
 #: Bands a composite needs from the FITS frames when a field has no usable irg JPEG
@@ -207,10 +229,12 @@ def fetch_field(
         for band in (b for b in "ugriz" if b in need):
             rel = frame_relpath(fid, band, data_release)
             dest = outdir / rel.name
-            _fetch_unless_present(source, rel, dest)
+            keep = frame_storage == "fits" and dest.name.endswith(".bz2")
+            verify = verifier_keeping_uncompressed(uncompressed_path(dest)) if keep else None
+            _fetch_unless_present(source, rel, dest, verify)
             manifest["frames"][band] = {"file": rel.name, "sha256": sha256_of(dest), "bytes": dest.stat().st_size}
-            if frame_storage == "fits" and dest.name.endswith(".bz2"):
-                manifest["frames"][band]["uncompressed"] = write_uncompressed(dest).name
+            if keep:
+                manifest["frames"][band]["uncompressed"] = uncompressed_path(dest).name
             log.info("%s: %s verified", fid, rel.name)
         manifest["bytes"] = manifest["irg_jpeg_bytes"] + sum(f["bytes"] for f in manifest["frames"].values())
         if "r" not in manifest["frames"]:

@@ -48,7 +48,8 @@ class Frame:
     header: fits.Header
 
 
-def _decompress(path: Path) -> bytes:
+def frame_bytes(path: Path) -> bytes:
+    """The FITS bytes of a frame file: decompressed when its name ends in ``.bz2``."""
     raw = path.read_bytes()
     if path.name.endswith(".bz2"):
         try:
@@ -125,7 +126,7 @@ def read_frame(path: str | Path) -> Frame:
     path = Path(path)
     if not path.is_file():
         raise FrameVerificationError(f"{path}: file does not exist")
-    data = _decompress(path)
+    data = frame_bytes(path)
     try:
         hdul = fits.open(io.BytesIO(data), memmap=False)
         hdul.verify("silentfix")

@@ -2,7 +2,9 @@
 
 Both backends implement `FileSource.fetch`, which puts one verified file at the output path
 or raises; a file that fails verification is never left at the output path (it is written to
-a temporary name in the same directory and renamed only after verification).
+a temporary name in the same directory and renamed only after verification). The check is
+the one `verifier_for` picks by the file's name, unless the caller passes its own (the fetch
+passes one that also keeps a frame's decompressed bytes, `yl8c4net.sdss.fetch`).
 """
 
 from __future__ import annotations
@@ -107,7 +109,11 @@ class FileSource:
     #: released data (immutable); a local mirror may be rewritten (the simulator does).
     immutable = False
 
-    def fetch(self, relpath: PurePosixPath, dest: str | Path) -> Path:  # pragma: no cover
+    def fetch(
+        self, relpath: PurePosixPath, dest: str | Path, verify: Callable[[Path], None] | None = None
+    ) -> Path:  # pragma: no cover
+        """Put the verified file ``relpath`` at ``dest``; ``verify`` (default: `verifier_for`)
+        is called on the downloaded file before it takes the name ``dest``."""
         raise NotImplementedError
 
     def exists(self, relpath: PurePosixPath) -> bool:  # pragma: no cover
@@ -133,7 +139,7 @@ class MirrorSource(FileSource):
     def exists(self, relpath: PurePosixPath) -> bool:
         return mirror_file(self.root, relpath) is not None
 
-    def fetch(self, relpath: PurePosixPath, dest: str | Path) -> Path:
+    def fetch(self, relpath: PurePosixPath, dest: str | Path, verify: Callable[[Path], None] | None = None) -> Path:
         src = mirror_file(self.root, relpath)
         dest = Path(dest)
         if src is None:
@@ -144,7 +150,7 @@ class MirrorSource(FileSource):
         except OSError as exc:  # an I/O error of the storage, not a fault of the data
             tmp.unlink(missing_ok=True)
             raise TransientError(f"{src}: could not be read ({exc.strerror or exc})") from None
-        _install_verified(tmp, dest, verifier_for(relpath), str(src))
+        _install_verified(tmp, dest, verify or verifier_for(relpath), str(src))
         return dest
 
 
@@ -190,7 +196,7 @@ class SasSource(FileSource):
         check_answer(resp, f"{url}: existence check", DownloadError)
         return True
 
-    def fetch(self, relpath: PurePosixPath, dest: str | Path) -> Path:
+    def fetch(self, relpath: PurePosixPath, dest: str | Path, verify: Callable[[Path], None] | None = None) -> Path:
         import requests
         from urllib3.exceptions import MaxRetryError, ProtocolError
 
@@ -225,7 +231,7 @@ class SasSource(FileSource):
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-            _install_verified(tmp, dest, verifier_for(relpath), url)
+            _install_verified(tmp, dest, verify or verifier_for(relpath), url)
             return dest
 
 
