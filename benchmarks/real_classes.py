@@ -58,8 +58,9 @@ def agreement_by_r(table: pd.DataFrame, answer: str, bins) -> list[dict]:
     return rows
 
 
-def field_sources(shared: Path, fid_tuple, classifier, limit: int | None) -> pd.DataFrame:
-    """Every labelled source of one field with its r, concentration and both answers."""
+def field_sources(shared: Path, fid_tuple, classifier, limit: int | None, crop_scale: float = 1.0) -> pd.DataFrame:
+    """Every labelled source of one field with its r, concentration and both answers; the
+    cut-out side is the box table's for its r times ``crop_scale``."""
     from astropy.table import Table
 
     from yl8c4net.classify.infer import classify_detections
@@ -98,7 +99,7 @@ def field_sources(shared: Path, fid_tuple, classifier, limit: int | None) -> pd.
     sources["r"] = mags[7.0]
     sources["concentration"] = mags[1.5] - mags[4.0]
     sources["class_concentration"], cut = concentration_classes(sources["concentration"].to_numpy(), sources["r"])
-    side = BoxTable().side(sources["r"])
+    side = BoxTable().side(sources["r"]) * crop_scale
     boxes = sources.assign(w=side, h=side)
     classified = classify_detections(model, norm, composite, boxes)
     answer = classified["class"].astype(str).to_numpy()
@@ -139,19 +140,26 @@ def main(argv: list[str] | None = None) -> dict:
         help="the fusion model made with that classifier: also report its sky weights",
     )
     ap.add_argument("--limit", type=int, default=None, help="score at most N sources per field (a quick look)")
+    ap.add_argument(
+        "--crop-scale",
+        type=float,
+        default=1.0,
+        help="cut-out side times this (a diagnostic: the answers against a source's size in its cut-out)",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "real_classes.json")
     args = ap.parse_args(argv)
     from yl8c4net.classify.train import load_classifier
 
     model, norm, _ = load_classifier(args.classifier, device="cpu")
-    labelled = field_sources(args.shared, LABELLED, (model, norm), args.limit)
-    stars = field_sources(args.shared, STARS_ONLY, (model, norm), args.limit)
+    labelled = field_sources(args.shared, LABELLED, (model, norm), args.limit, args.crop_scale)
+    stars = field_sources(args.shared, STARS_ONLY, (model, norm), args.limit, args.crop_scale)
     from yl8c4net.io import sha256_of
 
     result = {
         "classifier": str(args.classifier),
         "classifier_sha256": sha256_of(args.classifier),
         "concentration_margin_mag": CONCENTRATION_CUT_MAG,
+        "crop_scale": args.crop_scale,
         "fields": {},
     }
     print("| field | answer | " + " | ".join(f"r {lo:g}-{hi:g}" for lo, hi in R_BINS + SUMMARY_BINS) + " |")

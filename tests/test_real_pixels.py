@@ -25,6 +25,9 @@ def test_weak_labels_leave_a_band_around_the_cut_and_skip_faint_or_unmeasured_so
     labels = weak_labels(dc, r, margin_mag=0.05, r_max=22.2)
     assert CONCENTRATION_CUT_MAG == 0.1
     assert labels.tolist() == ["POINT", "POINT", "", "", "GALAXY", "GALAXY", "", ""]
+    # Bright sources (saturated cores read as extended) get none below r_min.
+    bright = weak_labels(np.array([0.6, 0.6, -0.05]), np.array([15.9, 16.0, 12.0]), 0.05, 22.2, r_min=16.0)
+    assert bright.tolist() == ["", "GALAXY", ""]
 
 
 def test_set_loss_is_cross_entropy_for_a_class_and_the_star_or_quasar_probability_for_point():

@@ -44,6 +44,7 @@ class RealPixelParams:
     fields: tuple = ()
     mirror_root: str | None = None
     r_max: float = 22.2
+    r_min: float = 16.0
     margin_mag: float = 0.05
     repeat: int = 4
     epochs: int = 4
@@ -59,7 +60,17 @@ class RealPixelParams:
             mirror_root=c.get("mirror_root"),
             **{
                 k: c[k]
-                for k in ("r_max", "margin_mag", "repeat", "epochs", "lr", "weight_decay", "batch_size", "seed")
+                for k in (
+                    "r_max",
+                    "r_min",
+                    "margin_mag",
+                    "repeat",
+                    "epochs",
+                    "lr",
+                    "weight_decay",
+                    "batch_size",
+                    "seed",
+                )
                 if k in c
             },
         )
@@ -105,7 +116,7 @@ def field_weak_cutouts(field_dir: Path, manifest: dict, params: RealPixelParams)
     composite, _ = field_composite(field_dir, manifest)
     frame = read_frame(frame_file(field_dir, manifest["frames"]["r"]))
     table, _ = concentration_table(np.nan_to_num(frame.image))
-    table["weak_label"] = weak_labels(table["dc"], table["r"], params.margin_mag, params.r_max)
+    table["weak_label"] = weak_labels(table["dc"], table["r"], params.margin_mag, params.r_max, params.r_min)
     table = table[table["weak_label"] != ""].reset_index(drop=True)
     side = BoxTable().side(table["r"])
     crops = crop_cutouts(composite, table["x"].to_numpy(float), table["y"].to_numpy(float), side, CUTOUT_PX)

@@ -94,7 +94,7 @@ def concentration_table(image: np.ndarray, sources: pd.DataFrame | None = None) 
     return t, locus
 
 
-def weak_labels(dc: np.ndarray, r: np.ndarray, margin_mag: float, r_max: float) -> np.ndarray:
+def weak_labels(dc: np.ndarray, r: np.ndarray, margin_mag: float, r_max: float, r_min: float = -np.inf) -> np.ndarray:
     """POINT / GALAXY / "" (no label) per source, from its ``dc`` (mag above the stellar locus).
 
     Parameters
@@ -102,12 +102,17 @@ def weak_labels(dc: np.ndarray, r: np.ndarray, margin_mag: float, r_max: float) 
     dc : array
         Concentration above the field's stellar locus (mag).
     r : array
-        r magnitudes; sources at ``r >= r_max`` or with a non-finite ``dc`` get no label.
+        r magnitudes; sources at ``r >= r_max`` or ``r < r_min``, or with a non-finite
+        ``dc``, get no label.
     margin_mag : float
         Half-width of the unlabelled band around the cut (mag).
+    r_min : float
+        The bright limit (mag): a saturated star's flattened core reads as extended, so the
+        cut calls bright stars GALAXY (on the real 3918/3/213 and 4510/4/30, 7 of the 20
+        calibObj stars at r < 16).
     """
     dc, r = np.asarray(dc, float), np.asarray(r, float)
-    usable = np.isfinite(dc) & (r < r_max)
+    usable = np.isfinite(dc) & (r < r_max) & (r >= r_min)
     out = np.full(len(dc), "", dtype=object)
     out[usable & (dc < CONCENTRATION_CUT_MAG - margin_mag)] = POINT
     out[usable & (dc > CONCENTRATION_CUT_MAG + margin_mag)] = GALAXY
