@@ -141,3 +141,17 @@ def test_a_real_field_gives_cutouts_with_both_weak_labels():
     assert np.median(outer[bright & is_gal]) > np.median(outer[bright & ~is_gal])
     with pytest.raises(RealPixelsError, match="mirror_root"):
         real_weak_set(RealPixelParams(fields=((1035, 6, 17),)))
+
+
+def test_every_real_pixels_setting_of_the_schema_reaches_the_fine_tuning():
+    from yl8c4net.config import load_schema
+
+    section = load_schema()["properties"]["real_pixels"]["properties"]
+    given = {"fields": ["1035/6/17"], "mirror_root": "m", "r_min": 17.5, "epochs": 2, "lr": 1e-3}
+    params = RealPixelParams.from_config(given)
+    assert params.fields == ((1035, 6, 17),) and params.mirror_root == "m"
+    assert (params.r_min, params.epochs, params.lr) == (17.5, 2, 1e-3)
+    # Schema defaults and the dataclass's agree, key for key.
+    defaults = RealPixelParams.from_config({k: v["default"] for k, v in section.items() if k != "fields"})
+    assert defaults == RealPixelParams(mirror_root=None)
+    assert set(section) == set(RealPixelParams.__dataclass_fields__)

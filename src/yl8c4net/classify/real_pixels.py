@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from dataclasses import asdict, dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import numpy as np
@@ -55,24 +56,12 @@ class RealPixelParams:
 
     @classmethod
     def from_config(cls, c: dict) -> "RealPixelParams":
+        """The settings of the config's ``real_pixels`` section (keys left out keep their defaults)."""
+        scalars = {f.name for f in dataclass_fields(cls)} - {"fields", "mirror_root"}
         return cls(
             fields=tuple(tuple(int(v) for v in f.split("/")) for f in c.get("fields", [])),
             mirror_root=c.get("mirror_root"),
-            **{
-                k: c[k]
-                for k in (
-                    "r_max",
-                    "r_min",
-                    "margin_mag",
-                    "repeat",
-                    "epochs",
-                    "lr",
-                    "weight_decay",
-                    "batch_size",
-                    "seed",
-                )
-                if k in c
-            },
+            **{k: c[k] for k in scalars if k in c},
         )
 
 
