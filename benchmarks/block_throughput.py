@@ -108,6 +108,7 @@ def run_blocks(
 ) -> dict:
     """The block jobs on ``fields`` with ``workers`` fields in flight; wall seconds per job."""
     from yl8c4net.classify.field import FieldClassification
+    from yl8c4net.classify.infer import predict_batch
     from yl8c4net.detect.bright import BrightSourceSettings
     from yl8c4net.detect.field import FieldDetectionChain
     from yl8c4net.detect.infer import BatchedFieldDetector, batch_tiles
@@ -169,7 +170,13 @@ def run_blocks(
         conf=det_cfg["conf"],
     )
     model, norm = models["classifier"]
-    classify = FieldClassification(model, norm, files, cfg["catalog"]["centroid_window_fwhm_arcsec"])
+    classify = FieldClassification(
+        model,
+        norm,
+        files,
+        cfg["catalog"]["centroid_window_fwhm_arcsec"],
+        predict_batch=predict_batch(cfg["classifier"]["predict_batch"], model),
+    )
 
     def each(fn):
         if workers == 1:

@@ -158,7 +158,7 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from field_cost import classifier_checkpoint
 
-    from yl8c4net.classify.infer import classify_detections
+    from yl8c4net.classify.infer import classify_detections, predict_batch
     from yl8c4net.classify.model import CLASS_NAMES
     from yl8c4net.classify.train import load_classifier
     from yl8c4net.detect.infer import BatchedFieldDetector, batch_tiles, detect_fields
@@ -203,6 +203,7 @@ def main() -> None:
     ultra_dev = {"cuda": 0, "cpu": "cpu"}
     ckpt = classifier_checkpoint(args.classifier, work)
     classifier = {d: load_classifier(ckpt, CLASS_NAMES, 3, d)[:2] for d in devices}
+    batch = {d: predict_batch("auto", classifier[d][0]) for d in devices}  # classifier.predict_batch: auto
 
     # The CUDA check: same weights, one field per batch, CUDA against the CPU.
     cpu_dets = [detect_fields(detector["cpu"], [c], device="cpu", **settings)[0][0] for c in composites]
@@ -211,8 +212,8 @@ def main() -> None:
         for c, cpu_det in zip(composites, cpu_dets):
             gpu_det = detect_fields(detector["cuda"], [c], device=0, **settings)[0][0]
             check = compare_detections(cpu_det, gpu_det)
-            p_cpu = classify_detections(*classifier["cpu"], c, cpu_det)
-            p_gpu = classify_detections(*classifier["cuda"], c, cpu_det)
+            p_cpu = classify_detections(*classifier["cpu"], c, cpu_det, batch_size=batch["cpu"])
+            p_gpu = classify_detections(*classifier["cuda"], c, cpu_det, batch_size=batch["cuda"])
             cols = [f"p_{n.lower()}" for n in CLASS_NAMES]
             check["max_proba_diff"] = float(np.abs(p_cpu[cols].to_numpy() - p_gpu[cols].to_numpy()).max())
             checks.append(check)
@@ -256,7 +257,9 @@ def main() -> None:
     classify = {}
     for dev in devices:
         reps = 20 if dev == "cuda" else 3
-        seconds = timed(lambda dev=dev: classify_detections(*classifier[dev], composites[0], crops_det), reps)
+        seconds = timed(
+            lambda dev=dev: classify_detections(*classifier[dev], composites[0], crops_det, batch_size=batch[dev]), reps
+        )
         classify[dev] = {"cutouts": len(crops_det), "cutouts_per_s": len(crops_det) / seconds, "s_per_field": seconds}
         print(f"classify {dev}: {classify[dev]}", flush=True)
     result["classify"] = classify

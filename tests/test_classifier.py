@@ -119,3 +119,36 @@ def test_classifying_an_empty_field_gives_the_typed_columns_and_no_error():
     )
     assert np.allclose(two[["p_galaxy", "p_star", "p_qso"]].sum(axis=1), 1.0, atol=1e-5)
     assert set(two["class"]) <= {"GALAXY", "STAR", "QSO"}
+
+
+def test_classified_rows_do_not_depend_on_the_predict_batch():
+    """classifier.predict_batch only changes how many cut-outs go through at once: 300
+    detections give the same probabilities and classes in batches of 1024, 64 and 7; auto
+    resolves to the CPU's batch for a torch model on the CPU and for an ONNX-like model."""
+    from yl8c4net.classify.infer import AUTO_PREDICT_BATCH, classify_detections, predict_batch
+    from yl8c4net.classify.model import CLASS_NAMES
+    from yl8c4net.pipeline.model_files import shipped_model
+
+    model, norm, _ = load_classifier(shipped_model("classifier"), CLASS_NAMES, 3, "cpu")
+    rng = np.random.default_rng(3)
+    # Sky noise with 300 Gaussian sources of random widths, detected where they are.
+    x, y, sigma = rng.uniform(0, 600, 300), rng.uniform(0, 400, 300), rng.uniform(1, 5, 300)
+    yy, xx = np.mgrid[:400, :600]
+    image = rng.normal(20, 4, (400, 600))
+    for xs, ys, s, a in zip(x, y, sigma, rng.uniform(20, 200, 300)):
+        image += a * np.exp(-((xx - xs) ** 2 + (yy - ys) ** 2) / (2 * s * s))
+    image = np.repeat(np.clip(image, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+    det = pd.DataFrame({"x": x, "y": y, "w": 6 * sigma, "h": 6 * sigma})
+    one = classify_detections(model, norm, image, det, batch_size=1024)
+    for batch in (64, 7):
+        other = classify_detections(model, norm, image, det, batch_size=batch)
+        np.testing.assert_allclose(
+            other[["p_galaxy", "p_star", "p_qso"]].to_numpy(),
+            one[["p_galaxy", "p_star", "p_qso"]].to_numpy(),
+            atol=1e-6,
+        )
+        assert (other["class"] == one["class"]).all()
+    assert one["class"].nunique() >= 2
+    assert predict_batch("auto", model) == AUTO_PREDICT_BATCH["cpu"] == 64
+    assert predict_batch("auto", object()) == 64  # onnxruntime runs on the CPU
+    assert predict_batch(512, model) == 512

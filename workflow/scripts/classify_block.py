@@ -4,6 +4,7 @@ its windowed centroid on the r frame, and that position on the sky through the r
 
 from yl8c4net.pipeline.blocks import block_of_job, run_block
 from yl8c4net.classify.field import FieldClassification
+from yl8c4net.classify.infer import predict_batch
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.train import load_classifier
 from yl8c4net.runtime.onnx import load_classifier_onnx
@@ -29,6 +30,7 @@ with step(snakemake.log[0], "classify_block") as log:
         saturation_counts=cfg["detector"]["bright_complement"]["saturation_counts"],
         near_bright_mag_r=cfg["catalog"]["near_bright_mag_r"],
         near_bright_radius_arcsec=cfg["catalog"]["near_bright_radius_arcsec"],
+        predict_batch=predict_batch(cfg["classifier"]["predict_batch"], model),
     )
     run_block(
         "classify",

@@ -20,7 +20,7 @@ from yl8c4net.catalog.photometry import (
 )
 from yl8c4net.catalog.positions import CENTROID_BLEND_FIT, refine_positions
 from yl8c4net.catalog.sky import pixels_to_sky
-from yl8c4net.classify.infer import classify_detections
+from yl8c4net.classify.infer import AUTO_PREDICT_BATCH, classify_detections
 from yl8c4net.images.imageio import load_image
 from yl8c4net.io import write_parquet
 from yl8c4net.pipeline.blocks import field_path
@@ -51,6 +51,9 @@ class FieldClassification:
         ``detector.bright_complement.saturation_counts``: the saturation flag's level.
     near_bright_mag_r, near_bright_radius_arcsec : float
         ``catalog.near_bright_mag_r`` and ``catalog.near_bright_radius_arcsec``.
+    predict_batch : int
+        Cut-outs per Conv4Net batch (``classifier.predict_batch``, resolved by
+        `yl8c4net.classify.infer.predict_batch`).
     """
 
     model: object
@@ -62,6 +65,7 @@ class FieldClassification:
     saturation_counts: float = 50000.0
     near_bright_mag_r: float = 15.0
     near_bright_radius_arcsec: float = 30.0
+    predict_batch: int = AUTO_PREDICT_BATCH["cpu"]
 
     def __call__(self, fid: FieldId) -> None:
         import pyarrow.parquet as pq
@@ -69,7 +73,9 @@ class FieldClassification:
         detections = pq.read_table(field_path(self.files["detections"], fid))
         det = detections.to_pandas()
         image = load_image(field_path(self.files["composite"], fid), flip=True)
-        classified = classify_detections(self.model, self.norm, image if image.ndim == 3 else image[..., None], det)
+        classified = classify_detections(
+            self.model, self.norm, image if image.ndim == 3 else image[..., None], det, batch_size=self.predict_batch
+        )
         manifest_path = field_path(self.files["frames"], fid)
         frame = None
         if self.lean and image.ndim == 3 and not fetched_r_frame(manifest_path):

@@ -26,6 +26,7 @@ import torch
 import torchvision
 
 from yl8c4net.images.tiling import tile_origins
+from yl8c4net.runtime.device import batch_for_device
 
 DETECTION_COLUMNS = ["x", "y", "w", "h", "conf", "tile"]
 OWNERSHIP_TOLERANCE_PX = 8.0
@@ -234,9 +235,7 @@ AUTO_BATCH_TILES = {"cpu": 12, "cuda": 96}
 
 def batch_tiles(setting, device) -> int:
     """Tiles per detect batch for the ``detector.batch_tiles`` setting on ``device``."""
-    if setting != "auto":
-        return int(setting)
-    return AUTO_BATCH_TILES["cuda" if str(device).startswith("cuda") else "cpu"]
+    return batch_for_device(setting, device, AUTO_BATCH_TILES)
 
 
 class BatchedFieldDetector:

@@ -29,3 +29,11 @@ def pick_device(requested: str = "auto"):
 def ultralytics_device(requested: str = "auto"):
     """The same choice in ultralytics' terms (0 for the first GPU, or "cpu")."""
     return 0 if pick_device(requested).type == "cuda" else "cpu"
+
+
+def batch_for_device(setting, device, auto: dict) -> int:
+    """A batch size setting resolved on ``device``: the integer itself, or for "auto" the
+    entry of ``auto`` ({"cpu": n, "cuda": m}) for that kind of device."""
+    if setting != "auto":
+        return int(setting)
+    return auto["cuda" if str(device).startswith("cuda") else "cpu"]
