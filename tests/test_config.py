@@ -50,8 +50,8 @@ def test_cross_key_rules():
     assert "fusion.model: nowhere.joblib does not exist" in _bad(lambda c: c["fusion"].update(model="nowhere.joblib"))
     onnx_on_gpu = _bad(lambda c: c["detector"].update(runtime="onnx", device="cuda"))
     assert onnx_on_gpu == "config.yaml: detector.runtime: onnx runs on the CPU; set detector.device to auto or cpu"
-    no_mirror = _bad(lambda c: c["real_pixels"].update(fields=["1035/6/17"]))
-    assert no_mirror.startswith("config.yaml: real_pixels.mirror_root: a local SAS mirror holding the real fields")
+    no_mirror = _bad(lambda c: c["real_pixels"].update(fields=["1035/6/17"], mirror_root="/nowhere"))
+    assert no_mirror == "config.yaml: real_pixels.mirror_root: /nowhere is not a directory"
     fixed_fusion = _bad(
         lambda c: (
             c["real_pixels"].update(fields=["1035/6/17"], mirror_root=str(REPO)),
@@ -254,3 +254,26 @@ def test_galaxy_colours_redden_with_r_in_the_simulator_the_cutouts_and_the_photo
 
     assert median_g_r(red, "GALAXY") - median_g_r(plain, "GALAXY") == pytest.approx(0.5, abs=0.1)
     assert median_g_r(red, "STAR") == pytest.approx(median_g_r(plain, "STAR"), abs=0.05)
+
+
+def test_real_pixel_fields_without_a_mirror_must_be_fetched_by_the_runs():
+    """Without real_pixels.mirror_root the fine-tuning reads the runs' own fetched fields."""
+    from yl8c4net.config import check_real_pixel_fields, field_ids
+
+    cfg = validate_config(yaml.safe_load((REPO / "config.yaml").read_text()), SCHEMA, source="config.yaml")
+    cfg["real_pixels"]["fields"] = ["9101/3/12", "9101/3/014"]
+    check_real_pixel_fields(cfg, field_ids(cfg))  # the demo's fields 11-14: fine
+    cfg["real_pixels"]["fields"] = ["9101/3/12", "1035/6/17"]
+    with pytest.raises(ConfigError) as err:
+        check_real_pixel_fields(cfg, field_ids(cfg), "config.yaml")
+    assert str(err.value) == (
+        "config.yaml: real_pixels.fields: 1035/6/17 is not a field of the config's runs; "
+        "list it in runs or set real_pixels.mirror_root"
+    )
+    cfg["real_pixels"]["mirror_root"] = str(REPO)  # a mirror holds them: no check
+    check_real_pixel_fields(cfg, field_ids(cfg))
+    cfg["real_pixels"]["mirror_root"] = None
+    cfg["real_pixels"]["fields"] = ["9101/3/12"]
+    cfg["sdss"]["lean"] = True
+    with pytest.raises(ConfigError, match="real_pixels.fields: sdss.lean fetches no r frame"):
+        check_real_pixel_fields(cfg, field_ids(cfg))

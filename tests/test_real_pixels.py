@@ -143,6 +143,40 @@ def test_a_real_field_gives_cutouts_with_both_weak_labels():
         real_weak_set(RealPixelParams(fields=((1035, 6, 17),)))
 
 
+@needs_shared
+def test_a_run_fine_tunes_on_the_fields_it_fetched_as_on_the_mirror(tmp_path):
+    """Without real_pixels.mirror_root the weak labels come from the field the workflow
+    fetched (its manifest in the workflow's layout): the same labels and cut-outs as from the
+    mirror. A field quarantined at fetch, or fetched without its r frame, is refused with one
+    line naming it."""
+    import json
+
+    from yl8c4net.sdss.fetch import fetch_field
+    from yl8c4net.sdss.fields import FieldId
+    from yl8c4net.sdss.source import MirrorSource
+
+    template = str(tmp_path / "frames/{run}/{camcol}/{field}/manifest.json")
+    manifest_path = tmp_path / "frames/1035/6/17/manifest.json"
+    manifest = fetch_field(
+        FieldId(1035, 6, 17), MirrorSource(SHARED_SAS), "r", manifest_path.parent, frame_storage="fits"
+    )
+    manifest_path.write_text(json.dumps(manifest))
+    from_run, run_cutouts = real_weak_set(RealPixelParams(fields=((1035, 6, 17),)), template)
+    from_mirror, mirror_cutouts = real_weak_set(RealPixelParams(fields=((1035, 6, 17),), mirror_root=str(SHARED_SAS)))
+    pd.testing.assert_frame_equal(from_run, from_mirror)
+    assert np.array_equal(run_cutouts, mirror_cutouts) and len(from_run) > 100
+
+    manifest_path.write_text(json.dumps({**manifest, "status": "quarantined", "reason": "r frame: bad checksum"}))
+    with pytest.raises(
+        RealPixelsError, match=r"real field 1035/6/17: quarantined when fetched \(r frame: bad checksum\)"
+    ):
+        real_weak_set(RealPixelParams(fields=((1035, 6, 17),)), template)
+    frames = {b: e for b, e in manifest["frames"].items() if b != "r"}
+    manifest_path.write_text(json.dumps({**manifest, "frames": frames}))
+    with pytest.raises(RealPixelsError, match="real field 1035/6/17: .* has no r frame"):
+        real_weak_set(RealPixelParams(fields=((1035, 6, 17),)), template)
+
+
 def test_every_real_pixels_setting_of_the_schema_reaches_the_fine_tuning():
     from yl8c4net.config import load_schema
 

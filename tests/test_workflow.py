@@ -389,3 +389,37 @@ def test_field_workers_set_the_cpu_blocks_threads_and_rerun_nothing(finished_dem
     for rule in ("composite_block", "training_data_block"):
         m = re.search(rf"rule {rule}:\n(.*?)\n\n", out, re.S)
         assert m and "threads: 3" in m.group(1), (rule, m and m.group(1))
+
+
+def test_real_pixels_without_a_mirror_fine_tune_on_the_runs_own_fetched_fields(tmp_path):
+    """real_pixels.fields with no mirror_root: the fine-tuning job waits for the fetch of the
+    block holding the field, and a field outside the runs, or lean mode, stops the start-up
+    with one line naming the key."""
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["real_pixels"]["fields"] = ["9101/3/13"]
+    on = tmp_path / "on.yaml"
+    on.write_text(yaml.safe_dump(cfg))
+    dry = snakemake("-n", "results/models/classifier/conv4net-real.pt", cwd=tmp_path, config_file=on)
+    assert dry.returncode == 0, dry.stderr
+    out = dry.stdout + dry.stderr
+    job = out[out.index("rule fine_tune_classifier_real:") :]
+    inputs = next(line for line in job.splitlines() if line.strip().startswith("input:"))
+    assert "resources/frames/9101/3/block-0013-0014.json" in inputs
+    assert "block-0011-0012" not in inputs
+    for change, message in (
+        (
+            {"real_pixels": {"fields": ["9101/3/20"]}},
+            "real_pixels.fields: 9101/3/20 is not a field of the config's runs",
+        ),
+        ({"sdss": {"lean": True}}, "real_pixels.fields: sdss.lean fetches no r frame"),
+    ):
+        bad_cfg = yaml.safe_load(on.read_text())
+        for section, values in change.items():
+            bad_cfg[section].update(values)
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(yaml.safe_dump(bad_cfg))
+        res = snakemake("-n", cwd=tmp_path, config_file=bad)
+        assert res.returncode != 0
+        lines = [ln for ln in res.stderr.splitlines() if message in ln]
+        assert len(lines) == 1, res.stderr[-2000:]
+        assert "Traceback" not in res.stderr

@@ -150,11 +150,8 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
             raise ConfigError(f"{source}: runs: no run has the role {role!r}{hint}")
     real = cfg["real_pixels"]
     if real["fields"]:
-        if not real["mirror_root"] or not Path(real["mirror_root"]).is_dir():
-            raise ConfigError(
-                f"{source}: real_pixels.mirror_root: a local SAS mirror holding the real fields is needed"
-                f" (got {real['mirror_root']!r})"
-            )
+        if real["mirror_root"] and not Path(real["mirror_root"]).is_dir():
+            raise ConfigError(f"{source}: real_pixels.mirror_root: {real['mirror_root']} is not a directory")
         if not any("classify_train" in r["roles"] for r in cfg["runs"]):
             raise ConfigError(
                 f"{source}: real_pixels.fields: fine-tuning keeps the simulated cut-outs in every epoch,"
@@ -258,6 +255,28 @@ def field_ids(cfg: dict) -> list[FieldId]:
         else:
             out += indexed_fields(cfg["sdss"]["field_index_dir"], r["run"], rerun, r["camcols"])
     return out
+
+
+def check_real_pixel_fields(cfg: dict, run_fields, source: str = "config") -> None:
+    """Without ``real_pixels.mirror_root`` the weak labels come from the workflow's own
+    fetched fields: each of ``real_pixels.fields`` must be one of the runs' fields
+    (``run_fields``: `~yl8c4net.sdss.fields.FieldId`), fetched with its r frame (not
+    ``sdss.lean``). Raises `ConfigError` with one line naming the field or key."""
+    section = cfg.get("real_pixels", {})
+    if section.get("mirror_root") or not section.get("fields"):
+        return
+    if cfg["sdss"]["lean"]:
+        raise ConfigError(
+            f"{source}: real_pixels.fields: sdss.lean fetches no r frame to label sources on; "
+            "set sdss.lean false or real_pixels.mirror_root"
+        )
+    known = {(f.run, f.camcol, f.field) for f in run_fields}
+    for name in section["fields"]:
+        if tuple(int(v) for v in name.split("/")) not in known:
+            raise ConfigError(
+                f"{source}: real_pixels.fields: {name} is not a field of the config's runs; "
+                "list it in runs or set real_pixels.mirror_root"
+            )
 
 
 def lupton_stretch(cfg: dict) -> LuptonStretch:

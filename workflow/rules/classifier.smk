@@ -36,6 +36,7 @@ rule fine_tune_classifier_real:
         images="resources/training/classify/dataset.npy",
         table="resources/training/classify/dataset.parquet",
         weights=base_classifier_weights,
+        fetched=real_pixels_fetched,
     output:
         weights="results/models/classifier/conv4net-real.pt",
         summary="results/models/classifier/real_pixels.json",
@@ -53,6 +54,7 @@ rule fine_tune_classifier_real:
     params:
         config=settings("real_pixels", "classifier.device"),
         code=code_version("fine_tune_classifier_real"),
+        files=FIELD_FILES,
     script:
         "../scripts/fine_tune_classifier_real.py"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from yl8c4net.pipeline.blocks import field_blocks
 from yl8c4net.pipeline.code_version import script_code_version
-from yl8c4net.config import field_ids, validate_config
+from yl8c4net.config import check_real_pixel_fields, field_ids, validate_config
 from yl8c4net.errors import ConfigError, YL8C4NetError
 from yl8c4net.images.imageio import image_suffix
 
@@ -41,9 +41,11 @@ config.clear()
 config.update(_validated)
 
 
+# A missing or malformed field index, or a real_pixels field the runs do not fetch: one line.
 try:
     FIELDS = field_ids(config)
-except YL8C4NetError as exc:  # a missing or malformed field index
+    check_real_pixel_fields(config, FIELDS)
+except YL8C4NetError as exc:
     sys.exit(f"ERROR {exc}")
 RUNS = sorted({fid.run for fid in FIELDS})
 # Catalogue partitions are built in config order: adding a run at the end of the list
@@ -246,6 +248,21 @@ def metrics_table_inputs(wildcards):
 def base_classifier_weights(wildcards=None):
     """The configured checkpoint, or the one this workflow trains on simulated cut-outs."""
     return config["classifier"]["weights"] or "results/models/classifier/conv4net.pt"
+
+
+def real_pixels_fetched(wildcards=None):
+    """Without ``real_pixels.mirror_root``: the fetch manifests of the blocks holding the
+    real_pixels fields, whose frames the fine-tuning labels and crops."""
+    if config["real_pixels"]["mirror_root"]:
+        return []
+    blocks = {
+        BLOCK_OF_FIELD[tuple(int(v) for v in name.split("/"))]
+        for name in config["real_pixels"]["fields"]
+    }
+    return sorted(
+        BLOCK_MANIFESTS["fetch"].format(run=b.run, camcol=b.camcol, block=b.name)
+        for b in blocks
+    )
 
 
 def classifier_weights(wildcards=None):

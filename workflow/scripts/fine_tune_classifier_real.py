@@ -29,7 +29,7 @@ with step(snakemake.log[0], "fine_tune_classifier_real") as log:
     checkpoint = torch.load(snakemake.input.weights, map_location="cpu", weights_only=False)
     names = checkpoint["class_names"]
     val_before = split_accuracy(model, norm, images[val], table["class"].to_numpy()[val], names)
-    real, real_images = real_weak_set(params)
+    real, real_images = real_weak_set(params, snakemake.params.files["frames"])
     log.info("%d weakly labelled real cut-outs from %d fields", len(real), len(params.fields))
     tuned, history = fine_tune_on_real(
         checkpoint,

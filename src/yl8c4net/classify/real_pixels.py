@@ -112,22 +112,37 @@ def field_weak_cutouts(field_dir: Path, manifest: dict, params: RealPixelParams)
     return table, crops
 
 
-def real_weak_set(params: RealPixelParams) -> tuple[pd.DataFrame, np.ndarray]:
-    """Weakly labelled cut-outs of every configured real field (fetched from the mirror)."""
+def real_weak_set(params: RealPixelParams, fetched_manifest: str | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Weakly labelled cut-outs of every configured real field.
+
+    Parameters
+    ----------
+    params : RealPixelParams
+        With ``mirror_root``, the fields are fetched from that SAS-layout mirror.
+    fetched_manifest : str, optional
+        Without ``mirror_root``: the path template (``{run}``, ``{camcol}``, ``{field}``) of
+        the manifests of the fields the workflow fetched for its runs (rule fetch_block), so
+        that a run fine-tunes on its own frames from whatever source it fetches from.
+    """
+    from yl8c4net.pipeline.blocks import field_path
     from yl8c4net.sdss.fetch import fetch_field
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.source import MirrorSource
 
-    if not params.mirror_root:
-        raise RealPixelsError("real_pixels.mirror_root: a local SAS mirror holding the real fields is needed")
-    source = MirrorSource(params.mirror_root)
+    if not params.mirror_root and not fetched_manifest:
+        raise RealPixelsError("real_pixels: give mirror_root, or the fetched fields' manifests")
     tables, crops = [], []
     for fid_tuple in params.fields:
         fid = FieldId(*fid_tuple)
-        with tempfile.TemporaryDirectory() as tmp:
-            manifest = fetch_field(fid, source, "r", Path(tmp))
-            table, cutouts = field_weak_cutouts(Path(tmp), manifest, params)
         name = "/".join(str(v) for v in fid_tuple)
+        if params.mirror_root:
+            with tempfile.TemporaryDirectory() as tmp:
+                manifest = fetch_field(fid, MirrorSource(params.mirror_root), "r", Path(tmp))
+                table, cutouts = field_weak_cutouts(Path(tmp), manifest, params)
+        else:
+            manifest_path = Path(field_path(fetched_manifest, fid))
+            manifest = read_fetched_manifest(manifest_path, name)
+            table, cutouts = field_weak_cutouts(manifest_path.parent, manifest, params)
         if len(table) == 0:
             raise RealPixelsError(f"real field {name}: no source gives a weak label")
         log.info(
@@ -140,6 +155,25 @@ def real_weak_set(params: RealPixelParams) -> tuple[pd.DataFrame, np.ndarray]:
         tables.append(table.assign(field=name))
         crops.append(cutouts)
     return pd.concat(tables, ignore_index=True), np.concatenate(crops)
+
+
+def read_fetched_manifest(manifest_path: Path, name: str) -> dict:
+    """A fetched field's manifest, refused with one line when it is unreadable, quarantined
+    or has no r frame (a weak label needs the r frame's light)."""
+    import json
+
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RealPixelsError(f"real field {name}: {manifest_path}: unreadable manifest ({exc})") from None
+    if manifest.get("status", "ok") != "ok":
+        raise RealPixelsError(
+            f"real field {name}: quarantined when fetched ({manifest.get('reason', 'no reason given')}); "
+            "drop it from real_pixels.fields"
+        )
+    if "r" not in manifest.get("frames", {}):
+        raise RealPixelsError(f"real field {name}: {manifest_path} has no r frame")
+    return manifest
 
 
 def fine_tune_on_real(
