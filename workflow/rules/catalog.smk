@@ -28,6 +28,7 @@ rule classify_block:
             "sdss.lean",
             "classifier.device",
             "classifier.runtime",
+            "classifier.predict_batch",
             "training_data.extra_bands",
             "catalog.centroid_window_fwhm_arcsec",
             "catalog.aperture_radius_arcsec",
