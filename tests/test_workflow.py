@@ -279,6 +279,14 @@ def test_a_finished_project_copied_to_another_path_has_nothing_to_do(finished_de
             {"fetch_block", "train_detector", "detect_block", "cutouts_block", "classify_dataset"},
         ),
         (
+            # How classify_block runs the network, not the model: no training reruns.
+            "classifier",
+            "predict_batch",
+            32,
+            {"classify_block", "catalog_run", "catalog", "catalog_figures", "sky_map", "metrics_table"},
+            {"train_classifier", "evaluate_classifier", "train_fusion", "evaluate_fusion", "detect_block"},
+        ),
+        (
             "catalog",
             "match_radius_arcsec",
             1.5,

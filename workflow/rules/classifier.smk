@@ -25,7 +25,20 @@ rule train_classifier:
         runtime=600,
         gpu=1,
     params:
-        config=settings("classifier", "classify_data", "training_data.extra_bands"),
+        # The training keys only: classifier.runtime and predict_batch change how
+        # classify_block runs the network, not the model.
+        config=settings(
+            "classifier.epochs",
+            "classifier.batch_size",
+            "classifier.lr",
+            "classifier.weight_decay",
+            "classifier.lr_schedule",
+            "classifier.patience",
+            "classifier.seed",
+            "classifier.device",
+            "classify_data",
+            "training_data.extra_bands",
+        ),
         code=code_version("train_classifier"),
     script:
         "../scripts/train_classifier.py"
