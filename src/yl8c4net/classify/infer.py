@@ -11,9 +11,10 @@ from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.train import predict_proba
 from yl8c4net.runtime.device import batch_for_device
 
-#: ``classifier.predict_batch: auto``: on the CPU a field's ~760 cut-outs go faster in batches
-#: of 64 than in one (each batch's activations stay in the cores' caches: 0.34 s against
-#: 0.55 s per field with torch on 2 cores; onnxruntime is about as fast at either); on CUDA one large batch fills the GPU.
+#: ``classifier.predict_batch: auto``: on the CPU a field's ~740 cut-outs go faster in batches
+#: of 64 than in one, as each batch's activations stay in the cores' caches (0.34 s against
+#: 0.55 s per field with torch on 2 cores; onnxruntime is about as fast at either size); on
+#: CUDA one large batch fills the GPU.
 AUTO_PREDICT_BATCH = {"cpu": 64, "cuda": 1024}
 
 
