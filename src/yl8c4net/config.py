@@ -17,7 +17,7 @@ import yaml
 
 from yl8c4net.images.composite import LuptonStretch
 from yl8c4net.errors import ConfigError
-from yl8c4net.sdss.fields import FieldId
+from yl8c4net.sdss.fields import FieldId, field_triple
 
 #: The config schema ships inside the package (workflow/schemas/ links to it), so a
 #: non-editable install validates configs too.
@@ -272,7 +272,7 @@ def check_real_pixel_fields(cfg: dict, run_fields, source: str = "config") -> No
         )
     known = {(f.run, f.camcol, f.field) for f in run_fields}
     for name in section["fields"]:
-        if tuple(int(v) for v in name.split("/")) not in known:
+        if field_triple(name) not in known:
             raise ConfigError(
                 f"{source}: real_pixels.fields: {name} is not a field of the config's runs; "
                 "list it in runs or set real_pixels.mirror_root"

@@ -10,6 +10,7 @@ from yl8c4net.pipeline.code_version import script_code_version
 from yl8c4net.config import check_real_pixel_fields, field_ids, validate_config
 from yl8c4net.errors import ConfigError, YL8C4NetError
 from yl8c4net.images.imageio import image_suffix
+from yl8c4net.sdss.fields import field_triple
 
 # One line naming the bad key, instead of a schema dump or a traceback.
 try:
@@ -256,8 +257,7 @@ def real_pixels_fetched(wildcards=None):
     if config["real_pixels"]["mirror_root"]:
         return []
     blocks = {
-        BLOCK_OF_FIELD[tuple(int(v) for v in name.split("/"))]
-        for name in config["real_pixels"]["fields"]
+        BLOCK_OF_FIELD[field_triple(name)] for name in config["real_pixels"]["fields"]
     }
     return sorted(
         BLOCK_MANIFESTS["fetch"].format(run=b.run, camcol=b.camcol, block=b.name)

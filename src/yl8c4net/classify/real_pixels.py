@@ -30,6 +30,7 @@ from yl8c4net.classify.data import CutoutDataset
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.weak_labels import GALAXY, POINT, concentration_table, weak_labels
 from yl8c4net.errors import YL8C4NetError
+from yl8c4net.sdss.fields import field_triple
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class RealPixelParams:
         """The settings of the config's ``real_pixels`` section (keys left out keep their defaults)."""
         scalars = {f.name for f in dataclass_fields(cls)} - {"fields", "mirror_root"}
         return cls(
-            fields=tuple(tuple(int(v) for v in f.split("/")) for f in c.get("fields", [])),
+            fields=tuple(field_triple(f) for f in c.get("fields", [])),
             mirror_root=c.get("mirror_root"),
             **{k: c[k] for k in scalars if k in c},
         )

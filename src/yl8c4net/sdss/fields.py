@@ -90,6 +90,13 @@ class FieldId:
 DATA_RELEASES = tuple(range(12, 18))
 
 
+def field_triple(name: str) -> tuple[int, int, int]:
+    """(run, camcol, field) of a config's "run/camcol/field" string (e.g. ``real_pixels.fields``;
+    the schema has checked its form)."""
+    run, camcol, field = (int(v) for v in name.split("/"))
+    return run, camcol, field
+
+
 def sas_release_dir(data_release: int = 17) -> PurePosixPath:
     """``dr{N}/{survey}``: where a data release keeps its imaging on the SAS."""
     data_release = _check_int("data_release", data_release, DATA_RELEASES[0], DATA_RELEASES[-1])
