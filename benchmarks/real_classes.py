@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -58,9 +59,12 @@ def agreement_by_r(table: pd.DataFrame, answer: str, bins) -> list[dict]:
     return rows
 
 
-def field_sources(shared: Path, fid_tuple, classifier, limit: int | None, crop_scale: float = 1.0) -> pd.DataFrame:
-    """Every labelled source of one field with its r, concentration and both answers; the
-    cut-out side is the box table's for its r times ``crop_scale``."""
+def field_sources(
+    shared: Path, fid_tuple, classifier, limit: int | None, crop_scale: float = 1.0
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Every labelled source of one field with its r, concentration, surround level and both
+    answers, and the field's composite (the cut-outs' image); the cut-out side is the box
+    table's for its r times ``crop_scale``."""
     from astropy.table import Table
 
     from yl8c4net.classify.infer import classify_detections
@@ -98,6 +102,7 @@ def field_sources(shared: Path, fid_tuple, classifier, limit: int | None, crop_s
     mags = aperture_mags(frame.image, sources["x"], sources["y"])
     sources["r"] = mags[7.0]
     sources["concentration"] = mags[1.5] - mags[4.0]
+    sources["surround_sigma"] = surround_sigma(frame.image, sources["x"], sources["y"])
     sources["class_concentration"], cut = concentration_classes(sources["concentration"].to_numpy(), sources["r"])
     side = BoxTable().side(sources["r"]) * crop_scale
     boxes = sources.assign(w=side, h=side)
@@ -108,7 +113,69 @@ def field_sources(shared: Path, fid_tuple, classifier, limit: int | None, crop_s
         sources[c] = classified[c.removesuffix("_image")].to_numpy(float)
     sources["field"] = f"{fid.run}/{fid.camcol}/{fid.field}"
     sources.attrs["concentration_cut"] = cut
-    return sources
+    return sources, composite
+
+
+def surround_sigma(image: np.ndarray, x, y) -> np.ndarray:
+    """How far the median of each source's 12-20 px annulus (the local sky of its photometry)
+    lies above the field's sky, in units of the field's pixel noise (sigma-clipped). A few
+    tenths for an isolated source; several for one on a larger object's light, such as a
+    knot or nucleus of a big galaxy that PHOTO's deblender made a child of its own. Measured
+    from the frame alone, never from the labels or the answers."""
+    from astropy.stats import sigma_clipped_stats
+    from photutils.aperture import ApertureStats, CircularAnnulus
+
+    _, sky, noise = sigma_clipped_stats(image, sigma=3.0)
+    positions = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+    return (ApertureStats(image, CircularAnnulus(positions, 12.0, 20.0)).median - sky) / noise
+
+
+DISAGREEMENT_COLUMNS = ("x", "y", "r", "label", "class_image", "class_concentration", "concentration", "surround_sigma")
+
+
+def bright_disagreements(table: pd.DataFrame, r_max: float = 20.0) -> list[dict]:
+    """The sources brighter than ``r_max`` whose ``class_image`` differs from the label, one
+    dict each (position on the r frame, r, label, both answers, surround level): few enough
+    at r < 20 to look at one by one (``--figure``)."""
+    sel = table[(table["r"] < r_max) & (table["class_image"] != table["label"])]
+    return [
+        {k: (round(float(v), 3) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}
+        for row in sel[list(DISAGREEMENT_COLUMNS)].to_dict("records")
+    ]
+
+
+def disagreement_figure(path: Path, fields: list[tuple[pd.DataFrame, np.ndarray]], caption: str) -> int:
+    """One 121 x 121 px panel of the composite (in the r frame's orientation) around each disagreement
+    at r < 20 of the given fields, titled with the field, r, the label and both answers.
+    Returns the number of panels."""
+    from yl8c4net.report.figures import pyplot
+
+    panels = [(table, composite, row) for table, composite in fields for row in bright_disagreements(table)]
+    if not panels:
+        return 0
+    plt = pyplot()
+    cols = min(len(panels), 4)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.9 * rows + 0.4), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    half = 60
+    for ax, (table, composite, row) in zip(axes.ravel(), panels, strict=False):
+        xi, yi = int(round(row["x"])), int(round(row["y"]))
+        y0, x0 = max(yi - half, 0), max(xi - half, 0)
+        ax.imshow(composite[y0 : yi + half + 1, x0 : xi + half + 1, :3], origin="lower", interpolation="nearest")
+        ax.plot([xi - x0], [yi - y0], marker="+", ms=14, mew=1.0, color="magenta")
+        ax.set_title(
+            f"{table['field'].iloc[0]} ({row['x']:.0f}, {row['y']:.0f}) r {row['r']:.2f}\n"
+            f"label {row['label']}, image {row['class_image']},\nconcentration {row['class_concentration']}",
+            fontsize=8,
+        )
+    fig.suptitle(caption, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return len(panels)
 
 
 def image_weight_on_labelled_field(table: pd.DataFrame, fusion_path: Path) -> dict:
@@ -146,13 +213,19 @@ def main(argv: list[str] | None = None) -> dict:
         default=1.0,
         help="cut-out side times this (a diagnostic: the answers against a source's size in its cut-out)",
     )
+    ap.add_argument(
+        "--figure",
+        type=Path,
+        default=None,
+        help="write a PNG of the composite around every source brighter than r = 20 that class_image gets wrong",
+    )
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "real_classes.json")
     args = ap.parse_args(argv)
     from yl8c4net.classify.train import load_classifier
 
     model, norm, _ = load_classifier(args.classifier, device="cpu")
-    labelled = field_sources(args.shared, LABELLED, (model, norm), args.limit, args.crop_scale)
-    stars = field_sources(args.shared, STARS_ONLY, (model, norm), args.limit, args.crop_scale)
+    labelled, labelled_composite = field_sources(args.shared, LABELLED, (model, norm), args.limit, args.crop_scale)
+    stars, stars_composite = field_sources(args.shared, STARS_ONLY, (model, norm), args.limit, args.crop_scale)
     from yl8c4net.io import sha256_of
 
     result = {
@@ -177,7 +250,28 @@ def main(argv: list[str] | None = None) -> dict:
                 sel = table[(table["label"] == label) & (table["r"] < 20)]
                 entry[f"{label.lower()}s_r_lt_20_called_star_by_image"] = int((sel["class_image"] == "STAR").sum())
                 entry[f"{label.lower()}s_r_lt_20"] = int(len(sel))
+        entry["disagreements_r_lt_20"] = bright_disagreements(table)
         result["fields"][name] = entry
+    for name, entry in result["fields"].items():
+        for d in entry["disagreements_r_lt_20"]:
+            print(
+                f"{name} r < 20, image against label: ({d['x']:.0f}, {d['y']:.0f}) r {d['r']:.2f} label {d['label']} "
+                f"image {d['class_image']} concentration {d['class_concentration']} surround {d['surround_sigma']:.1f} sigma"
+            )
+    if args.figure:
+        from record import git_commit, machine
+
+        host = machine()
+        caption = (
+            f"real_classes.py, {time.strftime('%Y-%m-%d')}, commit {git_commit()}, "
+            f"{host.get('cpu_count', '?')} CPU cores; classifier {args.classifier.name}"
+        )
+        result["figure"] = {
+            "path": str(args.figure),
+            "panels": disagreement_figure(
+                args.figure, [(labelled, labelled_composite), (stars, stars_composite)], caption
+            ),
+        }
     if args.fusion:
         result["image_weight_on_sky"] = image_weight_on_labelled_field(labelled, args.fusion)
     write_record(args.out, result)

@@ -33,6 +33,16 @@ def test_concentration_cut_follows_the_fields_own_stellar_locus(real_classes):
     assert (classes[:60] == "STAR").mean() > 0.95 and (classes[60:] == "GALAXY").all()
 
 
+def test_surround_level_is_high_only_on_a_larger_objects_light(real_classes):
+    rng = np.random.default_rng(1)
+    image = rng.normal(0.0, 0.02, (200, 300)).astype(np.float32)
+    yy, xx = np.mgrid[:200, :300]
+    image += 0.5 * np.exp(-((xx - 220) ** 2 + (yy - 100) ** 2) / (2 * 30.0**2))  # a big galaxy's light
+    level = real_classes.surround_sigma(image, [60.0, 220.0, 235.0], [100.0, 100.0, 110.0])
+    assert abs(level[0]) < 0.5  # isolated: its annulus is the field's sky
+    assert level[1] > 10 and level[2] > 10  # a knot on the galaxy: its annulus is the galaxy's light
+
+
 @needs_shared
 def test_benchmark_scores_a_sample_of_the_real_labels(real_classes, tmp_path):
     import torch
@@ -57,7 +67,7 @@ def test_benchmark_scores_a_sample_of_the_real_labels(real_classes, tmp_path):
     save_fusion(FusionModel(None, None, 1.0, 0.2, 1.0, image_type_scale=1.0), fusion)
     out = tmp_path / "real_classes.json"
     args = ["--classifier", str(checkpoint), "--shared", str(SHARED), "--limit", "40", "--out", str(out)]
-    args += ["--fusion", str(fusion)]
+    args += ["--fusion", str(fusion), "--figure", str(tmp_path / "disagreements.png")]
     result = real_classes.main(args)
     assert out.is_file()
     labelled = result["fields"]["3918/3/213"]
@@ -71,6 +81,15 @@ def test_benchmark_scores_a_sample_of_the_real_labels(real_classes, tmp_path):
                     assert 0 <= r["k"] <= r["n"] and r["low"] - 1e-9 <= r["rate"] <= r["high"] + 1e-9
     # The labelled field holds both classes; the stars-only field only stars.
     assert labelled["stars_r_lt_20"] > 0 and labelled["galaxys_r_lt_20"] > 0
+    # Every source brighter than r = 20 that the image gets wrong is listed, and only those.
+    for field in result["fields"].values():
+        listed = field["disagreements_r_lt_20"]
+        assert all(d["r"] < 20 and d["class_image"] != d["label"] for d in listed)
+        r_lt_20 = next(r for r in field["answers"]["class_image"] if r["r"] == "12-20")
+        assert sum(d["r"] >= 12 for d in listed) == r_lt_20["n"] - r_lt_20["k"]
+    n_listed = sum(len(f["disagreements_r_lt_20"]) for f in result["fields"].values())
+    assert result["figure"]["panels"] == n_listed
+    assert n_listed == 0 or (tmp_path / "disagreements.png").stat().st_size > 10_000
     # The image weight it would earn: 40 sources leave every r bin short of 50 typed rows.
     sky = result["image_weight_on_sky"]
     assert [b["r"] for b in sky["bins"]] == ["r < 20", "20 <= r < 21", "r >= 21"]
