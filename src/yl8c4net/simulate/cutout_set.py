@@ -30,8 +30,7 @@ from yl8c4net.simulate.colours import CLASSES, colours_to_mags, load_colour_mode
 from yl8c4net.simulate.photometry import measure_photometry
 from yl8c4net.simulate.population import (
     PopulationParams,
-    galaxy_half_light_radius,
-    redden_galaxy_mags,
+    draw_galaxies,
     sources_in_box,
 )
 from yl8c4net.simulate.render import SEEING_RANGE_ARCSEC, add_sky_noise, field_conditions, render_sources
@@ -62,17 +61,12 @@ def _targets(rng, cls, n, colour_model, params, faint_fraction, faint_range) -> 
     faint = rng.random(n) < faint_fraction
     r = np.where(faint, rng.uniform(*faint_range, n), colour_model[cls].sample_spectroscopic_r(rng, n))
     mags = colours_to_mags(r, colour_model[cls].sample(rng, n))
-    t = pd.DataFrame(mags, columns=list("ugriz")).assign(**{"class": cls, "faint_draw": faint})
     if cls == "GALAXY":
-        t["hlr_arcsec"] = galaxy_half_light_radius(rng, r, params)
-        t["bulge_frac"] = np.clip(0.2 + (t["g"] - t["r"] - 0.5) * 1.2 + rng.normal(0, 0.15, n), 0.0, 1.0)
-        t[list("ugriz")] = redden_galaxy_mags(t[list("ugriz")].to_numpy(), params)
-        e = np.clip(rng.rayleigh(0.25, n), 0, 0.7)
-        theta = rng.uniform(0, np.pi, n)
-        t["g1"], t["g2"] = e * np.cos(2 * theta), e * np.sin(2 * theta)
+        t = draw_galaxies(rng, mags, params)
     else:
+        t = pd.DataFrame(mags, columns=list("ugriz"))
         t["hlr_arcsec"] = t["bulge_frac"] = t["g1"] = t["g2"] = 0.0
-    return t
+    return t.assign(**{"class": cls, "faint_draw": faint})
 
 
 def render_cutout_set(

@@ -170,6 +170,26 @@ def galaxy_half_light_radius(rng: np.random.Generator, r: np.ndarray, params: Po
     return np.clip(hlr, 0.15, 12.0)
 
 
+def draw_galaxies(rng: np.random.Generator, mags: np.ndarray, params: PopulationParams) -> pd.DataFrame:
+    """The galaxy attributes of sources with ugriz magnitudes ``mags`` (n, 5), drawn from
+    ``rng`` in a fixed order: ugriz (reddened with r, `redden_galaxy_mags`), ``hlr_arcsec``,
+    ``bulge_frac`` and the shear-like ellipticity ``g1``, ``g2``. One function serves the
+    simulated survey and the rendered training cut-outs, so both draw the same galaxies."""
+    mags = np.asarray(mags, dtype=float)
+    n = len(mags)
+    out = pd.DataFrame(mags, columns=list("ugriz"))
+    out["hlr_arcsec"] = galaxy_half_light_radius(rng, mags[:, 2], params)
+    # Redder galaxies are more bulge-dominated: the galaxy's own (nearby-like) colour, before
+    # the reddening with r below.
+    gr = mags[:, 1] - mags[:, 2]
+    out["bulge_frac"] = np.clip(0.2 + (gr - 0.5) * 1.2 + rng.normal(0, 0.15, n), 0.0, 1.0)
+    out[list("ugriz")] = redden_galaxy_mags(mags, params)
+    e = np.clip(rng.rayleigh(0.25, n), 0, 0.7)
+    theta = rng.uniform(0, np.pi, n)
+    out["g1"], out["g2"] = e * np.cos(2 * theta), e * np.sin(2 * theta)
+    return out
+
+
 def cell_index(ra_deg: float, dec_deg: float) -> tuple[int, int]:
     return int(np.floor(ra_deg / CELL_DEG)), int(np.floor(dec_deg / CELL_DEG))
 
@@ -206,15 +226,9 @@ def cell_sources(seed: int, i_ra: int, i_dec: int, params: PopulationParams, col
         for j, b in enumerate("ugriz"):
             part[b] = mags[:, j]
         if cls == "GALAXY":
-            part["hlr_arcsec"] = galaxy_half_light_radius(rng, r, params)
-            gr = mags[:, 1] - mags[:, 2]
-            # Redder galaxies are more bulge-dominated.
-            part["bulge_frac"] = np.clip(0.2 + (gr - 0.5) * 1.2 + rng.normal(0, 0.15, n), 0.0, 1.0)
-            # After the bulge fraction: that follows the galaxy's own (nearby-like) colour.
-            part[list("ugriz")] = redden_galaxy_mags(mags, params)
-            e = np.clip(rng.rayleigh(0.25, n), 0, 0.7)
-            theta = rng.uniform(0, np.pi, n)
-            part["g1"], part["g2"] = e * np.cos(2 * theta), e * np.sin(2 * theta)
+            galaxies = draw_galaxies(rng, mags, params)
+            for column in galaxies.columns:
+                part[column] = galaxies[column].to_numpy()
             part["redshift"] = np.clip(0.05 + 0.06 * (r - 15) + rng.normal(0, 0.03, n), 0.01, 1.2)
         else:
             part["hlr_arcsec"] = 0.0
