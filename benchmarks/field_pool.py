@@ -71,25 +71,29 @@ def field_ids(source: Path):
 def timed_run(mode: str, workers: int, fields: list, files: dict) -> float:
     """Wall seconds to classify ``fields`` serially, or with ``workers`` threads or processes
     (workers started and warmed on one field before the clock starts)."""
+    # The worker functions by their module's name, so that spawned processes find them also
+    # when this file runs as __main__ (directly or through run.py).
+    import field_pool as this
+
     if mode == "serial":
-        _start_worker(files)
-        _classify_field(fields[0])
+        this._start_worker(files)
+        this._classify_field(fields[0])
         t0 = time.perf_counter()
         for fid in fields:
-            _classify_field(fid)
+            this._classify_field(fid)
         return time.perf_counter() - t0
     if mode == "threads":
-        _start_worker(files)
-        _classify_field(fields[0])
+        this._start_worker(files)
+        this._classify_field(fields[0])
         with ThreadPoolExecutor(workers) as pool:
             t0 = time.perf_counter()
-            list(pool.map(_classify_field, fields))
+            list(pool.map(this._classify_field, fields))
             return time.perf_counter() - t0
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(files,)) as pool:
-        list(pool.map(_classify_field, fields[:workers]))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=this._start_worker, initargs=(files,)) as pool:
+        list(pool.map(this._classify_field, fields[:workers]))
         t0 = time.perf_counter()
-        list(pool.map(_classify_field, fields))
+        list(pool.map(this._classify_field, fields))
         return time.perf_counter() - t0
 
 
