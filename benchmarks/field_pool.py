@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
+import block_throughput
 import pandas as pd
 from record import write_record
 
@@ -49,12 +50,8 @@ def _classify_field(fid) -> None:
 
 
 def layout(source: Path, out: Path) -> dict:
-    return {
-        "frames": str(source / "frames/{run}/{camcol}/{field}/manifest.json"),
-        "composite": str(source / "composite/{run}/{camcol}/{field}.png"),
-        "detections": str(source / "detections/{run}/{camcol}/{field}.parquet"),
-        "classified": str(out / "{run}-{camcol}-{field}.parquet"),
-    }
+    """block_throughput's per-field files under ``source``, the classified files under ``out``."""
+    return {**block_throughput.layout(source), "classified": str(out / "{run}-{camcol}-{field}.parquet")}
 
 
 def field_ids(source: Path):

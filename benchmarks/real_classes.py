@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from record import write_record
 
-from yl8c4net.classify.weak_labels import CONCENTRATION_CUT_MAG, aperture_mags, concentration_classes
+from yl8c4net.classify.weak_labels import CONCENTRATION_CUT_MAG, aperture_mags, concentration_classes, local_sky
 
 LABELLED = (3918, 3, 213)
 STARS_ONLY = (4510, 4, 30)
@@ -117,17 +117,15 @@ def field_sources(
 
 
 def surround_sigma(image: np.ndarray, x, y) -> np.ndarray:
-    """How far the median of each source's 12-20 px annulus (the local sky of its photometry)
-    lies above the field's sky, in units of the field's pixel noise (sigma-clipped). A few
-    tenths for an isolated source; several for one on a larger object's light, such as a
-    knot or nucleus of a big galaxy that PHOTO's deblender made a child of its own. Measured
-    from the frame alone, never from the labels or the answers."""
+    """How far each source's local sky (the 12-20 px annulus median its photometry subtracts,
+    `local_sky`) lies above the field's sky, in units of the field's pixel noise
+    (sigma-clipped). A few tenths for an isolated source; several for one on a larger
+    object's light, such as a knot or nucleus of a big galaxy that PHOTO's deblender made a
+    child of its own. Measured from the frame alone, never from the labels or the answers."""
     from astropy.stats import sigma_clipped_stats
-    from photutils.aperture import ApertureStats, CircularAnnulus
 
     _, sky, noise = sigma_clipped_stats(image, sigma=3.0)
-    positions = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
-    return (ApertureStats(image, CircularAnnulus(positions, 12.0, 20.0)).median - sky) / noise
+    return (local_sky(image, x, y) - sky) / noise
 
 
 DISAGREEMENT_COLUMNS = ("x", "y", "r", "label", "class_image", "class_concentration", "concentration", "surround_sigma")

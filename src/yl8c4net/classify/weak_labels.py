@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from yl8c4net.catalog.photometry import ANNULUS_PX
 from yl8c4net.sdss.magnitudes import pogson_mag
 
 CONCENTRATION_CUT_MAG = 0.1
@@ -52,13 +53,23 @@ def detected_sources(image: np.ndarray) -> pd.DataFrame:
     return t[inside & np.isfinite(t["x"])].reset_index(drop=True)
 
 
-def aperture_mags(image: np.ndarray, x, y, radii=APERTURE_RADII_PX) -> dict:
-    """Pogson magnitudes in circular apertures of ``radii`` (pixels) around (x, y), each
-    minus the median of a 12-20 px annulus (photutils); ``image`` in nanomaggies per pixel."""
-    from photutils.aperture import ApertureStats, CircularAnnulus, CircularAperture, aperture_photometry
+def local_sky(image: np.ndarray, x, y) -> np.ndarray:
+    """The median of each source's 12-20 px annulus around (x, y) (photutils; the catalogue's
+    forced photometry uses the same, `yl8c4net.catalog.photometry.ANNULUS_PX`), in the
+    image's units: the local sky that `aperture_mags` subtracts."""
+    from photutils.aperture import ApertureStats, CircularAnnulus
 
     positions = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
-    sky = ApertureStats(image, CircularAnnulus(positions, 12.0, 20.0)).median
+    return ApertureStats(image, CircularAnnulus(positions, *ANNULUS_PX)).median
+
+
+def aperture_mags(image: np.ndarray, x, y, radii=APERTURE_RADII_PX) -> dict:
+    """Pogson magnitudes in circular apertures of ``radii`` (pixels) around (x, y), each
+    minus the local sky (`local_sky`); ``image`` in nanomaggies per pixel."""
+    from photutils.aperture import CircularAperture, aperture_photometry
+
+    positions = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+    sky = local_sky(image, x, y)
     out = {}
     for radius in radii:
         aperture = CircularAperture(positions, radius)
