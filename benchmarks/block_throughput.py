@@ -1,6 +1,7 @@
 """Fields per second of a block's jobs, end to end, with 1, 2, ... fields in flight.
 
-    python benchmarks/block_throughput.py [--fields 16] [--workers 1 2] [--frame-storage bz2 fits] [--device auto]
+    python benchmarks/block_throughput.py [--fields 16] [--workers 1 2] [--frame-storage bz2 fits]
+        [--classify-pool threads processes] [--device auto]
 
 Simulates ``--fields`` fields of one run at the real sky's densities (cached under
 ``--work``), then runs what the workflow's block jobs run on them, with the package's shipped
@@ -19,7 +20,10 @@ also an uncompressed copy written by the fetch) runs the same fields from the sa
 its own directory; the detections and classified rows must be identical across all of them
 (checked, and said).
 With one worker the wall time is split into stages per field. The peak resident memory of
-each worker count's run is sampled (what a block job with that many fields in flight needs).
+each worker count's run is sampled (what a block job with that many fields in flight needs,
+its worker processes included). With ``--classify-pool threads processes``, the classify job
+of each worker count above one also runs in worker processes (``field_workers.pool``), the
+start of the processes and their models counted in its wall time.
 Prints a table and writes benchmarks/out/block_throughput.json (``fields_per_s`` and
 ``peak_rss_gb`` per worker count, the stage table, the machine and the commit).
 """
@@ -73,10 +77,22 @@ class PeakMemory:
 
     @staticmethod
     def rss() -> int | None:
+        """This process's resident set plus its child processes' (a classify job's worker
+        processes; pages they share are counted in each, so an upper bound)."""
+        page = os.sysconf("SC_PAGE_SIZE")
         try:
-            return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            total = int(Path("/proc/self/statm").read_text().split()[1]) * page
         except (OSError, ValueError, IndexError):
             return None
+        me = str(os.getpid())
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if fields[1] == me:  # the parent pid
+                    total += int((stat.parent / "statm").read_text().split()[1]) * page
+            except (OSError, ValueError, IndexError):
+                continue  # a process that ended while read
+        return total
 
     def _sample(self) -> None:
         while not self._stop.is_set():
@@ -104,11 +120,20 @@ def layout(root: Path) -> dict:
 
 
 def run_blocks(
-    fields, mirror: Path, root: Path, models: dict, cfg: dict, workers: int, device: str, frame_storage: str = "bz2"
+    fields,
+    mirror: Path,
+    root: Path,
+    models: dict,
+    cfg: dict,
+    workers: int,
+    device: str,
+    frame_storage: str = "bz2",
+    classify_pool: str = "threads",
 ) -> dict:
     """The block jobs on ``fields`` with ``workers`` fields in flight; wall seconds per job."""
-    from yl8c4net.classify.field import FieldClassification
-    from yl8c4net.classify.infer import predict_batch
+    from yl8c4net.classify.field import FieldClassificationRecipe
+    from yl8c4net.pipeline.field_pool import process_pool
+    from yl8c4net.pipeline.model_files import shipped_model
     from yl8c4net.detect.bright import BrightSourceSettings
     from yl8c4net.detect.field import FieldDetectionChain
     from yl8c4net.detect.infer import BatchedFieldDetector, batch_tiles
@@ -169,14 +194,29 @@ def run_blocks(
         weights_sha256="benchmark",
         conf=det_cfg["conf"],
     )
-    model, norm = models["classifier"]
-    classify = FieldClassification(
-        model,
-        norm,
-        files,
-        cfg["catalog"]["centroid_window_fwhm_arcsec"],
-        predict_batch=predict_batch(cfg["classifier"]["predict_batch"], model),
+    # As rule classify_block: the recipe built in this process (threads) or in each worker
+    # process, the classifier on one torch thread per field in flight; its load is timed.
+    recipe = FieldClassificationRecipe(
+        weights=str(shipped_model("classifier")),
+        in_channels=3,
+        device=device,
+        predict_batch=cfg["classifier"]["predict_batch"],
+        files=files,
+        options={"centroid_window_fwhm_arcsec": cfg["catalog"]["centroid_window_fwhm_arcsec"]},
     )
+
+    def classify_block(_):
+        import torch
+
+        torch_threads = torch.get_num_threads()
+        try:
+            if classify_pool == "processes" and workers > 1:
+                with process_pool(recipe, workers) as work:
+                    each(clock.timed("classify", work))
+            else:
+                each(clock.timed("classify", recipe.build()))
+        finally:
+            torch.set_num_threads(torch_threads)  # for the next run's detect job
 
     def each(fn):
         if workers == 1:
@@ -191,10 +231,13 @@ def run_blocks(
         ("fetch", clock.timed("fetch", fetch)),
         ("composite", clock.timed("composite", composite)),
         ("detect", chain),
-        ("classify", clock.timed("classify", classify)),
+        ("classify", classify_block),
     ):
         t0 = time.perf_counter()
-        each(fn)
+        if job == "classify":
+            fn(None)
+        else:
+            each(fn)
         wall[job] = time.perf_counter() - t0
     detect_total = wall["detect"] if workers == 1 else None
     if detect_total is not None:
@@ -217,6 +260,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--fields", type=int, default=16)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--frame-storage", nargs="+", default=["bz2", "fits"], choices=["bz2", "fits"])
+    ap.add_argument(
+        "--classify-pool",
+        nargs="+",
+        default=["threads"],
+        choices=["threads", "processes"],
+        help="how the classify job runs its fields in flight (field_workers.pool); processes only with workers > 1",
+    )
     ap.add_argument("--device", default="auto", help="auto | cpu | cuda (the detector and classifier)")
     ap.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "block_throughput")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "block_throughput.json")
@@ -228,8 +278,6 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
     from ultralytics import YOLO
 
-    from yl8c4net.classify.model import CLASS_NAMES
-    from yl8c4net.classify.train import load_classifier
     from yl8c4net.pipeline.model_files import shipped_model
     from yl8c4net.runtime.device import pick_device
 
@@ -239,8 +287,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg["sdss"]["mirror_root"] = str(args.work / "mirror")
     prepared = prepare_fields(cfg, args.work)  # simulated once; also warms the caches
     fields = [fid for fid, _, _ in prepared]
-    classifier, norm, _ = load_classifier(shipped_model("classifier"), CLASS_NAMES, 3, device)
-    models = {"detector": YOLO(str(shipped_model("detector")), task="detect"), "classifier": (classifier, norm)}
+    models = {"detector": YOLO(str(shipped_model("detector")), task="detect")}
     # Warm-up: the first batch pays for lazy initialisation in torch and ultralytics.
     run_blocks(fields[:1], args.work / "mirror", args.work / "warmup", models, cfg, 1, device)
 
@@ -248,14 +295,21 @@ def main(argv: list[str] | None = None) -> dict:
     baseline_rss = PeakMemory.rss()
     for storage in args.frame_storage:
         for workers in args.workers:
-            root = args.work / f"{storage}-workers-{workers}"
-            with PeakMemory() as memory:
-                runs[storage, workers] = run_blocks(
-                    fields, args.work / "mirror", root, models, cfg, workers, device, storage
+            for pool in args.classify_pool:
+                if pool == "processes" and workers == 1:
+                    continue  # one field at a time is the same either way
+                key = (storage, workers, pool)
+                root = args.work / (f"{storage}-workers-{workers}" + ("-processes" if pool == "processes" else ""))
+                with PeakMemory() as memory:
+                    runs[key] = run_blocks(
+                        fields, args.work / "mirror", root, models, cfg, workers, device, storage, pool
+                    )
+                runs[key]["peak_rss_bytes"] = memory.peak
+                w = runs[key]["wall_s"]
+                print(
+                    f"{storage}, {workers} worker(s), classify in {pool}: "
+                    + ", ".join(f"{job} {s:.1f} s" for job, s in w.items())
                 )
-            runs[storage, workers]["peak_rss_bytes"] = memory.peak
-            w = runs[storage, workers]["wall_s"]
-            print(f"{storage}, {workers} worker(s): " + ", ".join(f"{job} {s:.1f} s" for job, s in w.items()))
     first = next(iter(runs))
     reference = field_tables(runs[first]["files"], fields)
     identical = all(
@@ -264,13 +318,14 @@ def main(argv: list[str] | None = None) -> dict:
     )
     n = len(fields)
     rows = []
-    for (storage, workers), run in runs.items():
+    for (storage, workers, pool), run in runs.items():
         w = run["wall_s"]
         gpu_jobs = w["detect"] + w["classify"]
         rows.append(
             {
                 "frame_storage": storage,
                 "workers": workers,
+                "classify_pool": pool,
                 "fields_per_s_gpu_jobs": n / gpu_jobs,
                 "fields_per_s_end_to_end": n / sum(w.values()),
                 "wall_s": w,
@@ -281,27 +336,28 @@ def main(argv: list[str] | None = None) -> dict:
     for row in rows:
         row["speedup_gpu_jobs"] = row["fields_per_s_gpu_jobs"] / base["fields_per_s_gpu_jobs"]
         row["speedup_end_to_end"] = row["fields_per_s_end_to_end"] / base["fields_per_s_end_to_end"]
-    stages = {storage: run["stage_s"] for (storage, workers), run in runs.items() if workers == 1}
+    stages = {storage: run["stage_s"] for (storage, workers, _), run in runs.items() if workers == 1}
     detections = float(np.mean([len(t) for (kind, _), t in reference.items() if kind == "detections"]))
 
     table = [
         f"{n} simulated fields at the sky's densities ({detections:.0f} detections per field), device {device}, "
         f"{os.cpu_count()} CPU cores, torch {torch.get_num_threads()} threads",
         "",
-        "| frames | fields in flight | detect + classify jobs: fields/s | speed-up | fetch -> classified: fields/s "
-        "| speed-up | peak memory (GB) |",
-        "|---|---|---|---|---|---|---|",
+        "| frames | fields in flight | classify in | detect + classify jobs: fields/s | speed-up "
+        "| fetch -> classified: fields/s | speed-up | peak memory (GB) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         peak = "n/a" if row["peak_rss_gb"] is None else f"{row['peak_rss_gb']:.2f}"
         table.append(
-            f"| {row['frame_storage']} | {row['workers']} | {row['fields_per_s_gpu_jobs']:.2f} | "
+            f"| {row['frame_storage']} | {row['workers']} | {row['classify_pool']} | {row['fields_per_s_gpu_jobs']:.2f} | "
             f"{row['speedup_gpu_jobs']:.2f} | "
             f"{row['fields_per_s_end_to_end']:.2f} | {row['speedup_end_to_end']:.2f} | {peak} |"
         )
     if baseline_rss is not None:
         table.append(
-            f"\n(peak memory: this process's resident set; {baseline_rss / 1e9:.2f} GB with the models loaded)"
+            f"\n(peak memory: the resident sets of this process and its worker processes; "
+            f"{baseline_rss / 1e9:.2f} GB with the detector loaded)"
         )
     for storage, stage in stages.items():
         total = sum(stage.values())
@@ -310,7 +366,9 @@ def main(argv: list[str] | None = None) -> dict:
             table.append(f"| {s} | {stage[s] / n:.3f} | {stage[s] / total:.0%} |")
         table.append(f"| total | {total / n:.3f} | |")
     table.append("")
-    table.append(f"detections and classified rows identical across worker counts and frame storages: {identical}")
+    table.append(
+        f"detections and classified rows identical across worker counts, pools and frame storages: {identical}"
+    )
     print("\n".join(table))
     result = {
         "n_fields": n,
@@ -321,7 +379,7 @@ def main(argv: list[str] | None = None) -> dict:
         "throughput": rows,
         "stage_s_per_field": {storage: {s: v / n for s, v in st.items()} for storage, st in stages.items()} or None,
         "identical_across_workers": identical,
-        "rss_with_models_gb": None if baseline_rss is None else baseline_rss / 1e9,
+        "rss_with_detector_gb": None if baseline_rss is None else baseline_rss / 1e9,
     }
     write_record(args.out, result)
     return result

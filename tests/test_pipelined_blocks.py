@@ -3,6 +3,8 @@ the network's batches are fixed whatever order threads ask in, and every field's
 and classified rows are the same as one field at a time."""
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -140,3 +142,176 @@ def test_two_fields_in_flight_write_the_same_detections_and_classes_as_one(real_
     for key, serial in results[1].items():
         assert len(serial) > 100, key  # real fields: hundreds of sources each
         pd.testing.assert_frame_equal(results[2][key], serial, check_exact=True)
+
+
+def _detect_serially(files: dict) -> None:
+    """The detections of the REAL fields into ``files["detections"]``, one field at a time."""
+    from ultralytics import YOLO
+
+    from yl8c4net.detect.bright import BrightSourceSettings
+    from yl8c4net.detect.field import FieldDetectionChain
+    from yl8c4net.detect.infer import BatchedFieldDetector
+    from yl8c4net.detect.verify import VerifySettings
+    from yl8c4net.images.imageio import load_image
+    from yl8c4net.images.labels import BoxTable
+    from yl8c4net.pipeline.blocks import field_path
+    from yl8c4net.pipeline.model_files import shipped_model
+
+    verify = VerifySettings.from_config({})
+    detector = BatchedFieldDetector(
+        YOLO(str(shipped_model("detector")), task="detect"),
+        REAL,
+        lambda fid: load_image(field_path(files["composite"], fid), flip=True),
+        batch_tiles=12,
+        conf=verify.detection_conf(0.25),
+        device="cpu",
+    )
+    chain = FieldDetectionChain(
+        detector,
+        frames=files["frames"],
+        detections=files["detections"],
+        verify=verify,
+        bright=BrightSourceSettings.from_config({}),
+        box_table=BoxTable(),
+        weights_sha256="test",
+        conf=0.25,
+    )
+    for fid in REAL:
+        chain(fid)
+
+
+def _block_of(fields):
+    from yl8c4net.pipeline.blocks import FieldBlock
+
+    return FieldBlock(fields[0].run, fields[0].camcol, tuple(f.field for f in fields), 301)
+
+
+@needs_shared
+def test_classification_in_worker_processes_writes_the_same_files_and_manifest_as_serial(real_project, tmp_path):
+    """``field_workers.pool: processes``: the recipe built in each spawned process, the
+    workers' log lines in the job's log, and the classified rows bit for bit as serial."""
+    import json
+    import logging
+
+    from yl8c4net.classify.field import FieldClassificationRecipe
+    from yl8c4net.pipeline.blocks import field_path, run_block
+    from yl8c4net.pipeline.model_files import shipped_model
+
+    root, base = real_project
+    files = {**base, "detections": str(tmp_path / "detections/{run}/{camcol}/{field}.parquet")}
+    _detect_serially(files)
+    # The three real fields as one block each is not possible (three runs): one block per
+    # field would give one field per job, which never starts a pool. So the same three
+    # fields are renamed into one block's layout by symlinks.
+    block_fields = [FieldId(9999, 1, f) for f in (1, 2, 3)]
+    linked = {
+        key: str(tmp_path / "block" / key / ("{run}-{camcol}-{field}" + suffix))
+        for key, suffix in (("frames", ""), ("composite", ".png"), ("detections", ".parquet"))
+    }
+    for real, fid in zip(REAL, block_fields, strict=True):
+        for key in linked:
+            target = Path(field_path(files[key], real))
+            link = Path(field_path(linked[key], fid))
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(target.parent if key == "frames" else target)
+    linked["frames"] += "/manifest.json"
+    import torch
+
+    manifests, rows, logs = {}, {}, {}
+    torch_threads = torch.get_num_threads()
+    for pool, workers in (("threads", 1), ("processes", 2), ("threads", 2)):
+        run_files = {**linked, "classified": str(tmp_path / f"{pool}-{workers}" / "{run}-{camcol}-{field}.parquet")}
+        recipe = FieldClassificationRecipe(
+            weights=str(shipped_model("classifier")),
+            in_channels=3,
+            device="cpu",
+            files=run_files,
+            options={"centroid_window_fwhm_arcsec": 1.0},
+        )
+        log_path = tmp_path / f"{pool}-{workers}.log"
+        handler = logging.FileHandler(log_path)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)
+        try:
+            manifest = run_block(
+                "classify",
+                _block_of(block_fields),
+                tmp_path / f"{pool}-{workers}.json",
+                [],
+                recipe,
+                logging.getLogger("test"),
+                files=run_files,
+                workers=workers,
+                pool=pool,
+            )
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+            torch.set_num_threads(torch_threads)  # build() set one thread in this process
+        manifests[pool, workers] = json.loads(json.dumps(manifest))
+        rows[pool, workers] = [pd.read_parquet(field_path(run_files["classified"], f)) for f in block_fields]
+        logs[pool, workers] = log_path.read_text()
+    serial = ("threads", 1)
+    assert all(e["status"] == "ok" for e in manifests[serial]["fields"].values())
+    for pooled in (("processes", 2), ("threads", 2)):
+        assert manifests[pooled] == manifests[serial]  # same statuses and file checksums
+        for one, other in zip(rows[serial], rows[pooled], strict=True):
+            assert len(one) > 100
+            pd.testing.assert_frame_equal(other, one, check_exact=True)
+    # Each field's own summary line, written in a worker, reached the job's log.
+    assert logs["processes", 2].count("detections classified") == 3, logs["processes", 2]
+    assert "INFO:" not in logs["processes", 2]  # formatted once, by the job's handler
+    assert "in processes" in logs["processes", 2]
+
+
+@dataclass
+class _FaultyRecipe:
+    """Work that quarantines field 2 (a data error) and, with ``bug_on``, fails on that field."""
+
+    bug_on: int = 0
+
+    def build(self):
+        return lambda fid: _faulty_work(fid, self.bug_on)
+
+
+def _faulty_work(fid, bug_on):
+    from yl8c4net.errors import FrameVerificationError
+
+    if fid.field == 2:
+        raise FrameVerificationError(f"{fid}: r frame fails its checksum")
+    if fid.field == bug_on:
+        raise RuntimeError(f"a bug on {fid}")
+    return None
+
+
+def test_a_worker_process_quarantines_a_bad_field_and_fails_the_job_on_a_bug(tmp_path):
+    import logging
+
+    from yl8c4net.pipeline.blocks import run_block
+
+    block = _block_of([FieldId(9999, 1, f) for f in (1, 2, 3, 4)])
+    log = logging.getLogger("test")
+    manifest = run_block("classify", block, tmp_path / "m.json", [], _FaultyRecipe(), log, workers=2, pool="processes")
+    statuses = {k: e["status"] for k, e in manifest["fields"].items()}
+    assert statuses == {"1": "ok", "2": "quarantined", "3": "ok", "4": "ok"}
+    assert "fails its checksum" in manifest["fields"]["2"]["reason"]
+    with pytest.raises(RuntimeError, match="a bug on run 9999 camcol 1 field 4"):
+        run_block("classify", block, tmp_path / "n.json", [], _FaultyRecipe(bug_on=4), log, workers=2, pool="processes")
+    assert not (tmp_path / "n.json").exists()  # no manifest for a failed job
+    with pytest.raises(TypeError, match="needs a recipe"):
+        run_block("classify", block, tmp_path / "o.json", [], _faulty_work, log, workers=2, pool="processes")
+
+
+def test_scripts_that_can_start_worker_processes_keep_their_body_under_a_main_guard():
+    """A spawned worker imports the job's script again (as ``__mp_main__``): a block script
+    that passes ``pool=`` to run_block must not run its block at import."""
+    import ast
+
+    scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+    pooled = [p for p in sorted(scripts.glob("*.py")) if "pool=" in p.read_text()]
+    assert pooled, "no workflow script chooses a pool"
+    for path in pooled:
+        tree = ast.parse(path.read_text())
+        top = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom, ast.Expr))]
+        assert len(top) == 1 and isinstance(top[0], ast.If), f"{path.name}: body not under one if"
+        assert ast.unparse(top[0].test) == "__name__ == '__main__'", path.name

@@ -1,6 +1,8 @@
 """A run killed mid-way (SIGKILL to the whole process group: a node lost, a job limit hit)
 resumes with the README's command to the same catalogue as an uninterrupted run: ten
-trials at random moments and stages.
+trials at random moments and stages. The resumed runs classify in worker processes
+(``field_workers.pool: processes``), the local run in threads: the catalogues must still be
+the same, and a kill must take the workers with their job.
 
 Needs a finished local run (`make demo`), whose models are reused: the resumed run re-does
 the per-field stages and the catalogue, not the training. Run with `make test-slow`.
@@ -34,7 +36,12 @@ def test_kill_at_ten_random_moments_and_the_readme_command_give_the_same_catalog
     --rerun-incomplete). After each resume the catalogue equals an uninterrupted run's."""
     import numpy as np
 
+    import yaml
+
     config = demo_config_with_local_models(tmp_path)
+    cfg = yaml.safe_load(config.read_text())
+    cfg.setdefault("field_workers", {})["pool"] = "processes"
+    config.write_text(yaml.safe_dump(cfg))
     cmd = [SNAKEMAKE, "results/catalog/catalog.parquet", "--snakefile", str(REPO / "Snakefile")]
     cmd += ["--directory", str(tmp_path), "--configfile", str(config), "--profile", str(REPO / "profiles" / "local")]
     local = pd.read_parquet(LOCAL_RUN / "catalog" / "catalog.parquet")
@@ -63,3 +70,5 @@ def test_kill_at_ten_random_moments_and_the_readme_command_give_the_same_catalog
     assert sum(k for _, _, k in trials) >= 8, trials  # most moments fall inside the work
     again = subprocess.run(cmd + ["-n"], capture_output=True, text=True)
     assert "Nothing to be done" in again.stdout + again.stderr  # nothing left incomplete or stale
+    logs = list((tmp_path / "logs" / "classify_block").glob("*.log"))
+    assert logs and all("in processes" in p.read_text() for p in logs), [p.name for p in logs]

@@ -388,15 +388,20 @@ def test_lean_mode_fetches_one_astrans_per_run_and_no_frames(tmp_path):
 
 def test_field_workers_set_the_cpu_blocks_threads_and_rerun_nothing(finished_demo):
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    cfg["field_workers"] = {"cpu": 3, "downloads": 2}
+    cfg["field_workers"] = {"cpu": 3, "downloads": 2, "gpu": 3, "pool": "processes"}
     path = finished_demo / "field-workers.yaml"
     path.write_text(yaml.safe_dump(cfg))
     assert _rules_to_run(snakemake("-n", "--quiet", "rules", cwd=finished_demo, config_file=path)) <= {"all"}
-    forced = snakemake("-n", "--cores", "4", "-R", "composite_block", cwd=finished_demo, config_file=path)
+    forced = snakemake(
+        "-n", "--cores", "4", "-R", "composite_block", "classify_block", cwd=finished_demo, config_file=path
+    )
     out = forced.stdout + forced.stderr
-    for rule in ("composite_block", "training_data_block"):
+    for rule in ("composite_block", "training_data_block", "classify_block"):
         m = re.search(rf"rule {rule}:\n(.*?)\n\n", out, re.S)
         assert m and "threads: 3" in m.group(1), (rule, m and m.group(1))
+    # The classify jobs start one worker process per field in flight.
+    m = re.search(r"rule classify_block:\n(.*?)\n\n", out, re.S)
+    assert "field_processes=3" in m.group(1), m.group(1)
 
 
 def test_real_pixels_without_a_mirror_fine_tune_on_the_runs_own_fetched_fields(tmp_path):

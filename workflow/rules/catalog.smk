@@ -19,9 +19,14 @@ rule classify_block:
         "../../envs/ml.yaml"
     threads: GPU_FIELD_THREADS
     resources:
-        mem_mb=lambda wc, threads: gpu_block_mem_mb(1200, threads),
+        mem_mb=lambda wc, threads: gpu_block_mem_mb(
+            1200, threads, CLASSIFY_IN_PROCESSES
+        ),
         runtime=60,
         gpu=1,
+        # Worker processes the job starts (0: its fields run in threads). How, not what: a
+        # resource rather than a param, so changing field_workers.pool reruns nothing.
+        field_processes=GPU_FIELD_THREADS if CLASSIFY_IN_PROCESSES else 0,
     params:
         config=settings(
             "sdss.rerun",

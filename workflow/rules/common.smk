@@ -79,11 +79,17 @@ FIELD_THREADS = config["field_workers"]["cpu"]
 GPU_FIELD_THREADS = config["field_workers"]["gpu"]
 
 
-def gpu_block_mem_mb(base_mb, threads):
+def gpu_block_mem_mb(base_mb, threads, worker_processes=False):
     """Memory (MB) of a detect or classify block job: its model and process, plus about
     900 MB per field in flight (one per thread; benchmarks/block_throughput.py measures it),
-    so that a profile's set-threads raises the request with the fields in flight."""
-    return base_mb + 900 * threads
+    so that a profile's set-threads raises the request with the fields in flight; with
+    ``worker_processes`` (field_workers.pool: processes), 800 MB more per field in flight
+    for each worker's own interpreter, torch and model."""
+    return base_mb + (900 + (800 if worker_processes else 0)) * threads
+
+
+#: Classification blocks run their fields in flight in worker processes.
+CLASSIFY_IN_PROCESSES = config["field_workers"]["pool"] == "processes"
 
 
 BLOCK_BY_NAME = {(b.run, b.camcol, b.name): b for b in BLOCKS}

@@ -1,12 +1,14 @@
 """One field's classified detections as the workflow writes them: Conv4Net's class and
 probabilities for every detection's cut-out, its windowed centroid on the r frame, its forced
 r photometry there, and that position on the sky through the r-frame WCS. Rule ``classify_block`` calls
-`FieldClassification` once per field, from several threads at once (``field_workers.gpu``)."""
+`FieldClassification` once per field, from several threads or processes at once
+(``field_workers.gpu``, ``field_workers.pool``); `FieldClassificationRecipe` builds it, in each
+worker process when there are several."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -135,6 +137,67 @@ class FieldClassification:
             else:
                 parts.append(empty_band_photometry(measured.index, band))
         return pd.concat(parts, axis=1)
+
+
+@dataclass
+class FieldClassificationRecipe:
+    """What rule ``classify_block`` needs to build its `FieldClassification`: small and
+    picklable, so that each worker process of a process pool loads its own model
+    (`yl8c4net.pipeline.field_pool`).
+
+    Attributes
+    ----------
+    weights : str
+        The classifier checkpoint (``.pt``) or its ONNX export.
+    in_channels : int
+        Input channels the config expects (3 plus ``training_data.extra_bands``).
+    runtime, device, predict_batch
+        ``classifier.runtime``, ``classifier.device`` and ``classifier.predict_batch``.
+    files : dict
+        Per-field path templates, as for `FieldClassification`.
+    options : dict
+        `FieldClassification`'s other settings (``centroid_window_fwhm_arcsec``, ``lean``, ...).
+    """
+
+    weights: str
+    in_channels: int
+    runtime: str = "torch"
+    device: str = "auto"
+    predict_batch: object = "auto"
+    files: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+
+    def build(self) -> FieldClassification:
+        """The model loaded; sets this process's torch to one CPU thread (`one_cpu_thread`)."""
+        from yl8c4net.classify.infer import predict_batch
+        from yl8c4net.classify.model import CLASS_NAMES
+
+        one_cpu_thread()
+        if self.runtime == "onnx":
+            from yl8c4net.runtime.onnx import load_classifier_onnx
+
+            model, norm, _ = load_classifier_onnx(self.weights, CLASS_NAMES, self.in_channels, threads=1)
+        else:
+            from yl8c4net.classify.train import load_classifier
+
+            model, norm, _ = load_classifier(self.weights, CLASS_NAMES, self.in_channels, self.device)
+        return FieldClassification(
+            model, norm, self.files, predict_batch=predict_batch(self.predict_batch, model), **self.options
+        )
+
+
+def one_cpu_thread() -> None:
+    """Run torch on one CPU thread in this process, for classification.
+
+    The sums of Conv4Net's fully connected layers come out of the CPU's matrix library in an
+    order that depends on the number of threads (probabilities differ by ~1e-7 between one
+    and two), so the catalogue would depend on the job's cores. With one thread per field,
+    the fields in flight (threads or processes) use the job's cores and every field's
+    probabilities are the same bits whatever the cores, the pool and the fields in flight.
+    """
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def detections_verified(schema_or_path) -> bool:

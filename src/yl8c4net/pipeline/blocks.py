@@ -14,6 +14,7 @@ field never fails the other 49, and never disappears silently.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -144,6 +145,7 @@ def run_block(
     log,
     files: dict | None = None,
     workers: int = 1,
+    pool: str = "threads",
 ) -> dict:
     """Run ``work`` on every field of ``block`` and write the block manifest.
 
@@ -158,8 +160,30 @@ def run_block(
     image coding and numpy release the GIL, so a block job uses the cores and connections it
     was given; the manifest is the same as with one worker, in field order. On an error that
     fails the job, fields not yet started are cancelled.
+
+    ``work`` may also be a recipe (`yl8c4net.pipeline.field_pool.FieldWorkRecipe`), built
+    here, or with ``pool="processes"`` once in each of ``workers`` spawned processes, for
+    work that holds the GIL (`yl8c4net.pipeline.field_pool`); the manifest and every
+    field's files are the same either way.
     """
+    from yl8c4net.pipeline import field_pool
+
+    if pool not in field_pool.POOLS:
+        raise ValueError(f"{stage}: pool {pool!r} is not one of {field_pool.POOLS}")
     before = field_status(upstream)
+    to_work_on = [f for f in block.field_ids() if before.get(f) is None and (f in before or not before)]
+    in_processes = pool == "processes" and workers > 1 and len(to_work_on) > 1
+    if pool == "processes" and not hasattr(work, "build"):
+        raise TypeError(f"{stage}: a process pool needs a recipe with build(), not {work!r}")
+    with contextlib.ExitStack() as stack:
+        if in_processes:
+            work = stack.enter_context(field_pool.process_pool(work, workers))
+        elif hasattr(work, "build"):
+            work = work.build()
+        return _run_fields(stage, block, out_path, before, work, log, files, workers, pool if in_processes else "")
+
+
+def _run_fields(stage, block, out_path, before, work, log, files, workers, pool_note) -> dict:
     fields = block.field_ids()
     t_block = time.perf_counter()
     done = 0
@@ -230,7 +254,7 @@ def run_block(
         len(entries) - n_bad,
         n_bad,
         time.perf_counter() - t_block,
-        f" ({workers} fields at a time)" if workers > 1 else "",
+        f" ({workers} fields at a time{', in ' + pool_note if pool_note else ''})" if workers > 1 else "",
     )
     return manifest
 
