@@ -1,25 +1,28 @@
-"""Threads or processes for a GPU job's per-field CPU work: the classify stage
-(`FieldClassification`: cut-outs, Conv4Net, centroids, forced photometry, WCS, write) on the
-same fields one at a time, with K threads (what ``field_workers.gpu`` runs today) and with K
-processes, each with one torch thread so that only the pool's parallelism differs.
+"""Threads or processes for a classify block job's fields in flight (``field_workers.pool``):
+the job's own code (`yl8c4net.pipeline.blocks.run_block` with rule classify_block's
+`FieldClassificationRecipe`: cut-outs, Conv4Net, centroids, forced photometry, WCS, write)
+on the same block of fields one at a time, with K threads and with K worker processes.
 
-    python benchmarks/block_throughput.py --fields 6 --workers 1 --frame-storage fits
-    python benchmarks/field_pool.py [--workers 2] [--repeat 2]
+    python benchmarks/block_throughput.py --fields 16 --workers 1 --frame-storage fits
+    python benchmarks/field_pool.py [--workers 2] [--rounds 3]
 
 It reads the fields the first command left in ``--work`` (its ``fits-workers-1`` directory:
-fetched frames, composites, detections) and writes its classified files to a scratch
-directory. What it says: how much of the stage's per-field work the GIL lets threads run in
-parallel, against processes on the same cores. The classified rows of the three runs must be
-identical (checked). Prints a table and writes benchmarks/out/field_pool.json.
+fetched frames, composites, detections) as one block and writes the classified files to a
+scratch directory. Each job is timed as a block job runs: loading the classifier (in
+threads mode once, in processes mode once per spawned worker) is inside the time. The three
+modes run in turn, ``--rounds`` times, so that a slow minute of a shared machine falls on all
+of them; the table gives each mode's median and range. The classified rows of every job must
+be identical to the serial job's (checked). Prints a table and writes
+benchmarks/out/field_pool.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import logging
+import statistics
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import block_throughput
@@ -27,26 +30,7 @@ import pandas as pd
 from record import write_record
 
 REPO = Path(__file__).resolve().parents[1]
-CLASSIFIER = REPO / "src" / "yl8c4net" / "models" / "classifier.pt"
-
-_classify = None  # the worker's FieldClassification (one per process, shared by threads)
-
-
-def _start_worker(files: dict) -> None:
-    """Load the classifier once in this process, with one torch thread."""
-    global _classify
-    import torch
-
-    from yl8c4net.classify.field import FieldClassification
-    from yl8c4net.classify.train import load_classifier
-
-    torch.set_num_threads(1)
-    model, norm, _ = load_classifier(CLASSIFIER, device="cpu")
-    _classify = FieldClassification(model, norm, files, 1.0)
-
-
-def _classify_field(fid) -> None:
-    _classify(fid)
+MODES = ("serial", "threads", "processes")
 
 
 def layout(source: Path, out: Path) -> dict:
@@ -65,72 +49,99 @@ def field_ids(source: Path):
     return [FieldId(int(p.parent.parent.name), int(p.parent.name), int(p.stem), 301) for p in paths]
 
 
-def timed_run(mode: str, workers: int, fields: list, files: dict) -> float:
-    """Wall seconds to classify ``fields`` serially, or with ``workers`` threads or processes
-    (workers started and warmed on one field before the clock starts)."""
-    # The worker functions by their module's name, so that spawned processes find them also
-    # when this file runs as __main__ (directly or through run.py).
-    import field_pool as this
+def block_job(mode: str, workers: int, fields: list, files: dict) -> float:
+    """Wall seconds of a classify block job on ``fields`` (one run and camcol), as the rule
+    runs it: the recipe built (per process or once), every field classified, the manifest."""
+    import torch
 
-    if mode == "serial":
-        this._start_worker(files)
-        this._classify_field(fields[0])
-        t0 = time.perf_counter()
-        for fid in fields:
-            this._classify_field(fid)
+    from yl8c4net.classify.field import FieldClassificationRecipe
+    from yl8c4net.pipeline.blocks import FieldBlock, run_block
+    from yl8c4net.pipeline.model_files import shipped_model
+
+    recipe = FieldClassificationRecipe(
+        weights=str(shipped_model("classifier")),
+        in_channels=3,
+        device="cpu",
+        files=files,
+        options={"centroid_window_fwhm_arcsec": 1.0},
+    )
+    block = FieldBlock(fields[0].run, fields[0].camcol, tuple(f.field for f in fields), fields[0].rerun)
+    quiet = logging.getLogger("field_pool.job")
+    threads = torch.get_num_threads()
+    t0 = time.perf_counter()
+    try:
+        run_block(
+            "classify",
+            block,
+            Path(files["classified"]).parent / "manifest.json",
+            [],
+            recipe,
+            quiet,
+            files=files,
+            workers=1 if mode == "serial" else workers,
+            pool="processes" if mode == "processes" else "threads",
+        )
         return time.perf_counter() - t0
-    if mode == "threads":
-        this._start_worker(files)
-        this._classify_field(fields[0])
-        with ThreadPoolExecutor(workers) as pool:
-            t0 = time.perf_counter()
-            list(pool.map(this._classify_field, fields))
-            return time.perf_counter() - t0
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=this._start_worker, initargs=(files,)) as pool:
-        list(pool.map(this._classify_field, fields[:workers]))
-        t0 = time.perf_counter()
-        list(pool.map(this._classify_field, fields))
-        return time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(threads)  # the recipe set one thread in this process
 
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "block_throughput")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=2, help="each field classified this many times per run")
+    ap.add_argument("--rounds", type=int, default=3, help="times each mode runs, in turn")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "field_pool.json")
     args = ap.parse_args(argv)
     from yl8c4net.pipeline.blocks import field_path
 
+    logging.basicConfig(level=logging.WARNING)
     source = args.work / "fits-workers-1"
-    fields = field_ids(source) * args.repeat
-    rows, classified = [], {}
-    for mode in ("serial", "threads", "processes"):
-        with tempfile.TemporaryDirectory() as tmp:
-            files = layout(source, Path(tmp))
-            seconds = timed_run(mode, args.workers, fields, files)
-            classified[mode] = [pd.read_parquet(field_path(files["classified"], f)) for f in fields]
-        workers = 1 if mode == "serial" else args.workers
-        rows.append({"pool": mode, "workers": workers, "s_per_field": seconds / len(fields)})
-        print(f"{mode}: {seconds / len(fields):.3f} s per field", flush=True)
-    serial = rows[0]["s_per_field"]
-    for row in rows:
-        row["speed_up"] = serial / row["s_per_field"]
-    identical = all(
-        a.equals(b)
-        for mode in ("threads", "processes")
-        for a, b in zip(classified["serial"], classified[mode], strict=True)
+    fields = field_ids(source)
+    seconds = {mode: [] for mode in MODES}
+    reference, identical = None, True
+    for round_ in range(args.rounds):
+        for mode in MODES:
+            with tempfile.TemporaryDirectory() as tmp:
+                files = layout(source, Path(tmp))
+                seconds[mode].append(block_job(mode, args.workers, fields, files))
+                rows = [pd.read_parquet(field_path(files["classified"], f)) for f in fields]
+            if reference is None:
+                reference = rows
+            else:
+                identical &= all(a.equals(b) for a, b in zip(reference, rows, strict=True))
+            print(f"round {round_ + 1}, {mode}: {seconds[mode][-1] / len(fields):.3f} s per field", flush=True)
+    serial = statistics.median(seconds["serial"])
+    table = []
+    for mode in MODES:
+        s = seconds[mode]
+        table.append(
+            {
+                "pool": mode,
+                "workers": 1 if mode == "serial" else args.workers,
+                "s_per_field_median": statistics.median(s) / len(fields),
+                "s_per_field_range": [min(s) / len(fields), max(s) / len(fields)],
+                "speed_up": serial / statistics.median(s),
+                "speed_up_range": [min(seconds["serial"]) / max(s), max(seconds["serial"]) / min(s)],
+            }
+        )
+    print(
+        f"\nclassify block job of {len(fields)} fields, {args.rounds} rounds (model loads and worker starts "
+        f"included), torch one thread per field in flight\n"
     )
-    print(f"\nclassify on {len(fields)} fields ({len(fields) // args.repeat} distinct), torch 1 thread per worker\n")
-    print("| pool | workers | s per field | speed-up |\n|---|---|---|---|")
-    for row in rows:
-        print(f"| {row['pool']} | {row['workers']} | {row['s_per_field']:.3f} | {row['speed_up']:.2f} |")
-    print(f"\nclassified rows identical across the three: {identical}")
+    print("| pool | workers | s per field (median) | range | speed-up (median) |\n|---|---|---|---|---|")
+    for row in table:
+        lo, hi = row["s_per_field_range"]
+        print(
+            f"| {row['pool']} | {row['workers']} | {row['s_per_field_median']:.3f} | {lo:.3f}-{hi:.3f} "
+            f"| {row['speed_up']:.2f} |"
+        )
+    print(f"\nclassified rows identical across all jobs: {identical}")
     result = {
         "fields": len(fields),
-        "distinct_fields": len(fields) // args.repeat,
-        "rows": rows,
+        "rounds": args.rounds,
+        "seconds": seconds,
+        "rows": table,
         "identical": identical,
     }
     write_record(args.out, result)
