@@ -4,14 +4,17 @@ the job's own code (`yl8c4net.pipeline.blocks.run_block` with rule classify_bloc
 on the same block of fields one at a time, with K threads and with K worker processes.
 
     python benchmarks/block_throughput.py --fields 16 --workers 1 --frame-storage fits
-    python benchmarks/field_pool.py [--workers 2] [--rounds 3]
+    python benchmarks/field_pool.py [--workers 2] [--rounds 3] [--sizes 8 16] [--block 100]
 
 It reads the fields the first command left in ``--work`` (its ``fits-workers-1`` directory:
 fetched frames, composites, detections) as one block and writes the classified files to a
 scratch directory. Each job is timed as a block job runs: loading the classifier (in
-threads mode once, in processes mode once per spawned worker) is inside the time. The three
-modes run in turn, ``--rounds`` times, so that a slow minute of a shared machine falls on all
-of them; the table gives each mode's median and range. The classified rows of every job must
+threads mode once, in processes mode once per spawned worker) is inside the time. Jobs of
+two sizes (``--sizes``, the first N fields) split each mode's time into a fixed cost per job
+(worker start, model load, pool shutdown) and a cost per field, the slope between the two
+sizes' medians, from which the seconds of a block of ``--block`` fields (the workflow's
+``fields_per_block``) follow. The modes and sizes run in turn, ``--rounds`` times, so that a
+slow minute of a shared machine falls on all of them. The classified rows of every job must
 be identical to the serial job's (checked). Prints a table and writes
 benchmarks/out/field_pool.json.
 """
@@ -90,7 +93,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=REPO / "benchmarks" / "out" / "block_throughput")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=3, help="times each mode runs, in turn")
+    ap.add_argument("--rounds", type=int, default=3, help="times each mode and size runs, in turn")
+    ap.add_argument("--sizes", type=int, nargs=2, default=[8, 16], help="fields of the small and the large job")
+    ap.add_argument("--block", type=int, default=100, help="fields of the projected block job")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "field_pool.json")
     args = ap.parse_args(argv)
     from yl8c4net.pipeline.blocks import field_path
@@ -98,49 +103,65 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.WARNING)
     source = args.work / "fits-workers-1"
     fields = field_ids(source)
-    seconds = {mode: [] for mode in MODES}
+    small, large = args.sizes
+    if not 0 < small < large <= len(fields):
+        raise SystemExit(f"ERROR --sizes {small} {large}: need 0 < small < large <= {len(fields)} (fields in {source})")
+    with tempfile.TemporaryDirectory() as tmp:  # this process's first field pays its imports
+        block_job("serial", 1, fields[:1], layout(source, Path(tmp)))
+    seconds = {(mode, n): [] for mode in MODES for n in (small, large)}
     reference, identical = None, True
     for round_ in range(args.rounds):
-        for mode in MODES:
-            with tempfile.TemporaryDirectory() as tmp:
-                files = layout(source, Path(tmp))
-                seconds[mode].append(block_job(mode, args.workers, fields, files))
-                rows = [pd.read_parquet(field_path(files["classified"], f)) for f in fields]
-            if reference is None:
-                reference = rows
-            else:
-                identical &= all(a.equals(b) for a, b in zip(reference, rows, strict=True))
-            print(f"round {round_ + 1}, {mode}: {seconds[mode][-1] / len(fields):.3f} s per field", flush=True)
-    serial = statistics.median(seconds["serial"])
+        for n in (small, large):
+            for mode in MODES:
+                with tempfile.TemporaryDirectory() as tmp:
+                    files = layout(source, Path(tmp))
+                    seconds[mode, n].append(block_job(mode, args.workers, fields[:n], files))
+                    rows = [pd.read_parquet(field_path(files["classified"], f)) for f in fields[:small]]
+                if reference is None:
+                    reference = rows
+                else:
+                    identical &= all(a.equals(b) for a, b in zip(reference, rows, strict=True))
+                print(f"round {round_ + 1}, {n} fields, {mode}: {seconds[mode, n][-1]:.1f} s", flush=True)
     table = []
     for mode in MODES:
-        s = seconds[mode]
+        t_small, t_large = (statistics.median(seconds[mode, n]) for n in (small, large))
+        per_field = (t_large - t_small) / (large - small)
         table.append(
             {
                 "pool": mode,
                 "workers": 1 if mode == "serial" else args.workers,
-                "s_per_field_median": statistics.median(s) / len(fields),
-                "s_per_field_range": [min(s) / len(fields), max(s) / len(fields)],
-                "speed_up": serial / statistics.median(s),
-                "speed_up_range": [min(seconds["serial"]) / max(s), max(seconds["serial"]) / min(s)],
+                "job_s_median": {str(small): t_small, str(large): t_large},
+                "job_s_range": {str(n): [min(seconds[mode, n]), max(seconds[mode, n])] for n in (small, large)},
+                "fixed_s": t_small - small * per_field,
+                "s_per_field": per_field,
+                "block_s": t_small + (args.block - small) * per_field,
             }
         )
-    print(
-        f"\nclassify block job of {len(fields)} fields, {args.rounds} rounds (model loads and worker starts "
-        f"included), torch one thread per field in flight\n"
-    )
-    print("| pool | workers | s per field (median) | range | speed-up (median) |\n|---|---|---|---|---|")
     for row in table:
-        lo, hi = row["s_per_field_range"]
+        row["speed_up_at_large"] = table[0]["job_s_median"][str(large)] / row["job_s_median"][str(large)]
+        row["speed_up_per_field"] = table[0]["s_per_field"] / row["s_per_field"]
+        row["speed_up_block"] = table[0]["block_s"] / row["block_s"]
+    print(
+        f"\nclassify block jobs of {small} and {large} fields, {args.rounds} rounds (medians; model loads and "
+        f"worker starts included), torch one thread per field in flight\n"
+    )
+    print(
+        f"| pool | workers | job of {large} fields (s) | speed-up | fixed cost per job (s) | s per field "
+        f"| speed-up per field | block of {args.block}: speed-up |\n|---|---|---|---|---|---|---|---|"
+    )
+    for row in table:
         print(
-            f"| {row['pool']} | {row['workers']} | {row['s_per_field_median']:.3f} | {lo:.3f}-{hi:.3f} "
-            f"| {row['speed_up']:.2f} |"
+            f"| {row['pool']} | {row['workers']} | {row['job_s_median'][str(large)]:.1f} | "
+            f"{row['speed_up_at_large']:.2f} | {row['fixed_s']:.1f} | {row['s_per_field']:.3f} | "
+            f"{row['speed_up_per_field']:.2f} | {row['speed_up_block']:.2f} |"
         )
     print(f"\nclassified rows identical across all jobs: {identical}")
     result = {
-        "fields": len(fields),
+        "fields": large,
+        "sizes": [small, large],
         "rounds": args.rounds,
-        "seconds": seconds,
+        "block": args.block,
+        "seconds": {f"{mode}-{n}": s for (mode, n), s in seconds.items()},
         "rows": table,
         "identical": identical,
     }

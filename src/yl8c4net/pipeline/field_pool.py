@@ -47,13 +47,14 @@ class FieldWorkRecipe(Protocol):
 _work: Callable[[FieldId], str | None] | None = None  # this worker process's built work
 
 
-def _start_worker(recipe: FieldWorkRecipe, log_queue) -> None:
-    """Initializer of each worker process: logging to the parent, torch threads, the work."""
+def _start_worker(recipe: FieldWorkRecipe, log_queue, log_level: int) -> None:
+    """Initializer of each worker process: logging to the parent (at the parent's level),
+    torch threads, the work."""
     global _work
     to_parent = logging.handlers.QueueHandler(log_queue)
     # The record's message as is: the job's own handlers add time, level and logger.
     to_parent.setFormatter(logging.Formatter("%(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[to_parent], force=True)
+    logging.basicConfig(level=log_level, handlers=[to_parent], force=True)
     import torch
 
     torch.set_num_threads(1)
@@ -79,7 +80,7 @@ def process_pool(recipe: FieldWorkRecipe, workers: int) -> Iterator[Callable[[Fi
             workers,
             mp_context=context,
             initializer=_start_worker,
-            initargs=(recipe, log_queue),
+            initargs=(recipe, log_queue, root.getEffectiveLevel()),
         ) as pool:
             yield lambda fid: pool.submit(_work_on, fid).result()
     finally:
