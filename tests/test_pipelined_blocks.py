@@ -315,3 +315,59 @@ def test_scripts_that_can_start_worker_processes_keep_their_body_under_a_main_gu
         top = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom, ast.Expr))]
         assert len(top) == 1 and isinstance(top[0], ast.If), f"{path.name}: body not under one if"
         assert ast.unparse(top[0].test) == "__name__ == '__main__'", path.name
+
+
+ORPHAN_SCRIPT = """
+import os, sys, time
+from dataclasses import dataclass
+from yl8c4net.pipeline.field_pool import process_pool
+
+@dataclass
+class Sleepy:
+    out: str
+    def build(self):
+        return lambda fid: (open(os.path.join(self.out, str(os.getpid())), "w").close(), time.sleep(120))
+
+if __name__ == "__main__":
+    with process_pool(Sleepy(sys.argv[1]), 2) as work:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(2) as threads:
+            list(threads.map(work, [1, 2]))
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status waits to be collected
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc (Linux)")
+def test_worker_processes_end_when_their_job_is_killed(tmp_path):
+    """A block job killed outright (SIGKILL: a lost node, a killed run) leaves no worker
+    waiting for work forever with its memory and GPU context."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "job.py"
+    script.write_text(ORPHAN_SCRIPT)
+    started = tmp_path / "started"
+    started.mkdir()
+    job = subprocess.Popen([sys.executable, str(script), str(started)], cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(started.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = [int(p.name) for p in started.iterdir()]
+        assert len(workers) == 2 and all(_running(pid) for pid in workers)
+    finally:
+        job.send_signal(signal.SIGKILL)
+        job.wait()
+    deadline = time.monotonic() + 15
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _running(pid)]

@@ -14,7 +14,8 @@ pandas) holds the GIL, so threads share one core's worth of it; processes do not
 - each worker runs torch on one thread: the job has one core per field in flight, so K
   workers use the job's K cores instead of K times them;
 - the workers' log records go through a queue to the job's own handlers (its log file and
-  the terminal), so their warnings are not lost.
+  the terminal), so their warnings are not lost;
+- a worker ends itself when the job's process is killed, instead of waiting for work forever.
 
 Errors keep their meaning: a field's data error raised in a worker reaches the parent as the
 same exception (the field is quarantined), anything else fails the job with the worker's
@@ -27,6 +28,9 @@ import contextlib
 import logging
 import logging.handlers
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Protocol
@@ -55,10 +59,21 @@ def _start_worker(recipe: FieldWorkRecipe, log_queue, log_level: int) -> None:
     # The record's message as is: the job's own handlers add time, level and logger.
     to_parent.setFormatter(logging.Formatter("%(message)s"))
     logging.basicConfig(level=log_level, handlers=[to_parent], force=True)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     import torch
 
     torch.set_num_threads(1)
     _work = recipe.build()
+
+
+def _exit_with_parent(parent: int, interval_s: float = 1.0) -> None:
+    """End this worker when the job's process is gone (killed: a lost node, a killed run).
+
+    The pool's queues stay open in the worker itself, so an orphaned worker would otherwise
+    wait forever, holding its memory and GPU context."""
+    while os.getppid() == parent:
+        time.sleep(interval_s)
+    os._exit(1)
 
 
 def _work_on(fid: FieldId) -> str | None:
