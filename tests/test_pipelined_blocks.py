@@ -94,19 +94,12 @@ def test_two_fields_in_flight_write_the_same_detections_and_classes_as_one(real_
     from yl8c4net.classify.field import FieldClassification
     from yl8c4net.classify.model import CLASS_NAMES
     from yl8c4net.classify.train import load_classifier
-    from yl8c4net.detect.bright import BrightSourceSettings
-    from yl8c4net.detect.field import FieldDetectionChain
-    from yl8c4net.detect.infer import BatchedFieldDetector
-    from yl8c4net.detect.verify import VerifySettings
-    from yl8c4net.images.imageio import load_image
-    from yl8c4net.images.labels import BoxTable
     from yl8c4net.pipeline.blocks import field_path
     from yl8c4net.pipeline.model_files import shipped_model
 
     root, base = real_project
     model = YOLO(str(shipped_model("detector")), task="detect")
     classifier, norm, _ = load_classifier(shipped_model("classifier"), CLASS_NAMES, 3, "cpu")
-    verify = VerifySettings.from_config({})
     results = {}
     for workers in (1, 2):
         files = {
@@ -114,24 +107,7 @@ def test_two_fields_in_flight_write_the_same_detections_and_classes_as_one(real_
             "detections": str(tmp_path / f"w{workers}" / "detections/{run}/{camcol}/{field}.parquet"),
             "classified": str(tmp_path / f"w{workers}" / "classified/{run}/{camcol}/{field}.parquet"),
         }
-        detector = BatchedFieldDetector(
-            model,
-            REAL,
-            lambda fid: load_image(field_path(files["composite"], fid), flip=True),
-            batch_tiles=24,
-            conf=verify.detection_conf(0.25),
-            device="cpu",
-        )
-        chain = FieldDetectionChain(
-            detector,
-            frames=files["frames"],
-            detections=files["detections"],
-            verify=verify,
-            bright=BrightSourceSettings.from_config({}),
-            box_table=BoxTable(),
-            weights_sha256="test",
-            conf=0.25,
-        )
+        chain = _detection_chain(model, files, batch_tiles=24)
         _run(chain, REAL, workers)
         _run(FieldClassification(classifier, norm, files, 1.0), REAL, workers)
         results[workers] = {
@@ -144,10 +120,8 @@ def test_two_fields_in_flight_write_the_same_detections_and_classes_as_one(real_
         pd.testing.assert_frame_equal(results[2][key], serial, check_exact=True)
 
 
-def _detect_serially(files: dict) -> None:
-    """The detections of the REAL fields into ``files["detections"]``, one field at a time."""
-    from ultralytics import YOLO
-
+def _detection_chain(model, files: dict, batch_tiles: int):
+    """The detect stage's per-field work on the REAL fields, with default settings."""
     from yl8c4net.detect.bright import BrightSourceSettings
     from yl8c4net.detect.field import FieldDetectionChain
     from yl8c4net.detect.infer import BatchedFieldDetector
@@ -155,18 +129,17 @@ def _detect_serially(files: dict) -> None:
     from yl8c4net.images.imageio import load_image
     from yl8c4net.images.labels import BoxTable
     from yl8c4net.pipeline.blocks import field_path
-    from yl8c4net.pipeline.model_files import shipped_model
 
     verify = VerifySettings.from_config({})
     detector = BatchedFieldDetector(
-        YOLO(str(shipped_model("detector")), task="detect"),
+        model,
         REAL,
         lambda fid: load_image(field_path(files["composite"], fid), flip=True),
-        batch_tiles=12,
+        batch_tiles=batch_tiles,
         conf=verify.detection_conf(0.25),
         device="cpu",
     )
-    chain = FieldDetectionChain(
+    return FieldDetectionChain(
         detector,
         frames=files["frames"],
         detections=files["detections"],
@@ -176,6 +149,15 @@ def _detect_serially(files: dict) -> None:
         weights_sha256="test",
         conf=0.25,
     )
+
+
+def _detect_serially(files: dict) -> None:
+    """The detections of the REAL fields into ``files["detections"]``, one field at a time."""
+    from ultralytics import YOLO
+
+    from yl8c4net.pipeline.model_files import shipped_model
+
+    chain = _detection_chain(YOLO(str(shipped_model("detector")), task="detect"), files, batch_tiles=12)
     for fid in REAL:
         chain(fid)
 
