@@ -205,7 +205,7 @@ def run_blocks(
         options={"centroid_window_fwhm_arcsec": cfg["catalog"]["centroid_window_fwhm_arcsec"]},
     )
 
-    def classify_block(_):
+    def classify_block():
         import torch
 
         torch_threads = torch.get_num_threads()
@@ -235,7 +235,7 @@ def run_blocks(
     ):
         t0 = time.perf_counter()
         if job == "classify":
-            fn(None)
+            fn()
         else:
             each(fn)
         wall[job] = time.perf_counter() - t0

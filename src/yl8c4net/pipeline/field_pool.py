@@ -1,8 +1,9 @@
 """Worker processes for a block job's fields (``field_workers.pool: processes``).
 
-Much of a field's CPU work in the classify stage (photutils fits and aperture statistics,
-pandas) holds the GIL, so threads share one core's worth of it; processes do not
-(benchmarks/field_pool.py). A process pool needs what threads get for free:
+About a third of a field's CPU work in the classify stage (photutils fits and aperture
+statistics, pandas) holds the GIL, which caps threads near three fields at once however many
+cores a job has; processes do not share it (on 2 cores the two are equal:
+benchmarks/field_pool.py). A process pool needs what threads get for free:
 
 - the work is sent as a *recipe* (a small picklable object whose ``build()`` loads the models
   and returns the per-field callable), built once in each worker process: torch models stay
@@ -10,9 +11,9 @@ pandas) holds the GIL, so threads share one core's worth of it; processes do not
 - processes are *spawned* (a fresh interpreter): forking after CUDA or torch's OpenMP pool
   have started is unsafe. A spawned process imports the parent's main module under the name
   ``__mp_main__``, so a Snakemake script that uses this pool keeps its body under
-  ``if __name__ == "__main__":`` (tests/test_rule_settings.py checks it);
-- each worker runs torch on one thread: the job has one core per field in flight, so K
-  workers use the job's K cores instead of K times them;
+  ``if __name__ == "__main__":`` (tests/test_pipelined_blocks.py checks it);
+- the recipe sets what its work needs per process (the classifier's recipe: torch on one
+  thread, so K workers use the job's K cores instead of K times them);
 - the workers' log records go through a queue to the job's own handlers (its log file and
   the terminal), so their warnings are not lost;
 - a worker ends itself when the job's process is killed, instead of waiting for work forever.
@@ -53,16 +54,13 @@ _work: Callable[[FieldId], str | None] | None = None  # this worker process's bu
 
 def _start_worker(recipe: FieldWorkRecipe, log_queue, log_level: int) -> None:
     """Initializer of each worker process: logging to the parent (at the parent's level),
-    torch threads, the work."""
+    the watch on the parent, the work."""
     global _work
     to_parent = logging.handlers.QueueHandler(log_queue)
     # The record's message as is: the job's own handlers add time, level and logger.
     to_parent.setFormatter(logging.Formatter("%(message)s"))
     logging.basicConfig(level=log_level, handlers=[to_parent], force=True)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    import torch
-
-    torch.set_num_threads(1)
     _work = recipe.build()
 
 
@@ -82,8 +80,7 @@ def _work_on(fid: FieldId) -> str | None:
 
 @contextlib.contextmanager
 def process_pool(recipe: FieldWorkRecipe, workers: int) -> Iterator[Callable[[FieldId], str | None]]:
-    """``workers`` spawned processes, each with the recipe built once and torch on one
-    thread; yields ``work(field)``, safe to call from ``workers`` threads at once (each call
+    """``workers`` spawned processes, each with the recipe built once; yields ``work(field)``, safe to call from ``workers`` threads at once (each call
     runs in whichever process is free)."""
     context = multiprocessing.get_context("spawn")
     log_queue = context.Queue()
