@@ -86,11 +86,15 @@ def resample_to(image: np.ndarray, wcs_in: WCS, wcs_out: WCS, shape_out: tuple[i
     """Resample ``image`` from its WCS onto the grid of ``wcs_out`` (bilinear).
 
     Pixels of the output grid that fall outside the input frame are set to 0 (sky level of a
-    sky-subtracted frame), not NaN, so the composite has no holes.
+    sky-subtracted frame), not NaN, so the composite has no holes. The coordinates are mapped
+    one way only (``roundtrip_coords=False``): a frame's TAN projection is defined everywhere
+    on and around the frame, so the check back gives the same pixels at twice the cost.
     """
     from reproject import reproject_interp
 
-    out, footprint = reproject_interp((image, wcs_in), wcs_out, shape_out=shape_out, order="bilinear")
+    out, footprint = reproject_interp(
+        (image, wcs_in), wcs_out, shape_out=shape_out, order="bilinear", roundtrip_coords=False
+    )
     out[footprint == 0] = 0.0
     return np.nan_to_num(out, nan=0.0).astype(np.float32)
 
