@@ -150,6 +150,11 @@ rule evaluate_fusion:
             caption="../report/classifier_reliability.rst",
             category="Classifier",
         ),
+        qso_by_r=report(
+            "results/report/classifier/qso_by_r.png",
+            caption="../report/classifier_qso_by_r.rst",
+            category="Classifier",
+        ),
     log:
         "logs/evaluate_fusion.log",
     benchmark:
