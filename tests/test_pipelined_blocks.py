@@ -51,6 +51,8 @@ def test_batches_are_fixed_groups_of_consecutive_fields_whatever_the_order_asked
 
 
 REAL = [FieldId(4510, 4, 30), FieldId(1035, 6, 17), FieldId(1992, 1, 87)]
+#: Tiles per detector batch, across fields: the same in every run an identity test compares.
+BATCH_TILES = 24
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +89,22 @@ def _run(work, fields, workers: int) -> None:
             list(pool.map(work, fields[::-1]))  # out of order on purpose
 
 
+@pytest.fixture(scope="module")
+def serial_detections(real_project, tmp_path_factory):
+    """The files of `real_project` plus the detections of its fields made one field at a
+    time: the reference both identity tests compare with."""
+    from ultralytics import YOLO
+
+    from yl8c4net.pipeline.model_files import shipped_model
+
+    _, base = real_project
+    files = {**base, "detections": str(tmp_path_factory.mktemp("serial") / "detections/{run}/{camcol}/{field}.parquet")}
+    _run(_detection_chain(YOLO(str(shipped_model("detector")), task="detect"), files, BATCH_TILES), REAL, 1)
+    return files
+
+
 @needs_shared
-def test_two_fields_in_flight_write_the_same_detections_and_classes_as_one(real_project, tmp_path):
+def test_two_fields_in_flight_write_the_same_detections_and_classes_as_one(serial_detections, tmp_path):
     from ultralytics import YOLO
 
     from yl8c4net.classify.field import FieldClassification
@@ -97,18 +113,14 @@ def test_two_fields_in_flight_write_the_same_detections_and_classes_as_one(real_
     from yl8c4net.pipeline.blocks import field_path
     from yl8c4net.pipeline.model_files import shipped_model
 
-    root, base = real_project
-    model = YOLO(str(shipped_model("detector")), task="detect")
     classifier, norm, _ = load_classifier(shipped_model("classifier"), CLASS_NAMES, 3, "cpu")
     results = {}
     for workers in (1, 2):
-        files = {
-            **base,
-            "detections": str(tmp_path / f"w{workers}" / "detections/{run}/{camcol}/{field}.parquet"),
-            "classified": str(tmp_path / f"w{workers}" / "classified/{run}/{camcol}/{field}.parquet"),
-        }
-        chain = _detection_chain(model, files, batch_tiles=24)
-        _run(chain, REAL, workers)
+        files = {**serial_detections, "classified": str(tmp_path / f"w{workers}" / "{run}/{camcol}/{field}.parquet")}
+        if workers == 2:
+            files["detections"] = str(tmp_path / "w2" / "detections/{run}/{camcol}/{field}.parquet")
+            model = YOLO(str(shipped_model("detector")), task="detect")
+            _run(_detection_chain(model, files, BATCH_TILES), REAL, workers)
         _run(FieldClassification(classifier, norm, files, 1.0), REAL, workers)
         results[workers] = {
             (kind, fid): pd.read_parquet(field_path(files[kind], fid))
@@ -151,17 +163,6 @@ def _detection_chain(model, files: dict, batch_tiles: int):
     )
 
 
-def _detect_serially(files: dict) -> None:
-    """The detections of the REAL fields into ``files["detections"]``, one field at a time."""
-    from ultralytics import YOLO
-
-    from yl8c4net.pipeline.model_files import shipped_model
-
-    chain = _detection_chain(YOLO(str(shipped_model("detector")), task="detect"), files, batch_tiles=12)
-    for fid in REAL:
-        chain(fid)
-
-
 def _block_of(fields):
     from yl8c4net.pipeline.blocks import FieldBlock
 
@@ -169,7 +170,7 @@ def _block_of(fields):
 
 
 @needs_shared
-def test_classification_in_worker_processes_writes_the_same_files_and_manifest_as_serial(real_project, tmp_path):
+def test_classification_in_worker_processes_writes_the_same_files_and_manifest_as_serial(serial_detections, tmp_path):
     """``field_workers.pool: processes``: the recipe built in each spawned process, the
     workers' log lines in the job's log, and the classified rows bit for bit as serial."""
     import json
@@ -179,9 +180,7 @@ def test_classification_in_worker_processes_writes_the_same_files_and_manifest_a
     from yl8c4net.pipeline.blocks import field_path, run_block
     from yl8c4net.pipeline.model_files import shipped_model
 
-    root, base = real_project
-    files = {**base, "detections": str(tmp_path / "detections/{run}/{camcol}/{field}.parquet")}
-    _detect_serially(files)
+    files = serial_detections
     # The three real fields as one block each is not possible (three runs): one block per
     # field would give one field per job, which never starts a pool. So the same three
     # fields are renamed into one block's layout by symlinks.
