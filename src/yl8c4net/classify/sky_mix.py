@@ -215,6 +215,6 @@ def plot_purity_completeness(curves: dict, out_png: str | Path, class_name: str 
         ax.set_title(f"{class_name} {key}{n_label}", fontsize=10)
         ax.set_ylim(0, 1.02)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="lower left", fontsize=7)
+            ax.legend(loc="best", fontsize=7)
     axes[0].set_ylabel("fraction (95 % interval)")
     return save_figure(fig, out_png)
