@@ -16,6 +16,7 @@ Prints the table; writes benchmarks/out/qso_curve.json.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> dict:
     from yl8c4net.simulate.cutout_set import render_cutout_set
     from yl8c4net.simulate.population import PopulationParams
 
+    # The renderer reports its progress through logging (every 2,000 cut-outs).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     cfg = load_config(args.configfile)
     started = time.perf_counter()
     images, table = render_cutout_set(
