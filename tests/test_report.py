@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from astropy.wcs import WCS
 
+from yl8c4net.classify.sky_mix import purity_completeness_by_r
 from yl8c4net.detect.evaluate import detection_metrics, recall_bins
 from yl8c4net.detect.plots import plot_overlay, plot_pr_curve, plot_recall_by_mag, sky_directions
 from yl8c4net.report.tables import metrics_page
@@ -93,6 +94,13 @@ def test_metrics_table_holds_every_metric_with_its_sample_size():
     status = pd.DataFrame({"status": ["ok", "ok", "quarantined"]})
     catalog = pd.DataFrame({"class": ["STAR", "GALAXY", "GALAXY"], "class_image": ["QSO", "GALAXY", "QSO"]})
     fusion = {"answers": {"image (Conv4Net)": cls | {"ece": 0.08}, "fused": cls | {"accuracy": 0.97, "ece": 0.01}}}
+    rng = np.random.default_rng(3)
+    y = np.repeat([0, 1, 2], 300)
+    p = np.full((900, 3), 0.01)
+    p[np.arange(900), np.where(rng.random(900) < 0.9, y, 1)] = 0.98  # a tenth of each class called STAR
+    r_true = rng.uniform(16.0, 22.2, 900)
+    shares = lambda lo, hi: [0.7, 0.29, 0.01]  # noqa: E731
+    fusion["qso_at_sky_mix"] = {"fused": purity_completeness_by_r(y, p, r_true, 2, shares, np.full(3, 1 / 3))}
     page = metrics_page(det, cls, status, catalog, pd.DataFrame({"ra": [1.0]}), fusion)
     parser = _TableParser()
     parser.feed(page.split("<body>", 1)[1].rsplit("</body>", 1)[0])
@@ -113,6 +121,12 @@ def test_metrics_table_holds_every_metric_with_its_sample_size():
         "3000",
     ]
     assert "17.0-17.5" in cells and "Detector on the held-out fields (9101-3-12)" in cells
+    # Quasars at the sky's mix: no galaxy or star is ever called QSO here, so purity is 1,
+    # and completeness is the nine tenths called right.
+    below = fusion["qso_at_sky_mix"]["fused"]["below"]["21"]
+    got = cells[cells.index("fused, r < 21") + 1 : cells.index("fused, r < 21") + 6]
+    assert got[0] == f"{below['completeness']:.3f}" and 0.85 < below["completeness"] < 0.95
+    assert got[2] == "1.000" and got[4] == str(below["n_true"]) and below["n_true"] > 200
 
 
 def test_report_captions_are_valid_restructured_text():

@@ -85,10 +85,40 @@ def fusion_table(m: dict) -> str:
     for name, a in m["answers"].items():
         interval = f"{a['accuracy_low']:.3f}-{a['accuracy_high']:.3f}" if "accuracy_low" in a else None
         rows.append((name, a["accuracy"], interval, a["macro_f1"], a.get("ece"), a["n"]))
-    return _table(
+    table = _table(
         "Classification answers on the test split (equal class priors; the catalogue moves them to the sky's)",
         rows,
         ("answer", "accuracy", "95 % interval", "macro F1", "ECE", "test sources"),
+    )
+    return table + qso_table(m.get("qso_at_sky_mix", {}))
+
+
+def qso_table(curves: dict) -> str:
+    """Quasar completeness and purity of each answer at the sky's class mix
+    (`yl8c4net.classify.sky_mix`), over r < 21 and r < 22.2; "" without the curves."""
+    if not curves:
+        return ""
+
+    def interval(q, key):
+        return f"{q[key + '_low']:.2f}-{q[key + '_high']:.2f}" if q[key] is not None else None
+
+    rows = []
+    for name, curve in curves.items():
+        for limit, q in curve["below"].items():
+            rows.append(
+                (
+                    f"{name}, r < {limit}",
+                    q["completeness"],
+                    interval(q, "completeness"),
+                    q["purity"],
+                    interval(q, "purity"),
+                    q["n_true"],
+                )
+            )
+    return "\n" + _table(
+        "Quasars at the sky's class mix (the test split reweighted per r bin; the curve: qso_by_r.png)",
+        rows,
+        ("answer", "completeness", "95 % interval", "purity", "95 % interval", "test quasars"),
     )
 
 
