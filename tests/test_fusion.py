@@ -206,12 +206,59 @@ def test_fusion_beats_both_experts_and_round_trips(tmp_path):
         "fused": (model.fused_proba(test, p_img).argmax(1) == y).mean(),
     }
     assert acc["fused"] > acc["photometric"] > acc["image"]
+    # With the image's vote cut (a run whose image model earns nothing on its sky), the
+    # photometric part takes back its own weight: at 0 the fusion is that part, calibrated
+    # (no single weight does much better on unseen rows), at 1 the fusion as fitted.
+    log_phot = log_probabilities(model.photometric_proba(test))
+    np.testing.assert_allclose(
+        model.fused_proba(test, p_img, 0.0), softmax(model.photometric_weight_alone * log_phot), rtol=1e-12
+    )
+    best_alone = min(nll(w * log_phot, y) for w in np.linspace(0.5, 2.0, 61))
+    assert nll(model.photometric_weight_alone * log_phot, y) < best_alone + 0.003
+    np.testing.assert_array_equal(
+        model.fused_proba(test, p_img, 1.0),
+        softmax(model.w_phot * log_phot + model.w_image * log_probabilities(p_img)),
+    )
     path = tmp_path / "fusion.joblib"
     save_fusion(model, path)
     np.testing.assert_array_equal(load_fusion(path).fused_proba(test, p_img), model.fused_proba(test, p_img))
     path.write_bytes(b"not a model")
     with pytest.raises(ModelFileError, match="fusion.joblib: not a fusion model"):
         load_fusion(path)
+
+
+def test_cutting_the_image_weight_gives_the_photometry_back_its_own_weight():
+    """An image model that repeats the photometry's colours and adds morphology takes most of
+    the fused weight on the simulator (w_phot near 0). When a run's sky cuts the image's
+    weight, the photometric weight must come back, or the fused answer flattens to the
+    class priors."""
+    photometry = photometry_training_table(seed=31, n_per_class=3000)
+    val = photometry_training_table(seed=32, n_per_class=500)
+    test = photometry_training_table(seed=33, n_per_class=1500)
+    rng = np.random.default_rng(7)
+    reference = train_fusion(photometry, val, softmax(rng.normal(0, 1, (len(val), 3))), seed=0)
+
+    def colour_echoing_expert(table):
+        logits = log_probabilities(reference.photometric_proba(table)) + rng.normal(0, 1.0, (len(table), 3))
+        logits[np.arange(len(table)), class_indices(table["class"])] += 1.5
+        return softmax(logits)
+
+    model = train_fusion(photometry, val, colour_echoing_expert(val), seed=0)
+    assert model.w_phot < 0.3 * model.photometric_weight_alone
+    y = class_indices(test["class"])
+    p_img = colour_echoing_expert(test)
+    sky = np.array([0.8, 0.18, 0.02])
+    weight = sky[y] / sky[y].sum()  # accuracy on a sky of these shares
+
+    def sky_accuracy(p):
+        return float(weight @ (shift_priors(p, model.train_priors, sky).argmax(axis=1) == y))
+
+    photometric = sky_accuracy(model.photometric_proba(test))
+    log_phot, log_img = log_probabilities(model.photometric_proba(test)), log_probabilities(p_img)
+    for factor in (0.0, 0.1, 0.25):
+        assert sky_accuracy(model.fused_proba(test, p_img, factor)) >= photometric - 0.005, factor
+        # The weight fitted beside the full image, kept: the sky's priors take over.
+        assert sky_accuracy(softmax(model.w_phot * log_phot + factor * model.w_image * log_img)) < photometric - 0.02
 
 
 def test_features_treat_sdss_missing_codes_as_missing():

@@ -19,6 +19,11 @@ The pieces, all trained at equal class priors:
 * the **weight on the sky**: each run scales the image's weight by what it earns against
   PhotoObjAll ``type`` on the run's own rows (`yl8c4net.classify.sky_weight`), so that a
   model that learned the simulator's galaxies cannot outvote the photometry on real frames.
+  The photometric weight moves with it, linearly from ``w_phot`` (the image at full weight)
+  to ``photometric_weight_alone`` (no image): ``w_phot`` was fitted beside the image and
+  flattens the photometric part, which, once the image's vote is cut, would let the sky's
+  class priors overturn confident photometric answers. So an image weight of 0 gives the
+  photometric part itself, calibrated: the fusion cannot fall below it there.
 
 The catalogue then moves the probabilities from equal priors to the sky's
 (`yl8c4net.classify.probabilities`).
@@ -122,6 +127,9 @@ class FusionModel:
     #: The image's point-source log-odds scale against the simulated ``type`` on the
     #: validation set: the reference a run's sky is compared with (`yl8c4net.classify.sky_weight`).
     image_type_scale: float | None = None
+    #: The photometric part's weight with no image (1 / its temperature on the validation
+    #: set). Fusion files written before it existed take 1: the part as trained.
+    photometric_weight_alone: float = 1.0
 
     @property
     def train_priors(self) -> np.ndarray:
@@ -139,14 +147,23 @@ class FusionModel:
         earned on the sky, `yl8c4net.classify.sky_weight`)."""
         return softmax(image_factor * log_probabilities(p_image) / self.image_temperature)
 
+    def photometric_weight(self, image_factor=1.0) -> np.ndarray:
+        """The photometric part's weight beside an image weighted by ``image_factor``: from
+        ``w_phot`` at 1 linearly to ``photometric_weight_alone`` at 0."""
+        factor = np.asarray(image_factor, float)
+        alone = getattr(self, "photometric_weight_alone", 1.0)  # pickles older than the field
+        return factor * self.w_phot + (1.0 - factor) * alone
+
     def fused_proba(self, table: pd.DataFrame, p_image: np.ndarray, image_factor=1.0) -> np.ndarray:
         """Fused probabilities at equal priors; ``image_factor`` (scalar or one per row, in
-        [0, 1]) multiplies the image's weight."""
+        [0, 1]) multiplies the image's weight and sets the photometric one
+        (`photometric_weight`)."""
         if len(table) == 0:
             return np.empty((0, len(self.classes)))
         log_phot = log_probabilities(self.photometric_proba(table))
-        w_image = self.w_image * np.reshape(np.asarray(image_factor, float), (-1, 1))
-        return softmax(self.w_phot * log_phot + w_image * log_probabilities(p_image))
+        factor = np.reshape(np.asarray(image_factor, float), (-1, 1))
+        w_image = self.w_image * factor
+        return softmax(self.photometric_weight(factor) * log_phot + w_image * log_probabilities(p_image))
 
 
 def train_fusion(
@@ -163,6 +180,7 @@ def train_fusion(
     log_phot = log_probabilities(phot.predict_proba(photometric_features(validation, PHOTOMETRIC_FEATURES)))
     w_phot, w_image = fit_fusion_weights(log_phot, log_img, labels)
     temperature = fit_temperature(log_img, labels)
+    photometric_alone = 1.0 / fit_temperature(log_phot, labels)
     type_col = "type" if "type" in validation.columns else "photo_type"
     image_type_scale = simulated_image_scale(p_image_validation, validation[type_col])
     info = {
@@ -171,8 +189,18 @@ def train_fusion(
         "colour_iterations": int(colour.n_iter_),
         "photometric_iterations": int(phot.n_iter_),
         "image_type_scale": image_type_scale,
+        "photometric_weight_alone": photometric_alone,
     }
-    return FusionModel(colour, phot, w_phot, w_image, temperature, info=info, image_type_scale=image_type_scale)
+    return FusionModel(
+        colour,
+        phot,
+        w_phot,
+        w_image,
+        temperature,
+        info=info,
+        image_type_scale=image_type_scale,
+        photometric_weight_alone=photometric_alone,
+    )
 
 
 def save_fusion(model: FusionModel, path) -> None:
