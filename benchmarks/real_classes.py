@@ -21,8 +21,12 @@ With ``--fusion``, also the share of the image's fusion weight the classifier ea
 labelled field per r bin (`yl8c4net.classify.sky_weight`; PHOTO's labels stand in for
 PhotoObjAll ``type``), as a real run computes it from its own rows.
 
-The photometric part and the fused ``class`` need PhotoObjAll rows, which are not in
-../shared: they are not scored here.
+With ``--fusion``, the calibObj stars of 4510/4/30 are also scored by the photometric part
+and the fused ``class``: the sweep holds PHOTO's own measurements of them (model and PSF
+fluxes with their inverse variances, ``objc_type``), which stand in for their PhotoObjAll
+rows. The probabilities are moved to the sky's class shares at each row's r, as the
+catalogue moves its own. 3918/3/213 has labels without photometry, so its fused class is not
+scored.
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ def field_sources(
         stars = Table.read(sas / SWEEP)
         stars = stars[stars["FIELD"] == fid.field]
         x, y = frame.wcs.all_world2pix(stars["RA"], stars["DEC"], 0)
-        sources = pd.DataFrame({"x": x, "y": y, "label": "STAR"})
+        sources = pd.concat([pd.DataFrame({"x": x, "y": y, "label": "STAR"}), sweep_photometry(stars)], axis=1)
     inside = sources["x"].between(25, 2022) & sources["y"].between(25, 1463)
     sources = sources[inside].reset_index(drop=True)
     if limit:
@@ -176,14 +180,66 @@ def disagreement_figure(path: Path, fields: list[tuple[pd.DataFrame, np.ndarray]
     return len(panels)
 
 
-def image_weight_on_labelled_field(table: pd.DataFrame, fusion_path: Path) -> dict:
+def sweep_photometry(stars) -> pd.DataFrame:
+    """PhotoObjAll's classifier columns (``photo_`` + u ... z, err_u ... err_z, psfmag_r,
+    type) of calibObj sweep rows: asinh magnitudes of the model and PSF fluxes
+    (nanomaggies), their errors from the inverse variances, and ``OBJC_TYPE``."""
+    from yl8c4net.sdss.magnitudes import asinh_mag, asinh_mag_err
+
+    model = np.asarray(stars["MODELFLUX"], float)
+    ivar = np.asarray(stars["MODELFLUX_IVAR"], float)
+    with np.errstate(divide="ignore"):
+        model_err = np.where(ivar > 0, 1.0 / np.sqrt(ivar), np.nan)
+    out = {}
+    for j, band in enumerate("ugriz"):
+        out[f"photo_{band}"] = asinh_mag(model[:, j], band)
+        out[f"photo_err_{band}"] = asinh_mag_err(model[:, j], model_err[:, j], band)
+    out["photo_psfmag_r"] = asinh_mag(np.asarray(stars["PSFFLUX"], float)[:, 2], "r")
+    out["photo_type"] = np.asarray(stars["OBJC_TYPE"], int)
+    return pd.DataFrame(out)
+
+
+def fused_answers(table: pd.DataFrame, fusion, earned) -> dict[str, np.ndarray]:
+    """The photometric part's and the fused class of rows with `sweep_photometry` columns,
+    each at the sky's class shares at the row's r (the simulator's real-sky densities in
+    0.5 mag around it), a QSO answer counted as STAR. Two image weights: the one earned on
+    3918/3/213 (``earned``, a `~yl8c4net.classify.sky_weight.SkyImageWeight`) and the
+    simulated one."""
+    from yl8c4net.classify.probabilities import shift_priors
+    from yl8c4net.classify.sky_mix import class_density_in_r
+    from yl8c4net.sdss.queries import SPEC_CLASSES
+    from yl8c4net.simulate.population import PopulationParams
+
+    features = table[[c for c in table.columns if c.startswith("photo_")]].rename(columns=lambda c: c[6:])
+    model_r = features["r"].to_numpy(float)
+    sky = PopulationParams()
+    # Rows outside r 12-22.2 take the shares at its ends; a row without a model r, the sky's
+    # shares over all r.
+    centre = np.clip(model_r, 12.25, 21.95)
+    window = [(m - 0.25, m + 0.25) if np.isfinite(m) else (0.0, 22.2) for m in centre]
+    shares = np.array([[class_density_in_r(sky, lo, hi)[c] for c in SPEC_CLASSES] for lo, hi in window])
+    shares /= shares.sum(axis=1, keepdims=True)
+    p_image = table[list(IMAGE_COLUMNS)].to_numpy(float)
+    probabilities = {
+        "photometric part": fusion.photometric_proba(features),
+        "class (fused, image weight earned on 3918/3/213)": fusion.fused_proba(
+            features, p_image, earned.factor_at(model_r)
+        ),
+        "class (fused, simulated image weight)": fusion.fused_proba(features, p_image, 1.0),
+    }
+    out = {}
+    for name, p in probabilities.items():
+        answer = np.asarray(SPEC_CLASSES)[shift_priors(p, fusion.train_priors, shares).argmax(axis=1)]
+        out[name] = np.where(answer == "QSO", "STAR", answer)
+    return out
+
+
+def image_weight_on_labelled_field(table: pd.DataFrame, fusion):
     """The share of its fusion weight the image model would earn on the labelled field
     (`yl8c4net.classify.sky_weight`), PHOTO's labels standing in for PhotoObjAll ``type``
     and the aperture r for the model magnitude."""
-    from yl8c4net.classify.fusion import load_fusion
     from yl8c4net.classify.sky_weight import sky_image_weight
 
-    fusion = load_fusion(fusion_path)
     photo_type = np.where(table["label"] == "STAR", 6, 3)
     sky = sky_image_weight(table[list(IMAGE_COLUMNS)].to_numpy(float), photo_type, table["r"], fusion.image_type_scale)
     print(f"\nimage weight earned on {table['field'].iloc[0]} (reference scale {sky.reference_scale:.3f}):")
@@ -191,7 +247,7 @@ def image_weight_on_labelled_field(table: pd.DataFrame, fusion_path: Path) -> di
         print(
             f"  {b['r']:>14}: n = {b['n']:>4} ({b['n_star']} stars), scale {b.get('scale', float('nan')):.3f}, factor {b['factor']:.3f}"
         )
-    return {"fusion": str(fusion_path), **sky.summary()}
+    return sky
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -233,12 +289,24 @@ def main(argv: list[str] | None = None) -> dict:
         "crop_scale": args.crop_scale,
         "fields": {},
     }
+    fused_names = []
+    if args.fusion:
+        from yl8c4net.classify.fusion import load_fusion
+
+        fusion = load_fusion(args.fusion)
+        earned = image_weight_on_labelled_field(labelled, fusion)
+        result["image_weight_on_sky"] = {"fusion": str(args.fusion), **earned.summary()}
+        for name, answer in fused_answers(stars, fusion, earned).items():
+            stars[name] = answer
+            fused_names.append(name)
+        print()
     print("| field | answer | " + " | ".join(f"r {lo:g}-{hi:g}" for lo, hi in R_BINS + SUMMARY_BINS) + " |")
     print("|---|---|" + "---|" * (len(R_BINS) + len(SUMMARY_BINS)))
     for table in (labelled, stars):
         name = table["field"].iloc[0]
         entry = {"n": int(len(table)), "concentration_cut_mag": table.attrs["concentration_cut"], "answers": {}}
-        for answer in ("class_image", "class_concentration"):
+        answers = ["class_image", "class_concentration"] + (fused_names if table is stars else [])
+        for answer in answers:
             rows = agreement_by_r(table, answer, R_BINS + SUMMARY_BINS)
             entry["answers"][answer] = rows
             cells = [f"{r['rate']:.3f} ({r['n']})" if r["n"] else "-" for r in rows]
@@ -270,8 +338,6 @@ def main(argv: list[str] | None = None) -> dict:
                 args.figure, [(labelled, labelled_composite), (stars, stars_composite)], caption
             ),
         }
-    if args.fusion:
-        result["image_weight_on_sky"] = image_weight_on_labelled_field(labelled, args.fusion)
     write_record(args.out, result)
     return result
 

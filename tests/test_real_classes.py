@@ -61,10 +61,9 @@ def test_benchmark_scores_a_sample_of_the_real_labels(real_classes, tmp_path):
         },
         checkpoint,
     )
-    from yl8c4net.classify.fusion import FusionModel, save_fusion
+    from yl8c4net.pipeline.model_files import shipped_model
 
-    fusion = tmp_path / "fusion.joblib"
-    save_fusion(FusionModel(None, None, 1.0, 0.2, 1.0, image_type_scale=1.0), fusion)
+    fusion = shipped_model("fusion")
     out = tmp_path / "real_classes.json"
     args = ["--classifier", str(checkpoint), "--shared", str(SHARED), "--limit", "40", "--out", str(out)]
     args += ["--fusion", str(fusion), "--figure", str(tmp_path / "disagreements.png")]
@@ -95,3 +94,12 @@ def test_benchmark_scores_a_sample_of_the_real_labels(real_classes, tmp_path):
     assert [b["r"] for b in sky["bins"]] == ["r < 20", "20 <= r < 21", "r >= 21"]
     assert sum(b["n"] for b in sky["bins"]) == 40
     assert all(b["factor"] == 0.0 and "fallback" in b["how"] for b in sky["bins"])
+    # The 4510/4/30 stars with PHOTO's own photometry from the sweep: the shipped photometric
+    # part keeps nearly every real star a point source at r < 21, and the fused class, its
+    # image weight earned as 0 here, does no worse whatever the untrained image says.
+    stars = result["fields"]["4510/4/30"]["answers"]
+    by_r = {name: {r["r"]: r for r in rows} for name, rows in stars.items()}
+    photometric = by_r["photometric part"]["12-21"]
+    assert photometric["n"] > 10 and photometric["rate"] >= 0.9
+    earned = by_r["class (fused, image weight earned on 3918/3/213)"]["12-21"]
+    assert earned["k"] >= photometric["k"]
