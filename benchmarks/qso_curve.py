@@ -71,7 +71,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     # The renderer reports its progress through logging (every 2,000 cut-outs).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    cfg = load_config(args.configfile)
+    from yl8c4net.errors import YL8C4NetError
+
+    # Models and config are checked before ten minutes of rendering, with one line each.
+    try:
+        cfg = load_config(args.configfile)
+        model, norm, _ = load_classifier(args.classifier, SPEC_CLASSES, 3, "cpu")
+        fusion = load_fusion(args.fusion)
+    except YL8C4NetError as exc:
+        ap.exit(2, f"qso_curve.py: {exc}\n")
     started = time.perf_counter()
     images, table = render_cutout_set(
         args.seed,
@@ -85,9 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         params=simulated_galaxy_population(cfg),
     )
     rendered_s = time.perf_counter() - started
-    model, norm, _ = load_classifier(args.classifier, SPEC_CLASSES, 3, "cpu")
     p_image = predict_proba(model, norm, images)
-    fusion = load_fusion(args.fusion)
     answers = {
         "image": fusion.image_proba(p_image),
         "photometric": fusion.photometric_proba(table),

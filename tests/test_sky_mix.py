@@ -125,3 +125,22 @@ def test_benchmark_scores_the_shipped_models_on_fresh_cutouts(tmp_path):
     # The shipped photometric part finds most quasars (0.78 of a simulated survey's at r < 22.2).
     assert result["curves"]["photometric"]["below"]["22.2"]["completeness"] > 0.5
     assert (tmp_path / "q.png").stat().st_size > 5_000
+
+
+def test_benchmark_names_a_bad_model_file_in_one_line_before_rendering(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    import qso_curve
+
+    bad = tmp_path / "fusion.joblib"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(SystemExit) as stop:
+        qso_curve.main(["--fusion", str(bad), "--out", str(tmp_path / "q.json")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"qso_curve.py: {bad}: not a fusion model written by train_fusion")
+    assert not (tmp_path / "q.json").exists()
