@@ -61,13 +61,12 @@ def main(argv: list[str] | None = None) -> dict:
         ap.error(f"--per-class {args.per_class}: at least 10")
 
     from yl8c4net.classify.fusion import class_indices, load_fusion
-    from yl8c4net.classify.sky_mix import class_density_in_r, plot_purity_completeness, purity_completeness_by_r
+    from yl8c4net.classify.sky_mix import plot_purity_completeness, qso_curves
     from yl8c4net.classify.train import load_classifier, predict_proba
     from yl8c4net.config import load_config, lupton_stretch, simulated_galaxy_population, simulated_seeing_range
     from yl8c4net.images.labels import BoxTable
     from yl8c4net.sdss.queries import SPEC_CLASSES
     from yl8c4net.simulate.cutout_set import render_cutout_set
-    from yl8c4net.simulate.population import PopulationParams
 
     # The renderer reports its progress through logging (every 2,000 cut-outs).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -100,18 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         "fused": fusion.fused_proba(table, p_image),
     }
     y = class_indices(table["class"])
-    sky = PopulationParams()
-    curves = {
-        name: purity_completeness_by_r(
-            y,
-            p,
-            table["r_true"].to_numpy(float),
-            SPEC_CLASSES.index("QSO"),
-            lambda lo, hi: [class_density_in_r(sky, lo, hi)[c] for c in SPEC_CLASSES],
-            fusion.train_priors,
-        )
-        for name, p in answers.items()
-    }
+    curves = qso_curves(answers, y, table["r_true"].to_numpy(float), fusion.train_priors)
     n_qso = int((y == SPEC_CLASSES.index("QSO")).sum())
     print(
         f"{len(y)} cut-outs ({args.per_class} per class, r 16-22.2, seed {args.seed}), rendered in"

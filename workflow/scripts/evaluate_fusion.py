@@ -6,11 +6,10 @@ from yl8c4net.classify.fusion import class_indices, load_fusion
 from yl8c4net.classify.metrics import classification_metrics, plot_reliability
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.probabilities import reliability
-from yl8c4net.classify.sky_mix import class_density_in_r, plot_purity_completeness, purity_completeness_by_r
+from yl8c4net.classify.sky_mix import plot_purity_completeness, qso_curves
 from yl8c4net.classify.train import predict_split
 from yl8c4net.io import write_json_atomic
 from yl8c4net.pipeline.steps import step
-from yl8c4net.simulate.population import PopulationParams
 
 with step(snakemake.log[0], "evaluate_fusion") as log:
     cfg = snakemake.params.config
@@ -45,19 +44,13 @@ with step(snakemake.log[0], "evaluate_fusion") as log:
             log.info(
                 "%s subset (n = %d): %s", name, int(sel.sum()), {k: v["accuracy"] for k, v in subsets[name].items()}
             )
-    sky = PopulationParams()  # the real sky's class densities (the simulator's defaults)
-    qso_curves = {
-        name: purity_completeness_by_r(
-            y,
-            answers[name],
-            rows["r_true"].to_numpy(float),
-            CLASS_NAMES.index("QSO"),
-            lambda lo, hi: [class_density_in_r(sky, lo, hi)[c] for c in CLASS_NAMES],
-            fusion.train_priors,
-        )
-        for name in ("image, temperature-scaled", "photometric", "fused")
-    }
-    for name, curve in qso_curves.items():
+    curves = qso_curves(
+        {k: answers[k] for k in ("image, temperature-scaled", "photometric", "fused")},
+        y,
+        rows["r_true"].to_numpy(float),
+        fusion.train_priors,
+    )
+    for name, curve in curves.items():
         q = curve["below"]["21"]
         log.info(
             "%s: QSO at the sky's mix, r < 21: purity %s, completeness %s (%d QSOs)",
@@ -70,7 +63,7 @@ with step(snakemake.log[0], "evaluate_fusion") as log:
         "split": "test (equal class priors)",
         "answers": metrics,
         "subsets": subsets,
-        "qso_at_sky_mix": qso_curves,
+        "qso_at_sky_mix": curves,
     }
     write_json_atomic(out, snakemake.output.metrics)
     plot_reliability(
@@ -79,7 +72,7 @@ with step(snakemake.log[0], "evaluate_fusion") as log:
         n_label=f" (test split, n = {len(y)})",
     )
     plot_purity_completeness(
-        {"image": qso_curves["image, temperature-scaled"], **{k: qso_curves[k] for k in ("photometric", "fused")}},
+        {"image": curves["image, temperature-scaled"], **{k: curves[k] for k in ("photometric", "fused")}},
         snakemake.output.qso_by_r,
         n_label=f" (test split, {int((y == CLASS_NAMES.index('QSO')).sum())} QSOs)",
     )

@@ -181,6 +181,23 @@ def purity_completeness_by_r(
     return {"bins": bins, "below": below}
 
 
+def qso_curves(answers: dict, y: np.ndarray, r_true: np.ndarray, train_priors) -> dict:
+    """`purity_completeness_by_r` of the QSO class for each answer of ``answers`` (name ->
+    (n, 3) probabilities at ``train_priors``), at the class densities of the simulator's
+    real-sky defaults."""
+    from yl8c4net.sdss.queries import SPEC_CLASSES
+    from yl8c4net.simulate.population import PopulationParams
+
+    sky = PopulationParams()
+
+    def densities(lo, hi):
+        d = class_density_in_r(sky, lo, hi)
+        return [d[c] for c in SPEC_CLASSES]
+
+    qso = SPEC_CLASSES.index("QSO")
+    return {name: purity_completeness_by_r(y, p, r_true, qso, densities, train_priors) for name, p in answers.items()}
+
+
 def plot_purity_completeness(curves: dict, out_png: str | Path, class_name: str = "QSO", n_label: str = "") -> Path:
     """Purity and completeness of ``class_name`` against r, one line per answer, with their
     intervals; ``curves`` maps an answer's name to `purity_completeness_by_r`'s result."""
