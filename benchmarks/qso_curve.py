@@ -21,7 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from record import write_record  # noqa: E402
@@ -29,10 +28,6 @@ from record import write_record  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "src/yl8c4net/models"
 ANSWERS = ("image", "photometric", "fused")
-
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.3f}"
 
 
 def _interval(q: dict, key: str) -> str:
@@ -64,14 +59,13 @@ def main(argv: list[str] | None = None) -> dict:
     from yl8c4net.classify.sky_mix import plot_purity_completeness, qso_curves
     from yl8c4net.classify.train import load_classifier, predict_proba
     from yl8c4net.config import load_config, lupton_stretch, simulated_galaxy_population, simulated_seeing_range
+    from yl8c4net.errors import YL8C4NetError
     from yl8c4net.images.labels import BoxTable
     from yl8c4net.sdss.queries import SPEC_CLASSES
     from yl8c4net.simulate.cutout_set import render_cutout_set
 
     # The renderer reports its progress through logging (every 2,000 cut-outs).
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    from yl8c4net.errors import YL8C4NetError
-
     # Models and config are checked before ten minutes of rendering, with one line each.
     try:
         cfg = load_config(args.configfile)

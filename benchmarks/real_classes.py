@@ -206,18 +206,16 @@ def fused_answers(table: pd.DataFrame, fusion, earned) -> dict[str, np.ndarray]:
     3918/3/213 (``earned``, a `~yl8c4net.classify.sky_weight.SkyImageWeight`) and the
     simulated one."""
     from yl8c4net.classify.probabilities import shift_priors
-    from yl8c4net.classify.sky_mix import class_density_in_r
+    from yl8c4net.classify.sky_mix import sky_class_densities
     from yl8c4net.sdss.queries import SPEC_CLASSES
-    from yl8c4net.simulate.population import PopulationParams
 
     features = table[[c for c in table.columns if c.startswith("photo_")]].rename(columns=lambda c: c[6:])
     model_r = features["r"].to_numpy(float)
-    sky = PopulationParams()
     # Rows outside r 12-22.2 take the shares at its ends; a row without a model r, the sky's
     # shares over all r.
     centre = np.clip(model_r, 12.25, 21.95)
     window = [(m - 0.25, m + 0.25) if np.isfinite(m) else (0.0, 22.2) for m in centre]
-    shares = np.array([[class_density_in_r(sky, lo, hi)[c] for c in SPEC_CLASSES] for lo, hi in window])
+    shares = np.array([sky_class_densities(lo, hi) for lo, hi in window])
     shares /= shares.sum(axis=1, keepdims=True)
     p_image = table[list(IMAGE_COLUMNS)].to_numpy(float)
     probabilities = {

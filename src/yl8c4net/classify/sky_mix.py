@@ -181,21 +181,26 @@ def purity_completeness_by_r(
     return {"bins": bins, "below": below}
 
 
-def qso_curves(answers: dict, y: np.ndarray, r_true: np.ndarray, train_priors) -> dict:
-    """`purity_completeness_by_r` of the QSO class for each answer of ``answers`` (name ->
-    (n, 3) probabilities at ``train_priors``), at the class densities of the simulator's
-    real-sky defaults."""
+def sky_class_densities(r_lo: float, r_hi: float) -> list[float]:
+    """Sources per deg^2 of GALAXY, STAR, QSO (SPEC_CLASSES order) with ``r_lo <= r < r_hi``
+    at the simulator's real-sky defaults."""
     from yl8c4net.sdss.queries import SPEC_CLASSES
     from yl8c4net.simulate.population import PopulationParams
 
-    sky = PopulationParams()
+    density = class_density_in_r(PopulationParams(), r_lo, r_hi)
+    return [density[c] for c in SPEC_CLASSES]
 
-    def densities(lo, hi):
-        d = class_density_in_r(sky, lo, hi)
-        return [d[c] for c in SPEC_CLASSES]
+
+def qso_curves(answers: dict, y: np.ndarray, r_true: np.ndarray, train_priors) -> dict:
+    """`purity_completeness_by_r` of the QSO class for each answer of ``answers`` (name ->
+    (n, 3) probabilities at ``train_priors``), at `sky_class_densities`."""
+    from yl8c4net.sdss.queries import SPEC_CLASSES
 
     qso = SPEC_CLASSES.index("QSO")
-    return {name: purity_completeness_by_r(y, p, r_true, qso, densities, train_priors) for name, p in answers.items()}
+    return {
+        name: purity_completeness_by_r(y, p, r_true, qso, sky_class_densities, train_priors)
+        for name, p in answers.items()
+    }
 
 
 def plot_purity_completeness(curves: dict, out_png: str | Path, class_name: str = "QSO", n_label: str = "") -> Path:
