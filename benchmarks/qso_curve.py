@@ -6,9 +6,11 @@ box table, seeing and galaxy population), with r uniform in 16-22.2 for every cl
 seed no workflow uses. Each answer (Conv4Net alone, temperature-scaled; the photometric part;
 the fusion, with the image weight it was fitted with) is scored per r bin at the sky's class
 shares by `yl8c4net.classify.sky_mix.purity_completeness_by_r`, and over r < 21 and
-r < 22.2.
+r < 22.2. Then the fused and photometric answers' QSO probability, moved to the sky's
+shares, is cut at each of ``--cuts`` (`yl8c4net.classify.sky_mix.qso_cuts`): what a
+catalogue user selecting ``p_qso >= cut`` gets, below r = 19, 21 and 22.2.
 
-    python benchmarks/qso_curve.py [--per-class 1500] [--figure PATH]
+    python benchmarks/qso_curve.py [--per-class 1500] [--cuts 0.1 0.2 ...] [--figure PATH]
 
 Prints the table; writes benchmarks/out/qso_curve.json.
 """
@@ -50,13 +52,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--per-class", type=int, default=1500, help="cut-outs per class (r uniform in 16-22.2)")
     ap.add_argument("--seed", type=int, default=20261205, help="seed of the cut-outs (no workflow's)")
     ap.add_argument("--figure", type=Path, help="also draw the curves here (PNG)")
+    ap.add_argument(
+        "--cuts", type=float, nargs="+", default=None, help="cuts on p_qso to score (default: sky_mix.QSO_CUTS)"
+    )
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks/out/qso_curve.json")
     args = ap.parse_args(argv)
     if args.per_class < 10:
         ap.error(f"--per-class {args.per_class}: at least 10")
+    if args.cuts is not None and not all(0.0 < c < 1.0 for c in args.cuts):
+        ap.error(f"--cuts {' '.join(f'{c:g}' for c in args.cuts)}: each between 0 and 1")
 
     from yl8c4net.classify.fusion import class_indices, load_fusion
-    from yl8c4net.classify.sky_mix import plot_purity_completeness, qso_curves
+    from yl8c4net.classify.sky_mix import QSO_CUTS, plot_purity_completeness, qso_curves, qso_cuts
     from yl8c4net.classify.train import load_classifier, predict_proba
     from yl8c4net.config import load_config, lupton_stretch, simulated_galaxy_population, simulated_seeing_range
     from yl8c4net.errors import YL8C4NetError
@@ -93,7 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
         "fused": fusion.fused_proba(table, p_image),
     }
     y = class_indices(table["class"])
-    curves = qso_curves(answers, y, table["r_true"].to_numpy(float), fusion.train_priors)
+    r_true = table["r_true"].to_numpy(float)
+    curves = qso_curves(answers, y, r_true, fusion.train_priors)
     n_qso = int((y == SPEC_CLASSES.index("QSO")).sum())
     print(
         f"{len(y)} cut-outs ({args.per_class} per class, r 16-22.2, seed {args.seed}), rendered in"
@@ -115,6 +123,19 @@ def main(argv: list[str] | None = None) -> dict:
             cells += [_interval(q, "completeness"), _interval(q, "purity")]
         n = curves["fused"]["below"][limit]["n_true"]
         print(f"| **r < {limit}** | {n} | | " + " | ".join(cells) + " |")
+    cut_answers = ("fused", "photometric")
+    cuts = {a: qso_cuts(answers[a], y, r_true, fusion.train_priors, cuts=args.cuts or QSO_CUTS) for a in cut_answers}
+    limits = list(cuts["fused"]["argmax"])
+    print()
+    print("| answer | QSO selected by | " + " | ".join(f"r < {lim} completeness | purity" for lim in limits) + " |")
+    print("|---|---|" + "---|---|" * len(limits))
+    for a in cut_answers:
+        for cut, below in cuts[a].items():
+            rule = "most probable class" if cut == "argmax" else f"p_qso >= {cut}"
+            cells = [
+                x for lim in limits for x in (_interval(below[lim], "completeness"), _interval(below[lim], "purity"))
+            ]
+            print(f"| {a} | {rule} | " + " | ".join(cells) + " |")
     if args.figure:
         plot_purity_completeness(curves, args.figure, n_label=f" ({n_qso} rendered QSOs)")
         print(f"\nfigure: {args.figure}")
@@ -127,6 +148,7 @@ def main(argv: list[str] | None = None) -> dict:
         "n_qso": n_qso,
         "render_s": round(rendered_s, 1),
         "curves": curves,
+        "cuts": cuts,
         "accuracy": {name: float((p.argmax(axis=1) == y).mean()) for name, p in answers.items()},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,12 @@
 import numpy as np
 import pytest
 
-from yl8c4net.classify.sky_mix import class_density_in_r, plot_purity_completeness, purity_completeness_by_r
+from yl8c4net.classify.sky_mix import (
+    class_density_in_r,
+    plot_purity_completeness,
+    purity_completeness_by_r,
+    qso_cuts,
+)
 from yl8c4net.simulate.population import PopulationParams
 from yl8c4net.simulate.colours import CLASSES
 
@@ -45,16 +50,20 @@ def test_population_densities_add_up_to_the_configured_ones():
     assert bright["QSO"] / sum(bright.values()) < 0.003 < 0.01 < faint["QSO"] / sum(faint.values())
 
 
+def balanced_split(rng, edges=EDGES, per_bin=1500):
+    """A balanced split: ``per_bin`` rows of each class per bin, r uniform inside the bin."""
+    y_bal, r_bal = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        for k in range(len(CLASSES)):
+            y_bal.append(np.full(per_bin, k))
+            r_bal.append(rng.uniform(lo, hi, per_bin))
+    y_bal, r_bal = np.concatenate(y_bal), np.concatenate(r_bal)
+    return y_bal, r_bal, noisy_classifier(rng, y_bal, r_bal)
+
+
 def test_balanced_split_reweighted_gives_the_purity_of_the_sky_mix():
     rng = np.random.default_rng(5)
-    # A balanced split: 1,500 of each class per bin, r uniform inside the bin.
-    y_bal, r_bal = [], []
-    for lo, hi in zip(EDGES[:-1], EDGES[1:]):
-        for k in range(len(CLASSES)):
-            y_bal.append(np.full(1500, k))
-            r_bal.append(rng.uniform(lo, hi, 1500))
-    y_bal, r_bal = np.concatenate(y_bal), np.concatenate(r_bal)
-    p_bal = noisy_classifier(rng, y_bal, r_bal)
+    y_bal, r_bal, p_bal = balanced_split(rng)
     got = purity_completeness_by_r(y_bal, p_bal, r_bal, QSO, densities, np.full(3, 1 / 3), EDGES, (21.0, 22.2))
 
     # The same model on a large sample drawn at the sky's mix, each row's probabilities moved
@@ -82,6 +91,57 @@ def test_balanced_split_reweighted_gives_the_purity_of_the_sky_mix():
     assert (
         min(bins[0]["purity"], bins[1]["purity"]) <= below["21"]["purity"] <= max(bins[0]["purity"], bins[1]["purity"])
     )
+
+
+def test_a_cut_on_p_qso_at_the_sky_mix_matches_a_sample_drawn_at_that_mix():
+    rng = np.random.default_rng(11)
+    y_bal, r_bal, p_bal = balanced_split(rng)
+    got = purity_completeness_by_r(
+        y_bal, p_bal, r_bal, QSO, densities, np.full(3, 1 / 3), EDGES, (22.2,), threshold=0.1
+    )
+    argmax = purity_completeness_by_r(y_bal, p_bal, r_bal, QSO, densities, np.full(3, 1 / 3), EDGES, (22.2,))
+    for b, b_argmax in zip(got["bins"], argmax["bins"]):
+        d = np.asarray(densities(b["r_lo"], b["r_hi"]))
+        n = rng.multinomial(400_000, d / d.sum())
+        y_sky = np.repeat(np.arange(3), n)
+        p_sky = noisy_classifier(rng, y_sky, rng.uniform(b["r_lo"], b["r_hi"], len(y_sky))) * (d / d.sum())
+        p_sky /= p_sky.sum(axis=1, keepdims=True)
+        called, truth = p_sky[:, QSO] >= 0.1, y_sky == QSO
+        purity, completeness = (called & truth).sum() / called.sum(), (called & truth).sum() / truth.sum()
+        assert b["purity_low"] <= purity <= b["purity_high"]
+        assert b["completeness"] == pytest.approx(completeness, abs=0.02)
+        # A cut below 1/2 takes every row whose most probable class is QSO, and more.
+        assert b["completeness"] >= b_argmax["completeness"]
+    assert got["below"]["22.2"]["completeness"] > argmax["below"]["22.2"]["completeness"]
+
+
+def calibrated_classifier(rng, y):
+    """Exact posteriors at equal priors of a one-number score drawn from N(mean of the class, 1):
+    the QSO probability grows with the score, so a higher cut keeps a purer set."""
+    means = np.zeros(len(CLASSES))
+    means[CLASSES.index("GALAXY")], means[QSO] = -4.0, 3.0
+    score = rng.normal(means[y], 1.0)
+    log_like = -0.5 * (score[:, None] - means[None, :]) ** 2
+    p = np.exp(log_like - log_like.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_qso_cuts_trade_completeness_for_purity_as_the_cut_rises():
+    rng = np.random.default_rng(3)
+    y, r, _ = balanced_split(rng, edges=(16.0, 18.0, 19.0, 20.0, 21.0, 21.6, 22.2), per_bin=600)
+    p = calibrated_classifier(rng, y)
+    cuts = ("0.05", "0.1", "0.3", "0.9")
+    table = qso_cuts(p, y, r, np.full(3, 1 / 3), cuts=[float(c) for c in cuts])
+    assert list(table) == ["argmax", *cuts]
+    for limit, n_true in (("19", 1200), ("21", 2400), ("22.2", 3600)):
+        completeness = [table[c][limit]["completeness"] for c in cuts]
+        purity = [table[c][limit]["purity"] for c in cuts]
+        assert completeness == sorted(completeness, reverse=True) and completeness[0] > completeness[-1] + 0.3
+        assert purity == sorted(purity) and purity[0] < purity[-1] - 0.3
+        # Calibrated probabilities: the rows at or above a cut are at least that pure.
+        for c, value in zip(cuts, purity):
+            assert value > float(c) - 0.05
+        assert table["argmax"][limit]["n_true"] == n_true
 
 
 def test_a_bin_without_a_class_it_needs_says_nothing(tmp_path):
@@ -125,6 +185,12 @@ def test_benchmark_scores_the_shipped_models_on_fresh_cutouts(tmp_path):
     # The shipped photometric part finds most quasars (0.78 of a simulated survey's at r < 22.2).
     assert result["curves"]["photometric"]["below"]["22.2"]["completeness"] > 0.5
     assert (tmp_path / "q.png").stat().st_size > 5_000
+    # The cuts: a looser one selects every quasar a stricter one does, and more.
+    for answer in ("fused", "photometric"):
+        cuts = record["results"]["cuts"][answer]
+        assert list(cuts) == ["argmax", "0.1", "0.2", "0.3", "0.5", "0.7"]
+        completeness = [cuts[c]["22.2"]["completeness"] for c in list(cuts)[1:]]
+        assert completeness == sorted(completeness, reverse=True)
 
 
 def test_benchmark_names_a_bad_model_file_in_one_line_before_rendering(tmp_path, capsys):

@@ -130,6 +130,7 @@ def purity_completeness_by_r(
     train_priors,
     edges=R_EDGES,
     cumulative=CUMULATIVE_R,
+    threshold: float | None = None,
 ) -> dict:
     """Purity and completeness of class ``cls`` per r bin at the sky's class mix.
 
@@ -149,6 +150,9 @@ def purity_completeness_by_r(
         (k,) priors of ``p``.
     edges, cumulative : sequence of float
         Bin edges (mag); upper r limits of the cumulative figures (from ``edges[0]``: "r < 21" is 16 <= r < 21 by default).
+    threshold : float, optional
+        A row is called ``cls`` when its probability of ``cls``, moved to the bin's class
+        shares, is at least this; None: when ``cls`` is its most probable class.
 
     Returns
     -------
@@ -165,7 +169,8 @@ def purity_completeness_by_r(
         density = np.asarray(densities_in_r(lo, hi), float)
         called = np.zeros(len(y), bool)
         if sel.any():
-            called[sel] = shift_priors(p[sel], train_priors, density / density.sum()).argmax(axis=1) == cls
+            at_sky = shift_priors(p[sel], train_priors, density / density.sum())
+            called[sel] = at_sky.argmax(axis=1) == cls if threshold is None else at_sky[:, cls] >= threshold
         rates = _called_rates(np.where(sel, y, -1), called, p.shape[1])
         parts.append((hi, density, rates))
         bins.append(
@@ -201,6 +206,34 @@ def qso_curves(answers: dict, y: np.ndarray, r_true: np.ndarray, train_priors) -
         name: purity_completeness_by_r(y, p, r_true, qso, sky_class_densities, train_priors)
         for name, p in answers.items()
     }
+
+
+#: Cuts on the QSO probability at the sky's mix that `qso_cuts` scores.
+QSO_CUTS = (0.1, 0.2, 0.3, 0.5, 0.7)
+#: Upper r limits at which `qso_cuts` scores each cut (r < 19: the bright quasars, 0.2-0.5 %
+#: of the sources there, that the most probable class leaves out most).
+QSO_CUT_LIMITS = (19.0, 21.0, 22.2)
+
+
+def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cuts=QSO_CUTS) -> dict:
+    """Completeness and purity at the sky's mix of the rows whose ``p_qso`` is at least each
+    cut, below each of `QSO_CUT_LIMITS`; ``"argmax"``: the rows whose most probable class is QSO.
+
+    ``p`` are one answer's (n, 3) probabilities at ``train_priors``; each row's are moved to the
+    class shares of its r bin (`R_EDGES`, `sky_class_densities`), as the catalogue's ``p_*``
+    are moved to its run's priors. Returns ``{cut: {limit: figures}}`` (cut and limit as
+    strings), each figure as in `purity_completeness_by_r`'s ``below``.
+    """
+    from yl8c4net.sdss.queries import SPEC_CLASSES
+
+    qso = SPEC_CLASSES.index("QSO")
+    out = {}
+    for cut in (None, *cuts):
+        curve = purity_completeness_by_r(
+            y, p, r_true, qso, sky_class_densities, train_priors, cumulative=QSO_CUT_LIMITS, threshold=cut
+        )
+        out["argmax" if cut is None else f"{cut:g}"] = curve["below"]
+    return out
 
 
 def plot_purity_completeness(curves: dict, out_png: str | Path, class_name: str = "QSO", n_label: str = "") -> Path:
