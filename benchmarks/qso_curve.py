@@ -8,7 +8,9 @@ the fusion, with the image weight it was fitted with) is scored per r bin at the
 shares by `yl8c4net.classify.sky_mix.purity_completeness_by_r`, and over r < 21 and
 r < 22.2. Then the fused and photometric answers' QSO probability, moved to the sky's
 shares, is cut at each of ``--cuts`` (`yl8c4net.classify.sky_mix.qso_cuts`): what a
-catalogue user selecting ``p_qso >= cut`` gets, below r = 19, 21 and 22.2.
+catalogue user selecting ``p_qso >= cut`` gets, below r = 19, 21 and 22.2, with the
+probabilities at one set of priors for all r (``run``: ``fusion.prior_mode: em``, the
+default) and at each r bin's (``bin``: ``em_r``).
 
     python benchmarks/qso_curve.py [--per-class 1500] [--cuts 0.1 0.2 ...] [--figure PATH]
 
@@ -124,18 +126,32 @@ def main(argv: list[str] | None = None) -> dict:
         n = curves["fused"]["below"][limit]["n_true"]
         print(f"| **r < {limit}** | {n} | | " + " | ".join(cells) + " |")
     cut_answers = ("fused", "photometric")
-    cuts = {a: qso_cuts(answers[a], y, r_true, fusion.train_priors, cuts=args.cuts or QSO_CUTS) for a in cut_answers}
-    limits = list(cuts["fused"]["argmax"])
+    # "run": one set of priors per run (fusion.prior_mode em, the default); "bin": per r (em_r).
+    cuts = {
+        priors: {
+            a: qso_cuts(answers[a], y, r_true, fusion.train_priors, cuts=args.cuts or QSO_CUTS, priors=priors)
+            for a in cut_answers
+        }
+        for priors in ("run", "bin")
+    }
+    limits = list(cuts["run"]["fused"]["argmax"])
     print()
-    print("| answer | QSO selected by | " + " | ".join(f"r < {lim} completeness | purity" for lim in limits) + " |")
-    print("|---|---|" + "---|---|" * len(limits))
-    for a in cut_answers:
-        for cut, below in cuts[a].items():
-            rule = "most probable class" if cut == "argmax" else f"p_qso >= {cut}"
-            cells = [
-                x for lim in limits for x in (_interval(below[lim], "completeness"), _interval(below[lim], "purity"))
-            ]
-            print(f"| {a} | {rule} | " + " | ".join(cells) + " |")
+    print(
+        "| priors | answer | QSO selected by | "
+        + " | ".join(f"r < {lim} completeness | purity" for lim in limits)
+        + " |"
+    )
+    print("|---|---|---|" + "---|---|" * len(limits))
+    for priors, by_answer in cuts.items():
+        for a, table in by_answer.items():
+            for cut, below in table.items():
+                rule = "most probable class" if cut == "argmax" else f"p_qso >= {cut}"
+                cells = [
+                    x
+                    for lim in limits
+                    for x in (_interval(below[lim], "completeness"), _interval(below[lim], "purity"))
+                ]
+                print(f"| {priors} | {a} | {rule} | " + " | ".join(cells) + " |")
     if args.figure:
         plot_purity_completeness(curves, args.figure, n_label=f" ({n_qso} rendered QSOs)")
         print(f"\nfigure: {args.figure}")

@@ -93,18 +93,26 @@ def test_balanced_split_reweighted_gives_the_purity_of_the_sky_mix():
     )
 
 
-def test_a_cut_on_p_qso_at_the_sky_mix_matches_a_sample_drawn_at_that_mix():
+@pytest.mark.parametrize("decision", ["bin", "run"])
+def test_a_cut_on_p_qso_at_the_sky_mix_matches_a_sample_drawn_at_that_mix(decision):
     rng = np.random.default_rng(11)
     y_bal, r_bal, p_bal = balanced_split(rng)
+    # "run": every row's probabilities moved to the shares over all r, as a catalogue with one
+    # set of priors per run has them; "bin": to its own bin's.
+    whole = np.asarray(densities(EDGES[0], EDGES[-1]))
+    shares = whole / whole.sum() if decision == "run" else None
     got = purity_completeness_by_r(
-        y_bal, p_bal, r_bal, QSO, densities, np.full(3, 1 / 3), EDGES, (22.2,), threshold=0.1
+        y_bal, p_bal, r_bal, QSO, densities, np.full(3, 1 / 3), EDGES, (22.2,), threshold=0.1, decision_shares=shares
     )
-    argmax = purity_completeness_by_r(y_bal, p_bal, r_bal, QSO, densities, np.full(3, 1 / 3), EDGES, (22.2,))
+    argmax = purity_completeness_by_r(
+        y_bal, p_bal, r_bal, QSO, densities, np.full(3, 1 / 3), EDGES, (22.2,), decision_shares=shares
+    )
     for b, b_argmax in zip(got["bins"], argmax["bins"]):
         d = np.asarray(densities(b["r_lo"], b["r_hi"]))
         n = rng.multinomial(400_000, d / d.sum())
         y_sky = np.repeat(np.arange(3), n)
-        p_sky = noisy_classifier(rng, y_sky, rng.uniform(b["r_lo"], b["r_hi"], len(y_sky))) * (d / d.sum())
+        p_sky = noisy_classifier(rng, y_sky, rng.uniform(b["r_lo"], b["r_hi"], len(y_sky)))
+        p_sky *= d / d.sum() if shares is None else shares
         p_sky /= p_sky.sum(axis=1, keepdims=True)
         called, truth = p_sky[:, QSO] >= 0.1, y_sky == QSO
         purity, completeness = (called & truth).sum() / called.sum(), (called & truth).sum() / truth.sum()
@@ -113,6 +121,21 @@ def test_a_cut_on_p_qso_at_the_sky_mix_matches_a_sample_drawn_at_that_mix():
         # A cut below 1/2 takes every row whose most probable class is QSO, and more.
         assert b["completeness"] >= b_argmax["completeness"]
     assert got["below"]["22.2"]["completeness"] > argmax["below"]["22.2"]["completeness"]
+
+
+def test_one_set_of_priors_for_all_r_calls_more_bright_stars_quasars():
+    rng = np.random.default_rng(2)
+    y, r, p = balanced_split(rng)
+    by_bin = purity_completeness_by_r(y, p, r, QSO, densities, np.full(3, 1 / 3), EDGES, (22.2,))
+    whole = np.asarray(densities(EDGES[0], EDGES[-1]))
+    by_run = purity_completeness_by_r(
+        y, p, r, QSO, densities, np.full(3, 1 / 3), EDGES, (22.2,), decision_shares=whole / whole.sum()
+    )
+    # At r 16-19 quasars are rarer than over all r: the run's priors favour them there, and
+    # the bin's priors are the Bayes decision for the sky's mix in the bin.
+    bright_bin, bright_run = by_bin["bins"][0], by_run["bins"][0]
+    assert bright_run["completeness"] > bright_bin["completeness"]
+    assert bright_run["purity"] < bright_bin["purity"]
 
 
 def calibrated_classifier(rng, y):
@@ -131,7 +154,7 @@ def test_qso_cuts_trade_completeness_for_purity_as_the_cut_rises():
     y, r, _ = balanced_split(rng, edges=(16.0, 18.0, 19.0, 20.0, 21.0, 21.6, 22.2), per_bin=600)
     p = calibrated_classifier(rng, y)
     cuts = ("0.05", "0.1", "0.3", "0.9")
-    table = qso_cuts(p, y, r, np.full(3, 1 / 3), cuts=[float(c) for c in cuts])
+    table = qso_cuts(p, y, r, np.full(3, 1 / 3), cuts=[float(c) for c in cuts], priors="bin")
     assert list(table) == ["argmax", *cuts]
     for limit, n_true in (("19", 1200), ("21", 2400), ("22.2", 3600)):
         completeness = [table[c][limit]["completeness"] for c in cuts]
@@ -160,6 +183,7 @@ def test_a_bin_without_a_class_it_needs_says_nothing(tmp_path):
 
 
 def test_benchmark_scores_the_shipped_models_on_fresh_cutouts(tmp_path):
+    import itertools
     import json
     import sys
     from pathlib import Path
@@ -186,8 +210,8 @@ def test_benchmark_scores_the_shipped_models_on_fresh_cutouts(tmp_path):
     assert result["curves"]["photometric"]["below"]["22.2"]["completeness"] > 0.5
     assert (tmp_path / "q.png").stat().st_size > 5_000
     # The cuts: a looser one selects every quasar a stricter one does, and more.
-    for answer in ("fused", "photometric"):
-        cuts = record["results"]["cuts"][answer]
+    for priors, answer in itertools.product(("run", "bin"), ("fused", "photometric")):
+        cuts = record["results"]["cuts"][priors][answer]
         assert list(cuts) == ["argmax", "0.1", "0.2", "0.3", "0.5", "0.7"]
         completeness = [cuts[c]["22.2"]["completeness"] for c in list(cuts)[1:]]
         assert completeness == sorted(completeness, reverse=True)

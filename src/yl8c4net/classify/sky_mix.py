@@ -131,6 +131,7 @@ def purity_completeness_by_r(
     edges=R_EDGES,
     cumulative=CUMULATIVE_R,
     threshold: float | None = None,
+    decision_shares=None,
 ) -> dict:
     """Purity and completeness of class ``cls`` per r bin at the sky's class mix.
 
@@ -153,6 +154,10 @@ def purity_completeness_by_r(
     threshold : float, optional
         A row is called ``cls`` when its probability of ``cls``, moved to the bin's class
         shares, is at least this; None: when ``cls`` is its most probable class.
+    decision_shares : array_like, optional
+        (k,) class shares the probabilities are moved to before the decision, in every bin
+        (a catalogue with one set of priors per run, ``fusion.prior_mode: em``); None: each
+        bin's own shares (``em_r``). Purity weighs the classes by the bin's shares either way.
 
     Returns
     -------
@@ -169,7 +174,8 @@ def purity_completeness_by_r(
         density = np.asarray(densities_in_r(lo, hi), float)
         called = np.zeros(len(y), bool)
         if sel.any():
-            at_sky = shift_priors(p[sel], train_priors, density / density.sum())
+            target = density / density.sum() if decision_shares is None else decision_shares
+            at_sky = shift_priors(p[sel], train_priors, target)
             called[sel] = at_sky.argmax(axis=1) == cls if threshold is None else at_sky[:, cls] >= threshold
         rates = _called_rates(np.where(sel, y, -1), called, p.shape[1])
         parts.append((hi, density, rates))
@@ -215,22 +221,51 @@ QSO_CUTS = (0.1, 0.2, 0.3, 0.5, 0.7)
 QSO_CUT_LIMITS = (19.0, 21.0, 22.2)
 
 
-def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cuts=QSO_CUTS) -> dict:
+def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cuts=QSO_CUTS, priors="run") -> dict:
     """Completeness and purity at the sky's mix of the rows whose ``p_qso`` is at least each
     cut, below each of `QSO_CUT_LIMITS`; ``"argmax"``: the rows whose most probable class is QSO.
 
-    ``p`` are one answer's (n, 3) probabilities at ``train_priors``; each row's are moved to the
-    class shares of its r bin (`R_EDGES`, `sky_class_densities`), as the catalogue's ``p_*``
-    are moved to its run's priors. Returns ``{cut: {limit: figures}}`` (cut and limit as
-    strings), each figure as in `purity_completeness_by_r`'s ``below``.
+    Parameters
+    ----------
+    p : numpy.ndarray
+        One answer's (n, 3) probabilities at ``train_priors``.
+    y, r_true : numpy.ndarray
+        True classes and true r (mag).
+    cuts : sequence of float
+        Cuts on the QSO probability.
+    priors : {"run", "bin"}
+        What the probabilities are moved to before the cut, as in a catalogue: ``run``, the
+        sky's class shares over all r (`R_EDGES`), one set for every row
+        (``fusion.prior_mode: em``, the default); ``bin``, the shares of the row's r bin
+        (``em_r``).
+
+    Returns
+    -------
+    dict
+        ``{cut: {limit: figures}}`` (cut and limit as strings), each figure as in
+        `purity_completeness_by_r`'s ``below``.
     """
     from yl8c4net.sdss.queries import SPEC_CLASSES
 
+    if priors not in ("run", "bin"):
+        raise ValueError(f"priors {priors!r}: run or bin")
     qso = SPEC_CLASSES.index("QSO")
+    shares = None
+    if priors == "run":
+        whole = np.asarray(sky_class_densities(R_EDGES[0], R_EDGES[-1]), float)
+        shares = whole / whole.sum()
     out = {}
     for cut in (None, *cuts):
         curve = purity_completeness_by_r(
-            y, p, r_true, qso, sky_class_densities, train_priors, cumulative=QSO_CUT_LIMITS, threshold=cut
+            y,
+            p,
+            r_true,
+            qso,
+            sky_class_densities,
+            train_priors,
+            cumulative=QSO_CUT_LIMITS,
+            threshold=cut,
+            decision_shares=shares,
         )
         out["argmax" if cut is None else f"{cut:g}"] = curve["below"]
     return out
