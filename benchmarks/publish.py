@@ -1,14 +1,18 @@
 """Publish benchmark records to the documentation: copy ``benchmarks/out/NAME.json`` files
 to ``docs/measurements/data/`` after checking that each is a complete record
-(`record.RECORD_KEYS`) measured on a clean commit.
+(`record.RECORD_KEYS`) measured on a clean commit. A benchmark's record is published as
+``BENCHMARK.json``; ``--name`` publishes one record of a benchmark beside it under another
+name (``--name catalog_quality-em_r``: the same survey with another setting).
 
     python benchmarks/publish.py benchmarks/out/qso_ceiling.json [...]
+    python benchmarks/publish.py --name catalog_quality-em_r benchmarks/out/catalog_quality-unseen-em_r.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -35,13 +39,21 @@ def check_record(path: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("records", nargs="+", type=Path)
+    ap.add_argument("--name", help="publish the one record given as NAME.json (NAME starts with its benchmark's name)")
     args = ap.parse_args(argv)
+    if args.name is not None and len(args.records) != 1:
+        ap.error("--name takes one record")
     DATA.mkdir(parents=True, exist_ok=True)
     for path in args.records:
         record = check_record(path)
-        dest = DATA / f"{record['benchmark']}.json"
+        name = args.name or record["benchmark"]
+        if not re.fullmatch(rf"{re.escape(record['benchmark'])}(-[A-Za-z0-9_]+)?", name):
+            raise SystemExit(f"ERROR {path}: --name {name}: must be {record['benchmark']}-SUFFIX (letters, digits, _)")
+        dest = DATA / f"{name}.json"
         shutil.copyfile(path, dest)
-        print(f"{path} -> {dest.relative_to(REPO)} ({record['date']}, {record['commit']})")
+        print(
+            f"{path} -> {dest.relative_to(REPO) if dest.is_relative_to(REPO) else dest} ({record['date']}, {record['commit']})"
+        )
     return 0
 
 

@@ -109,7 +109,8 @@ def write_measurements_page() -> None:
             f"GPU {m['gpu']}" if m.get("gpu") else "no GPU"
         )
         parts += [
-            f"\n## `{rec['benchmark']}`\n\n",
+            # The file's name: a benchmark may have records of other settings beside its own.
+            f"\n## `{path.stem}`\n\n",
             f"- date: {rec['date']}\n- commit: `{rec['commit']}`\n- machine: {machine} ({m.get('platform')})\n",
             f"- command: `{rec['command']}`\n\n",
         ]
