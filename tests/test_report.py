@@ -101,7 +101,9 @@ def test_metrics_table_holds_every_metric_with_its_sample_size():
     r_true = rng.uniform(16.0, 22.2, 900)
     shares = lambda lo, hi: [0.7, 0.29, 0.01]  # noqa: E731
     fusion["qso_at_sky_mix"] = {"fused": purity_completeness_by_r(y, p, r_true, 2, shares, np.full(3, 1 / 3))}
+    fusion["qso_decision_priors"] = {"prior_mode": "em", "shares": {"GALAXY": 0.7388, "STAR": 0.2511, "QSO": 0.0101}}
     page = metrics_page(det, cls, status, catalog, pd.DataFrame({"ra": [1.0]}), fusion)
+    assert "called at fusion.prior_mode em: GALAXY 0.739, STAR 0.251, QSO 0.0101" in page
     parser = _TableParser()
     parser.feed(page.split("<body>", 1)[1].rsplit("</body>", 1)[0])
     cells = parser.cells

@@ -6,6 +6,7 @@ import pytest
 
 from yl8c4net.classify.sky_mix import (
     class_density_in_r,
+    decision_shares,
     plot_purity_completeness,
     purity_completeness_by_r,
     qso_cuts,
@@ -165,6 +166,21 @@ def test_qso_cuts_trade_completeness_for_purity_as_the_cut_rises():
         for c, value in zip(cuts, purity):
             assert value > float(c) - 0.05
         assert table["argmax"][limit]["n_true"] == n_true
+
+
+def test_decision_shares_follow_the_catalogues_prior_mode():
+    from yl8c4net.sdss.queries import SPEC_CLASSES
+
+    assert decision_shares("em_r") is None  # each bin's own
+    em = decision_shares("em")
+    whole = class_density_in_r(PopulationParams(), 16.0, 22.2)
+    assert em == pytest.approx([whole[c] / sum(whole.values()) for c in SPEC_CLASSES])
+    assert em[SPEC_CLASSES.index("QSO")] == pytest.approx(0.0101, abs=5e-4)
+    fixed = decision_shares("fixed", {"GALAXY": 7.2, "STAR": 2.7, "QSO": 0.1})
+    assert fixed == pytest.approx([0.72, 0.27, 0.01])
+    assert decision_shares("train") == pytest.approx([1 / 3] * 3)
+    with pytest.raises(ValueError, match="prior_mode 'emr'"):
+        decision_shares("emr")
 
 
 def test_a_bin_without_a_class_it_needs_says_nothing(tmp_path):

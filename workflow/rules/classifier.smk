@@ -166,7 +166,7 @@ rule evaluate_fusion:
         mem_mb=2000,
         runtime=30,
     params:
-        config=settings("classifier.device"),
+        config=settings("classifier.device", "fusion.prior_mode", "fusion.sky_priors"),
         code=code_version("evaluate_fusion"),
     script:
         "../scripts/evaluate_fusion.py"

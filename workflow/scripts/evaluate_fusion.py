@@ -6,7 +6,7 @@ from yl8c4net.classify.fusion import class_indices, load_fusion
 from yl8c4net.classify.metrics import classification_metrics, plot_reliability
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.classify.probabilities import reliability
-from yl8c4net.classify.sky_mix import plot_purity_completeness, qso_curves
+from yl8c4net.classify.sky_mix import decision_shares, plot_purity_completeness, qso_curves
 from yl8c4net.classify.train import predict_split
 from yl8c4net.io import write_json_atomic
 from yl8c4net.pipeline.steps import step
@@ -44,11 +44,15 @@ with step(snakemake.log[0], "evaluate_fusion") as log:
             log.info(
                 "%s subset (n = %d): %s", name, int(sel.sum()), {k: v["accuracy"] for k, v in subsets[name].items()}
             )
+    # The QSO decision is taken at the priors this config's catalogue moves to.
+    prior_mode = cfg["fusion"]["prior_mode"]
+    shares = decision_shares(prior_mode, cfg["fusion"]["sky_priors"])
     curves = qso_curves(
         {k: answers[k] for k in ("image, temperature-scaled", "photometric", "fused")},
         y,
         rows["r_true"].to_numpy(float),
         fusion.train_priors,
+        shares,
     )
     for name, curve in curves.items():
         q = curve["below"]["21"]
@@ -64,6 +68,10 @@ with step(snakemake.log[0], "evaluate_fusion") as log:
         "answers": metrics,
         "subsets": subsets,
         "qso_at_sky_mix": curves,
+        "qso_decision_priors": {
+            "prior_mode": prior_mode,
+            "shares": None if shares is None else dict(zip(CLASS_NAMES, map(float, shares))),
+        },
     }
     write_json_atomic(out, snakemake.output.metrics)
     plot_reliability(

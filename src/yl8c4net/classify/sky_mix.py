@@ -202,14 +202,40 @@ def sky_class_densities(r_lo: float, r_hi: float) -> list[float]:
     return [density[c] for c in SPEC_CLASSES]
 
 
-def qso_curves(answers: dict, y: np.ndarray, r_true: np.ndarray, train_priors) -> dict:
+def decision_shares(prior_mode: str, sky_priors: dict | None = None):
+    """The class shares (SPEC_CLASSES order) a catalogue made with ``fusion.prior_mode``
+    moves its probabilities to, as far as the sky's mix sets them; None: each r bin's own.
+
+    ``em_r``: each bin's shares (EM fits the priors as a function of r); ``em``: the sky's
+    shares over all of `R_EDGES` (EM fits one set per run); ``fixed``: ``sky_priors``
+    (``fusion.sky_priors``, normalised); ``train``: equal shares.
+    """
+    from yl8c4net.sdss.queries import SPEC_CLASSES
+
+    if prior_mode == "em_r":
+        return None
+    if prior_mode == "em":
+        whole = np.asarray(sky_class_densities(R_EDGES[0], R_EDGES[-1]), float)
+        return whole / whole.sum()
+    if prior_mode == "fixed":
+        if sky_priors is None:
+            raise ValueError("prior_mode fixed needs fusion.sky_priors")
+        fixed = np.array([sky_priors[c] for c in SPEC_CLASSES], float)
+        return fixed / fixed.sum()
+    if prior_mode == "train":
+        return np.full(len(SPEC_CLASSES), 1.0 / len(SPEC_CLASSES))
+    raise ValueError(f"prior_mode {prior_mode!r}: em, em_r, fixed or train")
+
+
+def qso_curves(answers: dict, y: np.ndarray, r_true: np.ndarray, train_priors, shares=None) -> dict:
     """`purity_completeness_by_r` of the QSO class for each answer of ``answers`` (name ->
-    (n, 3) probabilities at ``train_priors``), at `sky_class_densities`."""
+    (n, 3) probabilities at ``train_priors``), at `sky_class_densities`, deciding at
+    ``shares`` (`decision_shares`; None: each bin's own)."""
     from yl8c4net.sdss.queries import SPEC_CLASSES
 
     qso = SPEC_CLASSES.index("QSO")
     return {
-        name: purity_completeness_by_r(y, p, r_true, qso, sky_class_densities, train_priors)
+        name: purity_completeness_by_r(y, p, r_true, qso, sky_class_densities, train_priors, decision_shares=shares)
         for name, p in answers.items()
     }
 
@@ -250,10 +276,7 @@ def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cut
     if priors not in ("run", "bin"):
         raise ValueError(f"priors {priors!r}: run or bin")
     qso = SPEC_CLASSES.index("QSO")
-    shares = None
-    if priors == "run":
-        whole = np.asarray(sky_class_densities(R_EDGES[0], R_EDGES[-1]), float)
-        shares = whole / whole.sum()
+    shares = decision_shares("em" if priors == "run" else "em_r")
     out = {}
     for cut in (None, *cuts):
         curve = purity_completeness_by_r(

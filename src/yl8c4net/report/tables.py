@@ -90,12 +90,13 @@ def fusion_table(m: dict) -> str:
         rows,
         ("answer", "accuracy", "95 % interval", "macro F1", "ECE", "test sources"),
     )
-    return table + qso_table(m.get("qso_at_sky_mix", {}))
+    return table + qso_table(m.get("qso_at_sky_mix", {}), m.get("qso_decision_priors"))
 
 
-def qso_table(curves: dict) -> str:
+def qso_table(curves: dict, decision: dict | None = None) -> str:
     """Quasar completeness and purity of each answer at the sky's class mix
-    (`yl8c4net.classify.sky_mix`), over r < 21 and r < 22.2; "" without the curves."""
+    (`yl8c4net.classify.sky_mix`), over r < 21 and r < 22.2, decided at the priors of
+    ``decision`` (``prior_mode``, ``shares``); "" without the curves."""
     if not curves:
         return ""
 
@@ -115,8 +116,14 @@ def qso_table(curves: dict) -> str:
                     q["n_true"],
                 )
             )
+    if decision is None or decision.get("shares") is None:
+        decided = "each r bin's class shares"
+    else:
+        decided = ", ".join(f"{c} {v:.3g}" for c, v in decision["shares"].items())
+    mode = f"fusion.prior_mode {decision['prior_mode']}: " if decision else ""
     return "\n" + _table(
-        "Quasars at the sky's class mix (the test split reweighted per r bin; the curve: qso_by_r.png)",
+        f"Quasars at the sky's class mix (the test split reweighted per r bin; called at {mode}{decided};"
+        " the curve: qso_by_r.png)",
         rows,
         ("answer", "completeness", "95 % interval", "purity", "95 % interval", "test quasars"),
     )
