@@ -121,7 +121,7 @@ def sky_mix_scores(fusion, n_cells: int, seed: int = 777) -> dict:
     out = {"n": int(len(sky))}
     for mode in ("em", "em_r"):
         settings = {"prior_mode": mode, "em_min_rows": 200, "sky_priors": {"GALAXY": 0.72, "STAR": 0.27, "QSO": 0.01}}
-        priors, _, _ = run_priors(p, settings, sky["r"].to_numpy(float))
+        priors = run_priors(p, settings, sky["r"].to_numpy(float)).priors
         post = shift_priors(p, fusion.train_priors, priors)
         pred = post.argmax(axis=1)
         res = {"accuracy": float((pred == y).mean()), "ece": reliability(post, y).ece, "QSO": {}}

@@ -372,6 +372,31 @@ def test_catalogue_classes_at_the_sky_mix(prior_mode):
     np.testing.assert_array_equal(m0["p_star"], matched["p_star_image"])
 
 
+def test_em_r_gives_rows_without_photometry_the_priors_at_their_own_r():
+    from yl8c4net.classify.catalog_classes import assign_classes
+
+    rng = np.random.default_rng(4)
+    val = photometry_training_table(seed=41, n_per_class=300)
+    p_val = softmax(rng.normal(0, 1, (len(val), 3)))
+    model = train_fusion(photometry_training_table(seed=40, n_per_class=3000), val, p_val)
+    # Stars are most of the bright sources, galaxies of the faint ones.
+    bright = sky_mix(seed=42, n=6000, shares={"GALAXY": 0.3, "STAR": 0.7})
+    faint = sky_mix(seed=43, n=6000, shares={"GALAXY": 0.85, "STAR": 0.15})
+    sky = pd.concat([bright[bright["r"] < 19], faint[faint["r"] > 20.5]], ignore_index=True)
+    rows = _run_rows(sky, softmax(rng.normal(0, 1, (len(sky), 3))))
+    photo = rows.drop(columns=["class"])
+    unmatched = rows.iloc[:3].assign(mag_r=[16.0, 22.0, np.nan])
+    settings = {"prior_mode": "em_r", "em_min_rows": 200, "sky_priors": {"GALAXY": 0.6, "STAR": 0.3, "QSO": 0.1}}
+    m, (u,), info = assign_classes(rows, [unmatched], photo, model, settings)
+    at_16, at_22 = info["class_priors_at_r"]["16"], info["class_priors_at_r"]["22"]
+    assert at_16["STAR"] > 0.5 > at_22["STAR"]
+    factor = min(b["factor"] for b in info["image_weight_on_sky"]["bins"])
+    p_image = model.image_proba(unmatched[["p_galaxy_image", "p_star_image", "p_qso_image"]].to_numpy(float), factor)
+    for k, priors in enumerate((at_16, at_22, info["class_priors"])):  # NaN r: the run's mean
+        expected = shift_priors(p_image[k : k + 1], [1 / 3] * 3, [priors[c] for c in SPEC_CLASSES])
+        np.testing.assert_allclose(u[["p_galaxy", "p_star", "p_qso"]].to_numpy()[k : k + 1], expected, atol=1e-4)
+
+
 def test_class_scores_count_every_matched_row_and_those_within_the_survey_depth():
     from yl8c4net.catalog.quality import class_scores
 

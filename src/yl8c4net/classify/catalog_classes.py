@@ -5,6 +5,7 @@ priors (`yl8c4net.classify.fusion`, `yl8c4net.classify.probabilities`)."""
 from __future__ import annotations
 
 import logging
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,23 +41,38 @@ def _set_answer(df: pd.DataFrame, p: np.ndarray, image_only: bool) -> pd.DataFra
     )
 
 
-def run_priors(p_equal: np.ndarray, settings: dict, r_mag: np.ndarray | None = None) -> tuple[np.ndarray, str, dict]:
+class RunPriors(NamedTuple):
+    """Class priors of one run: ``priors`` (k,), or (n, k) per row with ``em_r``; ``source``,
+    how they were obtained; ``extra``, what the provenance records besides; ``at_r``, the
+    priors at given r magnitudes ((m,) -> (m, k)), the same for every r unless ``em_r``."""
+
+    priors: np.ndarray
+    source: str
+    extra: dict
+    at_r: Callable[[np.ndarray], np.ndarray]
+
+
+def _same_at_every_r(priors: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda r: np.tile(priors, (len(np.atleast_1d(r)), 1))
+
+
+def run_priors(p_equal: np.ndarray, settings: dict, r_mag: np.ndarray | None = None) -> RunPriors:
     """Class priors of one run's rows, how they were obtained, and what the provenance records.
 
     ``p_equal`` are the run's fused probabilities at equal priors; ``settings`` the config's
     ``fusion`` section; ``r_mag`` the rows' r model magnitudes (``prior_mode: em_r``).
-    Returns (k,) priors, or (n, k) priors per row for ``em_r``.
     """
     k = len(SPEC_CLASSES)
     fixed = np.array([settings["sky_priors"][c] for c in SPEC_CLASSES], float)
     fixed /= fixed.sum()
     mode = settings["prior_mode"]
     if mode == "train":
-        return np.full(k, 1.0 / k), "train (equal)", {}
+        equal = np.full(k, 1.0 / k)
+        return RunPriors(equal, "train (equal)", {}, _same_at_every_r(equal))
     if mode == "fixed":
-        return fixed, "fixed (fusion.sky_priors)", {}
+        return RunPriors(fixed, "fixed (fusion.sky_priors)", {}, _same_at_every_r(fixed))
     if len(p_equal) < settings["em_min_rows"]:
-        return fixed, f"fusion.sky_priors ({len(p_equal)} rows < em_min_rows)", {}
+        return RunPriors(fixed, f"fusion.sky_priors ({len(p_equal)} rows < em_min_rows)", {}, _same_at_every_r(fixed))
     if mode == "em_r":
         if r_mag is None:
             raise ValueError("fusion.prior_mode em_r needs the rows' r magnitudes")
@@ -69,13 +85,14 @@ def run_priors(p_equal: np.ndarray, settings: dict, r_mag: np.ndarray | None = N
             }
         }
         source = f"em_r (degree {degree}, {est.iterations} iterations)"
-        priors = est.row_priors
+        priors, at_r = est.row_priors, est.priors_at
     else:
         est = estimate_priors_em(p_equal, np.full(k, 1.0 / k))
         source, priors, extra = f"em ({est.iterations} iterations)", est.priors, {}
+        at_r = _same_at_every_r(priors)
     if not est.converged:
         log.warning("EM class priors did not converge in %d iterations; using them anyway", est.iterations)
-    return priors, source, extra
+    return RunPriors(priors, source, extra, at_r)
 
 
 def image_weight_of_run(fusion, p_image: np.ndarray, features: pd.DataFrame, settings: dict):
@@ -140,18 +157,29 @@ def assign_classes(
     sky = image_weight_of_run(fusion, p_img_m, features, settings)
     row_factor = sky.factor_at(features["r"].to_numpy(float)) if sky else 1.0
     p_fused = fusion.fused_proba(features.reset_index(drop=True), p_img_m, row_factor)
-    row_priors, source, extra = run_priors(p_fused, settings, features["r"].to_numpy(float))
-    # Rows without photometry have no r: they take the run's mean prior.
+    row_priors, source, extra, priors_at_r = run_priors(p_fused, settings, features["r"].to_numpy(float))
     priors = row_priors if row_priors.ndim == 1 else row_priors.mean(axis=0)
     equal = fusion.train_priors
 
     def at_priors(p, target):
         return shift_priors(p, equal, target) if len(p) else np.empty((0, len(SPEC_CLASSES)))
 
+    def image_only_priors(t):
+        """Rows without PhotoObjAll take the priors at their own forced r magnitude
+        (``mag_r``), the run's mean prior where it is missing."""
+        if row_priors.ndim == 1 or "mag_r" not in t.columns or not len(t):
+            return priors
+        mag = t["mag_r"].to_numpy(float)
+        known = np.isfinite(mag)
+        out = np.tile(priors, (len(t), 1))
+        if known.any():
+            out[known] = priors_at_r(mag[known])
+        return out
+
     matched = _set_answer(matched, at_priors(p_fused, row_priors), False)
     image_only_factor = sky.image_only_factor if sky else 1.0
     others = [
-        _set_answer(t, at_priors(fusion.image_proba(p, image_only_factor), priors), True)
+        _set_answer(t, at_priors(fusion.image_proba(p, image_only_factor), image_only_priors(t)), True)
         for t, p in zip(image_only, p_img)
     ]
     info = {
