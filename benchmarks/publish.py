@@ -2,10 +2,10 @@
 to ``docs/measurements/data/`` after checking that each is a complete record
 (`record.RECORD_KEYS`) measured on a clean commit. A benchmark's record is published as
 ``BENCHMARK.json``; ``--name`` publishes one record of a benchmark beside it under another
-name (``--name catalog_quality-em_r``: the same survey with another setting).
+name (``--name catalog_quality-em``: the same survey with another setting).
 
     python benchmarks/publish.py benchmarks/out/qso_ceiling.json [...]
-    python benchmarks/publish.py --name catalog_quality-em_r benchmarks/out/catalog_quality-unseen-em_r.json
+    python benchmarks/publish.py --name catalog_quality-em benchmarks/out/catalog_quality-unseen-em.json
 """
 
 from __future__ import annotations
