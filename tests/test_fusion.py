@@ -157,6 +157,8 @@ def test_magnitude_dependent_priors_follow_the_sky_and_beat_one_prior_per_run():
         expected = softmax(np.array([[0.0, -0.4 * (m - 20), -4.5 + 0.8 * (m - 20)]]))[0]
         np.testing.assert_allclose(by_r.priors_at(m)[0], expected, rtol=0.2, atol=0.003)
     np.testing.assert_allclose(by_r.row_priors.mean(axis=0), by_r.priors)
+    # The fit runs on a 0.01-mag grid of r: each row's priors are those at its own r, to 1e-3.
+    np.testing.assert_allclose(by_r.row_priors, by_r.priors_at(r), atol=1e-3)
     assert nll(log_probabilities(by_r.posteriors), y) < nll(log_probabilities(one.posteriors), y) - 0.01
     assert reliability(by_r.posteriors, y).ece < 0.02
 

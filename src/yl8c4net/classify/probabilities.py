@@ -92,6 +92,10 @@ def _magnitude_features(mag: np.ndarray, degree: int) -> np.ndarray:
     return np.column_stack([x**d for d in range(1, degree + 1)])
 
 
+#: Magnitude grid (mag) on which `estimate_priors_em_by_magnitude` fits its priors.
+EM_MAG_STEP = 0.01
+
+
 def estimate_priors_em_by_magnitude(
     p: np.ndarray,
     train_priors,
@@ -133,20 +137,26 @@ def estimate_priors_em_by_magnitude(
         return start
     mag = np.asarray(mag, float)
     mag = np.where(np.isfinite(mag), mag, np.nanmedian(mag) if np.isfinite(mag).any() else 20.0)
-    x = _magnitude_features(mag, degree)
-    x_rep, y_rep = np.repeat(x, k, axis=0), np.tile(np.arange(k), n)
+    # The M step sees the rows through their magnitudes only, so rows on a grid of
+    # `EM_MAG_STEP` mag are fitted as one weighted row per grid value: the fit costs the same
+    # for a thousand rows and for ten million (a shift of at most half a step in magnitude).
+    grid, row_of = np.unique(np.round(mag / EM_MAG_STEP) * EM_MAG_STEP, return_inverse=True)
+    x = _magnitude_features(grid, degree)
+    x_rep, y_rep = np.repeat(x, k, axis=0), np.tile(np.arange(k), len(grid))
     model = LogisticRegression(C=1e4, max_iter=1000)
-    priors = np.tile(start.priors, (n, 1))
+    grid_priors = np.tile(start.priors, (len(grid), 1))
     converged = False
     for it in range(1, max_iter + 1):
-        post = shift_priors(p, train, priors)
-        model.fit(x_rep, y_rep, sample_weight=post.ravel())
+        post = shift_priors(p, train, grid_priors[row_of])
+        soft = np.column_stack([np.bincount(row_of, weights=post[:, j], minlength=len(grid)) for j in range(k)])
+        model.fit(x_rep, y_rep, sample_weight=soft.ravel())
         new = np.maximum(model.predict_proba(x), min_prior)
         new /= new.sum(axis=1, keepdims=True)
-        converged = np.max(np.abs(new - priors)) < tol
-        priors = new
+        converged = np.max(np.abs(new - grid_priors)) < tol
+        grid_priors = new
         if converged:
             break
+    priors = grid_priors[row_of]
 
     def priors_at(m):
         out = np.maximum(model.predict_proba(_magnitude_features(np.atleast_1d(m), degree)), min_prior)
