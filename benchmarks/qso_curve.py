@@ -9,8 +9,8 @@ shares by `yl8c4net.classify.sky_mix.purity_completeness_by_r`, and over r < 21 
 r < 22.2. Then the fused and photometric answers' QSO probability, moved to the sky's
 shares, is cut at each of ``--cuts`` (`yl8c4net.classify.sky_mix.qso_cuts`): what a
 catalogue user selecting ``p_qso >= cut`` gets, below r = 19, 21 and 22.2, with the
-probabilities at one set of priors for all r (``run``: ``fusion.prior_mode: em``, the
-default) and at each r bin's (``bin``: ``em_r``).
+probabilities at each r bin's priors (``bin``: ``fusion.prior_mode: em_r``, the default) and
+at one set of priors for all r (``run``: ``em``).
 
     python benchmarks/qso_curve.py [--per-class 1500] [--cuts 0.1 0.2 ...] [--figure PATH]
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
         n = curves["fused"]["below"][limit]["n_true"]
         print(f"| **r < {limit}** | {n} | | " + " | ".join(cells) + " |")
     cut_answers = ("fused", "photometric")
-    # "run": one set of priors per run (fusion.prior_mode em, the default); "bin": per r (em_r).
+    # "run": one set of priors per run (fusion.prior_mode em); "bin": per r (em_r, the default).
     cuts = {
         priors: {
             a: qso_cuts(answers[a], y, r_true, fusion.train_priors, cuts=args.cuts or QSO_CUTS, priors=priors)

@@ -247,7 +247,7 @@ QSO_CUTS = (0.1, 0.2, 0.3, 0.5, 0.7)
 QSO_CUT_LIMITS = (19.0, 21.0, 22.2)
 
 
-def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cuts=QSO_CUTS, priors="run") -> dict:
+def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cuts=QSO_CUTS, priors="bin") -> dict:
     """Completeness and purity at the sky's mix of the rows whose ``p_qso`` is at least each
     cut, below each of `QSO_CUT_LIMITS`; ``"argmax"``: the rows whose most probable class is QSO.
 
@@ -260,10 +260,9 @@ def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cut
     cuts : sequence of float
         Cuts on the QSO probability.
     priors : {"run", "bin"}
-        What the probabilities are moved to before the cut, as in a catalogue: ``run``, the
-        sky's class shares over all r (`R_EDGES`), one set for every row
-        (``fusion.prior_mode: em``, the default); ``bin``, the shares of the row's r bin
-        (``em_r``).
+        What the probabilities are moved to before the cut, as in a catalogue: ``bin``, the
+        shares of the row's r bin (``fusion.prior_mode: em_r``, the default); ``run``, the
+        sky's class shares over all r (`R_EDGES`), one set for every row (``em``).
 
     Returns
     -------
