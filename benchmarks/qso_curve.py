@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
         ap.error(f"--cuts {' '.join(f'{c:g}' for c in args.cuts)}: each between 0 and 1")
 
     from yl8c4net.classify.fusion import class_indices, load_fusion
-    from yl8c4net.classify.sky_mix import QSO_CUTS, plot_purity_completeness, qso_curves, qso_cuts
+    from yl8c4net.classify.sky_mix import QSO_CUTS, decision_shares, plot_purity_completeness, qso_curves, qso_cuts
     from yl8c4net.classify.train import load_classifier, predict_proba
     from yl8c4net.config import load_config, lupton_stretch, simulated_galaxy_population, simulated_seeing_range
     from yl8c4net.errors import YL8C4NetError
@@ -129,10 +129,10 @@ def main(argv: list[str] | None = None) -> dict:
     # "run": one set of priors per run (fusion.prior_mode em); "bin": per r (em_r, the default).
     cuts = {
         priors: {
-            a: qso_cuts(answers[a], y, r_true, fusion.train_priors, cuts=args.cuts or QSO_CUTS, priors=priors)
+            a: qso_cuts(answers[a], y, r_true, fusion.train_priors, cuts=args.cuts or QSO_CUTS, shares=shares)
             for a in cut_answers
         }
-        for priors in ("run", "bin")
+        for priors, shares in (("run", decision_shares("em")), ("bin", decision_shares("em_r")))
     }
     limits = list(cuts["run"]["fused"]["argmax"])
     print()
@@ -143,8 +143,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
     print("|---|---|---|" + "---|---|" * len(limits))
     for priors, by_answer in cuts.items():
-        for a, table in by_answer.items():
-            for cut, below in table.items():
+        for a, by_cut in by_answer.items():
+            for cut, below in by_cut.items():
                 rule = "most probable class" if cut == "argmax" else f"p_qso >= {cut}"
                 cells = [
                     x

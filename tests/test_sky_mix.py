@@ -155,7 +155,7 @@ def test_qso_cuts_trade_completeness_for_purity_as_the_cut_rises():
     y, r, _ = balanced_split(rng, edges=(16.0, 18.0, 19.0, 20.0, 21.0, 21.6, 22.2), per_bin=600)
     p = calibrated_classifier(rng, y)
     cuts = ("0.05", "0.1", "0.3", "0.9")
-    table = qso_cuts(p, y, r, np.full(3, 1 / 3), cuts=[float(c) for c in cuts], priors="bin")
+    table = qso_cuts(p, y, r, np.full(3, 1 / 3), cuts=[float(c) for c in cuts])
     assert list(table) == ["argmax", *cuts]
     for limit, n_true in (("19", 1200), ("21", 2400), ("22.2", 3600)):
         completeness = [table[c][limit]["completeness"] for c in cuts]
@@ -249,4 +249,21 @@ def test_benchmark_names_a_bad_model_file_in_one_line_before_rendering(tmp_path,
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"qso_curve.py: {bad}: not a fusion model written by train_fusion")
+    assert not (tmp_path / "q.json").exists()
+
+
+def test_benchmark_names_a_bad_cut_in_one_line(tmp_path, capsys):
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    import qso_curve
+
+    with pytest.raises(SystemExit) as stop:
+        qso_curve.main(["--cuts", "0.2", "1.5", "--out", str(tmp_path / "q.json")])
+    assert stop.value.code == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "error" in line]
+    assert len(err) == 1 and "--cuts 0.2 1.5: each between 0 and 1" in err[0]
     assert not (tmp_path / "q.json").exists()

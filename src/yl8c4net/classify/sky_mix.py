@@ -247,7 +247,7 @@ QSO_CUTS = (0.1, 0.2, 0.3, 0.5, 0.7)
 QSO_CUT_LIMITS = (19.0, 21.0, 22.2)
 
 
-def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cuts=QSO_CUTS, priors="bin") -> dict:
+def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cuts=QSO_CUTS, shares=None) -> dict:
     """Completeness and purity at the sky's mix of the rows whose ``p_qso`` is at least each
     cut, below each of `QSO_CUT_LIMITS`; ``"argmax"``: the rows whose most probable class is QSO.
 
@@ -259,10 +259,10 @@ def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cut
         True classes and true r (mag).
     cuts : sequence of float
         Cuts on the QSO probability.
-    priors : {"run", "bin"}
-        What the probabilities are moved to before the cut, as in a catalogue: ``bin``, the
-        shares of the row's r bin (``fusion.prior_mode: em_r``, the default); ``run``, the
-        sky's class shares over all r (`R_EDGES`), one set for every row (``em``).
+    shares : array_like, optional
+        The class shares the probabilities are moved to before the cut, as a catalogue moves
+        its own (`decision_shares` of its ``fusion.prior_mode``); None: each r bin's own
+        (``em_r``, the default).
 
     Returns
     -------
@@ -272,10 +272,7 @@ def qso_cuts(p: np.ndarray, y: np.ndarray, r_true: np.ndarray, train_priors, cut
     """
     from yl8c4net.sdss.queries import SPEC_CLASSES
 
-    if priors not in ("run", "bin"):
-        raise ValueError(f"priors {priors!r}: run or bin")
     qso = SPEC_CLASSES.index("QSO")
-    shares = decision_shares("em" if priors == "run" else "em_r")
     out = {}
     for cut in (None, *cuts):
         curve = purity_completeness_by_r(
