@@ -75,8 +75,12 @@ def synthetic(n: int, seed: int = 0):
     return det, photo
 
 
-#: The catalogue's classes as a run gets them: EM priors over the run's rows.
-FUSION_SETTINGS = {"prior_mode": "em", "em_min_rows": 200, "sky_priors": {"GALAXY": 0.72, "STAR": 0.27, "QSO": 0.01}}
+def fusion_settings() -> dict:
+    """The catalogue's classes as a run gets them: config.yaml's ``fusion`` section (its
+    EM priors over the run's rows, by r with the default ``prior_mode: em_r``)."""
+    from yl8c4net.config import load_config
+
+    return load_config([Path(__file__).resolve().parents[1] / "config.yaml"])["fusion"]
 
 
 def run_ours(n: int, queue, fusion_path: str | None = None) -> None:
@@ -88,12 +92,11 @@ def run_ours(n: int, queue, fusion_path: str | None = None) -> None:
 
     fusion = load_fusion(fusion_path) if fusion_path else None
     det, photo = synthetic(n)
+    settings = fusion_settings()
     t0 = time.perf_counter()
     result = gather_run(det, photo, [], MergeRule(), 2.0)
     tg = time.perf_counter()
-    result.matched, (result.unmatched,), _ = assign_classes(
-        result.matched, [result.unmatched], photo, fusion, FUSION_SETTINGS
-    )
+    result.matched, (result.unmatched,), _ = assign_classes(result.matched, [result.unmatched], photo, fusion, settings)
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = write_catalog_parquet(result.matched, Path(tmp) / "c.parquet", {"benchmark": True}, CATALOG_COLUMNS)
