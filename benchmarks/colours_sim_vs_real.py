@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from morphology_sim_vs_real import FIELDS, RESOLVED_DC_MAG, simulated_frames
+from morphology_sim_vs_real import FIELDS
 from record import write_record
 
 from yl8c4net.classify.weak_labels import aperture_mags, concentration_table
+from yl8c4net.report.morphology import RESOLVED_DC_MAG, simulated_frames
 
 R_BINS = [(16.0, 19.0), (19.0, 20.0), (20.0, 21.0), (21.0, 22.2)]
 COLOUR_APERTURE_PX = 4.0

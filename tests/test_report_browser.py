@@ -76,5 +76,6 @@ def test_report_opens_in_headless_chromium_with_figures_and_metrics_table(tmp_pa
     assert {"pr_curve.png", "recall_vs_r.png", "training_curves.png"} <= set(seen["Detector"])
     assert {"confusion.png", "roc.png", "reliability.png", "qso_by_r.png"} <= set(seen["Classifier"])
     assert any(n.startswith("overlay-") for n in seen["Catalogue"]) and "sky_map-9101.png" in seen["Catalogue"]
+    assert "morphology-9101.png" in seen["Catalogue"]
     for text in ("AP@0.5 (all detections)", "accuracy", "fields catalogued", "truth sources"):
         assert text in table

@@ -291,7 +291,15 @@ def test_a_finished_project_copied_to_another_path_has_nothing_to_do(finished_de
             "match_radius_arcsec",
             1.5,
             {"catalog_run", "catalog", "sky_map", "metrics_table"},
-            {"classify_block", "detect_block", "train_detector", "train_classifier", "fetch_block", "catalog_figures"},
+            {
+                "classify_block",
+                "detect_block",
+                "train_detector",
+                "train_classifier",
+                "fetch_block",
+                "catalog_figures",
+                "morphology_check",
+            },
         ),
         (
             "sdss",
@@ -314,6 +322,7 @@ def test_a_finished_project_copied_to_another_path_has_nothing_to_do(finished_de
                 "catalog",
                 "catalog_figures",
                 "sky_map",
+                "morphology_check",
                 "metrics_table",
                 # The queries use the same retry policy.
                 "query_photoobj_block",

@@ -221,3 +221,31 @@ rule metrics_table:
         code=code_version("metrics_table"),
     script:
         "../scripts/metrics_table.py"
+
+
+rule morphology_check:
+    input:
+        frames=lambda wc: block_manifests("fetch", run=wc.run),
+    output:
+        figure=report(
+            "results/report/catalog/morphology-{run}.png",
+            caption="../report/morphology.rst",
+            category="Catalogue",
+        ),
+        summary="results/report/catalog/morphology-{run}.json",
+    log:
+        "logs/morphology_check/{run}.log",
+    benchmark:
+        "results/benchmarks/morphology_check/{run}.tsv"
+    conda:
+        "../../envs/images.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=lambda wc: 5 + config["report"]["morphology_fields"],
+    params:
+        config=settings("report", "simulate.galaxy_sizes", "simulate.galaxy_colours"),
+        code=code_version("morphology_check"),
+        files=FIELD_FILES,
+    script:
+        "../scripts/morphology_check.py"

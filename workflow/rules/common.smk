@@ -215,6 +215,11 @@ def all_targets(wildcards):
         "results/report/metrics.html",
     ]
     targets += [f"results/report/catalog/sky_map-{run}.png" for run in RUNS_IN_ORDER]
+    # Lean mode fetches no r frame: nothing to measure the morphology on.
+    if config["report"]["morphology_fields"] and not config["sdss"]["lean"]:
+        targets += [
+            f"results/report/catalog/morphology-{run}.png" for run in RUNS_IN_ORDER
+        ]
     if RUNS_BY_ROLE["detect_train"]:
         targets += [
             "resources/training/detect/dataset.yaml",
