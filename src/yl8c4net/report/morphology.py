@@ -20,6 +20,7 @@ hardly do.
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -284,5 +285,6 @@ def plot_morphology(checks: dict, out_png: str | Path, title: str, frame_label: 
         ax.set_xlabel("r (7-px aperture)")
         ax.legend(fontsize=7, loc="upper left")
     axes[0][0].set_ylabel("concentration above the stellar locus (mag)")
-    fig.suptitle(title, fontsize=9)
+    # One panel is narrow: the title wraps rather than run off the figure (~13 characters per inch at 9 pt).
+    fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 13)), fontsize=9)
     return save_figure(fig, out_png, dpi=110)
