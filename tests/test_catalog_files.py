@@ -244,3 +244,73 @@ def test_data_provenance_reaches_the_parquet_the_fits_header_and_the_report(tmp_
     page = metrics_page(None, None, pd.DataFrame({"status": ["ok"]}), _rows(), _rows(), None, prov)
     assert "Data and thresholds" in page and "https://data.sdss.org/sas" in page
     assert f'<td>package version</td><td class="num">{yl8c4net.__version__}</td>' in page
+
+
+def test_merge_streams_the_partitions_into_what_one_write_of_all_rows_gives(tmp_path):
+    """The merge holds one row group at a time; its file is the one write of every row would
+    give: the same rows and types, an integer column nullable when any part has a null."""
+    rows = [_rows(40, seed=1), _rows(30, seed=2), _rows(0, seed=3)]
+    rows[1] = rows[1].assign(owner_field=np.where(rows[1]["duplicate_reason"] == "field_overlap", 12, None))
+    rows[0], rows[2] = rows[0].assign(owner_field=7), rows[2].assign(owner_field=7)
+    parts = [
+        write_catalog_parquet(r, tmp_path / f"{k}.parquet", PROVENANCE, DUPLICATE_COLUMNS) for k, r in enumerate(rows)
+    ]
+    assert pd.read_parquet(parts[0])["owner_field"].dtype == np.int32  # no null in this part
+    merged = tmp_path / "merged.parquet"
+    assert merge_partitions(parts, merged, DUPLICATE_COLUMNS) == 70
+    at_once = write_catalog_parquet(
+        pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True),
+        tmp_path / "at_once.parquet",
+        {},
+        DUPLICATE_COLUMNS,
+    )
+    back, expected = pd.read_parquet(merged), pd.read_parquet(at_once)
+    assert (
+        back["owner_field"].dtype == "Int32" and back["owner_field"].isna().sum() == rows[1]["owner_field"].isna().sum()
+    )
+    pd.testing.assert_frame_equal(back, expected)
+    assert pq.read_table(merged).equals(pq.read_table(at_once))
+    merged_table, at_once_table = Table.read(merged), Table.read(at_once)
+    assert [(c.name, c.unit, c.description) for c in merged_table.itercols()] == [
+        (c.name, c.unit, c.description) for c in at_once_table.itercols()
+    ]
+
+
+def test_a_partition_of_other_columns_is_named(tmp_path):
+    import pytest
+
+    from yl8c4net.errors import CatalogValidationError
+
+    good = write_catalog_parquet(_rows(5), tmp_path / "9101.parquet", PROVENANCE, CATALOG_COLUMNS)
+    other = write_catalog_parquet(_rows(5), tmp_path / "9102.parquet", PROVENANCE, UNMATCHED_COLUMNS)
+    with pytest.raises(CatalogValidationError, match="9102.parquet: its columns differ"):
+        merge_partitions([good, other], tmp_path / "c.parquet", CATALOG_COLUMNS)
+    assert not (tmp_path / "c.parquet").exists()
+
+
+def test_fits_is_written_in_batches_byte_for_byte_as_in_one(tmp_path):
+    """The FITS copy converts a batch of rows at a time: any batch size gives the same file
+    (but the DATE of writing), and integer nulls stay integer nulls (TNULL)."""
+    rows = _rows(50, seed=4)
+    rows = rows.assign(owner_field=np.where(rows["duplicate_reason"] == "field_overlap", 12, None))
+    part = write_catalog_parquet(rows, tmp_path / "d.parquet", PROVENANCE, DUPLICATE_COLUMNS)
+    files = {}
+    for batch in (7, 50, 1000):
+        files[batch] = tmp_path / f"{batch}.fits"
+        write_catalog_fits(part, files[batch], batch_rows=batch)
+    data = {}
+    for batch, path in files.items():
+        with fits.open(path) as hdul:
+            data[batch] = path.read_bytes()[hdul[1]._data_offset :]
+            header = hdul[1].header
+            assert header["NAXIS2"] == 50 and path.stat().st_size % 2880 == 0
+    assert data[7] == data[50] == data[1000]
+    k = list(DUPLICATE_COLUMNS).index("owner_field") + 1
+    assert header[f"TFORM{k}"] == "J" and header[f"TNULL{k}"] == np.iinfo(np.int32).min
+    owner = Table.read(files[7])["owner_field"]
+    assert (
+        owner.dtype.kind == "i"
+        and owner.dtype.itemsize == 4
+        and owner.mask.tolist() == rows["owner_field"].isna().tolist()
+    )
+    assert (owner[~owner.mask] == 12).all()

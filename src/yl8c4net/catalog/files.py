@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from yl8c4net.catalog.provenance import DATA_CARDS
+from yl8c4net.errors import CatalogValidationError
 from yl8c4net.io import atomic_output
 
 #: Header keyword -> provenance key of a run partition, for the FITS header.
@@ -107,6 +108,26 @@ def _astropy_metadata(sample: pd.DataFrame, columns: dict, provenance: dict, len
     return {k.encode(): v.encode() for k, v in meta.items()}
 
 
+def _catalog_file_metadata(
+    sample: pd.DataFrame, fields: pa.Schema, columns: dict, provenance: dict, lengths: dict
+) -> dict:
+    """The schema metadata of a catalogue file: pandas' (from a one-row ``sample`` with the
+    written types, the Arrow ``fields``: nullable integers stay nullable in pandas, text is
+    plain strings), astropy's and the provenance."""
+    sample = sample.iloc[:1].astype({f.name: object for f in fields if _is_text(f.type)})
+    pandas_meta = pa.Table.from_pandas(sample, preserve_index=False).schema.metadata or {}
+    return {
+        **pandas_meta,
+        **_astropy_metadata(sample, columns, provenance, lengths),
+        b"yl8c4net": json.dumps(provenance, sort_keys=True).encode(),
+    }
+
+
+def _repeating_columns(schema: pa.Schema) -> list[str]:
+    # Dictionary pages only where values repeat: on float columns they are built and thrown away.
+    return [f.name for f in schema if _is_text(f.type) or pa.types.is_int16(f.type) or pa.types.is_int32(f.type)]
+
+
 def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, columns: dict) -> Path:
     """Parquet with column units/descriptions (Arrow, pandas and astropy metadata) and the
     provenance in the file metadata.
@@ -121,10 +142,8 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
     """
     import pyarrow.compute as pc
 
-    from yl8c4net import __version__
-
     path = Path(path)
-    provenance = {**provenance, "package_version": __version__, "created": datetime.now(timezone.utc).isoformat()}
+    provenance = _stamped(provenance)
     frame = to_schema(df, columns)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     fields = [
@@ -133,26 +152,73 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
         )
         for f, (_, u, d) in zip(table.schema, columns.values())
     ]
-    # What pandas and astropy record of the columns, from one row with the written types.
-    sample = frame.iloc[:1].astype({f.name: object for f in fields if _is_text(f.type)})
-    pandas_meta = pa.Table.from_pandas(sample, preserve_index=False).schema.metadata or {}
     table = table.cast(pa.schema(fields))
     lengths = {
         f.name: int(pc.max(pc.utf8_length(table.column(f.name))).as_py() or 0) for f in fields if _is_text(f.type)
     }
-    meta = {
-        **pandas_meta,  # nullable integers stay nullable in pandas
-        **_astropy_metadata(sample, columns, provenance, lengths),
-        b"yl8c4net": json.dumps(provenance, sort_keys=True).encode(),
-    }
-    table = table.replace_schema_metadata(meta)
-    # Dictionary pages only where values repeat: on float columns they are built and thrown away.
-    repeating = [
-        f.name for f in table.schema if _is_text(f.type) or pa.types.is_int16(f.type) or pa.types.is_int32(f.type)
-    ]
+    table = table.replace_schema_metadata(_catalog_file_metadata(frame, table.schema, columns, provenance, lengths))
     with atomic_output(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True, use_dictionary=repeating)
+        pq.write_table(
+            table, tmp, compression="zstd", write_statistics=True, use_dictionary=_repeating_columns(table.schema)
+        )
     return path
+
+
+def _stamped(provenance: dict) -> dict:
+    from yl8c4net import __version__
+
+    return {**provenance, "package_version": __version__, "created": datetime.now(timezone.utc).isoformat()}
+
+
+_NULLABLE = {"Int16": "Int16", "Int32": "Int32", "Int64": "Int64", "boolean": "boolean"}
+
+
+def concat_catalog_parquet(parts, path: str | Path, provenance: dict, columns: dict) -> int:
+    """One catalogue file from files that `write_catalog_parquet` wrote with ``columns``,
+    their rows in order, one row group in memory at a time (a catalogue of many runs is far
+    larger than any of them); returns the row count. The file is what
+    `write_catalog_parquet` would write from all their rows at once: the same types (an
+    integer column is nullable when it is in any part), string lengths and column metadata.
+
+    Raises
+    ------
+    CatalogValidationError
+        If a part's columns or types differ from the first part's (written by another
+        version: rebuild it).
+    """
+    files = [pq.ParquetFile(p) for p in parts]
+    if not files:
+        raise CatalogValidationError(f"{path}: no partition to merge")
+    fields = pa.schema([f for f in files[0].schema_arrow])  # without the file's own metadata
+    nullable, lengths = {}, {}
+    for part, f in zip(parts, files):
+        if not pa.schema([x for x in f.schema_arrow]).equals(fields, check_metadata=True):
+            raise CatalogValidationError(
+                f"{part}: its columns differ from {parts[0]}'s (another version wrote it): rebuild it"
+            )
+        meta = f.schema_arrow.metadata or {}
+        for col in json.loads(meta.get(b"pandas", b"{}")).get("columns", []):
+            if col.get("numpy_type") in _NULLABLE:
+                nullable[col["name"]] = _NULLABLE[col["numpy_type"]]
+        for key, value in meta.items():
+            if key.startswith(b"table::len::"):
+                name = key.decode().removeprefix("table::len::")
+                lengths[name] = max(lengths.get(name, 0), int(value))
+    first = files[0].read_row_group(0).slice(0, 1) if files[0].num_row_groups else fields.empty_table()
+    sample = to_schema(first.cast(fields).to_pandas(), columns).astype(nullable)
+    provenance = _stamped(provenance)
+    schema = fields.with_metadata(_catalog_file_metadata(sample, fields, columns, provenance, lengths))
+    rows = 0
+    with atomic_output(Path(path)) as tmp:
+        with pq.ParquetWriter(
+            tmp, schema, compression="zstd", write_statistics=True, use_dictionary=_repeating_columns(schema)
+        ) as writer:
+            for f in files:
+                for i in range(f.num_row_groups):
+                    group = f.read_row_group(i).replace_schema_metadata(None)
+                    writer.write_table(group.replace_schema_metadata(schema.metadata))
+                    rows += group.num_rows
+    return rows
 
 
 def read_provenance(path: str | Path) -> dict:
@@ -213,30 +279,107 @@ def frames_digest(prov: dict) -> str:
     return hashlib.sha256(json.dumps(prov.get("frames_sha256", {}), sort_keys=True).encode()).hexdigest()
 
 
-def write_catalog_fits(parquet_path: str | Path, fits_path: str | Path) -> None:
-    """The catalogue Parquet as a FITS binary table (astropy): units as ``TUNITn``,
-    descriptions as ``TCOMMn`` (the comment keyword TOPCAT and fv show), ``EXTNAME``
-    CATALOG, the provenance as header cards. One table extension only, so that
-    ``Table.read`` and TOPCAT open it without being told which."""
-    from astropy.io import fits
-    from astropy.table import Table
+#: Rows converted to FITS at a time by `write_catalog_fits`.
+FITS_BATCH_ROWS = 500_000
 
-    table = Table.read(parquet_path, format="parquet")
-    provenance = table.meta.pop("yl8c4net", {})
-    table.meta.clear()
+
+def _fits_table_hdu(batch: pa.Table, lengths: dict):
+    """One batch of a catalogue Parquet file as a FITS binary table HDU (astropy): units as
+    ``TUNITn`` (or, with no FITS unit string, opening the description), descriptions,
+    strings as wide as the file's longest (``lengths``), so every batch has one format."""
+    from astropy.io import fits
+    from astropy.table import MaskedColumn, Table
+
+    table = Table.from_pandas(batch.to_pandas())
+    nullable = _nullable_integer_names(batch.schema)
     comments = {}
-    for name in table.colnames:
-        comments[name] = table[name].description or ""
-        unit = fits_unit(table[name].unit)
-        if table[name].unit is not None and unit is None:
+    for field in batch.schema:
+        name, meta = field.name, field.metadata or {}
+        column = table[name]
+        if _is_text(field.type):
+            table[name] = np.asarray(column, dtype=f"U{max(1, lengths.get(name, 1))}")
+        elif name in nullable:
+            if not isinstance(column, MaskedColumn):
+                table[name] = MaskedColumn(column, mask=np.zeros(len(column), bool))
+            # TNULL: the type's smallest value (astropy's default, 999999, fits no int16).
+            table[name].fill_value = np.iinfo(table[name].dtype).min
+        unit, description = meta.get(b"unit", b"").decode(), meta.get(b"description", b"").decode()
+        fits_string = fits_unit(astropy_unit(unit))
+        if unit and fits_string is None:
             # No FITS unit string for it (nanomaggies): the unit opens the comment instead.
-            comments[name] = f"[{table[name].unit}] {comments[name]}"
-            table[name].unit = None
+            description = f"[{unit}] {description}"
+        table[name].unit = fits_string
+        comments[name] = description
     hdu = fits.table_to_hdu(table)
     for k, name in enumerate(table.colnames, start=1):
         if comments[name]:
             hdu.header[f"TCOMM{k}"] = comments[name][:68]
-    hdu.header.update(_provenance_header(provenance, len(table)))
-    hdul = fits.HDUList([fits.PrimaryHDU(), hdu])
-    with atomic_output(fits_path) as tmp:
-        hdul.writeto(tmp)
+    return hdu
+
+
+def _nullable_integer_names(schema: pa.Schema) -> set[str]:
+    pandas_meta = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
+    return {c["name"] for c in pandas_meta.get("columns", []) if c.get("numpy_type") in ("Int16", "Int32", "Int64")}
+
+
+def write_catalog_fits(parquet_path: str | Path, fits_path: str | Path, batch_rows: int = FITS_BATCH_ROWS) -> None:
+    """The catalogue Parquet as a FITS binary table (astropy): units as ``TUNITn``,
+    descriptions as ``TCOMMn`` (the comment keyword TOPCAT and fv show), ``EXTNAME``
+    CATALOG, the provenance as header cards. One table extension only, so that
+    ``Table.read`` and TOPCAT open it without being told which. An integer column with nulls
+    stays an integer column, its nulls marked by ``TNULLn`` (the type's smallest value).
+
+    The table is written ``batch_rows`` rows at a time (FITS's "very large file from
+    scratch" recipe: the header with the final row count, then each batch's rows as
+    astropy writes them), so a catalogue larger than memory converts too.
+    """
+    from astropy.io import fits
+
+    parquet = pq.ParquetFile(parquet_path)
+    schema = parquet.schema_arrow
+    provenance = json.loads((schema.metadata or {}).get(b"yl8c4net", b"{}"))
+    lengths = {
+        k.decode().removeprefix("table::len::"): int(v)
+        for k, v in (schema.metadata or {}).items()
+        if k.startswith(b"table::len::")
+    }
+    total = parquet.metadata.num_rows
+    batches = (pa.Table.from_batches([b], schema=schema) for b in parquet.iter_batches(batch_size=batch_rows))
+    first = next(batches, None)
+    first_hdu = _fits_table_hdu(first if first is not None else schema.empty_table(), lengths)
+    header = first_hdu.header.copy()
+    header["NAXIS2"] = total
+    header.update(_provenance_header(provenance, total))
+    row_bytes = header["NAXIS1"]
+    with atomic_output(fits_path) as tmp, open(tmp, "wb") as out:
+        primary = fits.PrimaryHDU()
+        primary.header["EXTEND"] = True
+        out.write(primary.header.tostring().encode("ascii"))
+        out.write(header.tostring().encode("ascii"))
+        written = _write_rows(first_hdu, out, first_hdu) if first is not None else 0
+        for batch in batches:
+            written += _write_rows(_fits_table_hdu(batch, lengths), out, first_hdu)
+        if written != total * row_bytes:
+            raise CatalogValidationError(
+                f"{parquet_path}: {written} bytes of rows written to FITS, expected {total * row_bytes}"
+            )
+        out.write(b"\0" * (-written % 2880))
+
+
+def _write_rows(hdu, out, first_hdu) -> int:
+    """Append ``hdu``'s rows, as astropy writes them, to the open FITS file ``out``; returns
+    the bytes written. ``hdu`` must have ``first_hdu``'s columns and formats."""
+    import io
+
+    from astropy.io import fits
+
+    if hdu.columns.formats != first_hdu.columns.formats or hdu.columns.nulls != first_hdu.columns.nulls:
+        raise CatalogValidationError(
+            f"FITS batches differ in their formats ({hdu.columns.formats} against {first_hdu.columns.formats})"
+        )
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
+    n_bytes = hdu.header["NAXIS1"] * hdu.header["NAXIS2"]
+    start = 2880 + len(hdu.header.tostring())
+    out.write(buffer.getbuffer()[start : start + n_bytes])
+    return n_bytes

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 from yl8c4net.pipeline.blocks import field_path, field_status, field_tag, ok_fields, quarantine_origins
 from yl8c4net.catalog.build import MergeRule, RunCatalog, gather_run
 from yl8c4net.catalog.columns import CATALOG_COLUMNS, CLASS_DTYPE, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
-from yl8c4net.catalog.files import read_provenance, write_catalog_parquet
+from yl8c4net.catalog.files import concat_catalog_parquet, read_provenance, write_catalog_parquet
 from yl8c4net.catalog.provenance import data_provenance
 from yl8c4net.classify.catalog_classes import IMAGE_PROBABILITY_COLUMNS, assign_classes, keep_image_answer
 from yl8c4net.classify.fusion import load_fusion
@@ -170,12 +170,11 @@ def build_run_partition(
 
 
 def merge_partitions(partitions, out_path, columns, code_version: str = "") -> int:
-    """Concatenate run partitions (in config order) into one catalogue file; each
-    partition's provenance is kept in the merged file's metadata. Returns the row count."""
-    df = pd.concat([pd.read_parquet(p) for p in partitions], ignore_index=True)
+    """Concatenate run partitions (in config order) into one catalogue file, one row group
+    in memory at a time (`~yl8c4net.catalog.files.concat_catalog_parquet`); each partition's
+    provenance is kept in the merged file's metadata. Returns the row count."""
     provenance = {"code_version": code_version, "partitions": {str(p): read_provenance(p) for p in partitions}}
-    write_catalog_parquet(df, out_path, provenance, columns)
-    return len(df)
+    return concat_catalog_parquet(list(partitions), out_path, provenance, columns)
 
 
 def coverage_summary(partitions) -> tuple[int, int, dict]:
