@@ -3,11 +3,11 @@ FITS copy, on synthetic partitions with every catalogue column.
 
     python benchmarks/catalog_merge.py [--runs 5] [--rows-per-run 1000000] [--compare]
 
-The merge streams: one row group of a partition in memory at a time for the Parquet file,
-`yl8c4net.catalog.files.FITS_BATCH_ROWS` rows at a time for the FITS copy. The merge runs in
-its own process so that its peak memory (ru_maxrss) is its own; the partitions are written
-by another. ``--compare`` also merges them with every partition in memory at once, in a third
-process, side by side. Prints a table (rows, seconds, peak memory, and the size in memory of one
+The merge streams: one row group of a partition (`yl8c4net.catalog.files.ROW_GROUP_ROWS`
+rows) in memory at a time, for the Parquet file and for the FITS copy. The merge runs in its
+own process so that its peak memory (ru_maxrss) is its own; the partitions are written by
+another. ``--compare`` also merges them with every partition in memory at once, in a third
+process, side by side. Prints a table (seconds, peak memory, and the size in memory of one
 partition and of the whole catalogue as pandas holds them) and writes
 benchmarks/out/catalog_merge.json.
 """

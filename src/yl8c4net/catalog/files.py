@@ -24,6 +24,13 @@ from yl8c4net.catalog.provenance import DATA_CARDS
 from yl8c4net.errors import CatalogValidationError
 from yl8c4net.io import atomic_output
 
+#: Rows per row group of a catalogue file: what a reader (the merge among them) holds of it
+#: at a time.
+ROW_GROUP_ROWS = 250_000
+
+#: Rows converted to FITS at a time by `write_catalog_fits`: one row group.
+FITS_BATCH_ROWS = ROW_GROUP_ROWS
+
 #: Header keyword -> provenance key of a run partition, for the FITS header.
 _RUN_CARDS = {
     "MATCHRAD": ("match_radius_arcsec", "[arcsec] PhotoObjAll match radius"),
@@ -159,7 +166,12 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
     table = table.replace_schema_metadata(_catalog_file_metadata(frame, table.schema, columns, provenance, lengths))
     with atomic_output(path) as tmp:
         pq.write_table(
-            table, tmp, compression="zstd", write_statistics=True, use_dictionary=_repeating_columns(table.schema)
+            table,
+            tmp,
+            compression="zstd",
+            write_statistics=True,
+            use_dictionary=_repeating_columns(table.schema),
+            row_group_size=ROW_GROUP_ROWS,
         )
     return path
 
@@ -175,8 +187,8 @@ _NULLABLE = {"Int16": "Int16", "Int32": "Int32", "Int64": "Int64", "boolean": "b
 
 def concat_catalog_parquet(parts, path: str | Path, provenance: dict, columns: dict) -> int:
     """One catalogue file from files that `write_catalog_parquet` wrote with ``columns``,
-    their rows in order, one row group in memory at a time (a catalogue of many runs is far
-    larger than any of them); returns the row count. The file is what
+    their rows in order, `ROW_GROUP_ROWS` rows in memory at a time (a catalogue of many runs
+    is far larger than any of them); returns the row count. The file is what
     `write_catalog_parquet` would write from all their rows at once: the same types (an
     integer column is nullable when it is in any part), string lengths and column metadata.
 
@@ -186,17 +198,17 @@ def concat_catalog_parquet(parts, path: str | Path, provenance: dict, columns: d
         If a part's columns or types differ from the first part's (written by another
         version: rebuild it).
     """
-    files = [pq.ParquetFile(p) for p in parts]
-    if not files:
+    if not parts:
         raise CatalogValidationError(f"{path}: no partition to merge")
-    fields = pa.schema([f for f in files[0].schema_arrow])  # without the file's own metadata
+    schemas = [pq.read_schema(p) for p in parts]
+    fields = pa.schema(list(schemas[0]))  # without the file's own metadata
     nullable, lengths = {}, {}
-    for part, f in zip(parts, files):
-        if not pa.schema([x for x in f.schema_arrow]).equals(fields, check_metadata=True):
+    for part, part_schema in zip(parts, schemas):
+        if not pa.schema(list(part_schema)).equals(fields, check_metadata=True):
             raise CatalogValidationError(
                 f"{part}: its columns differ from {parts[0]}'s (another version wrote it): rebuild it"
             )
-        meta = f.schema_arrow.metadata or {}
+        meta = part_schema.metadata or {}
         for col in json.loads(meta.get(b"pandas", b"{}")).get("columns", []):
             if col.get("numpy_type") in _NULLABLE:
                 nullable[col["name"]] = _NULLABLE[col["numpy_type"]]
@@ -204,7 +216,8 @@ def concat_catalog_parquet(parts, path: str | Path, provenance: dict, columns: d
             if key.startswith(b"table::len::"):
                 name = key.decode().removeprefix("table::len::")
                 lengths[name] = max(lengths.get(name, 0), int(value))
-    first = files[0].read_row_group(0).slice(0, 1) if files[0].num_row_groups else fields.empty_table()
+    with pq.ParquetFile(parts[0]) as first_file:
+        first = first_file.read_row_group(0).slice(0, 1) if first_file.num_row_groups else fields.empty_table()
     sample = to_schema(first.cast(fields).to_pandas(), columns).astype(nullable)
     provenance = _stamped(provenance)
     schema = fields.with_metadata(_catalog_file_metadata(sample, fields, columns, provenance, lengths))
@@ -213,11 +226,12 @@ def concat_catalog_parquet(parts, path: str | Path, provenance: dict, columns: d
         with pq.ParquetWriter(
             tmp, schema, compression="zstd", write_statistics=True, use_dictionary=_repeating_columns(schema)
         ) as writer:
-            for f in files:
-                for i in range(f.num_row_groups):
-                    group = f.read_row_group(i).replace_schema_metadata(None)
-                    writer.write_table(group.replace_schema_metadata(schema.metadata))
-                    rows += group.num_rows
+            # One part open at a time: an open reader keeps what it read of its file.
+            for part in parts:
+                with pq.ParquetFile(part) as part_file:
+                    for batch in part_file.iter_batches(batch_size=ROW_GROUP_ROWS):
+                        writer.write_table(pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata))
+                        rows += batch.num_rows
     return rows
 
 
@@ -277,10 +291,6 @@ def frames_digest(prov: dict) -> str:
     import hashlib
 
     return hashlib.sha256(json.dumps(prov.get("frames_sha256", {}), sort_keys=True).encode()).hexdigest()
-
-
-#: Rows converted to FITS at a time by `write_catalog_fits`.
-FITS_BATCH_ROWS = 500_000
 
 
 def _fits_table_hdu(batch: pa.Table, lengths: dict):
