@@ -229,9 +229,10 @@ def concat_catalog_parquet(parts, path: str | Path, provenance: dict, columns: d
             # One part open at a time: an open reader keeps what it read of its file.
             for part in parts:
                 with pq.ParquetFile(part) as part_file:
-                    for batch in part_file.iter_batches(batch_size=ROW_GROUP_ROWS):
-                        writer.write_table(pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata))
-                        rows += batch.num_rows
+                    for i in range(part_file.num_row_groups):
+                        group = part_file.read_row_group(i).replace_schema_metadata(schema.metadata)
+                        writer.write_table(group)
+                        rows += group.num_rows
     return rows
 
 
@@ -345,35 +346,45 @@ def write_catalog_fits(parquet_path: str | Path, fits_path: str | Path, batch_ro
     """
     from astropy.io import fits
 
-    parquet = pq.ParquetFile(parquet_path)
+    with pq.ParquetFile(parquet_path) as parquet:
+        schema = parquet.schema_arrow
+        provenance = json.loads((schema.metadata or {}).get(b"yl8c4net", b"{}"))
+        lengths = {
+            k.decode().removeprefix("table::len::"): int(v)
+            for k, v in (schema.metadata or {}).items()
+            if k.startswith(b"table::len::")
+        }
+        total = parquet.metadata.num_rows
+        batches = _row_batches(parquet, batch_rows)
+        first = next(batches, None)
+        first_hdu = _fits_table_hdu(first if first is not None else schema.empty_table(), lengths)
+        header = first_hdu.header.copy()
+        header["NAXIS2"] = total
+        header.update(_provenance_header(provenance, total))
+        row_bytes = header["NAXIS1"]
+        with atomic_output(fits_path) as tmp, open(tmp, "wb") as out:
+            primary = fits.PrimaryHDU()
+            primary.header["EXTEND"] = True
+            out.write(primary.header.tostring().encode("ascii"))
+            out.write(header.tostring().encode("ascii"))
+            written = _write_rows(first_hdu, out, first_hdu) if first is not None else 0
+            for batch in batches:
+                written += _write_rows(_fits_table_hdu(batch, lengths), out, first_hdu)
+            if written != total * row_bytes:
+                raise CatalogValidationError(
+                    f"{parquet_path}: {written} bytes of rows written to FITS, expected {total * row_bytes}"
+                )
+            out.write(b"\0" * (-written % 2880))
+
+
+def _row_batches(parquet, batch_rows: int):
+    """The rows of an open Parquet file, ``batch_rows`` at a time, read row group by row
+    group (iter_batches holds more and more of the file)."""
     schema = parquet.schema_arrow
-    provenance = json.loads((schema.metadata or {}).get(b"yl8c4net", b"{}"))
-    lengths = {
-        k.decode().removeprefix("table::len::"): int(v)
-        for k, v in (schema.metadata or {}).items()
-        if k.startswith(b"table::len::")
-    }
-    total = parquet.metadata.num_rows
-    batches = (pa.Table.from_batches([b], schema=schema) for b in parquet.iter_batches(batch_size=batch_rows))
-    first = next(batches, None)
-    first_hdu = _fits_table_hdu(first if first is not None else schema.empty_table(), lengths)
-    header = first_hdu.header.copy()
-    header["NAXIS2"] = total
-    header.update(_provenance_header(provenance, total))
-    row_bytes = header["NAXIS1"]
-    with atomic_output(fits_path) as tmp, open(tmp, "wb") as out:
-        primary = fits.PrimaryHDU()
-        primary.header["EXTEND"] = True
-        out.write(primary.header.tostring().encode("ascii"))
-        out.write(header.tostring().encode("ascii"))
-        written = _write_rows(first_hdu, out, first_hdu) if first is not None else 0
-        for batch in batches:
-            written += _write_rows(_fits_table_hdu(batch, lengths), out, first_hdu)
-        if written != total * row_bytes:
-            raise CatalogValidationError(
-                f"{parquet_path}: {written} bytes of rows written to FITS, expected {total * row_bytes}"
-            )
-        out.write(b"\0" * (-written % 2880))
+    for i in range(parquet.num_row_groups):
+        group = parquet.read_row_group(i).replace_schema_metadata(schema.metadata)
+        for start in range(0, group.num_rows, batch_rows):
+            yield group.slice(start, batch_rows)
 
 
 def _write_rows(hdu, out, first_hdu) -> int:
