@@ -115,7 +115,9 @@ rule catalog:
         "../../envs/sdss.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
+        # The merge holds one row group at a time, whatever the catalogue's size
+        # (docs/measurements/catalogue-scale.md: 1.5 GB at 5 M rows).
+        mem_mb=3000,
         runtime=30,
     params:
         code=code_version("catalog_merge"),
