@@ -163,6 +163,25 @@ def test_magnitude_dependent_priors_follow_the_sky_and_beat_one_prior_per_run():
     assert reliability(by_r.posteriors, y).ece < 0.02
 
 
+def test_priors_by_magnitude_of_a_small_run_keep_the_bright_end_near_the_sky():
+    """A run of a few hundred rows holds few bright ones: without a penalty on the slope, the
+    fitted quasar prior at r = 17 (the sky's: ~4e-4) ran to 0.72 in one of these 40 runs and
+    was 0.034 off on average."""
+    errors = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        n = 200
+        r = np.clip(rng.normal(21, 1.2, n), 14, 23)  # faint-heavy, as the sky's
+        true_priors = softmax(np.column_stack([np.zeros(n), -0.4 * (r - 20), -4.5 + 0.8 * (r - 20)]))
+        y = (rng.random(n)[:, None] > np.cumsum(true_priors, axis=1)).sum(axis=1)
+        x = rng.normal(0, 1.0, (n, 3))
+        x[np.arange(n), y] += 2.0
+        est = estimate_priors_em_by_magnitude(softmax(2.0 * x), [1 / 3] * 3, r)
+        truth = softmax(np.array([[0.0, 1.2, -6.9]]))[0, QSO]
+        errors.append(abs(est.priors_at(17.0)[0, QSO] - truth))
+    assert np.mean(errors) < 0.02 and np.max(errors) < 0.15, (np.mean(errors), np.max(errors))
+
+
 def test_temperature_scaling_repairs_overconfident_probabilities():
     rng = np.random.default_rng(0)
     n = 40000  # ECE of a calibrated set is finite-sample noise: ~0.005 at this size

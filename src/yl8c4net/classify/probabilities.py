@@ -94,6 +94,12 @@ def _magnitude_features(mag: np.ndarray, degree: int) -> np.ndarray:
 
 #: Magnitude grid (mag) on which `estimate_priors_em_by_magnitude` fits its priors.
 EM_MAG_STEP = 0.01
+#: Inverse strength of the L2 penalty on the slopes of the priors against magnitude (sklearn's
+#: ``C``; the data term sums over the rows, so the penalty only matters for small runs). On
+#: synthetic runs of 200 rows with the sky's faint-heavy r distribution it cuts the error of
+#: the bright end's quasar prior from 0.034 to 0.012 (40 seeds; at 500 and 1,000 rows no
+#: worse at r = 17, 20 or 22), where a few bright rows had let the slope run away.
+EM_SLOPE_C = 10.0
 
 
 def estimate_priors_em_by_magnitude(
@@ -143,7 +149,7 @@ def estimate_priors_em_by_magnitude(
     grid, row_of = np.unique(np.round(mag / EM_MAG_STEP) * EM_MAG_STEP, return_inverse=True)
     x = _magnitude_features(grid, degree)
     x_rep, y_rep = np.repeat(x, k, axis=0), np.tile(np.arange(k), len(grid))
-    model = LogisticRegression(C=1e4, max_iter=1000)
+    model = LogisticRegression(C=EM_SLOPE_C, max_iter=1000)
     grid_priors = np.tile(start.priors, (len(grid), 1))
     converged = False
     for it in range(1, max_iter + 1):
