@@ -62,29 +62,40 @@ def write_partitions(runs: int, rows: int, workdir: Path, queue) -> None:
     queue.put({"partitions": paths, "partition_in_memory_gb": one_gb})
 
 
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+
+
+def timed_merge(write_parquet, write_fits) -> dict:
+    """Seconds and peak memory of ``write_parquet()`` (returns the rows) and then
+    ``write_fits()``, with the process's peak before them (its imports)."""
+    baseline = peak_rss_gb()
+    t0 = time.perf_counter()
+    rows = write_parquet()
+    t1 = time.perf_counter()
+    parquet_peak = peak_rss_gb()
+    write_fits()
+    t2 = time.perf_counter()
+    return {
+        "rows": rows,
+        "baseline_rss_gb": baseline,
+        "parquet_s": t1 - t0,
+        "fits_s": t2 - t1,
+        "parquet_peak_rss_gb": parquet_peak,
+        "peak_rss_gb": peak_rss_gb(),
+    }
+
+
 def merge(partitions: list[str], workdir: Path, queue) -> None:
     from yl8c4net.catalog.columns import CATALOG_COLUMNS
     from yl8c4net.catalog.files import write_catalog_fits
     from yl8c4net.catalog.partition import merge_partitions
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-    t0 = time.perf_counter()
-    rows = merge_partitions(partitions, workdir / "catalog.parquet", CATALOG_COLUMNS, "benchmark")
-    t1 = time.perf_counter()
-    parquet_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-    write_catalog_fits(workdir / "catalog.parquet", workdir / "catalog.fits")
-    t2 = time.perf_counter()
-    queue.put(
-        {
-            "rows": rows,
-            "baseline_rss_gb": baseline,
-            "parquet_s": t1 - t0,
-            "fits_s": t2 - t1,
-            "parquet_peak_rss_gb": parquet_peak,
-            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-            "fits_gb": (workdir / "catalog.fits").stat().st_size / 1e9,
-        }
+    result = timed_merge(
+        lambda: merge_partitions(partitions, workdir / "catalog.parquet", CATALOG_COLUMNS, "benchmark"),
+        lambda: write_catalog_fits(workdir / "catalog.parquet", workdir / "catalog.fits"),
     )
+    queue.put({**result, "fits_gb": (workdir / "catalog.fits").stat().st_size / 1e9})
 
 
 def merge_in_memory(partitions: list[str], workdir: Path, queue) -> None:
@@ -98,28 +109,17 @@ def merge_in_memory(partitions: list[str], workdir: Path, queue) -> None:
     from yl8c4net.catalog.files import write_catalog_parquet
     from yl8c4net.catalog.partition import merge_partitions  # noqa: F401 (the same imports as the rule's)
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-    t0 = time.perf_counter()
-    frame = pd.concat([pd.read_parquet(p) for p in partitions], ignore_index=True)
-    write_catalog_parquet(frame, workdir / "in_memory.parquet", {"code_version": "benchmark"}, CATALOG_COLUMNS)
-    rows = len(frame)
-    del frame
-    t1 = time.perf_counter()
-    parquet_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-    table = Table.read(workdir / "in_memory.parquet", format="parquet")
-    table.meta.clear()
-    fits.HDUList([fits.PrimaryHDU(), fits.table_to_hdu(table)]).writeto(workdir / "in_memory.fits")
-    t2 = time.perf_counter()
-    queue.put(
-        {
-            "rows": rows,
-            "baseline_rss_gb": baseline,
-            "parquet_s": t1 - t0,
-            "fits_s": t2 - t1,
-            "parquet_peak_rss_gb": parquet_peak,
-            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-        }
-    )
+    def write_parquet() -> int:
+        frame = pd.concat([pd.read_parquet(p) for p in partitions], ignore_index=True)
+        write_catalog_parquet(frame, workdir / "in_memory.parquet", {"code_version": "benchmark"}, CATALOG_COLUMNS)
+        return len(frame)
+
+    def write_fits() -> None:
+        table = Table.read(workdir / "in_memory.parquet", format="parquet")
+        table.meta.clear()
+        fits.HDUList([fits.PrimaryHDU(), fits.table_to_hdu(table)]).writeto(workdir / "in_memory.fits")
+
+    queue.put(timed_merge(write_parquet, write_fits))
 
 
 def in_process(fn, *args):
