@@ -88,7 +88,7 @@ def timed_merge(write_parquet, write_fits) -> dict:
 
 def merge(partitions: list[str], workdir: Path, queue) -> None:
     from yl8c4net.catalog.columns import CATALOG_COLUMNS
-    from yl8c4net.catalog.files import write_catalog_fits
+    from yl8c4net.catalog.fits_copy import write_catalog_fits
     from yl8c4net.catalog.partition import merge_partitions
 
     result = timed_merge(

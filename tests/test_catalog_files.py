@@ -12,14 +12,8 @@ from astropy.table import Table
 
 import yl8c4net
 from yl8c4net.catalog.columns import CATALOG_COLUMNS, DUPLICATE_COLUMNS, UNMATCHED_COLUMNS
-from yl8c4net.catalog.files import (
-    astropy_unit,
-    fits_unit,
-    frames_digest,
-    read_provenance,
-    write_catalog_fits,
-    write_catalog_parquet,
-)
+from yl8c4net.catalog.files import astropy_unit, read_provenance, write_catalog_parquet
+from yl8c4net.catalog.fits_copy import fits_unit, frames_digest, write_catalog_fits
 from yl8c4net.catalog.partition import merge_partitions
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """Rule catalog: the whole catalogue from the per-run partitions (Parquet and FITS)."""
 
 from yl8c4net.catalog.columns import CATALOG_COLUMNS, UNMATCHED_COLUMNS
-from yl8c4net.catalog.files import write_catalog_fits
+from yl8c4net.catalog.fits_copy import write_catalog_fits
 from yl8c4net.catalog.partition import coverage_summary, merge_partitions
 from yl8c4net.pipeline.steps import step
 
