@@ -15,7 +15,6 @@ benchmarks/out/catalog_merge.json.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import resource
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from catalog_scale import in_process
 from record import write_record
 
 
@@ -48,7 +48,7 @@ def synthetic_partition(run: int, n: int) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def write_partitions(runs: int, rows: int, workdir: Path, queue) -> None:
+def write_partitions(runs: int, queue, rows: int, workdir: Path) -> None:
     from yl8c4net.catalog.columns import CATALOG_COLUMNS
     from yl8c4net.catalog.files import write_catalog_parquet
 
@@ -86,7 +86,7 @@ def timed_merge(write_parquet, write_fits) -> dict:
     }
 
 
-def merge(partitions: list[str], workdir: Path, queue) -> None:
+def merge(partitions: list[str], queue, workdir: Path) -> None:
     from yl8c4net.catalog.columns import CATALOG_COLUMNS
     from yl8c4net.catalog.fits_copy import write_catalog_fits
     from yl8c4net.catalog.partition import merge_partitions
@@ -98,7 +98,7 @@ def merge(partitions: list[str], workdir: Path, queue) -> None:
     queue.put({**result, "fits_gb": (workdir / "catalog.fits").stat().st_size / 1e9})
 
 
-def merge_in_memory(partitions: list[str], workdir: Path, queue) -> None:
+def merge_in_memory(partitions: list[str], queue, workdir: Path) -> None:
     """The same files the way a merge without streaming makes them, for comparison: every
     partition read into one table, written at once; the FITS copy through one astropy
     table of the whole catalogue."""
@@ -120,16 +120,6 @@ def merge_in_memory(partitions: list[str], workdir: Path, queue) -> None:
         fits.HDUList([fits.PrimaryHDU(), fits.table_to_hdu(table)]).writeto(workdir / "in_memory.fits")
 
     queue.put(timed_merge(write_parquet, write_fits))
-
-
-def in_process(fn, *args):
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=fn, args=(*args, queue))
-    proc.start()
-    out = queue.get()
-    proc.join()
-    return out
 
 
 def main() -> None:
