@@ -7,7 +7,7 @@ import pytest
 
 from conftest import SHARED_SAS, needs_shared
 from yl8c4net.detect.bright import BRIGHT_TILE
-from yl8c4net.detect.verify import VerifySettings, smoothed_snr_maps, snr_at_centres, verify_detections
+from yl8c4net.detect.verify import VerifySettings, smoothed_snr_maps, snr_at_centres, snr_at_pixels, verify_detections
 
 NOISE = 0.03  # nmgy per pixel
 
@@ -86,6 +86,52 @@ def test_snr_at_centres_clips_to_the_frame_and_rounds_to_the_nearest_pixel():
 def test_zero_noise_is_refused():
     with pytest.raises(ValueError, match="not positive"):
         smoothed_snr_maps(np.zeros((64, 64), np.float32), 0.0)
+    with pytest.raises(ValueError, match="not positive"):
+        snr_at_pixels(np.zeros((64, 64), np.float32), 0.0, [1.0], [1.0])
+
+
+def _glowing_sky(seed=11, shape=(300, 410)):
+    """Stars on noise with a diffuse glow (a bright star's wing) across one corner."""
+    rng = np.random.default_rng(seed)
+    stars = [(rng.uniform(0, shape[1]), rng.uniform(0, shape[0])) for _ in range(40)]
+    image = _sky_with_stars(rng, stars, NOISE * rng.uniform(2, 40, len(stars)), shape=shape)
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
+    return (image + 0.3 * np.exp(-((xx - 380.0) ** 2 + (yy - 20.0) ** 2) / (2 * 90.0**2))).astype(np.float32)
+
+
+@pytest.mark.parametrize("background_box_px", [64, None])
+def test_snr_at_pixels_are_the_maps_read_at_the_same_pixels(background_box_px):
+    """The verification computes the S/N at the boxes' pixels only: the same values as the
+    full maps read there, at the frame's edges and beyond them too (clipped to the edge
+    pixel, the maps' zero padding in the windows)."""
+    image = _glowing_sky()
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.uniform(-3.0, 413.0, 400), [0.0, 409.0, 409.0, 2.0, -40.0]])
+    y = np.concatenate([rng.uniform(-3.0, 303.0, 400), [0.0, 299.0, 1.0, 298.0, 500.0]])
+    fwhms = VerifySettings().smooth_fwhm_px
+    maps = smoothed_snr_maps(image, NOISE, fwhms, background_box_px)
+    got = snr_at_pixels(image, NOISE, x, y, fwhms, background_box_px)
+    assert len(got) == len(maps) == 2
+    for values, snr_map in zip(got, maps):
+        expected = snr_at_centres(snr_map, x, y)
+        assert values.dtype == np.float32 and values.shape == expected.shape
+        if background_box_px is None:
+            assert np.array_equal(values, expected)  # the same sums, to the bit
+        else:
+            np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-5)
+    assert float(np.max(got[0])) > 50.0  # the test reaches stars, not only blank sky
+
+
+def test_the_background_read_at_pixels_is_the_full_background_there():
+    from yl8c4net.images.composite import background_at, background_mesh, subtract_background
+
+    image = _glowing_sky()
+    diffuse = image - subtract_background(image, 64)  # float32 of image - background
+    rows, cols = np.mgrid[0 : image.shape[0], 0 : image.shape[1]]
+    at = background_at(background_mesh(image, 64), 64, rows, cols)
+    # Up to the float32 rounding of the subtracted image and the spline's order of operations.
+    np.testing.assert_allclose(at, diffuse, rtol=0, atol=1e-6)
+    assert float(at.max() - at.min()) > 0.1  # the glow is in it
 
 
 @needs_shared
