@@ -270,6 +270,27 @@ def test_merge_streams_the_partitions_into_what_one_write_of_all_rows_gives(tmp_
     ]
 
 
+def test_a_table_goes_to_parquet_a_row_group_at_a_time_as_in_one(tmp_path, monkeypatch):
+    """The writer converts a row group at a time: row groups of 7 rows give the file one
+    conversion gives (the same rows, types and metadata), with string lengths and nullable
+    integers decided by every row, not by the first row group's."""
+    import yl8c4net.catalog.files as files
+
+    monkeypatch.setattr(files, "_stamped", lambda provenance: {**provenance, "created": "fixed"})
+    rows = _rows(50, seed=5)
+    rows = rows.assign(owner_field=np.where(np.arange(50) == 48, None, 7))  # one null, in the last group
+    rows.loc[49, "duplicate_reason"] = "a reason longer than any other in the table"
+    whole = write_catalog_parquet(rows, tmp_path / "whole.parquet", PROVENANCE, DUPLICATE_COLUMNS)
+    monkeypatch.setattr(files, "ROW_GROUP_ROWS", 7)
+    grouped = write_catalog_parquet(rows, tmp_path / "grouped.parquet", PROVENANCE, DUPLICATE_COLUMNS)
+    assert pq.ParquetFile(grouped).num_row_groups == 8 and pq.ParquetFile(whole).num_row_groups == 1
+    assert pq.read_table(grouped).equals(pq.read_table(whole))
+    assert pq.read_schema(grouped).equals(pq.read_schema(whole), check_metadata=True)
+    back = pd.read_parquet(grouped)
+    assert back["owner_field"].dtype == "Int32" and back["owner_field"].isna().sum() == 1
+    assert Table.read(grouped)["duplicate_reason"].dtype.itemsize >= len(rows.loc[49, "duplicate_reason"])
+
+
 def test_a_partition_of_other_columns_is_named(tmp_path):
     import pytest
 

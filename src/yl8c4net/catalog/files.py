@@ -45,7 +45,8 @@ def to_schema(df: pd.DataFrame, columns: dict) -> pd.DataFrame:
         if t in nullable and col.isna().any():
             t = nullable[t]
         out[c] = col.astype(str) if t == "str" else col.astype(t)
-    return pd.DataFrame(out).reset_index(drop=True)
+    # Columns already of their type are not copied: a run's table is gigabytes.
+    return pd.DataFrame(out, copy=False).reset_index(drop=True)
 
 
 def is_text_type(arrow_type) -> bool:
@@ -98,34 +99,44 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
 
     The provenance also names the package version that wrote the file (``package_version``).
     The data pages depend only on the rows, so two builds give byte-identical data; only
-    the ``created`` timestamp in the metadata differs.
+    the ``created`` timestamp in the metadata differs. The rows go to Arrow one row group
+    (`ROW_GROUP_ROWS`) at a time.
     """
     import pyarrow.compute as pc
 
     path = Path(path)
     provenance = _stamped(provenance)
     frame = to_schema(df, columns)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+
+    def arrow_rows(start: int, stop: int) -> pa.Table:
+        return pa.Table.from_pandas(frame.iloc[start:stop], preserve_index=False)
+
+    # The Arrow table is built a row group at a time: a whole run's table in Arrow as well
+    # as in pandas would double the gather job's memory for its last step.
+    starts = range(0, max(len(frame), 1), ROW_GROUP_ROWS)
+    first = arrow_rows(0, ROW_GROUP_ROWS)
     fields = [
         f.with_type(pa.string() if pa.types.is_dictionary(f.type) else f.type).with_metadata(
             {b"unit": u.encode(), b"description": d.encode()}
         )
-        for f, (_, u, d) in zip(table.schema, columns.values())
+        for f, (_, u, d) in zip(first.schema, columns.values())
     ]
-    table = table.cast(pa.schema(fields))
-    lengths = {
-        f.name: int(pc.max(pc.utf8_length(table.column(f.name))).as_py() or 0) for f in fields if is_text_type(f.type)
-    }
-    table = table.replace_schema_metadata(_catalog_file_metadata(frame, table.schema, columns, provenance, lengths))
+    schema = pa.schema(fields)
+    text = [f.name for f in fields if is_text_type(f.type)]
+    lengths = dict.fromkeys(text, 0)
+    for start in starts:
+        rows = first if start == 0 else arrow_rows(start, start + ROW_GROUP_ROWS).select(text)
+        for name in text:
+            longest = pc.max(pc.utf8_length(rows.column(name).cast(pa.string()))).as_py()
+            lengths[name] = max(lengths[name], int(longest or 0))
+    schema = schema.with_metadata(_catalog_file_metadata(frame, schema, columns, provenance, lengths))
     with atomic_output(path) as tmp:
-        pq.write_table(
-            table,
-            tmp,
-            compression="zstd",
-            write_statistics=True,
-            use_dictionary=_repeating_columns(table.schema),
-            row_group_size=ROW_GROUP_ROWS,
-        )
+        with pq.ParquetWriter(
+            tmp, schema, compression="zstd", write_statistics=True, use_dictionary=_repeating_columns(schema)
+        ) as writer:
+            for start in starts:
+                rows = first if start == 0 else arrow_rows(start, start + ROW_GROUP_ROWS)
+                writer.write_table(rows.cast(schema))
     return path
 
 
