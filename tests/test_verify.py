@@ -106,8 +106,10 @@ def test_snr_at_pixels_are_the_maps_read_at_the_same_pixels(background_box_px):
     pixel, the maps' zero padding in the windows)."""
     image = _glowing_sky()
     rng = np.random.default_rng(5)
-    x = np.concatenate([rng.uniform(-3.0, 413.0, 400), [0.0, 409.0, 409.0, 2.0, -40.0]])
-    y = np.concatenate([rng.uniform(-3.0, 303.0, 400), [0.0, 299.0, 1.0, 298.0, 500.0]])
+    # 305 windows of 19 x 19 px cover 0.9 of this frame's pixels: the background is read
+    # from its mesh (FULL_BACKGROUND_SHARE).
+    x = np.concatenate([rng.uniform(-3.0, 413.0, 300), [0.0, 409.0, 409.0, 2.0, -40.0]])
+    y = np.concatenate([rng.uniform(-3.0, 303.0, 300), [0.0, 299.0, 1.0, 298.0, 500.0]])
     fwhms = VerifySettings().smooth_fwhm_px
     maps = smoothed_snr_maps(image, NOISE, fwhms, background_box_px)
     got = snr_at_pixels(image, NOISE, x, y, fwhms, background_box_px)
@@ -120,6 +122,39 @@ def test_snr_at_pixels_are_the_maps_read_at_the_same_pixels(background_box_px):
         else:
             np.testing.assert_allclose(values, expected, rtol=1e-5, atol=1e-5)
     assert float(np.max(got[0])) > 50.0  # the test reaches stars, not only blank sky
+
+
+def test_many_boxes_take_the_full_background_and_the_maps_values_to_the_bit(monkeypatch):
+    """Windows over more pixels than FULL_BACKGROUND_SHARE of the frame (a crowded field's
+    thousands of boxes) subtract photutils' full-size background, as the maps do: the same
+    values to the bit, where the mesh read agrees only to a few parts in a million."""
+    import yl8c4net.detect.verify as verify
+
+    image = _glowing_sky(seed=4)
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(0.0, 409.0, 60), rng.uniform(0.0, 299.0, 60)
+    maps = smoothed_snr_maps(image, NOISE, (3.0, 5.0), 64)
+    expected = [snr_at_centres(m, x, y) for m in maps]
+    # 60 windows of 19 x 19 px cover 0.18 of this frame: the mesh is read at the default.
+    from_mesh = snr_at_pixels(image, NOISE, x, y, (3.0, 5.0), 64)
+    assert not all(np.array_equal(a, b) for a, b in zip(from_mesh, expected))
+    monkeypatch.setattr(verify, "FULL_BACKGROUND_SHARE", 0.1)
+    full = snr_at_pixels(image, NOISE, x, y, (3.0, 5.0), 64)
+    assert all(np.array_equal(a, b) for a, b in zip(full, expected))
+
+
+def test_snr_at_pixels_in_chunks_is_the_same_to_the_bit(monkeypatch):
+    """Positions go through in chunks (bounded memory on crowded fields); the chunk size
+    changes no value."""
+    import yl8c4net.detect.verify as verify
+
+    image = _glowing_sky(seed=3)
+    rng = np.random.default_rng(9)
+    x, y = rng.uniform(0.0, 409.0, 50), rng.uniform(0.0, 299.0, 50)
+    whole = snr_at_pixels(image, NOISE, x, y, (3.0, 5.0), 64)
+    monkeypatch.setattr(verify, "SNR_CHUNK", 7)
+    chunked = snr_at_pixels(image, NOISE, x, y, (3.0, 5.0), 64)
+    assert all(np.array_equal(a, b) for a, b in zip(whole, chunked))
 
 
 def test_the_background_read_at_pixels_is_the_full_background_there():

@@ -92,6 +92,16 @@ class VerifySettings:
         return min(conf, self.rescue_conf) if self.rescues else conf
 
 
+#: Positions per chunk in `snr_at_pixels`: about 15 MB per array of windows.
+SNR_CHUNK = 2048
+#: `snr_at_pixels` reads the background from its mesh while its windows cover fewer pixels
+#: than this share of the frame, and builds photutils' full-size background beyond. On an
+#: SDSS frame (2 cores) the mesh read costs ~20 us per box, the full-size background 0.17 s
+#: more up front and ~3 us per box: the two meet near 9,000 boxes, whose windows cover
+#: about the frame's pixels.
+FULL_BACKGROUND_SHARE = 1.0
+
+
 def _filter_weights(sigma: float) -> np.ndarray:
     """The 1-D weights `scipy.ndimage.gaussian_filter` applies along each axis (its own
     response to one pixel, truncated at 4 sigma)."""
@@ -175,9 +185,11 @@ def snr_at_pixels(
     light is read from its mesh there (`~yl8c4net.images.composite.background_at`) and each
     Gaussian is applied to a window around each pixel, instead of building the full-size
     background and maps: 0.15 s against 0.45 s per SDSS frame on one core, most of it the
-    mesh. Without the background step the values are the maps' to the bit; with it they
-    differ by a few parts in a million at most, as the mesh is read by another route
-    (``tests/test_verify.py``).
+    mesh. A crowded field's thousands of boxes (windows over more than
+    `FULL_BACKGROUND_SHARE` of the frame) take photutils' full-size background instead, and
+    only the smoothing is per pixel. The values are the maps' to the bit where the full-size
+    background or none is taken out; read from the mesh they differ by a few parts in a
+    million at most, as the mesh is read by another route (``tests/test_verify.py``).
 
     Returns
     -------
@@ -186,7 +198,7 @@ def snr_at_pixels(
     """
     from astropy.stats import gaussian_fwhm_to_sigma
 
-    from yl8c4net.images.composite import background_at, background_mesh
+    from yl8c4net.images.composite import background_at, background_mesh, subtract_background
 
     if not pixel_noise_nmgy > 0:
         raise ValueError(f"pixel noise {pixel_noise_nmgy} nmgy is not positive")
@@ -197,24 +209,40 @@ def snr_at_pixels(
     sigmas = [fwhm * gaussian_fwhm_to_sigma for fwhm in smooth_fwhm_px]
     half_max = max(int(4.0 * sigma + 0.5) for sigma in sigmas)
     offsets = np.arange(-half_max, half_max + 1)
-    rows = yi[:, None, None] + offsets[None, :, None]
-    cols = xi[:, None, None] + offsets[None, None, :]
-    inside = (rows >= 0) & (rows < n_rows) & (cols >= 0) & (cols < n_cols)
-    rows, cols = np.broadcast_arrays(np.clip(rows, 0, n_rows - 1), np.clip(cols, 0, n_cols - 1))
-    window = image[rows, cols]
-    if background_box_px:
-        mesh = background_mesh(image, background_box_px)
-        window = (window - background_at(mesh, background_box_px, rows, cols)).astype(np.float32)
-    # gaussian_filter's mode="constant": the frame is zero outside its edges.
-    data = np.where(inside, window.astype(np.float64), 0.0)
-    out = []
+    kernels, gains = [], []
     for sigma in sigmas:
         weights = _filter_weights(sigma)
         half = len(weights) // 2
         kernel = np.zeros(2 * half_max + 1)
         kernel[half_max - half : half_max + half + 1] = weights
-        smooth = np.einsum("nij,i,j->n", data, kernel, kernel)
-        out.append((smooth / (pixel_noise_nmgy * _noise_gain(weights))).astype(np.float32))
+        kernels.append(kernel)
+        gains.append(_noise_gain(weights))
+    mesh = None
+    if background_box_px:
+        if len(xi) * len(offsets) ** 2 > FULL_BACKGROUND_SHARE * image.size:
+            # Windows over more pixels than the frame has: photutils' full-size background
+            # costs less than reading its mesh pixel by pixel (and gives the maps' values
+            # to the bit).
+            image = subtract_background(image, background_box_px)
+        else:
+            mesh = background_mesh(image, background_box_px)
+    out = [np.empty(len(xi), np.float32) for _ in sigmas]
+    # Positions in chunks: a crowded field's ~20,000 windows at once would hold ~300 MB.
+    for start in range(0, len(xi), SNR_CHUNK):
+        chunk = slice(start, start + SNR_CHUNK)
+        rows = yi[chunk, None, None] + offsets[None, :, None]
+        cols = xi[chunk, None, None] + offsets[None, None, :]
+        inside = (rows >= 0) & (rows < n_rows) & (cols >= 0) & (cols < n_cols)
+        rows, cols = np.broadcast_arrays(np.clip(rows, 0, n_rows - 1), np.clip(cols, 0, n_cols - 1))
+        window = image[rows, cols]
+        if mesh is not None:
+            window = (window - background_at(mesh, background_box_px, rows, cols)).astype(np.float32)
+        # gaussian_filter's mode="constant": the frame is zero outside its edges.
+        data = np.where(inside, window.astype(np.float64), 0.0)
+        for values, kernel, gain in zip(out, kernels, gains):
+            values[chunk] = (np.einsum("nij,i,j->n", data, kernel, kernel) / (pixel_noise_nmgy * gain)).astype(
+                np.float32
+            )
     return out
 
 
