@@ -108,8 +108,9 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
     provenance = _stamped(provenance)
     frame = to_schema(df, columns)
 
-    def arrow_rows(start: int, stop: int) -> pa.Table:
-        return pa.Table.from_pandas(frame.iloc[start:stop], preserve_index=False)
+    def arrow_rows(start: int, stop: int, names=None) -> pa.Table:
+        rows = frame.iloc[start:stop] if names is None else frame[names].iloc[start:stop]
+        return pa.Table.from_pandas(rows, preserve_index=False)
 
     # The Arrow table is built a row group at a time: a whole run's table in Arrow as well
     # as in pandas would double the gather job's memory for its last step.
@@ -125,7 +126,8 @@ def write_catalog_parquet(df: pd.DataFrame, path: str | Path, provenance: dict, 
     text = [f.name for f in fields if is_text_type(f.type)]
     lengths = dict.fromkeys(text, 0)
     for start in starts:
-        rows = first if start == 0 else arrow_rows(start, start + ROW_GROUP_ROWS).select(text)
+        # Only the text columns: every column is converted once, in the write below.
+        rows = first if start == 0 else arrow_rows(start, start + ROW_GROUP_ROWS, text)
         for name in text:
             longest = pc.max(pc.utf8_length(rows.column(name).cast(pa.string()))).as_py()
             lengths[name] = max(lengths[name], int(longest or 0))
