@@ -20,13 +20,14 @@ from pathlib import Path
 import pandas as pd
 
 from yl8c4net.detect.env import prepare_ultralytics
+from yl8c4net.config import schema_default
 from record import write_record
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", required=True)
-    ap.add_argument("--conf", type=float, default=0.25)
+    ap.add_argument("--conf", type=float, default=schema_default("detector", "conf"), help="default: the workflow's detector.conf")
     args = ap.parse_args()
     prepare_ultralytics(Path(tempfile.mkdtemp(prefix="yl8c4net-eval-")))
     from ultralytics import YOLO

@@ -49,6 +49,7 @@ from yl8c4net.sdss.magnitudes import pogson_mag
 from yl8c4net.images.composite import BACKGROUND_BOX_PX, subtract_background
 from yl8c4net.detect.env import prepare_ultralytics
 from yl8c4net.detect.verify import VerifySettings, verify_detections
+from yl8c4net.config import schema_default
 from record import write_record
 
 REAL = [(4510, 4, 30), (1035, 6, 17), (1992, 1, 87), (5405, 6, 99), (2583, 2, 136)]
@@ -178,7 +179,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=None, help="YOLO weights (default: the shipped detector)")
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
-    ap.add_argument("--conf", type=float, default=0.25)
+    ap.add_argument("--conf", type=float, default=schema_default("detector", "conf"), help="default: the workflow's detector.conf")
     ap.add_argument("--r-max", type=float, default=16.0, help="bright complement: r_max")
     ap.add_argument(
         "--background-box",

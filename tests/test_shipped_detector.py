@@ -8,8 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from conftest import SHARED_SAS, needs_shared
+from yl8c4net.config import schema_default
 
 REPO = Path(__file__).resolve().parents[1]
+# The workflow's operating confidence (detector.conf), the shipped detector's own.
+OPERATING_CONF = schema_default("detector", "conf")
 
 
 def _real_fields_module():
@@ -47,7 +50,7 @@ def test_shipped_detector_recovers_a_real_high_latitude_field(tmp_path):
     composite, origin = field_composite(tmp_path / "field", manifest)
     assert origin == "official-jpeg"
     frame = read_frame(tmp_path / "field" / manifest["frames"]["r"]["file"])
-    det = detect_field(YOLO(str(shipped_detector()), task="detect"), composite, conf=0.25, device="cpu")
+    det = detect_field(YOLO(str(shipped_detector()), task="detect"), composite, conf=OPERATING_CONF, device="cpu")
     ref, two_sigma, two_sigma_noise = bench.reference_sources(frame.image, pixel_noise=r_frame_pixel_noise(frame, 4))
     assert len(ref) > 300
     # The demo's detector before issue 12 recovered 0.77 here; the shipped one 0.987.
@@ -97,7 +100,7 @@ def test_verified_detections_on_a_crowded_real_field_are_on_sources(tmp_path):
     composite, _ = field_composite(tmp_path / "field", manifest)
     frame = read_frame(tmp_path / "field" / manifest["frames"]["r"]["file"])
     noise = r_frame_pixel_noise(frame, 6)
-    boxes = detect_field(YOLO(str(shipped_detector()), task="detect"), composite, conf=0.25, device="cpu")
+    boxes = detect_field(YOLO(str(shipped_detector()), task="detect"), composite, conf=OPERATING_CONF, device="cpu")
     verified, dropped = verify_detections(boxes, frame.image, noise, VerifySettings())
     ref, _, two_sigma_noise = bench.reference_sources(frame.image, pixel_noise=noise)
     assert len(ref) > 10000

@@ -47,6 +47,12 @@ def load_schema(schema_path: str | Path | None = None) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+def schema_default(section: str, key: str):
+    """The schema's default of ``section.key`` (e.g. ``detector``, ``conf``): what a run uses
+    when no config file sets it, and what benchmarks use to measure as the workflow runs."""
+    return load_schema()["properties"][section]["properties"][key]["default"]
+
+
 def validate_config(config: dict, schema_path: str | Path | None = None, source: str = "config") -> dict:
     """Validate ``config``; return a copy with defaults filled in.
 
