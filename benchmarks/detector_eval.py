@@ -27,7 +27,9 @@ from record import write_record
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", required=True)
-    ap.add_argument("--conf", type=float, default=schema_default("detector", "conf"), help="default: the workflow's detector.conf")
+    ap.add_argument(
+        "--conf", type=float, default=schema_default("detector", "conf"), help="default: the workflow's detector.conf"
+    )
     args = ap.parse_args()
     prepare_ultralytics(Path(tempfile.mkdtemp(prefix="yl8c4net-eval-")))
     from ultralytics import YOLO

@@ -46,7 +46,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", required=True)
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
-    ap.add_argument("--conf", type=float, default=schema_default("detector", "conf"), help="default: the workflow's detector.conf")
+    ap.add_argument(
+        "--conf", type=float, default=schema_default("detector", "conf"), help="default: the workflow's detector.conf"
+    )
     ap.add_argument("--window-fwhm-arcsec", type=float, default=1.4)
     args = ap.parse_args()
     prepare_ultralytics(Path(tempfile.mkdtemp(prefix="yl8c4net-pos-")))

@@ -179,7 +179,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=None, help="YOLO weights (default: the shipped detector)")
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
-    ap.add_argument("--conf", type=float, default=schema_default("detector", "conf"), help="default: the workflow's detector.conf")
+    ap.add_argument(
+        "--conf", type=float, default=schema_default("detector", "conf"), help="default: the workflow's detector.conf"
+    )
     ap.add_argument("--r-max", type=float, default=16.0, help="bright complement: r_max")
     ap.add_argument(
         "--background-box",
