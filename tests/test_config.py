@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from yl8c4net.config import field_ids, load_config, validate_config
+from yl8c4net.config import field_ids, load_config, schema_default, validate_config
 from yl8c4net.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,6 +18,15 @@ def test_default_config_is_valid_and_gets_defaults():
     assert cfg["runs"][0]["strip"] == "N"
     fids = field_ids(cfg)
     assert [(f.run, f.camcol, f.field) for f in fids][:2] == [(9101, 3, 11), (9101, 3, 12)]
+
+
+def test_schema_default_is_what_a_run_without_the_key_gets():
+    """Benchmarks measure the detector at schema_default("detector", "conf"): the value a
+    config that leaves the key out is filled with, and the one config.yaml states."""
+    cfg = copy.deepcopy(DEFAULT)
+    del cfg["detector"]["conf"]
+    filled = validate_config(cfg, SCHEMA, source="config.yaml")
+    assert filled["detector"]["conf"] == schema_default("detector", "conf") == DEFAULT["detector"]["conf"]
 
 
 def _bad(mutate):
