@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from yl8c4net.detect.evaluate import detection_metrics, match_field, operating_point
+from yl8c4net.detect.evaluate import detection_metrics, match_field, operating_point, unmatched_breakdown
 from yl8c4net.detect.infer import TileBoxes, merge_tile_boxes, owner_tile, to_frame_table
 from yl8c4net.images.tiling import tile_origins
 
@@ -105,6 +105,33 @@ def test_operating_point_is_the_lowest_confidence_that_keeps_the_purity():
     # A cut cannot split detections of equal confidence.
     tied = operating_point(np.array([1, 1, 0]), np.array([0.9, 0.5, 0.5]), 2, 0.9)
     assert tied["conf"] == pytest.approx(0.9) and tied["recall"] == pytest.approx(0.5)
+
+
+def test_unmatched_detections_are_told_apart_by_what_they_lie_on():
+    # Two truth boxes (r <= 22.2); five detections: one right, one on the second labelled
+    # source but far too large a box, one on a source fainter than the limit, one on nothing,
+    # and a faint-confidence one on nothing.
+    labels = pd.DataFrame({"x": [100.0, 200.0], "y": [100.0] * 2, "w": [10.0] * 2, "h": [10.0] * 2})
+    sources = pd.DataFrame({"x": [100.0, 200.0, 300.0], "y": [100.0, 100.0, 101.0], "r": [18.0, 21.0, 23.5]})
+    pred = pd.DataFrame(
+        {
+            "x": [100.0, 201.0, 301.0, 500.0, 600.0],
+            "y": [100.0, 100.0, 100.0, 100.0, 100.0],
+            "w": [10.0, 40.0, 8.0, 8.0, 8.0],
+            "h": [10.0, 40.0, 8.0, 8.0, 8.0],
+            "conf": [0.9, 0.8, 0.7, 0.6, 0.1],
+        }
+    )
+    low, high = unmatched_breakdown([(labels, pred, sources)], [0.05, 0.65])
+    assert low["n"] == 5 and low["precision"] == pytest.approx(1 / 5) and low["recall"] == pytest.approx(1 / 2)
+    assert low["on_labelled_source"] == pytest.approx(1 / 5)
+    assert low["on_fainter_source"] == pytest.approx(1 / 5)
+    assert low["on_nothing"] == pytest.approx(2 / 5)
+    assert high["n"] == 3 and high["on_fainter_source"] == pytest.approx(1 / 3) and high["on_nothing"] == 0.0
+    # The shares and the precision add up to all the detections above the cut.
+    for row in (low, high):
+        total = row["precision"] + row["on_labelled_source"] + row["on_fainter_source"] + row["on_nothing"]
+        assert total == pytest.approx(1.0)
 
 
 def test_tiny_training_run_and_tiled_inference_offline(sim_mirror, tmp_path, monkeypatch):
