@@ -13,7 +13,8 @@ of those confidences, with what its unmatched detections lie on in the simulator
 (every simulated source, not only those the truth boxes stop at): a source fainter than the
 boxes' r limit (real on the sky), a labelled source whose box it misses, or nothing within
 1" (`yl8c4net.detect.evaluate.unmatched_breakdown`): the check of ``detector.conf`` on the
-held-out fields of a training run.
+held-out fields of a training run. The boxes under ``--conf`` that the verification rescues
+by their S/N (``detector.verify.rescue_snr``) are scored the same way, alone.
 
 Prints tables; writes benchmarks/out/detector_eval.json (``--out``).
 """
@@ -61,7 +62,7 @@ def main() -> None:
     print(f"held-out simulated fields: {val}")
     print("| merge | P | R | F1 | AP50 | AP50:95 | recall r<21 |")
     print("|---|---|---|---|---|---|---|")
-    verified, with_sources = [], {"owned_nms": [], "owned_nms + verify": []}
+    verified, rescued, with_sources = [], [], {"owned_nms": [], "owned_nms + verify": []}
     for merge in args.merges:
         pairs = []
         for tag in val:
@@ -80,6 +81,10 @@ def main() -> None:
                     )
                     with_sources["owned_nms"].append((labels, boxes, sources))
                     with_sources["owned_nms + verify"].append((*verified[-1], sources))
+                    # The boxes under --conf that the verification keeps by their S/N
+                    # (`rescue_snr`), as the workflow's detections file holds them.
+                    kept = verify_detections(boxes, frame.image, noise, VerifySettings(), conf=args.conf)[0]
+                    rescued.append((labels, kept[kept["conf"] < args.conf], sources))
         report["merge"][merge] = detection_metrics(pairs, args.conf)
     if verified:
         report["merge"]["owned_nms + verify"] = detection_metrics(verified, args.conf)
@@ -90,6 +95,9 @@ def main() -> None:
         )
     if args.confs:
         report["by_conf"] = {name: unmatched_breakdown(rows, args.confs) for name, rows in with_sources.items()}
+        # Every rescued box, scored alone (a match may repeat a source a confident box holds).
+        report["rescued"] = {**unmatched_breakdown(rescued, [0.0])[0], "conf": args.conf}
+        report["rescued"].pop("recall")
         print()
         print(
             '| boxes | conf | detections | P | R | unmatched on a source r > 22.2 | on a labelled source | on nothing within 1" |'
@@ -101,6 +109,11 @@ def main() -> None:
                     f"| {name} | {row['conf']:.2f} | {row['n']} | {row['precision']:.3f} | {row['recall']:.3f} | "
                     f"{row['on_fainter_source']:.3f} | {row['on_labelled_source']:.3f} | {row['on_nothing']:.3f} |"
                 )
+        row = report["rescued"]
+        print(
+            f"| rescued under {row['conf']:g} (S/N >= rescue_snr) | - | {row['n']} | {row['precision']:.3f} | - | "
+            f"{row['on_fainter_source']:.3f} | {row['on_labelled_source']:.3f} | {row['on_nothing']:.3f} |"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_record(args.out, report)
 
