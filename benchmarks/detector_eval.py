@@ -83,7 +83,9 @@ def main() -> None:
                     with_sources["owned_nms + verify"].append((*verified[-1], sources))
                     # The boxes under --conf that the verification keeps by their S/N
                     # (`rescue_snr`), as the workflow's detections file holds them.
-                    kept = verify_detections(boxes, frame.image, noise, VerifySettings(), conf=args.conf)[0]
+                    settings = VerifySettings()
+                    drawn = boxes[boxes["conf"] >= settings.detection_conf(args.conf)]  # the detector's floor
+                    kept = verify_detections(drawn, frame.image, noise, settings, conf=args.conf)[0]
                     rescued.append((labels, kept[kept["conf"] < args.conf], sources))
         report["merge"][merge] = detection_metrics(pairs, args.conf)
     if verified:
