@@ -281,13 +281,16 @@ def unmatched_breakdown(
         distance.append(d)
     conf, tp = np.concatenate(conf), np.concatenate(tp)
     nearest_r, distance = np.concatenate(nearest_r), np.concatenate(distance)
+    near = distance <= radius_px
     rows = []
     for threshold in conf_thresholds:
         keep = conf >= threshold
         n = int(keep.sum())
         false = keep & ~tp
-        near = distance <= radius_px
-        share = (lambda mask: float(mask.sum() / n)) if n else (lambda mask: 0.0)
+
+        def share(mask, n=n):
+            return float(mask.sum()) / n if n else 0.0
+
         rows.append(
             {
                 "conf": float(threshold),
