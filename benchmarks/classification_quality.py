@@ -69,9 +69,11 @@ def rendered_test_scores(args, fusion) -> dict:
     from yl8c4net.classify.train import load_classifier, predict_proba
     from yl8c4net.config import load_config, lupton_stretch, simulated_seeing_range
     from yl8c4net.images.labels import BoxTable
+    from yl8c4net.images.seeing import crop_settings
     from yl8c4net.simulate.cutout_set import render_cutout_set
 
     cfg = load_config([args.workdir / "config.yaml"])
+    model, norm, meta = load_classifier(args.workdir / "results/models/classifier/conv4net.pt", SPEC_CLASSES, 3, "cpu")
     images, table = render_cutout_set(
         args.render_seed,
         args.render_test,
@@ -80,8 +82,8 @@ def rendered_test_scores(args, fusion) -> dict:
         box_table=BoxTable.from_config(cfg["training_data"]["box_table"]),
         fwhm_range=simulated_seeing_range(cfg),
         jpeg_quality=90 if cfg["training_data"]["use_official_jpeg"] else None,
+        seeing_reference_arcsec=crop_settings(meta),
     )
-    model, norm, _ = load_classifier(args.workdir / "results/models/classifier/conv4net.pt", SPEC_CLASSES, 3, "cpu")
     p_image = predict_proba(model, norm, images)
     y = class_indices(table["class"])
     return {

@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
     from yl8c4net.errors import YL8C4NetError
     from yl8c4net.images.labels import BoxTable
     from yl8c4net.sdss.queries import SPEC_CLASSES
+    from yl8c4net.images.seeing import crop_settings
     from yl8c4net.simulate.cutout_set import render_cutout_set
 
     # The renderer reports its progress through logging (every 2,000 cut-outs).
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     # Models and config are checked before ten minutes of rendering, with one line each.
     try:
         cfg = load_config(args.configfile)
-        model, norm, _ = load_classifier(args.classifier, SPEC_CLASSES, 3, "cpu")
+        model, norm, meta = load_classifier(args.classifier, SPEC_CLASSES, 3, "cpu")
         fusion = load_fusion(args.fusion)
     except YL8C4NetError as exc:
         ap.exit(2, f"qso_curve.py: {exc}\n")
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
         fwhm_range=simulated_seeing_range(cfg),
         jpeg_quality=90 if cfg["training_data"]["use_official_jpeg"] else None,
         params=simulated_galaxy_population(cfg),
+        seeing_reference_arcsec=crop_settings(meta),
     )
     rendered_s = time.perf_counter() - started
     p_image = predict_proba(model, norm, images)

@@ -64,16 +64,26 @@ def agreement_by_r(table: pd.DataFrame, answer: str, bins) -> list[dict]:
 
 
 def field_sources(
-    shared: Path, fid_tuple, classifier, limit: int | None, crop_scale: float = 1.0
+    shared: Path,
+    fid_tuple,
+    classifier,
+    limit: int | None,
+    crop_scale: float = 1.0,
+    seeing_reference_arcsec: float | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Every labelled source of one field with its r, concentration, surround level and both
     answers, and the field's composite (the cut-outs' image); the cut-out side is the box
-    table's for its r times ``crop_scale``."""
+    table's for its r times ``crop_scale``, and times the field's seeing scale for a
+    classifier trained with a seeing reference (`yl8c4net.images.seeing`, the FWHM from the
+    field's own sources, as the workflow measures it from its detections)."""
     from astropy.table import Table
 
     from yl8c4net.classify.infer import classify_detections
     from yl8c4net.images.composite import field_composite
+    from yl8c4net.classify.weak_labels import detected_sources
     from yl8c4net.images.labels import BoxTable
+    from yl8c4net.images.seeing import crop_scale as seeing_scale
+    from yl8c4net.images.seeing import field_fwhm_arcsec
     from yl8c4net.sdss.fetch import fetch_field
     from yl8c4net.sdss.fields import FieldId
     from yl8c4net.sdss.frames import read_frame
@@ -108,7 +118,9 @@ def field_sources(
     sources["concentration"] = mags[1.5] - mags[4.0]
     sources["surround_sigma"] = surround_sigma(frame.image, sources["x"], sources["y"])
     sources["class_concentration"], cut = concentration_classes(sources["concentration"].to_numpy(), sources["r"])
-    side = BoxTable().side(sources["r"]) * crop_scale
+    found = detected_sources(np.nan_to_num(frame.image))
+    fwhm = field_fwhm_arcsec(frame.image, found["x"], found["y"])
+    side = BoxTable().side(sources["r"]) * crop_scale * seeing_scale(fwhm, seeing_reference_arcsec)
     boxes = sources.assign(w=side, h=side)
     classified = classify_detections(model, norm, composite, boxes)
     answer = classified["class"].astype(str).to_numpy()
@@ -117,6 +129,7 @@ def field_sources(
         sources[c] = classified[c.removesuffix("_image")].to_numpy(float)
     sources["field"] = f"{fid.run}/{fid.camcol}/{fid.field}"
     sources.attrs["concentration_cut"] = cut
+    sources.attrs["fwhm_arcsec"] = fwhm
     return sources, composite
 
 
@@ -275,9 +288,16 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     from yl8c4net.classify.train import load_classifier
 
-    model, norm, _ = load_classifier(args.classifier, device="cpu")
-    labelled, labelled_composite = field_sources(args.shared, LABELLED, (model, norm), args.limit, args.crop_scale)
-    stars, stars_composite = field_sources(args.shared, STARS_ONLY, (model, norm), args.limit, args.crop_scale)
+    from yl8c4net.images.seeing import crop_settings
+
+    model, norm, meta = load_classifier(args.classifier, device="cpu")
+    reference = crop_settings(meta)
+    labelled, labelled_composite = field_sources(
+        args.shared, LABELLED, (model, norm), args.limit, args.crop_scale, reference
+    )
+    stars, stars_composite = field_sources(
+        args.shared, STARS_ONLY, (model, norm), args.limit, args.crop_scale, reference
+    )
     from yl8c4net.io import sha256_of
 
     result = {
@@ -285,6 +305,7 @@ def main(argv: list[str] | None = None) -> dict:
         "classifier_sha256": sha256_of(args.classifier),
         "concentration_margin_mag": CONCENTRATION_CUT_MAG,
         "crop_scale": args.crop_scale,
+        "seeing_reference_arcsec": reference,
         "fields": {},
     }
     fused_names = []
@@ -302,7 +323,12 @@ def main(argv: list[str] | None = None) -> dict:
     print("|---|---|" + "---|" * (len(R_BINS) + len(SUMMARY_BINS)))
     for table in (labelled, stars):
         name = table["field"].iloc[0]
-        entry = {"n": int(len(table)), "concentration_cut_mag": table.attrs["concentration_cut"], "answers": {}}
+        entry = {
+            "n": int(len(table)),
+            "concentration_cut_mag": table.attrs["concentration_cut"],
+            "fwhm_arcsec": table.attrs["fwhm_arcsec"],
+            "answers": {},
+        }
         answers = ["class_image", "class_concentration"] + (fused_names if table is stars else [])
         for answer in answers:
             rows = agreement_by_r(table, answer, R_BINS + SUMMARY_BINS)

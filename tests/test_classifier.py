@@ -79,7 +79,10 @@ def test_smoke_training_learns_resumes_and_is_deterministic(tmp_path):
 
 def test_checkpoint_with_other_classes_or_channels_is_refused(tmp_path):
     images, table = _toy_dataset(n_per_class=12)
-    train_classifier(images, table, tmp_path, TrainParams(epochs=1, batch_size=8, device="cpu"))
+    train_classifier(
+        images, table, tmp_path, TrainParams(epochs=1, batch_size=8, device="cpu"), seeing_reference_arcsec=1.25
+    )
+    assert load_classifier(tmp_path / "best.pt")[2]["seeing_reference_arcsec"] == 1.25
     with pytest.raises(CheckpointError, match=r"trained for classes \['GALAXY', 'STAR', 'QSO'\], the config expects"):
         load_classifier(tmp_path / "best.pt", class_names=("STAR", "GALAXY", "QSO"))
     with pytest.raises(CheckpointError, match="trained on 3 input channels, the config gives 5"):

@@ -31,6 +31,7 @@ def conv4net_checkpoint(tmp_path_factory):
                 "std": [0.1, 0.2, 0.15],
             },
             "model_state": Conv4Net().state_dict(),
+            "seeing_reference_arcsec": 1.3,
         },
         path,
     )
@@ -46,6 +47,7 @@ def test_onnx_conv4net_gives_torchs_probabilities(tmp_path, conv4net_checkpoint)
     model, norm, _ = load_classifier(conv4net_checkpoint, CLASS_NAMES, 3, "cpu")
     onnx_model, onnx_norm, meta = load_classifier_onnx(onnx_path, CLASS_NAMES, 3)
     assert onnx_norm == norm and meta["class_names"] == list(CLASS_NAMES)
+    assert meta["seeing_reference_arcsec"] == 1.3  # the ONNX copy crops as the checkpoint was trained
     expected = predict_proba(model, norm, cutouts)
     got = predict_proba(onnx_model, onnx_norm, cutouts, batch_size=128)  # batches of another size
     assert got.shape == (300, 3)

@@ -26,6 +26,7 @@ with step(snakemake.log[0], "classify_dataset") as log:
             fwhm_range=simulated_seeing_range(cfg),
             box_table=BoxTable.from_config(cfg["training_data"]["box_table"]),
             jpeg_quality=90 if cfg["training_data"]["use_official_jpeg"] else None,
+            seeing_reference_arcsec=cd["seeing_reference_arcsec"],
         )
     else:
         stack, table = gather_field_cutouts(snakemake.input.cutouts, snakemake.params.files)

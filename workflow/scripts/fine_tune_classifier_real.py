@@ -7,6 +7,7 @@ import torch
 
 from yl8c4net.classify.real_pixels import RealPixelParams, fine_tune_on_real, real_weak_set
 from yl8c4net.classify.train import load_classifier, predict_proba
+from yl8c4net.images.seeing import crop_settings
 from yl8c4net.io import atomic_output, sha256_of, write_json_atomic
 from yl8c4net.pipeline.model_files import record_model_checksum
 from yl8c4net.pipeline.steps import step
@@ -29,7 +30,7 @@ with step(snakemake.log[0], "fine_tune_classifier_real") as log:
     checkpoint = torch.load(snakemake.input.weights, map_location="cpu", weights_only=False)
     names = checkpoint["class_names"]
     val_before = split_accuracy(model, norm, images[val], table["class"].to_numpy()[val], names)
-    real, real_images = real_weak_set(params, snakemake.params.files["frames"])
+    real, real_images = real_weak_set(params, snakemake.params.files["frames"], crop_settings(checkpoint))
     log.info("%d weakly labelled real cut-outs from %d fields", len(real), len(params.fields))
     tuned, history = fine_tune_on_real(
         checkpoint,

@@ -19,7 +19,14 @@ with step(snakemake.log[0], "train_classifier") as log:
     table = pd.read_parquet(snakemake.input.table)
     out = Path(snakemake.output.weights).parent
     run_key = training_run_key(cfg, snakemake.params.code, [snakemake.input.images, snakemake.input.table])
-    result = train_classifier(images, table, out / "work", TrainParams.from_config(cfg["classifier"]), run_key=run_key)
+    result = train_classifier(
+        images,
+        table,
+        out / "work",
+        TrainParams.from_config(cfg["classifier"]),
+        run_key=run_key,
+        seeing_reference_arcsec=cfg["classify_data"]["seeing_reference_arcsec"],
+    )
     shutil.copyfile(out / "work" / "best.pt", snakemake.output.weights)
     record_model_checksum(snakemake.output.weights)
     plot_history(result["history"], snakemake.output.curves)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from yl8c4net.catalog.photometry import (
@@ -24,6 +25,7 @@ from yl8c4net.catalog.positions import CENTROID_BLEND_FIT, refine_positions
 from yl8c4net.catalog.sky import pixels_to_sky
 from yl8c4net.classify.infer import AUTO_PREDICT_BATCH, classify_detections
 from yl8c4net.images.imageio import load_image
+from yl8c4net.images.seeing import crop_scale, crop_settings, field_fwhm_arcsec
 from yl8c4net.io import write_parquet
 from yl8c4net.pipeline.blocks import field_path
 from yl8c4net.sdss.fetch import band_frame, fetched_bands, fetched_r_frame, field_wcs, r_frame
@@ -56,6 +58,9 @@ class FieldClassification:
     predict_batch : int
         Cut-outs per Conv4Net batch (``classifier.predict_batch``, resolved by
         `yl8c4net.classify.infer.predict_batch`).
+    seeing_reference_arcsec : float or None
+        The seeing the classifier was trained at (its checkpoint's,
+        `yl8c4net.images.seeing.crop_settings`): crops scale with the field's FWHM.
     """
 
     model: object
@@ -68,6 +73,7 @@ class FieldClassification:
     near_bright_mag_r: float = 15.0
     near_bright_radius_arcsec: float = 30.0
     predict_batch: int = AUTO_PREDICT_BATCH["cpu"]
+    seeing_reference_arcsec: float | None = None
 
     def __call__(self, fid: FieldId) -> None:
         import pyarrow.parquet as pq
@@ -75,9 +81,6 @@ class FieldClassification:
         detections = pq.read_table(field_path(self.files["detections"], fid))
         det = detections.to_pandas()
         image = load_image(field_path(self.files["composite"], fid), flip=True)
-        classified = classify_detections(
-            self.model, self.norm, image if image.ndim == 3 else image[..., None], det, batch_size=self.predict_batch
-        )
         manifest_path = field_path(self.files["frames"], fid)
         frame = None
         if self.lean and image.ndim == 3 and not fetched_r_frame(manifest_path):
@@ -87,6 +90,14 @@ class FieldClassification:
         else:
             frame = r_frame(manifest_path)
             pixels, wcs = frame.image, frame.wcs
+        classified = classify_detections(
+            self.model,
+            self.norm,
+            image if image.ndim == 3 else image[..., None],
+            det,
+            batch_size=self.predict_batch,
+            crop_scale=self._seeing_scale(frame, det, fid),
+        )
         measured = refine_positions(classified, pixels, self.centroid_window_fwhm_arcsec)
         if frame is None:
             measured = without_r_frame(measured)
@@ -115,6 +126,19 @@ class FieldClassification:
             int((out["centroid_flag"] == 0).sum()),
             int((out["centroid_flag"] != 0).sum()),
         )
+
+    def _seeing_scale(self, frame, det: pd.DataFrame, fid: FieldId) -> float:
+        """The factor on this field's crop sides for a classifier trained at a common seeing
+        (`yl8c4net.images.seeing`): the field's FWHM from its detections on the r frame."""
+        if self.seeing_reference_arcsec is None:
+            return 1.0
+        if frame is None:
+            log.warning("%s: no r frame (sdss.lean): cut-outs cropped at the reference seeing", fid)
+            return 1.0
+        fwhm = field_fwhm_arcsec(frame.image, det["x"].to_numpy(float), det["y"].to_numpy(float))
+        if not np.isfinite(fwhm):
+            log.warning("%s: too few isolated detections to fit the seeing: cut-outs at the reference seeing", fid)
+        return crop_scale(fwhm, self.seeing_reference_arcsec)
 
     def _other_bands(self, measured: pd.DataFrame, manifest_path, r_wcs, fid: FieldId) -> pd.DataFrame:
         """``measured`` with the same aperture's photometry in every other band the field
@@ -176,13 +200,18 @@ class FieldClassificationRecipe:
         if self.runtime == "onnx":
             from yl8c4net.runtime.onnx import load_classifier_onnx
 
-            model, norm, _ = load_classifier_onnx(self.weights, CLASS_NAMES, self.in_channels, threads=1)
+            model, norm, meta = load_classifier_onnx(self.weights, CLASS_NAMES, self.in_channels, threads=1)
         else:
             from yl8c4net.classify.train import load_classifier
 
-            model, norm, _ = load_classifier(self.weights, CLASS_NAMES, self.in_channels, self.device)
+            model, norm, meta = load_classifier(self.weights, CLASS_NAMES, self.in_channels, self.device)
         return FieldClassification(
-            model, norm, self.files, predict_batch=predict_batch(self.predict_batch, model), **self.options
+            model,
+            norm,
+            self.files,
+            predict_batch=predict_batch(self.predict_batch, model),
+            seeing_reference_arcsec=crop_settings(meta),
+            **self.options,
         )
 
 

@@ -33,18 +33,20 @@ def classify_detections(
     detections: pd.DataFrame,
     class_names=CLASS_NAMES,
     batch_size: int = AUTO_PREDICT_BATCH["cpu"],
+    crop_scale: float = 1.0,
 ) -> pd.DataFrame:
     """``detections`` with ``class`` and ``p_{name}`` columns added.
 
     The crop side is the larger side of the detection box: the detector was trained on the
     magnitude boxes the classifier's cut-outs are made with, so it is the same scale.
     ``batch_size`` cut-outs go through the network at a time; the probabilities do not
-    depend on it.
+    depend on it. ``crop_scale`` multiplies every side: the field's seeing scale for a
+    classifier trained at a common seeing (`yl8c4net.images.seeing`).
     """
     if len(detections) == 0:  # an empty field: the columns still exist, with their types
         proba = np.zeros((0, len(class_names)), np.float32)
     else:
-        side = np.maximum(detections["w"].to_numpy(float), detections["h"].to_numpy(float))
+        side = np.maximum(detections["w"].to_numpy(float), detections["h"].to_numpy(float)) * crop_scale
         crops = crop_cutouts(
             composite, detections["x"].to_numpy(float), detections["y"].to_numpy(float), side, CUTOUT_PX
         )

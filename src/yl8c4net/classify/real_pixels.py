@@ -83,12 +83,16 @@ def set_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor) 
     return (torch.logsumexp(logits, 1) - torch.logsumexp(masked, 1)).mean()
 
 
-def field_weak_cutouts(field_dir: Path, manifest: dict, params: RealPixelParams) -> tuple[pd.DataFrame, np.ndarray]:
+def field_weak_cutouts(
+    field_dir: Path, manifest: dict, params: RealPixelParams, seeing_reference_arcsec: float | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """The weakly labelled sources of one fetched real field and their cut-outs.
 
     Sources are found and measured on the r frame; cut-outs are cropped from the field's
     composite (the official irg JPEG on the r grid, as the workflow classifies) with the
-    magnitude box of their r, exactly as the workflow crops a detection of that r.
+    magnitude box of their r, exactly as the workflow crops a detection of that r (times
+    the field's seeing scale when the checkpoint was trained with a seeing reference,
+    `yl8c4net.images.seeing`).
 
     Returns
     -------
@@ -100,20 +104,26 @@ def field_weak_cutouts(field_dir: Path, manifest: dict, params: RealPixelParams)
     from yl8c4net.images.composite import field_composite
     from yl8c4net.images.cutouts import CUTOUT_PX, crop_cutouts
     from yl8c4net.images.labels import BoxTable
+    from yl8c4net.images.seeing import crop_scale, field_fwhm_arcsec
     from yl8c4net.sdss.fetch import frame_file
     from yl8c4net.sdss.frames import read_frame
 
     composite, _ = field_composite(field_dir, manifest)
     frame = read_frame(frame_file(field_dir, manifest["frames"]["r"]))
     table, _ = concentration_table(np.nan_to_num(frame.image))
+    fwhm = field_fwhm_arcsec(frame.image, table["x"], table["y"])
     table["weak_label"] = weak_labels(table["dc"], table["r"], params.margin_mag, params.r_max, params.r_min)
     table = table[table["weak_label"] != ""].reset_index(drop=True)
-    side = BoxTable().side(table["r"])
+    table["fwhm_arcsec"] = fwhm
+    table["crop_scale"] = crop_scale(fwhm, seeing_reference_arcsec)
+    side = BoxTable().side(table["r"]) * table["crop_scale"].to_numpy()
     crops = crop_cutouts(composite, table["x"].to_numpy(float), table["y"].to_numpy(float), side, CUTOUT_PX)
     return table, crops
 
 
-def real_weak_set(params: RealPixelParams, fetched_manifest: str | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+def real_weak_set(
+    params: RealPixelParams, fetched_manifest: str | None = None, seeing_reference_arcsec: float | None = None
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Weakly labelled cut-outs of every configured real field.
 
     Parameters
@@ -139,11 +149,11 @@ def real_weak_set(params: RealPixelParams, fetched_manifest: str | None = None) 
         if params.mirror_root:
             with tempfile.TemporaryDirectory() as tmp:
                 manifest = fetch_field(fid, MirrorSource(params.mirror_root), "r", Path(tmp))
-                table, cutouts = field_weak_cutouts(Path(tmp), manifest, params)
+                table, cutouts = field_weak_cutouts(Path(tmp), manifest, params, seeing_reference_arcsec)
         else:
             manifest_path = Path(field_path(fetched_manifest, fid))
             manifest = read_fetched_manifest(manifest_path, name)
-            table, cutouts = field_weak_cutouts(manifest_path.parent, manifest, params)
+            table, cutouts = field_weak_cutouts(manifest_path.parent, manifest, params, seeing_reference_arcsec)
         if len(table) == 0:
             raise RealPixelsError(f"real field {name}: no source gives a weak label")
         log.info(

@@ -80,8 +80,12 @@ def train_classifier(
     class_names=CLASS_NAMES,
     run_key: str = "",
     max_epochs_this_call: int | None = None,
+    seeing_reference_arcsec: float | None = None,
 ) -> dict:
     """Train Conv4Net on the cut-out dataset (``table`` has ``class`` and ``split``).
+
+    ``seeing_reference_arcsec`` is the seeing the cut-outs were cropped at
+    (`yl8c4net.images.seeing`), kept in the checkpoint so that every later crop matches it.
 
     Writes ``{outdir}/last.pt`` every epoch (resumed from when present and made with the
     same run key: settings, code and data) and ``{outdir}/best.pt`` (highest validation accuracy). Returns the
@@ -119,6 +123,7 @@ def train_classifier(
         "norm": norm.as_dict(),
         "run_key": run_key,
         "train_params": asdict(params),
+        "seeing_reference_arcsec": seeing_reference_arcsec,
     }
     history, best_acc, best_epoch, start = [], -1.0, -1, 0
     last = outdir / "last.pt"

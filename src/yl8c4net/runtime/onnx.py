@@ -68,14 +68,14 @@ class OnnxConv4Net:
 
 def export_classifier_onnx(checkpoint: str | Path, out: str | Path, class_names, in_channels: int) -> Path:
     """Export a Conv4Net checkpoint to ONNX at ``out``: softmax included, dynamic batch, the
-    checkpoint's class names, channels and normalisation in the file's metadata."""
+    checkpoint's class names, channels, normalisation and seeing reference in the file's metadata."""
     import onnx
     import torch
 
     from yl8c4net.classify.train import load_classifier
     from yl8c4net.images.cutouts import CUTOUT_PX
 
-    model, norm, _ = load_classifier(checkpoint, class_names, in_channels, "cpu")
+    model, norm, meta = load_classifier(checkpoint, class_names, in_channels, "cpu")
     net = torch.nn.Sequential(model, torch.nn.Softmax(dim=1)).eval()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,12 @@ def export_classifier_onnx(checkpoint: str | Path, out: str | Path, class_names,
         dynamo=False,  # the TorchScript exporter: no onnxscript needed
     )
     proto = onnx.load(str(tmp))
-    info = {"class_names": list(class_names), "in_channels": in_channels, "norm": _norm_dict(norm)}
+    info = {
+        "class_names": list(class_names),
+        "in_channels": in_channels,
+        "norm": _norm_dict(norm),
+        "seeing_reference_arcsec": meta.get("seeing_reference_arcsec"),
+    }
     entry = proto.metadata_props.add()
     entry.key, entry.value = "yl8c4net", json.dumps(info)
     onnx.save(proto, str(tmp))

@@ -26,6 +26,7 @@ from PIL import Image
 from yl8c4net.images.composite import LuptonStretch, lupton_rgb
 from yl8c4net.images.cutouts import CUTOUT_PX, crop_cutouts
 from yl8c4net.images.labels import BoxTable
+from yl8c4net.images.seeing import crop_scale
 from yl8c4net.simulate.colours import CLASSES, colours_to_mags, load_colour_model
 from yl8c4net.simulate.photometry import measure_photometry
 from yl8c4net.simulate.population import (
@@ -33,7 +34,13 @@ from yl8c4net.simulate.population import (
     draw_galaxies,
     sources_in_box,
 )
-from yl8c4net.simulate.render import SEEING_RANGE_ARCSEC, add_sky_noise, field_conditions, render_sources
+from yl8c4net.simulate.render import (
+    FIT_FWHM_PER_PSF_FWHM,
+    SEEING_RANGE_ARCSEC,
+    add_sky_noise,
+    field_conditions,
+    render_sources,
+)
 from yl8c4net.simulate.survey import PIXEL_SCALE_DEG
 
 log = logging.getLogger(__name__)
@@ -80,8 +87,13 @@ def render_cutout_set(
     jpeg_quality: int | None = 90,
     params: PopulationParams | None = None,
     size: int = CUTOUT_PX,
+    seeing_reference_arcsec: float | None = None,
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Render a class-balanced set of cut-outs.
+
+    With ``seeing_reference_arcsec`` each crop side is the magnitude box's times the
+    patch's FWHM (as photutils would fit it, `FIT_FWHM_PER_PSF_FWHM`) over the reference
+    (`yl8c4net.images.seeing`), as the workflow crops a field's detections.
 
     Returns
     -------
@@ -89,7 +101,7 @@ def render_cutout_set(
         uint8 (3 n_per_class, size, size, 3) irg cut-outs.
     table : pandas.DataFrame
         One row per cut-out: ``class``, true ``r_true`` and ``hlr_arcsec``, ``fwhm_r``
-        (arcsec), ``n_neighbours``, ``faint_draw`` and the measured PhotoObjAll columns of
+        (arcsec), ``crop_scale``, ``n_neighbours``, ``faint_draw`` and the measured PhotoObjAll columns of
         `yl8c4net.simulate.photometry.measure_photometry`.
     """
     params = params or PopulationParams()
@@ -129,7 +141,8 @@ def render_cutout_set(
             Image.fromarray(rgb).save(buf, format="JPEG", quality=jpeg_quality)
             rgb = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
         x, y = wcs.all_world2pix([sky["ra"].iloc[0]], [sky["dec"].iloc[0]], 0)
-        side = box_table.side(np.array([target.r]))
+        scale = crop_scale(FIT_FWHM_PER_PSF_FWHM * conds["r"].fwhm_arcsec, seeing_reference_arcsec)
+        side = box_table.side(np.array([target.r])) * scale
         images[k] = crop_cutouts(rgb, x, y, side, size)[0]
         measured = measure_photometry(sky.iloc[:1], conds, rng).iloc[0].to_dict()
         rows.append(
@@ -138,6 +151,7 @@ def render_cutout_set(
                 "r_true": float(target.r),
                 "hlr_arcsec": float(target.hlr_arcsec),
                 "fwhm_r": conds["r"].fwhm_arcsec,
+                "crop_scale": scale,
                 "n_neighbours": int(len(neighbours)),
                 "faint_draw": bool(target.faint_draw),
                 **measured,

@@ -76,6 +76,11 @@ class BandConditions:
 #: (benchmarks/morphology_sim_vs_real.py), although a moment FWHM of their stars reads
 #: 1.45-2.2"; the range adds ~0.15-0.25" either side for better and worse nights.
 SEEING_RANGE_ARCSEC = (0.8, 1.6)
+#: photutils' Gaussian ``fit_fwhm`` on this simulator's stars (Moffat beta 3.5 plus the wing)
+#: reads 1.10-1.13 times the FWHM they were drawn with over `SEEING_RANGE_ARCSEC`
+#: (`yl8c4net.catalog.positions.estimate_fwhm_px` on rendered stars, r 17-19.5; checked in
+#: tests/test_seeing_crops.py): the real frames' FWHM is measured that way.
+FIT_FWHM_PER_PSF_FWHM = 1.12
 
 
 def field_conditions(rng: np.random.Generator, fwhm_range=SEEING_RANGE_ARCSEC, sky_scale_range=(0.65, 1.3)) -> dict:
