@@ -114,6 +114,7 @@ def field_stages(fid, field_dir: Path, manifest: dict, photo, models: dict, cfg:
     from yl8c4net.detect.verify import VerifySettings, verify_detections
     from yl8c4net.images.imageio import load_image, save_image
     from yl8c4net.catalog.positions import refine_positions
+    from yl8c4net.images.seeing import PIXEL_SCALE_ARCSEC, crop_scale, field_fwhm_arcsec
     from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame
 
     seconds = {}
@@ -141,9 +142,13 @@ def field_stages(fid, field_dir: Path, manifest: dict, photo, models: dict, cfg:
     seconds["verify"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    model, norm = models["classifier"]
-    classified = classify_detections(model, norm, composite, det)
-    measured = refine_positions(classified, frame.image, cfg["catalog"]["centroid_window_fwhm_arcsec"])
+    model, norm, reference = models["classifier"]
+    # As the classify step: the seeing fitted once, for the crops and the positions.
+    fwhm = field_fwhm_arcsec(frame.image, det["x"], det["y"])
+    classified = classify_detections(model, norm, composite, det, crop_scale=crop_scale(fwhm, reference))
+    measured = refine_positions(
+        classified, frame.image, cfg["catalog"]["centroid_window_fwhm_arcsec"], fwhm_px=fwhm / PIXEL_SCALE_ARCSEC
+    )
     rows = pixels_to_sky(measured, frame.wcs)
     seconds["classify"] = time.perf_counter() - t
 
@@ -180,15 +185,16 @@ def load_models(runtime: str, detector_pt: Path, classifier_pt: Path, work: Path
 
     from yl8c4net.classify.model import CLASS_NAMES
     from yl8c4net.classify.train import load_classifier
+    from yl8c4net.images.seeing import crop_settings
     from yl8c4net.runtime.onnx import export_classifier_onnx, export_detector_onnx, load_classifier_onnx
 
     if runtime == "torch":
-        model, norm, _ = load_classifier(classifier_pt, CLASS_NAMES, 3, "cpu")
-        return {"detector": YOLO(str(detector_pt), task="detect"), "classifier": (model, norm)}
+        model, norm, meta = load_classifier(classifier_pt, CLASS_NAMES, 3, "cpu")
+        return {"detector": YOLO(str(detector_pt), task="detect"), "classifier": (model, norm, crop_settings(meta))}
     det_onnx = export_detector_onnx(detector_pt, work / "models" / "detector.onnx")
     cls_onnx = export_classifier_onnx(classifier_pt, work / "models" / "conv4net.onnx", CLASS_NAMES, 3)
-    model, norm, _ = load_classifier_onnx(cls_onnx, CLASS_NAMES, 3)
-    return {"detector": YOLO(str(det_onnx), task="detect"), "classifier": (model, norm)}
+    model, norm, meta = load_classifier_onnx(cls_onnx, CLASS_NAMES, 3)
+    return {"detector": YOLO(str(det_onnx), task="detect"), "classifier": (model, norm, crop_settings(meta))}
 
 
 def main() -> None:

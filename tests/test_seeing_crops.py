@@ -83,17 +83,36 @@ def test_a_fields_crops_follow_its_seeing_so_its_stars_shrink_or_grow_by_the_cro
 
 
 def test_a_field_is_classified_at_the_seeing_of_its_own_detections(caplog):
-    from types import SimpleNamespace
-
     from yl8c4net.classify.field import FieldClassification
     from yl8c4net.sdss.fields import FieldId
 
     image, xs, ys = _star_field(1.5, seed=2)
-    frame, detections, fid = SimpleNamespace(image=image), pd.DataFrame({"x": xs, "y": ys}), FieldId(94, 1, 12)
+    fwhm = field_fwhm_arcsec(image, pd.Series(xs), pd.Series(ys))  # as the classify step calls it
+    fid = FieldId(94, 1, 12)
     at_seeing = FieldClassification(None, None, {}, 1.0, seeing_reference_arcsec=1.3)
-    assert at_seeing._seeing_scale(frame, detections, fid) == pytest.approx(FIT_FWHM_PER_PSF_FWHM * 1.5 / 1.3, abs=0.04)
-    by_magnitude = FieldClassification(None, None, {}, 1.0)
-    assert by_magnitude._seeing_scale(frame, detections, fid) == 1.0
+    assert at_seeing._seeing_scale(fwhm, False, fid) == pytest.approx(FIT_FWHM_PER_PSF_FWHM * 1.5 / 1.3, abs=0.04)
+    assert FieldClassification(None, None, {}, 1.0)._seeing_scale(fwhm, False, fid) == 1.0
     # Lean mode fetches no r frame: the reference crop, said in the log.
-    assert at_seeing._seeing_scale(None, detections, fid) == 1.0
+    assert at_seeing._seeing_scale(float("nan"), True, fid) == 1.0
     assert "run 94 camcol 1 field 12: no r frame" in caplog.text
+
+
+def test_positions_take_the_fwhm_the_classify_step_fitted():
+    from yl8c4net.catalog.positions import CENTROID_BLEND_FIT, refine_positions
+
+    image, xs, ys = _star_field(1.2, seed=3)
+    # A copy of the first star 5 px to its right: a close pair, whose joint fit uses the FWHM.
+    x0, y0 = int(round(xs[0])), int(round(ys[0]))
+    image[y0 - 12 : y0 + 13, x0 - 7 : x0 + 18] += image[y0 - 12 : y0 + 13, x0 - 12 : x0 + 13]
+    x = np.append(xs, xs[0] + 5)
+    y = np.append(ys, ys[0])
+    detections = pd.DataFrame({"x": x, "y": y, "w": 14.0, "h": 14.0})
+    fitted_here = refine_positions(detections, image, 1.4)
+    assert (fitted_here["centroid_flag"].iloc[[0, -1]] == CENTROID_BLEND_FIT).all()
+    fwhm_px = field_fwhm_arcsec(image, detections["x"], detections["y"]) / 0.396
+    given = refine_positions(detections, image, 1.4, fwhm_px=fwhm_px)
+    np.testing.assert_allclose(given[["x", "y"]].to_numpy(), fitted_here[["x", "y"]].to_numpy(), atol=0.02)
+    assert (given["centroid_flag"] == fitted_here["centroid_flag"]).all()
+    # The value given is the one used: a PSF twice too broad moves the pair's fitted positions.
+    too_broad = refine_positions(detections, image, 1.4, fwhm_px=2 * fwhm_px)
+    assert np.abs(too_broad[["x", "y"]].to_numpy()[[0, -1]] - given[["x", "y"]].to_numpy()[[0, -1]]).max() > 0.05

@@ -217,8 +217,12 @@ def refine_positions(
     pixel_scale_arcsec: float = 0.396,
     blend_radius_fwhm: float = 2.0,
     blend_max_side_px: float = 32.0,
+    fwhm_px: float | None = None,
 ):
     """Detections with measured centres on ``image`` (the r frame).
+
+    ``fwhm_px`` is the field's PSF FWHM when the caller has fitted it already (the classify
+    step fits it once, for its crops and here); otherwise it is fitted on the centroids.
 
     ``x``, ``y`` become windowed centroids (window FWHM ``window_fwhm_arcsec``), or, for
     compact detections with another one within ``blend_radius_fwhm`` times the field's PSF
@@ -236,7 +240,10 @@ def refine_positions(
     xc, yc, ok = windowed_centroids(image, x0, y0, sigma, limit)
     flag = np.where(ok, CENTROID_WINDOWED, CENTROID_BOX)
     if len(x0) >= 2:
-        fwhm = estimate_fwhm_px(image, xc, yc, window_fwhm_arcsec / pixel_scale_arcsec)
+        if fwhm_px is None or not np.isfinite(fwhm_px):
+            fwhm = estimate_fwhm_px(image, xc, yc, window_fwhm_arcsec / pixel_scale_arcsec)
+        else:
+            fwhm = float(fwhm_px)
         blended = blend_members(x0, y0, np.maximum(w, h), blend_radius_fwhm * fwhm, blend_max_side_px)
         if len(blended):
             from scipy.ndimage import gaussian_filter

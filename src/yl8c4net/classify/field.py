@@ -25,7 +25,7 @@ from yl8c4net.catalog.positions import CENTROID_BLEND_FIT, refine_positions
 from yl8c4net.catalog.sky import pixels_to_sky
 from yl8c4net.classify.infer import AUTO_PREDICT_BATCH, classify_detections
 from yl8c4net.images.imageio import load_image
-from yl8c4net.images.seeing import crop_scale, crop_settings, field_fwhm_arcsec
+from yl8c4net.images.seeing import PIXEL_SCALE_ARCSEC, crop_scale, crop_settings, field_fwhm_arcsec
 from yl8c4net.io import write_parquet
 from yl8c4net.pipeline.blocks import field_path
 from yl8c4net.sdss.fetch import band_frame, fetched_bands, fetched_r_frame, field_wcs, r_frame
@@ -90,15 +90,19 @@ class FieldClassification:
         else:
             frame = r_frame(manifest_path)
             pixels, wcs = frame.image, frame.wcs
+        # The seeing is fitted once, on the boxes' centres, for the crops and the positions.
+        fwhm = float("nan") if frame is None else field_fwhm_arcsec(frame.image, det["x"], det["y"])
         classified = classify_detections(
             self.model,
             self.norm,
             image if image.ndim == 3 else image[..., None],
             det,
             batch_size=self.predict_batch,
-            crop_scale=self._seeing_scale(frame, det, fid),
+            crop_scale=self._seeing_scale(fwhm, frame is None, fid),
         )
-        measured = refine_positions(classified, pixels, self.centroid_window_fwhm_arcsec)
+        measured = refine_positions(
+            classified, pixels, self.centroid_window_fwhm_arcsec, fwhm_px=fwhm / PIXEL_SCALE_ARCSEC
+        )
         if frame is None:
             measured = without_r_frame(measured)
         else:
@@ -127,18 +131,16 @@ class FieldClassification:
             int((out["centroid_flag"] != 0).sum()),
         )
 
-    def _seeing_scale(self, frame, det: pd.DataFrame, fid: FieldId) -> float:
+    def _seeing_scale(self, fwhm_arcsec: float, lean: bool, fid: FieldId) -> float:
         """The factor on this field's crop sides for a classifier trained at a common seeing
-        (`yl8c4net.images.seeing`): the field's FWHM from its detections on the r frame."""
+        (`yl8c4net.images.seeing`), from the field's FWHM fitted on its detections."""
         if self.seeing_reference_arcsec is None:
             return 1.0
-        if frame is None:
+        if lean:
             log.warning("%s: no r frame (sdss.lean): cut-outs cropped at the reference seeing", fid)
-            return 1.0
-        fwhm = field_fwhm_arcsec(frame.image, det["x"].to_numpy(float), det["y"].to_numpy(float))
-        if not np.isfinite(fwhm):
+        elif not np.isfinite(fwhm_arcsec):
             log.warning("%s: too few isolated detections to fit the seeing: cut-outs at the reference seeing", fid)
-        return crop_scale(fwhm, self.seeing_reference_arcsec)
+        return crop_scale(fwhm_arcsec, self.seeing_reference_arcsec)
 
     def _other_bands(self, measured: pd.DataFrame, manifest_path, r_wcs, fid: FieldId) -> pd.DataFrame:
         """``measured`` with the same aperture's photometry in every other band the field

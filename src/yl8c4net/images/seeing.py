@@ -29,7 +29,7 @@ def field_fwhm_arcsec(r_image: np.ndarray, x, y) -> float:
     NaN when fewer than five give a sane fit."""
     from yl8c4net.catalog.positions import estimate_fwhm_px
 
-    return float(estimate_fwhm_px(np.nan_to_num(r_image), x, y, fallback_px=np.nan)) * PIXEL_SCALE_ARCSEC
+    return float(estimate_fwhm_px(r_image, x, y, fallback_px=np.nan)) * PIXEL_SCALE_ARCSEC
 
 
 def crop_scale(fwhm_arcsec: float, reference_arcsec: float | None) -> float:
