@@ -57,8 +57,6 @@ def test_cross_key_rules():
     assert "simulate.enabled" in _bad(lambda c: c["sdss"].update(frame_source="sas"))
     assert "first field 14 > last 11" in _bad(lambda c: c["runs"][0].update(fields=[14, 11]))
     assert "fusion.model: nowhere.joblib does not exist" in _bad(lambda c: c["fusion"].update(model="nowhere.joblib"))
-    seeing_on_fields = _bad(lambda c: c["classify_data"].update(source="fields", seeing_reference_arcsec=1.3))
-    assert "classify_data.seeing_reference_arcsec: cut-outs at a common seeing are rendered ones" in seeing_on_fields
     onnx_on_gpu = _bad(lambda c: c["detector"].update(runtime="onnx", device="cuda"))
     assert onnx_on_gpu == "config.yaml: detector.runtime: onnx runs on the CPU; set detector.device to auto or cpu"
     no_mirror = _bad(lambda c: c["real_pixels"].update(fields=["1035/6/17"], mirror_root="/nowhere"))

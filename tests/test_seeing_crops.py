@@ -116,3 +116,23 @@ def test_positions_take_the_fwhm_the_classify_step_fitted():
     # The value given is the one used: a PSF twice too broad moves the pair's fitted positions.
     too_broad = refine_positions(detections, image, 1.4, fwhm_px=2 * fwhm_px)
     assert np.abs(too_broad[["x", "y"]].to_numpy()[[0, -1]] - given[["x", "y"]].to_numpy()[[0, -1]]).max() > 0.05
+
+
+def test_spectroscopic_cutouts_of_a_field_take_its_seeing_scale():
+    from astropy.wcs import WCS
+
+    from yl8c4net.images.cutouts import crop_cutouts, field_cutouts
+    from yl8c4net.images.labels import BoxTable
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    wcs.wcs.crpix, wcs.wcs.crval, wcs.wcs.cdelt = [200, 150], [30.0, 1.0], [-1.1e-4, 1.1e-4]
+    ra, dec = wcs.all_pix2world([100.0, 250.0], [80.0, 200.0], 0)
+    sources = pd.DataFrame({"ra": ra, "dec": dec, "r": [18.5, 21.5]})
+    crops, table = field_cutouts(image, sources, wcs, crop_scale=1.5)
+    sides = BoxTable().side(sources["r"]) * 1.5
+    expected = crop_cutouts(image, table["x"].to_numpy(), table["y"].to_numpy(), sides)
+    np.testing.assert_array_equal(crops, expected)
+    assert not np.array_equal(crops, field_cutouts(image, sources, wcs)[0])

@@ -119,11 +119,6 @@ def _check_cross_keys(cfg: dict, source: str) -> None:
     fractions = cfg["classify_data"]["fractions"]
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ConfigError(f"{source}: classify_data.fractions: must sum to 1 (got {sum(fractions):g})")
-    if cfg["classify_data"]["seeing_reference_arcsec"] is not None and cfg["classify_data"]["source"] != "rendered":
-        raise ConfigError(
-            f"{source}: classify_data.seeing_reference_arcsec: cut-outs at a common seeing are rendered ones;"
-            " set classify_data.source to rendered or the reference to null"
-        )
     for section in ("detector", "classifier"):
         if cfg[section]["runtime"] == "onnx" and cfg[section]["device"] == "cuda":
             raise ConfigError(f"{source}: {section}.runtime: onnx runs on the CPU; set {section}.device to auto or cpu")

@@ -95,14 +95,21 @@ def crop_cutouts(
 
 
 def field_cutouts(
-    image: np.ndarray, sources: pd.DataFrame, wcs, table: BoxTable = BoxTable(), size: int = CUTOUT_PX
+    image: np.ndarray,
+    sources: pd.DataFrame,
+    wcs,
+    table: BoxTable = BoxTable(),
+    size: int = CUTOUT_PX,
+    crop_scale: float = 1.0,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Cut-outs of classified sources of one field (positions through the r-frame WCS)."""
+    """Cut-outs of classified sources of one field (positions through the r-frame WCS), each
+    as large as its magnitude box times ``crop_scale`` (the field's seeing scale,
+    `yl8c4net.images.seeing`)."""
     x, y = wcs.all_world2pix(sources["ra"].to_numpy(), sources["dec"].to_numpy(), 0)
     height, width = image.shape[:2]
     on = (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
     src = sources[on].reset_index(drop=True)
-    crops = crop_cutouts(image, x[on], y[on], table.side(src["r"].to_numpy()), size)
+    crops = crop_cutouts(image, x[on], y[on], table.side(src["r"].to_numpy()) * crop_scale, size)
     return crops, src.assign(x=x[on], y=y[on])
 
 
