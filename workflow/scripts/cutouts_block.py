@@ -41,7 +41,13 @@ with step(snakemake.log[0], "cutouts_block") as log:
         table = table.assign(run=fid.run, camcol=fid.camcol, field=fid.field)
         np.save(field_path(files["cutout_images"], fid), crops)
         write_parquet(table, field_path(files["cutout_table"], fid))
-        log.info("%s: %d classified sources cut out (%s)", fid, len(table), table["class"].value_counts().to_dict())
+        log.info(
+            "%s: %d classified sources cut out (%s), crop scale %.2f",
+            fid,
+            len(table),
+            table["class"].value_counts().to_dict(),
+            scale,
+        )
 
     run_block(
         "cutouts",
