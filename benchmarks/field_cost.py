@@ -114,7 +114,8 @@ def field_stages(fid, field_dir: Path, manifest: dict, photo, models: dict, cfg:
     from yl8c4net.detect.verify import VerifySettings, verify_detections
     from yl8c4net.images.imageio import load_image, save_image
     from yl8c4net.catalog.positions import refine_positions
-    from yl8c4net.images.seeing import PIXEL_SCALE_ARCSEC, crop_scale, field_fwhm_arcsec
+    from yl8c4net.images.labels import PIXEL_ARCSEC
+    from yl8c4net.images.seeing import crop_scale, field_fwhm_arcsec
     from yl8c4net.sdss.frames import r_frame_pixel_noise, read_frame
 
     seconds = {}
@@ -147,7 +148,7 @@ def field_stages(fid, field_dir: Path, manifest: dict, photo, models: dict, cfg:
     fwhm = field_fwhm_arcsec(frame.image, det["x"], det["y"])
     classified = classify_detections(model, norm, composite, det, crop_scale=crop_scale(fwhm, reference))
     measured = refine_positions(
-        classified, frame.image, cfg["catalog"]["centroid_window_fwhm_arcsec"], fwhm_px=fwhm / PIXEL_SCALE_ARCSEC
+        classified, frame.image, cfg["catalog"]["centroid_window_fwhm_arcsec"], fwhm_px=fwhm / PIXEL_ARCSEC
     )
     rows = pixels_to_sky(measured, frame.wcs)
     seconds["classify"] = time.perf_counter() - t

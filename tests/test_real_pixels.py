@@ -144,6 +144,18 @@ def test_a_real_field_gives_cutouts_with_both_weak_labels():
 
 
 @needs_shared
+def test_a_checkpoint_trained_at_a_common_seeing_gets_real_cutouts_cropped_at_the_fields_seeing():
+    params = RealPixelParams(fields=((1035, 6, 17),), mirror_root=str(SHARED_SAS))
+    by_magnitude, plain = real_weak_set(params)
+    at_seeing, scaled = real_weak_set(params, seeing_reference_arcsec=1.3)
+    # 1035/6/17 has the broadest seeing of the shared fields (photutils' fit: about 1.54").
+    assert (by_magnitude["crop_scale"] == 1.0).all()
+    assert at_seeing["crop_scale"].iloc[0] == pytest.approx(at_seeing["fwhm_arcsec"].iloc[0] / 1.3)
+    assert 1.1 < at_seeing["crop_scale"].iloc[0] < 1.3
+    assert len(at_seeing) == len(by_magnitude) and not np.array_equal(scaled, plain)
+
+
+@needs_shared
 def test_a_run_fine_tunes_on_the_fields_it_fetched_as_on_the_mirror(tmp_path):
     """Without real_pixels.mirror_root the weak labels come from the field the workflow
     fetched (its manifest in the workflow's layout): the same labels and cut-outs as from the

@@ -25,7 +25,8 @@ from yl8c4net.catalog.positions import CENTROID_BLEND_FIT, refine_positions
 from yl8c4net.catalog.sky import pixels_to_sky
 from yl8c4net.classify.infer import AUTO_PREDICT_BATCH, classify_detections
 from yl8c4net.images.imageio import load_image
-from yl8c4net.images.seeing import PIXEL_SCALE_ARCSEC, crop_scale, crop_settings, field_fwhm_arcsec
+from yl8c4net.images.labels import PIXEL_ARCSEC
+from yl8c4net.images.seeing import crop_scale, crop_settings, field_fwhm_arcsec
 from yl8c4net.io import write_parquet
 from yl8c4net.pipeline.blocks import field_path
 from yl8c4net.sdss.fetch import band_frame, fetched_bands, fetched_r_frame, field_wcs, r_frame
@@ -100,9 +101,7 @@ class FieldClassification:
             batch_size=self.predict_batch,
             crop_scale=self._seeing_scale(fwhm, frame is None, fid),
         )
-        measured = refine_positions(
-            classified, pixels, self.centroid_window_fwhm_arcsec, fwhm_px=fwhm / PIXEL_SCALE_ARCSEC
-        )
+        measured = refine_positions(classified, pixels, self.centroid_window_fwhm_arcsec, fwhm_px=fwhm / PIXEL_ARCSEC)
         if frame is None:
             measured = without_r_frame(measured)
         else:

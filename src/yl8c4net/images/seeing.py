@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-PIXEL_SCALE_ARCSEC = 0.396
+from yl8c4net.images.labels import PIXEL_ARCSEC
+
 #: The scale is clipped here: a FWHM far outside the training range is more likely a bad
 #: measurement than a night the simulator never drew.
 CROP_SCALE_LIMITS = (0.6, 1.6)
@@ -29,7 +30,7 @@ def field_fwhm_arcsec(r_image: np.ndarray, x, y) -> float:
     NaN when fewer than five give a sane fit."""
     from yl8c4net.catalog.positions import estimate_fwhm_px
 
-    return float(estimate_fwhm_px(r_image, x, y, fallback_px=np.nan)) * PIXEL_SCALE_ARCSEC
+    return float(estimate_fwhm_px(r_image, x, y, fallback_px=np.nan)) * PIXEL_ARCSEC
 
 
 def crop_scale(fwhm_arcsec: float, reference_arcsec: float | None) -> float:
