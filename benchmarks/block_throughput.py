@@ -131,7 +131,7 @@ def run_blocks(
     classify_pool: str = "threads",
 ) -> dict:
     """The block jobs on ``fields`` with ``workers`` fields in flight; wall seconds per job."""
-    from yl8c4net.classify.field import FieldClassificationRecipe
+    from yl8c4net.classify.field import FieldClassificationRecipe, crop_box_table
     from yl8c4net.pipeline.field_pool import process_pool
     from yl8c4net.pipeline.model_files import shipped_model
     from yl8c4net.detect.bright import BrightSourceSettings
@@ -202,7 +202,10 @@ def run_blocks(
         device=device,
         predict_batch=cfg["classifier"]["predict_batch"],
         files=files,
-        options={"centroid_window_fwhm_arcsec": cfg["catalog"]["centroid_window_fwhm_arcsec"]},
+        options={
+            "centroid_window_fwhm_arcsec": cfg["catalog"]["centroid_window_fwhm_arcsec"],
+            "crop_box_table": crop_box_table(cfg),
+        },
     )
 
     def classify_block():

@@ -58,6 +58,7 @@ def block_job(mode: str, workers: int, fields: list, files: dict) -> float:
     import torch
 
     from yl8c4net.classify.field import FieldClassificationRecipe
+    from yl8c4net.images.labels import BoxTable
     from yl8c4net.pipeline.blocks import FieldBlock, run_block
     from yl8c4net.pipeline.model_files import shipped_model
 
@@ -66,7 +67,7 @@ def block_job(mode: str, workers: int, fields: list, files: dict) -> float:
         in_channels=3,
         device="cpu",
         files=files,
-        options={"centroid_window_fwhm_arcsec": 1.0},
+        options={"centroid_window_fwhm_arcsec": 1.0, "crop_box_table": BoxTable()},
     )
     block = FieldBlock(fields[0].run, fields[0].camcol, tuple(f.field for f in fields), fields[0].rerun)
     quiet = logging.getLogger("field_pool.job")

@@ -132,6 +132,58 @@ def test_two_fields_in_flight_write_the_same_detections_and_classes_as_one(seria
         pd.testing.assert_frame_equal(results[2][key], serial, check_exact=True)
 
 
+@needs_shared
+def test_the_classify_step_crops_each_detection_at_its_magnitudes_box(serial_detections, tmp_path, monkeypatch):
+    """``classifier.crop_side: magnitude``: the cut-out's side is the box table's for the
+    row's forced r (the detector's box for saturated rows), as the classifier was trained;
+    ``box``: the detector's box. The file's columns are the same either way."""
+    from yl8c4net.catalog.photometry import SATURATED
+    from yl8c4net.classify import field as field_module
+    from yl8c4net.classify.field import FieldClassification, crop_box_table
+    from yl8c4net.classify.model import CLASS_NAMES
+    from yl8c4net.classify.train import load_classifier
+    from yl8c4net.images.labels import BoxTable
+    from yl8c4net.pipeline.blocks import field_path
+    from yl8c4net.pipeline.model_files import shipped_model
+
+    asked = {}
+    real_classify = field_module.classify_detections
+
+    def recording(*args, sides_px=None, **kwargs):
+        asked.setdefault("sides_px", []).append(sides_px)
+        return real_classify(*args, sides_px=sides_px, **kwargs)
+
+    monkeypatch.setattr(field_module, "classify_detections", recording)
+    classifier, norm, _ = load_classifier(shipped_model("classifier"), CLASS_NAMES, 3, "cpu")
+    table = BoxTable()
+    assert crop_box_table({"classifier": {"crop_side": "box"}}) is None
+    assert crop_box_table({"classifier": {}, "training_data": {"box_table": {"r_edges": [20.0], "sides_px": [9]}}}) == (
+        BoxTable((20.0,), (9,))
+    )
+    out = {}
+    for side in ("magnitude", "box"):
+        files = {**serial_detections, "classified": str(tmp_path / side / "{run}/{camcol}/{field}.parquet")}
+        asked.clear()
+        classify = FieldClassification(
+            classifier, norm, files, 1.0, crop_box_table=table if side == "magnitude" else None
+        )
+        for fid in REAL:
+            classify(fid)
+        rows = pd.concat([pd.read_parquet(field_path(files["classified"], fid)) for fid in REAL], ignore_index=True)
+        out[side] = (rows, asked["sides_px"])
+    rows, sides = out["magnitude"]
+    sides = np.concatenate(sides)
+    box_side = np.maximum(rows["w"], rows["h"]).to_numpy()
+    saturated = (rows["phot_flags"].to_numpy() & SATURATED) != 0
+    assert saturated.any() and (~saturated).sum() > 100
+    assert np.array_equal(sides[~saturated], table.side(rows["mag_r"].to_numpy(float)[~saturated]))
+    assert np.array_equal(sides[saturated], box_side[saturated])
+    assert (sides < box_side).sum() > 10  # boxes the detector drew larger than their magnitude's
+    assert out["box"][1] == [None] * len(REAL)
+    assert list(out["box"][0].columns) == list(rows.columns)
+    assert list(rows.columns[:10]) == ["x", "y", "w", "h", "conf", "tile", "class", "p_galaxy", "p_star", "p_qso"]
+
+
 def _detection_chain(model, files: dict, batch_tiles: int):
     """The detect stage's per-field work on the REAL fields, with default settings."""
     from yl8c4net.detect.bright import BrightSourceSettings

@@ -7,7 +7,7 @@ The body stays under ``if __name__ == "__main__"``: a worker process imports thi
 (as ``__mp_main__``) and must not run the block a second time."""
 
 from yl8c4net.pipeline.blocks import block_of_job, run_block
-from yl8c4net.classify.field import FieldClassificationRecipe
+from yl8c4net.classify.field import FieldClassificationRecipe, crop_box_table
 from yl8c4net.classify.model import CLASS_NAMES
 from yl8c4net.pipeline.model_files import check_model_before_use
 from yl8c4net.pipeline.steps import step
@@ -32,6 +32,7 @@ if __name__ == "__main__":
                 "saturation_counts": cfg["detector"]["bright_complement"]["saturation_counts"],
                 "near_bright_mag_r": cfg["catalog"]["near_bright_mag_r"],
                 "near_bright_radius_arcsec": cfg["catalog"]["near_bright_radius_arcsec"],
+                "crop_box_table": crop_box_table(cfg),
             },
         )
         run_block(

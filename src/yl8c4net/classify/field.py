@@ -15,6 +15,7 @@ import pandas as pd
 
 from yl8c4net.catalog.photometry import (
     OTHER_BANDS,
+    SATURATED,
     empty_band_photometry,
     flag_unverified,
     forced_band_photometry,
@@ -23,9 +24,9 @@ from yl8c4net.catalog.photometry import (
 )
 from yl8c4net.catalog.positions import CENTROID_BLEND_FIT, refine_positions
 from yl8c4net.catalog.sky import pixels_to_sky
-from yl8c4net.classify.infer import AUTO_PREDICT_BATCH, classify_detections
+from yl8c4net.classify.infer import AUTO_PREDICT_BATCH, classify_detections, magnitude_crop_sides
 from yl8c4net.images.imageio import load_image
-from yl8c4net.images.labels import PIXEL_ARCSEC
+from yl8c4net.images.labels import PIXEL_ARCSEC, BoxTable
 from yl8c4net.images.seeing import crop_scale, crop_settings, field_fwhm_arcsec
 from yl8c4net.io import write_parquet
 from yl8c4net.pipeline.blocks import field_path
@@ -62,6 +63,11 @@ class FieldClassification:
     seeing_reference_arcsec : float or None
         The seeing the classifier was trained at (its checkpoint's,
         `yl8c4net.images.seeing.crop_settings`): crops scale with the field's FWHM.
+    crop_box_table : BoxTable or None
+        ``training_data.box_table`` when ``classifier.crop_side`` is ``magnitude``: each
+        cut-out's side is the table's for the detection's forced r magnitude, as the
+        classifier's training cut-outs were cropped (`yl8c4net.classify.infer.magnitude_crop_sides`);
+        None crops by the detector's box.
     """
 
     model: object
@@ -75,6 +81,7 @@ class FieldClassification:
     near_bright_radius_arcsec: float = 30.0
     predict_batch: int = AUTO_PREDICT_BATCH["cpu"]
     seeing_reference_arcsec: float | None = None
+    crop_box_table: BoxTable | None = None
 
     def __call__(self, fid: FieldId) -> None:
         import pyarrow.parquet as pq
@@ -93,15 +100,7 @@ class FieldClassification:
             pixels, wcs = frame.image, frame.wcs
         # The seeing is fitted once, on the boxes' centres, for the crops and the positions.
         fwhm = float("nan") if frame is None else field_fwhm_arcsec(frame.image, det["x"], det["y"])
-        classified = classify_detections(
-            self.model,
-            self.norm,
-            image if image.ndim == 3 else image[..., None],
-            det,
-            batch_size=self.predict_batch,
-            crop_scale=self._seeing_scale(fwhm, frame is None, fid),
-        )
-        measured = refine_positions(classified, pixels, self.centroid_window_fwhm_arcsec, fwhm_px=fwhm / PIXEL_ARCSEC)
+        measured = refine_positions(det, pixels, self.centroid_window_fwhm_arcsec, fwhm_px=fwhm / PIXEL_ARCSEC)
         if frame is None:
             measured = without_r_frame(measured)
         else:
@@ -117,6 +116,19 @@ class FieldClassification:
                 near_bright_mag_r=self.near_bright_mag_r,
                 near_bright_radius_arcsec=self.near_bright_radius_arcsec,
             )
+        classified = classify_detections(
+            self.model,
+            self.norm,
+            image if image.ndim == 3 else image[..., None],
+            det,
+            batch_size=self.predict_batch,
+            crop_scale=self._seeing_scale(fwhm, frame is None, fid),
+            sides_px=self._crop_sides(det, measured),
+        )
+        # The class columns follow the detector's, as they always have in the file.
+        for k, column in enumerate(classified.columns[len(det.columns) :]):
+            measured.insert(len(det.columns) + k, column, classified[column])
+        if frame is not None:
             measured = self._other_bands(measured, manifest_path, frame.wcs, fid)
         measured = flag_unverified(measured, detections_verified(detections.schema))
         out = pixels_to_sky(measured, wcs)
@@ -129,6 +141,15 @@ class FieldClassification:
             int((out["centroid_flag"] == 0).sum()),
             int((out["centroid_flag"] != 0).sum()),
         )
+
+    def _crop_sides(self, det: pd.DataFrame, measured: pd.DataFrame) -> np.ndarray | None:
+        """Cut-out sides by each detection's forced r magnitude (``classifier.crop_side:
+        magnitude``), or None for the detector's boxes (``box``, and fields without an r
+        frame)."""
+        if self.crop_box_table is None:
+            return None
+        usable = (measured["phot_flags"].to_numpy() & SATURATED) == 0
+        return magnitude_crop_sides(det, measured["mag_r"].to_numpy(float), usable, self.crop_box_table)
 
     def _seeing_scale(self, fwhm_arcsec: float, lean: bool, fid: FieldId) -> float:
         """The factor on this field's crop sides for a classifier trained at a common seeing
@@ -214,6 +235,14 @@ class FieldClassificationRecipe:
             seeing_reference_arcsec=crop_settings(meta),
             **self.options,
         )
+
+
+def crop_box_table(cfg: dict) -> BoxTable | None:
+    """`FieldClassification`'s ``crop_box_table`` for a workflow config: the configured box
+    table with ``classifier.crop_side: magnitude``, None (the detector's boxes) with ``box``."""
+    if cfg["classifier"].get("crop_side", "magnitude") == "box":
+        return None
+    return BoxTable.from_config(cfg["training_data"]["box_table"])
 
 
 def one_cpu_thread() -> None:
