@@ -11,6 +11,7 @@ from yl8c4net.classify.model import CLASS_NAMES, Conv4Net
 from yl8c4net.classify.real_pixels import (
     RealPixelParams,
     RealPixelsError,
+    balanced_weights,
     fine_tune_on_real,
     label_sets,
     real_weak_set,
@@ -76,7 +77,14 @@ def test_fine_tuning_learns_the_real_weak_labels_and_keeps_the_checkpoint_format
     params = RealPixelParams(repeat=3, epochs=3, lr=1e-3, batch_size=32)
     epochs = []
     tuned, history = fine_tune_on_real(
-        checkpoint, sim, sim_classes, real, real_labels, params, progress=lambda e, loss: epochs.append(e)
+        checkpoint,
+        sim,
+        sim_classes,
+        real,
+        real_labels,
+        params,
+        progress=lambda e, loss: epochs.append(e),
+        real_r=np.full(80, 20.5),
     )
     assert epochs == [0, 1, 2] and len(history) == 3
     assert tuned["real_pixels"]["n_real"] == 80 and tuned["real_pixels"]["n_real_point"] == 40
@@ -89,7 +97,70 @@ def test_fine_tuning_learns_the_real_weak_labels_and_keeps_the_checkpoint_format
     assert (p_point[:, 1] + p_point[:, 2] > 0.5).mean() > 0.9
     assert (p_galaxy[:, 0] > 0.5).mean() > 0.9
     with pytest.raises(RealPixelsError, match=r"labels \['STARS'\] are not among"):
-        fine_tune_on_real(checkpoint, sim, sim_classes, real, np.array(["STARS"] * 80), params)
+        fine_tune_on_real(checkpoint, sim, sim_classes, real, np.array(["STARS"] * 80), params, real_r=np.ones(80))
+    with pytest.raises(RealPixelsError, match="balance_classes needs the real sources' r"):
+        fine_tune_on_real(checkpoint, sim, sim_classes, real, real_labels, params)
+
+
+def test_balanced_weights_even_the_weak_labels_in_each_r_bin_and_keep_each_bins_total():
+    labels = np.array(["GALAXY"] * 6 + ["POINT"] * 2 + ["GALAXY"] * 3 + ["POINT"])
+    r = np.array([21.5] * 6 + [21.8, 22.0] + [19.0, 19.5, 19.9] + [15.0])
+    w = balanced_weights(labels, r, (20.0, 21.0))
+    faint, mid = r >= 21, (r >= 20) & (r < 21)
+    assert not mid.any()
+    # r >= 21: 6 GALAXY and 2 POINT share the bin's 8 equally, 4 each.
+    assert np.allclose(w[faint & (labels == "GALAXY")], 8 / 12) and np.allclose(w[faint & (labels == "POINT")], 2.0)
+    # r < 20: 3 GALAXY and 1 POINT: 2 each.
+    bright = r < 20
+    assert np.allclose(w[bright & (labels == "GALAXY")], 4 / 6) and np.allclose(w[bright & (labels == "POINT")], 2.0)
+    assert np.isclose(w.mean(), 1.0)
+    # A bin with one label cannot be evened: its rows keep weight 1.
+    one_label_bins = balanced_weights(np.array(["GALAXY", "GALAXY", "POINT"]), np.array([22.0, 22.0, 18.0]), (20.0,))
+    assert one_label_bins.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_set_loss_weighs_each_row():
+    _, allowed = label_sets(CLASS_NAMES)
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 1.0, 1.5], [0.3, 0.2, 0.1]])
+    labels = torch.tensor([0, 3, 1])
+    rows = torch.stack([set_loss(logits[i : i + 1], labels[i : i + 1], allowed) for i in range(3)])
+    w = torch.tensor([0.5, 2.0, 0.5])
+    assert torch.isclose(set_loss(logits, labels, allowed, w), (rows * w).mean())
+    assert torch.equal(set_loss(logits, labels, allowed, torch.ones(3)), set_loss(logits, labels, allowed))
+
+
+def test_balanced_fine_tuning_does_not_learn_the_real_fields_class_mix():
+    """Real sources the pixels cannot tell apart, labelled three GALAXY to one POINT (a faint
+    real field's mix): taken as they come the network learns to call such a source GALAXY;
+    balanced, it stays near even between point and extended."""
+    torch.manual_seed(0)
+    checkpoint = {
+        "version": 1,
+        "class_names": list(CLASS_NAMES),
+        "in_channels": 3,
+        "norm": {"min": [0.0] * 3, "max": [255.0] * 3, "mean": [0.1] * 3, "std": [0.2] * 3},
+        "model_state": Conv4Net().state_dict(),
+        "run_key": "x",
+    }
+    sim = np.concatenate([_blobs(20, 3.0, s) for s in (1, 2, 3)])
+    sim_classes = np.repeat(CLASS_NAMES, 20)
+    real = _blobs(80, 2.0, 4)
+    real_labels = np.array(["POINT"] * 20 + ["GALAXY"] * 60)
+    real_r = np.full(80, 21.5)
+    test = _blobs(60, 2.0, 9)
+    p_point = {}
+    for balance in (False, True):
+        params = RealPixelParams(repeat=4, epochs=3, lr=1e-3, batch_size=32, balance_classes=balance)
+        tuned, _ = fine_tune_on_real(checkpoint, sim, sim_classes, real, real_labels, params, real_r=real_r)
+        model = Conv4Net()
+        model.load_state_dict(tuned["model_state"])
+        from yl8c4net.classify.data import Normalisation
+        from yl8c4net.classify.train import predict_proba
+
+        proba = predict_proba(model.eval(), Normalisation(**checkpoint["norm"]), test)
+        p_point[balance] = float((proba[:, 1] + proba[:, 2]).mean())
+    assert p_point[False] < 0.35
+    assert 0.35 < p_point[True] < 0.65
 
 
 @needs_shared

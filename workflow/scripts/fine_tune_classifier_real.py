@@ -41,6 +41,7 @@ with step(snakemake.log[0], "fine_tune_classifier_real") as log:
         params,
         device,
         progress=lambda e, loss: log.info("epoch %d/%d: train loss %.4f", e + 1, params.epochs, loss),
+        real_r=real["r"].to_numpy(float),
     )
     with atomic_output(snakemake.output.weights) as tmp:
         torch.save(tuned, tmp)

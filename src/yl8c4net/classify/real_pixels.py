@@ -11,6 +11,15 @@ which for a one-class set is the usual cross-entropy: one loss serves the simula
 STAR and QSO, which only colours can separate. Fine-tuning (few epochs, a small learning
 rate, the simulated rows kept in every epoch) keeps what the simulator taught: the
 simulated test split is measured before and after.
+
+Equal class weight per r bin. Every other part of the classification trains at equal class
+priors, and the catalogue moves the probabilities to the sky's mix by r afterwards
+(`yl8c4net.classify.probabilities`). A real field's weak labels come at its own mix instead:
+on three high-latitude fields 74 % GALAXY overall, four to one fainter than r = 21. Taken
+as they come, they teach the network that a faint compact real source is most likely a
+galaxy, a prior the catalogue then applies a second time. So by default each weak label
+weighs in the loss as if POINT and GALAXY were equally common in each bin of r
+(`balanced_weights`; ``real_pixels.balance_r_edges``).
 """
 
 from __future__ import annotations
@@ -54,14 +63,18 @@ class RealPixelParams:
     weight_decay: float = 1e-4
     batch_size: int = 64
     seed: int = 0
+    balance_classes: bool = True
+    balance_r_edges: tuple = (19.0, 20.0, 21.0)
 
     @classmethod
     def from_config(cls, c: dict) -> "RealPixelParams":
         """The settings of the config's ``real_pixels`` section (keys left out keep their defaults)."""
-        scalars = {f.name for f in dataclass_fields(cls)} - {"fields", "mirror_root"}
+        scalars = {f.name for f in dataclass_fields(cls)} - {"fields", "mirror_root", "balance_r_edges"}
+        edges = {"balance_r_edges": tuple(float(e) for e in c["balance_r_edges"])} if "balance_r_edges" in c else {}
         return cls(
             fields=tuple(field_triple(f) for f in c.get("fields", [])),
             mirror_root=c.get("mirror_root"),
+            **edges,
             **{k: c[k] for k in scalars if k in c},
         )
 
@@ -77,10 +90,58 @@ def label_sets(class_names=CLASS_NAMES) -> tuple[dict, torch.Tensor]:
     return index, torch.tensor(rows, dtype=torch.bool)
 
 
-def set_loss(logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-    """Mean of ``-log sum_{k allowed by the label} softmax(logits)_k`` (cross-entropy for a one-class label)."""
+def set_loss(
+    logits: torch.Tensor, labels: torch.Tensor, allowed: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean of ``-log sum_{k allowed by the label} softmax(logits)_k`` (cross-entropy for a
+    one-class label), each row times its ``weights`` when given."""
     masked = logits.masked_fill(~allowed[labels], float("-inf"))
-    return (torch.logsumexp(logits, 1) - torch.logsumexp(masked, 1)).mean()
+    losses = torch.logsumexp(logits, 1) - torch.logsumexp(masked, 1)
+    return (losses if weights is None else losses * weights).mean()
+
+
+def balanced_weights(labels, r, r_edges) -> np.ndarray:
+    """Loss weight of each weak label so that, in every bin of r, each label present carries
+    the same total weight, and the bin the same total as its number of rows.
+
+    Parameters
+    ----------
+    labels : array of str
+        POINT or GALAXY per real source.
+    r : array
+        The sources' r (mag).
+    r_edges : sequence of float
+        Inner bin edges (mag); the outer bins are open.
+
+    Returns
+    -------
+    ndarray
+        Weights (mean 1 over the rows); a bin with one label only keeps weight 1.
+    """
+    labels, r = np.asarray(labels, dtype=object), np.asarray(r, float)
+    bins = np.digitize(r, np.asarray(r_edges, float))
+    weights = np.ones(len(labels))
+    for b in np.unique(bins):
+        in_bin = bins == b
+        present = np.unique(labels[in_bin])
+        for label in present:
+            rows = in_bin & (labels == label)
+            weights[rows] = in_bin.sum() / (len(present) * rows.sum())
+    return weights
+
+
+class _WeightedRows(torch.utils.data.Dataset):
+    """A dataset's (x, y) items with a loss weight: (x, y, w)."""
+
+    def __init__(self, dataset, weights):
+        self.dataset, self.weights = dataset, torch.as_tensor(np.asarray(weights, np.float32))
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        x, y = self.dataset[i]
+        return x, y, self.weights[i]
 
 
 def field_weak_cutouts(
@@ -196,9 +257,13 @@ def fine_tune_on_real(
     params: RealPixelParams,
     device: str = "cpu",
     progress=None,
+    real_r: np.ndarray | None = None,
 ) -> tuple[dict, list[dict]]:
     """Fine-tune a Conv4Net checkpoint on simulated cut-outs with exact classes and real
     ones with weak labels (each real set ``params.repeat`` times per epoch).
+
+    ``real_r`` (mag) is each real source's r; with ``params.balance_classes`` it is needed,
+    and the real rows weigh as `balanced_weights` says (simulated rows weigh 1).
 
     Returns the new checkpoint (same format, the checkpoint's normalisation kept) and the
     per-epoch history. ``progress(epoch, loss)`` is called after each epoch.
@@ -220,8 +285,20 @@ def fine_tune_on_real(
     model = Conv4Net(in_channels=checkpoint["in_channels"], n_classes=len(names))
     model.load_state_dict(checkpoint["model_state"])
     model.to(dev)
-    sim_ds = CutoutDataset(sim_images, np.array([index[c] for c in sim_classes]), norm, augment=True)
-    real_ds = CutoutDataset(real_images, np.array([index[c] for c in real_labels]), norm, augment=True)
+    if params.balance_classes and real_r is None:
+        raise RealPixelsError("real_pixels.balance_classes needs the real sources' r")
+    real_weights = (
+        balanced_weights(real_labels, real_r, params.balance_r_edges)
+        if params.balance_classes
+        else np.ones(len(real_labels))
+    )
+    sim_ds = _WeightedRows(
+        CutoutDataset(sim_images, np.array([index[c] for c in sim_classes]), norm, augment=True),
+        np.ones(len(sim_classes)),
+    )
+    real_ds = _WeightedRows(
+        CutoutDataset(real_images, np.array([index[c] for c in real_labels]), norm, augment=True), real_weights
+    )
     gen = torch.Generator().manual_seed(params.seed)
     loader = DataLoader(
         ConcatDataset([sim_ds] + [real_ds] * params.repeat), batch_size=params.batch_size, shuffle=True, generator=gen
@@ -233,10 +310,10 @@ def fine_tune_on_real(
     for epoch in range(params.epochs):
         model.train()
         total, n = 0.0, 0
-        for x, y in loader:
-            x, y = x.to(dev), y.to(dev)
+        for x, y, w in loader:
+            x, y, w = x.to(dev), y.to(dev), w.to(dev)
             opt.zero_grad()
-            loss = set_loss(model(x), y, allowed)
+            loss = set_loss(model(x), y, allowed, w)
             loss.backward()
             opt.step()
             total += loss.item() * len(y)
@@ -251,6 +328,7 @@ def fine_tune_on_real(
     tuned["real_pixels"] = {
         **asdict(params),
         "fields": ["/".join(map(str, f)) for f in params.fields],
+        "balance_r_edges": list(params.balance_r_edges),
         "n_real": int(len(real_labels)),
         "n_real_point": int((np.asarray(real_labels) == POINT).sum()),
         "n_simulated": int(len(sim_classes)),
