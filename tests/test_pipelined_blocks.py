@@ -157,9 +157,9 @@ def test_the_classify_step_crops_each_detection_at_its_magnitudes_box(serial_det
     classifier, norm, _ = load_classifier(shipped_model("classifier"), CLASS_NAMES, 3, "cpu")
     table = BoxTable()
     assert crop_box_table({"classifier": {"crop_side": "box"}}) is None
-    assert crop_box_table({"classifier": {}, "training_data": {"box_table": {"r_edges": [20.0], "sides_px": [9]}}}) == (
-        BoxTable((20.0,), (9,))
-    )
+    assert crop_box_table(
+        {"classifier": {"crop_side": "magnitude"}, "training_data": {"box_table": {"r_edges": [20.0], "sides_px": [9]}}}
+    ) == (BoxTable((20.0,), (9,)))
     out = {}
     for side in ("magnitude", "box"):
         files = {**serial_detections, "classified": str(tmp_path / side / "{run}/{camcol}/{field}.parquet")}

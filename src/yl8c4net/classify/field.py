@@ -240,7 +240,7 @@ class FieldClassificationRecipe:
 def crop_box_table(cfg: dict) -> BoxTable | None:
     """`FieldClassification`'s ``crop_box_table`` for a workflow config: the configured box
     table with ``classifier.crop_side: magnitude``, None (the detector's boxes) with ``box``."""
-    if cfg["classifier"].get("crop_side", "magnitude") == "box":
+    if cfg["classifier"]["crop_side"] == "box":
         return None
     return BoxTable.from_config(cfg["training_data"]["box_table"])
 
