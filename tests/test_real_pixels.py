@@ -1,6 +1,8 @@
 """Conv4Net learning from real pixels: weak POINT / GALAXY labels from a real frame's own
 light, the set loss that lets them train a three-class network, and the fine-tuning."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,7 +101,7 @@ def test_fine_tuning_learns_the_real_weak_labels_and_keeps_the_checkpoint_format
     with pytest.raises(RealPixelsError, match=r"labels \['STARS'\] are not among"):
         fine_tune_on_real(checkpoint, sim, sim_classes, real, np.array(["STARS"] * 80), params, real_r=np.ones(80))
     with pytest.raises(RealPixelsError, match="balance_classes needs the real sources' r"):
-        fine_tune_on_real(checkpoint, sim, sim_classes, real, real_labels, params)
+        fine_tune_on_real(checkpoint, sim, sim_classes, real, real_labels, replace(params, balance_classes=True))
 
 
 def test_balanced_weights_even_the_weak_labels_in_each_r_bin_and_keep_each_bins_total():

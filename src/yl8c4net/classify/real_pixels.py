@@ -17,9 +17,11 @@ priors, and the catalogue moves the probabilities to the sky's mix by r afterwar
 (`yl8c4net.classify.probabilities`). A real field's weak labels come at its own mix instead:
 on three high-latitude fields 74 % GALAXY overall, four to one fainter than r = 21. Taken
 as they come, they teach the network that a faint compact real source is most likely a
-galaxy, a prior the catalogue then applies a second time. So by default each weak label
-weighs in the loss as if POINT and GALAXY were equally common in each bin of r
-(`balanced_weights`; ``real_pixels.balance_r_edges``).
+galaxy, a prior the catalogue then applies a second time. With
+``real_pixels.balance_classes`` each weak label weighs in the loss as if POINT and GALAXY
+were equally common in each bin of r (`balanced_weights`; ``real_pixels.balance_r_edges``).
+On the real labelled fields that trades faint stars for faint galaxies at the same balanced
+accuracy, so it is off by default and the shipped classifier was tuned without it.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class RealPixelParams:
     weight_decay: float = 1e-4
     batch_size: int = 64
     seed: int = 0
-    balance_classes: bool = True
+    balance_classes: bool = False
     balance_r_edges: tuple = (19.0, 20.0, 21.0)
 
     @classmethod
