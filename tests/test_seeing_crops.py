@@ -136,3 +136,17 @@ def test_spectroscopic_cutouts_of_a_field_take_its_seeing_scale():
     expected = crop_cutouts(image, table["x"].to_numpy(), table["y"].to_numpy(), sides)
     np.testing.assert_array_equal(crops, expected)
     assert not np.array_equal(crops, field_cutouts(image, sources, wcs)[0])
+
+
+def test_magnitude_crop_sides_take_the_box_tables_side_of_each_rows_r_unless_it_is_unusable():
+    from yl8c4net.classify.infer import magnitude_crop_sides
+    from yl8c4net.images.labels import BoxTable
+
+    table = BoxTable((18.0, 20.0, 22.2), (30, 20, 12))
+    detections = pd.DataFrame({"w": [60.0, 15.0, 40.0, 25.0], "h": [50.0, 16.0, 44.0, 20.0]})
+    mag_r = np.array([17.2, 21.5, np.nan, 19.0])
+    usable = np.array([True, True, True, False])
+    sides = magnitude_crop_sides(detections, mag_r, usable, table)
+    # The galaxy-sized box of an r = 17.2 row gives way to its magnitude's 30 px; a row with
+    # no magnitude or a saturated one keeps the detector's larger side.
+    assert sides.tolist() == [30.0, 12.0, 44.0, 25.0]

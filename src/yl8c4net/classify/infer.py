@@ -67,9 +67,10 @@ def magnitude_crop_sides(detections: pd.DataFrame, mag_r, usable, box_table) -> 
     magnitude is not usable.
 
     The detector's box is not the magnitude box of a resolved galaxy: it reads size as
-    brightness and draws an extended galaxy's box 1.5-3 times the side of its r (median 1.65
-    for the galaxies brighter than r = 19 of a simulated survey), so the galaxy fills a
-    smaller part of its cut-out than in training and looks like a star.
+    brightness and draws an extended galaxy's box larger than the side of its r (median 1.55
+    times, quartiles 1.36-1.83, for the galaxies brighter than r = 19 of a simulated survey;
+    1.03 for its point sources; ``benchmarks/crop_side.py``), so the galaxy fills a smaller
+    part of its cut-out than in training and looks like a star.
 
     Parameters
     ----------
