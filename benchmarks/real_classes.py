@@ -335,6 +335,14 @@ def main(argv: list[str] | None = None) -> dict:
             entry["answers"][answer] = rows
             cells = [f"{r['rate']:.3f} ({r['n']})" if r["n"] else "-" for r in rows]
             print(f"| {name} | {answer} | " + " | ".join(cells) + " |")
+        # Each label's own recall: a trade between stars and galaxies shows here, not in the
+        # agreement over both.
+        entry["class_image_by_label"] = {}
+        for label in sorted(table["label"].unique()):
+            rows = agreement_by_r(table[table["label"] == label], "class_image", R_BINS + SUMMARY_BINS)
+            entry["class_image_by_label"][label] = rows
+            cells = [f"{r['rate']:.3f} ({r['n']})" if r["n"] else "-" for r in rows]
+            print(f"| {name} | class_image, {label} labels | " + " | ".join(cells) + " |")
         if name == "3918/3/213":
             for label in ("STAR", "GALAXY"):
                 sel = table[(table["label"] == label) & (table["r"] < 20)]

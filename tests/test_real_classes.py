@@ -80,6 +80,13 @@ def test_benchmark_scores_a_sample_of_the_real_labels(real_classes, tmp_path):
                     assert 0 <= r["k"] <= r["n"] and r["low"] - 1e-9 <= r["rate"] <= r["high"] + 1e-9
     # The labelled field holds both classes; the stars-only field only stars.
     assert labelled["stars_r_lt_20"] > 0 and labelled["galaxys_r_lt_20"] > 0
+    assert set(labelled["class_image_by_label"]) == {"STAR", "GALAXY"}
+    assert set(result["fields"]["4510/4/30"]["class_image_by_label"]) == {"STAR"}
+    # Each label's recall adds up to the agreement over both, bin by bin.
+    for both, star, galaxy in zip(
+        labelled["answers"]["class_image"], *(labelled["class_image_by_label"][k] for k in ("STAR", "GALAXY"))
+    ):
+        assert (star["n"] + galaxy["n"], star["k"] + galaxy["k"]) == (both["n"], both["k"])
     # Every source brighter than r = 20 that the image gets wrong is listed, and only those.
     for field in result["fields"].values():
         listed = field["disagreements_r_lt_20"]
