@@ -12,7 +12,9 @@ same way. Point sources share one ``c`` (the PSF's), galaxies have a larger one.
 ``c > locus + 0.1`` mag, where the locus is the median ``c`` of the most concentrated third of
 the field's sources with r < 19: set from the field's own light, never from the labels.
 Conv4Net sees the official irg JPEG on the r grid, each cut-out as large as the box table's
-side for the source's r, as the workflow crops a detection of that magnitude.
+side for the source's r, as the workflow crops a detection of that magnitude
+(``classifier.crop_side: magnitude``; the workflow takes the r of its 2" aperture). Besides
+the agreement over both labels, ``class_image``'s recall of each label by r.
 
     python benchmarks/real_classes.py --classifier results/models/classifier/conv4net.pt \
         [--fusion results/models/fusion/fusion.joblib] [--limit N]
