@@ -31,18 +31,25 @@ def merged_config(paths) -> dict:
     return cfg
 
 
+def catalogued_fields(cfg: dict) -> list[FieldId]:
+    """Every field of the config's catalogue runs."""
+    rerun = cfg["sdss"].get("rerun", 301)
+    return [
+        FieldId(r["run"], camcol, field, rerun)
+        for r in cfg["runs"]
+        if "catalog" in r.get("roles", ["catalog"])
+        for camcol in r["camcols"]
+        for field in range(r["fields"][0], r["fields"][1] + 1)
+    ]
+
+
 def catalogue_truth(workdir: Path, cfg: dict) -> pd.DataFrame:
     """Truth tables of every field of the config's catalogue runs."""
     mirror = workdir / cfg["sdss"]["mirror_root"]
-    rerun = cfg["sdss"].get("rerun", 301)
-    parts = []
-    for r in cfg["runs"]:
-        if "catalog" not in r.get("roles", ["catalog"]):
-            continue
-        for camcol in r["camcols"]:
-            for field in range(r["fields"][0], r["fields"][1] + 1):
-                path = mirror / Path(*truth_relpath(FieldId(r["run"], camcol, field, rerun)).parts)
-                parts.append(pd.read_parquet(path, columns=["ra", "dec", "r", "class", "objid", "mode"]))
+    parts = [
+        pd.read_parquet(mirror / Path(*truth_relpath(fid).parts), columns=["ra", "dec", "r", "class", "objid", "mode"])
+        for fid in catalogued_fields(cfg)
+    ]
     return pd.concat(parts, ignore_index=True)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from catalog_quality import merged_config
+from catalog_quality import catalogued_fields, merged_config
 from record import write_record
 
 R_BINS = [(10.0, 19.0), (19.0, 20.0), (20.0, 21.0), (21.0, 22.2), (10.0, 21.0), (10.0, 22.2)]
@@ -99,23 +99,16 @@ def main(argv: list[str] | None = None) -> dict:
     from yl8c4net.classify.train import load_classifier
     from yl8c4net.images.labels import BoxTable
     from yl8c4net.pipeline.model_files import shipped_model
-    from yl8c4net.sdss.fields import FieldId
 
     cfg = merged_config(args.configfile)
     weights = cfg["classifier"]["weights"]
     weights = shipped_model("classifier") if weights == "shipped" else args.workdir / weights
     model, norm, _ = load_classifier(weights, device="cpu")
     box_table = BoxTable.from_config(cfg["training_data"]["box_table"])
-    rerun = cfg["sdss"].get("rerun", 301)
     parts = []
-    for run in cfg["runs"]:
-        if "catalog" not in run.get("roles", ["catalog"]):
-            continue
-        for camcol in run["camcols"]:
-            for field in range(run["fields"][0], run["fields"][1] + 1):
-                fid = FieldId(run["run"], camcol, field, rerun)
-                parts.append(field_rows(args.workdir, cfg, fid, model, norm, box_table))
-                print(f"{fid}: {len(parts[-1])} rows matched", flush=True)
+    for fid in catalogued_fields(cfg):
+        parts.append(field_rows(args.workdir, cfg, fid, model, norm, box_table))
+        print(f"{fid}: {len(parts[-1])} rows matched", flush=True)
     rows = pd.concat(parts, ignore_index=True)
     bright = rows[rows["r"] < 19.0]
     ratio = {

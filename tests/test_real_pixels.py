@@ -58,11 +58,10 @@ def _blobs(n, sigma_px, seed):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def test_fine_tuning_learns_the_real_weak_labels_and_keeps_the_checkpoint_format(tmp_path):
-    from yl8c4net.classify.train import load_classifier, predict_proba
-
+def _untrained_checkpoint() -> dict:
+    """A Conv4Net checkpoint of seed-0 random weights, in the training script's format."""
     torch.manual_seed(0)
-    checkpoint = {
+    return {
         "version": 1,
         "class_names": list(CLASS_NAMES),
         "in_channels": 3,
@@ -70,6 +69,12 @@ def test_fine_tuning_learns_the_real_weak_labels_and_keeps_the_checkpoint_format
         "model_state": Conv4Net().state_dict(),
         "run_key": "x",
     }
+
+
+def test_fine_tuning_learns_the_real_weak_labels_and_keeps_the_checkpoint_format(tmp_path):
+    from yl8c4net.classify.train import load_classifier, predict_proba
+
+    checkpoint = _untrained_checkpoint()
     # Simulated: all three classes at one size (the network cannot tell them by shape);
     # real: small blobs are POINT, large ones GALAXY, which only the real rows teach.
     sim = np.concatenate([_blobs(30, 3.0, s) for s in (1, 2, 3)])
@@ -135,15 +140,7 @@ def test_balanced_fine_tuning_does_not_learn_the_real_fields_class_mix():
     """Real sources the pixels cannot tell apart, labelled three GALAXY to one POINT (a faint
     real field's mix): taken as they come the network learns to call such a source GALAXY;
     balanced, it stays near even between point and extended."""
-    torch.manual_seed(0)
-    checkpoint = {
-        "version": 1,
-        "class_names": list(CLASS_NAMES),
-        "in_channels": 3,
-        "norm": {"min": [0.0] * 3, "max": [255.0] * 3, "mean": [0.1] * 3, "std": [0.2] * 3},
-        "model_state": Conv4Net().state_dict(),
-        "run_key": "x",
-    }
+    checkpoint = _untrained_checkpoint()
     sim = np.concatenate([_blobs(20, 3.0, s) for s in (1, 2, 3)])
     sim_classes = np.repeat(CLASS_NAMES, 20)
     real = _blobs(80, 2.0, 4)
